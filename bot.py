@@ -1,0 +1,189 @@
+"""StoryCraft's composition root: load settings once, open the clients and the database,
+build the core, start the adapters whose tokens are set, shut down cleanly.
+
+    python bot.py            run the chat adapters whose tokens are set
+    python bot.py console    play a story in this terminal
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import httpx
+import ollama
+
+from adapters.console import ConsoleView, run_console, stdin_lines
+from config.settings import Settings, load_settings
+from storycraft_bot.clock import SystemClock
+from storycraft_bot.engine import EngineConfig, StoryEngine
+from storycraft_bot.errors import ModelNotInstalled, NarratorError, StoryCraftError
+from storycraft_bot.image_prompts import ModelPromptWriter
+from storycraft_bot.models import Language, Platform, StorySettings
+from storycraft_bot.narrator import OllamaNarrator
+from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.ports import NullIllustrator
+from storycraft_bot.routing import PlatformRouter
+from storycraft_bot.storage import Store
+
+log = logging.getLogger("storycraft")
+
+NO_PLATFORM = (
+    "No chat platform is configured: set DISCORD_TOKEN or TELEGRAM_TOKEN in .env "
+    "(see .env.example), or run `python bot.py console` to play in this terminal."
+)
+
+
+def ollama_config(settings: Settings) -> OllamaConfig:
+    """The gateway's part of the settings."""
+    return OllamaConfig(
+        model=settings.story_model,
+        fallback_model=settings.fallback_model,
+        options={
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "num_ctx": settings.num_ctx,
+            "num_predict": settings.num_predict,
+        },
+        keep_alive=settings.keep_alive,
+        first_token_timeout=settings.first_token_timeout,
+        total_timeout=settings.total_timeout,
+        retries=settings.retries,
+    )
+
+
+def engine_config(settings: Settings, *, narration_interval: float | None = None) -> EngineConfig:
+    """The engine's part of the settings."""
+    return EngineConfig(
+        language=Language(settings.story_language),
+        genre=settings.story_genre,
+        story=StorySettings(
+            vote_window_seconds=settings.vote_window_seconds,
+            segment_words=settings.segment_words,
+            choices=settings.story_choices,
+        ),
+        recent_segments=settings.recent_segments,
+        memory_every=settings.memory_every,
+        narration_interval=narration_interval or settings.edit_interval_seconds,
+    )
+
+
+def _with_tag(name: str) -> str:
+    return name if ":" in name else f"{name}:latest"
+
+
+async def check_ollama(gateway: OllamaGateway, settings: Settings) -> str:
+    """Ollama answers and has the story model; returns the model for image prompts."""
+    version = await gateway.version()
+    installed = {_with_tag(m) for m in await gateway.installed_models()}
+    story, fallback = settings.story_model, settings.fallback_model
+    if _with_tag(story) not in installed:
+        if fallback and _with_tag(fallback) in installed:
+            log.warning("story model %s is not installed; using the fallback %s", story, fallback)
+        else:
+            raise ModelNotInstalled(story)
+    prompt_model = settings.image_prompt_model
+    if _with_tag(prompt_model) not in installed:
+        log.warning("image prompt model %s is not installed; using %s", prompt_model, story)
+        prompt_model = story
+    log.info("Ollama %s at %s, story model %s", version, settings.ollama_url, story)
+    return prompt_model
+
+
+async def run(settings: Settings, *, console: bool) -> int:
+    """Build everything, run until stopped, close everything. Returns the exit code."""
+    platforms = [
+        p
+        for p, token in (("discord", settings.discord_token), ("telegram", settings.telegram_token))
+        if token
+    ]
+    if not console and not platforms:
+        print(NO_PLATFORM, file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+    timeout = httpx.Timeout(settings.connect_timeout, read=settings.first_token_timeout)
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=settings.ollama_url, timeout=timeout)
+        )
+        client = ollama.AsyncClient(host=settings.ollama_url, timeout=timeout)
+        stack.push_async_callback(client.close)
+        gateway = OllamaGateway(client, http, ollama_config(settings))
+        try:
+            prompt_model = await check_ollama(gateway, settings)
+        except NarratorError as err:
+            print(f"storycraft: {err} (OLLAMA_URL={settings.ollama_url})", file=sys.stderr)
+            return 1
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = await stack.enter_async_context(Store(settings.database_path))
+        router = PlatformRouter()
+        engine = StoryEngine(
+            store,
+            OllamaNarrator(gateway),
+            ModelPromptWriter(gateway, prompt_model),
+            NullIllustrator(),
+            router,
+            SystemClock(),
+            engine_config(settings, narration_interval=0.1 if console else None),
+        )
+        stack.push_async_callback(engine.shutdown)
+        if console:
+            view = ConsoleView(sys.stdout, Language(settings.story_language))
+            router.register(Platform.CONSOLE, view)
+            await engine.resume()
+            game = asyncio.create_task(run_console(engine, view, stdin_lines(), sys.stdout))
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({game, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not game.done():
+                game.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await game
+            return 0
+        for name in platforms:
+            log.error("%s is configured, but this build has no %s adapter yet", name, name)
+        print(NO_PLATFORM, file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, load settings, run; one clear line on any start-up error."""
+    parser = argparse.ArgumentParser(prog="bot.py", description="StoryCraft story bot")
+    parser.add_argument("mode", nargs="?", choices=["console"], help="play in this terminal")
+    parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.env_file)
+    except StoryCraftError as err:
+        print(f"storycraft: {err}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.mode == "console" and settings.log_level == "INFO":
+        logging.getLogger().setLevel(logging.WARNING)  # keep the story readable
+    try:
+        return asyncio.run(run(settings, console=args.mode == "console"))
+    except StoryCraftError as err:
+        print(f"storycraft: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Settings and ComfyUI workflow files."""

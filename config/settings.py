@@ -1,0 +1,87 @@
+"""StoryCraft's settings: environment variables and an optional `.env` file.
+
+Built once by `load_settings()` in the composition root and passed down; nothing reads
+the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storycraft_bot.errors import SettingsError
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable name in capitals (see .env.example)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # Ollama
+    ollama_url: str = "http://127.0.0.1:11434"
+    story_model: str = "llama3.1:8b"
+    fallback_model: str = ""
+    prompt_model: str = ""
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    num_ctx: int = Field(8192, ge=512)
+    num_predict: int = Field(700, ge=64)
+    keep_alive: str = "10m"
+    connect_timeout: float = Field(5.0, gt=0)
+    first_token_timeout: float = Field(60.0, gt=0)
+    total_timeout: float = Field(300.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+
+    # Storage
+    database_path: Path = Path("data/storycraft.sqlite3")
+    data_dir: Path = Path("data")
+
+    # Story defaults
+    story_language: Literal["ru", "en"] = "ru"
+    story_genre: str = "fantasy"
+    segment_words: int = Field(120, ge=30, le=600)
+    story_choices: int = Field(3, ge=2, le=4)
+    recent_segments: int = Field(3, ge=1, le=10)
+    memory_every: int = Field(4, ge=1, le=50)
+    vote_window_seconds: float = Field(60.0, ge=5, le=3600)
+    edit_interval_seconds: float = Field(1.0, ge=0.2, le=30)
+
+    # Platforms (secrets)
+    discord_token: SecretStr | None = None
+    telegram_token: SecretStr | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("ollama_url")
+    @classmethod
+    def _url_has_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("discord_token", "telegram_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def image_prompt_model(self) -> str:
+        """The model for image prompts: its own setting, else the story model."""
+        return self.prompt_model or self.story_model
+
+
+def load_settings(env_file: Path | str | None = ".env") -> Settings:
+    """Build the settings, or raise SettingsError with one line naming the variable."""
+    try:
+        return Settings(_env_file=env_file)
+    except ValidationError as err:
+        problems = []
+        for item in err.errors():
+            name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+            problems.append(f"{name}: {item['msg']}")
+        raise SettingsError("invalid setting " + "; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""StoryCraft's platform-neutral core: stories, votes, narrator, illustrator, storage."""

@@ -1,0 +1,64 @@
+"""StoryCraft's error classes, one tree for the whole core.
+
+StoryCraftError
+├── SettingsError            a missing or invalid setting (one line, names the variable)
+├── StorageError
+│   └── SchemaTooNewError    the database was written by a newer StoryCraft
+├── NarratorError            Ollama could not give us a segment
+│   ├── NarratorUnavailable  cannot connect, 5xx, 503 queue full (retried first)
+│   ├── ModelNotInstalled    404 for the model (and the fallback)
+│   ├── NarratorTimeout      no first token in time, or the whole reply too slow
+│   └── MalformedReply       the reply could not be understood, even repaired
+└── StoryActionError         a user's action that cannot be done; `code` picks the text
+"""
+
+from __future__ import annotations
+
+
+class StoryCraftError(Exception):
+    """Base of every error StoryCraft raises on purpose."""
+
+
+class SettingsError(StoryCraftError):
+    """A setting is missing or invalid; the message is one line for the operator."""
+
+
+class StorageError(StoryCraftError):
+    """The database cannot be used."""
+
+
+class SchemaTooNewError(StorageError):
+    """The database schema is newer than this code knows."""
+
+
+class NarratorError(StoryCraftError):
+    """The language model did not produce a usable segment."""
+
+
+class NarratorUnavailable(NarratorError):
+    """Ollama could not be reached or answered with a server error."""
+
+
+class ModelNotInstalled(NarratorError):
+    """The model is not installed on the Ollama server."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"model {model} is not installed: run `ollama pull {model}`")
+        self.model = model
+
+
+class NarratorTimeout(NarratorError):
+    """Ollama was too slow (first token or whole reply)."""
+
+
+class MalformedReply(NarratorError):
+    """The model's reply could not be parsed or repaired."""
+
+
+class StoryActionError(StoryCraftError):
+    """A user action that cannot be done now; adapters show `code` translated."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params

@@ -1,0 +1,112 @@
+"""What the engine tells the adapters. Each event is a small frozen dataclass; an adapter
+turns it into platform calls (send, edit, keyboard, photo)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import ChannelKey, DecidedBy, Language, Segment, VoteTally
+
+
+@dataclass(frozen=True, slots=True)
+class StoryEvent:
+    """Base: every event names the channel and the story's language."""
+
+    key: ChannelKey
+    session_id: int
+    language: Language
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentStarted(StoryEvent):
+    """A new segment is being written; show a placeholder message."""
+
+    segment_id: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class NarrationGrew(StoryEvent):
+    """More narration arrived (already throttled by the engine)."""
+
+    segment_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentFinished(StoryEvent):
+    """The segment is stored with its choices; show them as buttons."""
+
+    segment: Segment
+    is_group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VotesChanged(StoryEvent):
+    """Live vote counts (adapters throttle their own edits)."""
+
+    tally: VoteTally
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceDecided(StoryEvent):
+    """The choice is made; replace the buttons with the decision."""
+
+    segment_id: int
+    choice_index: int
+    choice_text: str
+    decided_by: DecidedBy
+    votes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentFailed(StoryEvent):
+    """The narrator could not write the segment; `reason` is a catalogue key."""
+
+    segment_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PictureQueued(StoryEvent):
+    """The segment's picture waits; `ahead` jobs are before it."""
+
+    segment_id: int
+    ahead: int
+
+
+@dataclass(frozen=True, slots=True)
+class PictureProgress(StoryEvent):
+    """The picture is being drawn (0-100)."""
+
+    segment_id: int
+    percent: int
+
+
+@dataclass(frozen=True, slots=True)
+class PictureReady(StoryEvent):
+    """The picture file is ready to attach."""
+
+    segment_id: int
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class PictureFailed(StoryEvent):
+    """The picture could not be drawn; `reason` is short and user-safe."""
+
+    segment_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryStopped(StoryEvent):
+    """The story ended (stop command or paused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(StoryEvent):
+    """A short message for the channel; `code` is a catalogue key."""
+
+    code: str
+    params: tuple[tuple[str, str], ...] = ()

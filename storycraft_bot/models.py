@@ -1,0 +1,219 @@
+"""The neutral data the core, the store and the adapters share."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+MIN_CHOICES = 2
+MAX_CHOICES = 4
+#: Longest choice text the core hands out; fits a Discord button label (80).
+CHOICE_MAX_CHARS = 80
+
+
+class Platform(enum.StrEnum):
+    """Where a story is told."""
+
+    DISCORD = "discord"
+    TELEGRAM = "telegram"
+    CONSOLE = "console"
+
+
+class Language(enum.StrEnum):
+    """Languages the narrator writes in."""
+
+    RU = "ru"
+    EN = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelKey:
+    """One place a story can live in: the key the core and SQLite use."""
+
+    platform: Platform
+    channel_id: str
+    thread_id: str = ""
+
+    def __str__(self) -> str:
+        suffix = f"/{self.thread_id}" if self.thread_id else ""
+        return f"{self.platform.value}:{self.channel_id}{suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A channel plus what the core needs to know about it.
+
+    `guild_id` is what the GPU queue is fair between (a Telegram chat is its own guild);
+    `is_group` switches between "a press decides" and "members vote".
+    """
+
+    key: ChannelKey
+    guild_id: str
+    is_group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who pressed or typed something. `can_moderate` is the platform's own verdict
+    (Discord's Manage Messages, a Telegram chat administrator)."""
+
+    user_id: str
+    name: str
+    can_moderate: bool = False
+
+
+class SessionState(enum.StrEnum):
+    """Life of a story."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class SegmentState(enum.StrEnum):
+    """Life of one segment of a story."""
+
+    GENERATING = "generating"
+    OPEN = "open"  # choices shown, waiting for a press or a vote
+    DECIDED = "decided"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"  # replaced by retry or undo; kept for the record
+
+
+class DecidedBy(enum.StrEnum):
+    """How a choice was made."""
+
+    PRESS = "press"  # private chat: the press decides at once
+    VOTE = "vote"  # most votes when the window ended
+    TIE = "tie"  # most votes, tie broken at random
+    CLOSED_EARLY = "closed_early"  # the starter closed the vote
+
+
+class ImageState(enum.StrEnum):
+    """Where a segment's picture is."""
+
+    NONE = "none"
+    QUEUED = "queued"
+    DRAWING = "drawing"
+    READY = "ready"
+    FAILED = "failed"
+    OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class StorySettings:
+    """Per-session settings, stored as JSON beside the session."""
+
+    vote_window_seconds: float = 60.0
+    pictures: bool = True
+    segment_words: int = 120
+    choices: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One story in one channel."""
+
+    id: int
+    place: Place
+    starter: Actor
+    state: SessionState
+    language: Language
+    genre: str
+    premise: str
+    settings: StorySettings
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One piece of a story with its choices and, later, its picture."""
+
+    id: int
+    session_id: int
+    index: int
+    state: SegmentState
+    narration: str
+    choices: tuple[str, ...]
+    scene: str
+    chosen_index: int | None = None
+    decided_by: DecidedBy | None = None
+    #: The choice of the previous segment that led here (empty for the opening).
+    prompt_choice: str = ""
+    vote_closes_at: float | None = None
+    image_prompt: str = ""
+    image_prompt_source: str = ""
+    image_state: ImageState = ImageState.NONE
+    image_file: str = ""
+    image_seed: int | None = None
+    messages: tuple[str, ...] = ()
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Character:
+    """Someone or something recurring, with how it looks (for consistent pictures)."""
+
+    name: str
+    looks: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMemory:
+    """What the narrator remembers beyond the last few segments."""
+
+    summary: str = ""
+    summary_upto: int = -1  # last segment index folded into the summary
+    characters: tuple[Character, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VoteTally:
+    """Live counts of a group vote."""
+
+    segment_id: int
+    counts: tuple[int, ...]
+    voters: int
+    closes_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDraft:
+    """What the narrator returns for one segment."""
+
+    narration: str
+    choices: tuple[str, ...]
+    scene: str
+    model: str = ""
+    repaired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePrompt:
+    """An English Stable Diffusion prompt and who wrote it ("model" or "rule")."""
+
+    positive: str
+    negative: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class PictureJob:
+    """A request for one segment's picture, handed to the Illustrator port."""
+
+    session_id: int
+    segment_id: int
+    place: Place
+    prompt: ImagePrompt
+
+
+@dataclass(slots=True)
+class StatusReport:
+    """What `/story status` shows."""
+
+    session: Session
+    segments: int
+    current: Segment | None
+    tally: VoteTally | None = None
+    memory: StoryMemory = field(default_factory=StoryMemory)

@@ -1,0 +1,180 @@
+"""The narrator: prompts per language, the segment reply with repair, the story memory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import MalformedReply
+from .models import Character, Language, Segment, SegmentDraft, StoryMemory
+from .ollama_gateway import Message, OllamaGateway
+from .ports import SegmentRequest
+from .reply_parsing import parse_reply, partial_narration, segment_schema
+
+log = logging.getLogger(__name__)
+
+_SYSTEM = {
+    Language.RU: (
+        "Ты — рассказчик интерактивной истории в жанре «{genre}». Пиши по-русски, живо и "
+        "образно, во втором лице, примерно {words} слов за фрагмент. Каждый фрагмент "
+        "заканчивается моментом выбора. Предложи ровно {choices} разных коротких варианта "
+        "действий (до 80 символов каждый, по-русски). В поле scene опиши по-английски одной "
+        "фразой, что видно на картинке к этому фрагменту. Отвечай только JSON."
+    ),
+    Language.EN: (
+        "You are the narrator of an interactive {genre} story. Write in vivid English, in "
+        "the second person, about {words} words per part. Every part ends at a moment of "
+        "choice. Offer exactly {choices} distinct short actions (under 80 characters each). "
+        "In the field scene, describe in one English sentence what a picture of this part "
+        "shows. Reply with JSON only."
+    ),
+}
+_OPENING = {
+    Language.RU: "Начни историю. Завязка: {premise}",
+    Language.EN: "Begin the story. Premise: {premise}",
+}
+_FREE_PREMISE = {
+    Language.RU: "придумай сам что-нибудь неожиданное",
+    Language.EN: "surprise me",
+}
+_SO_FAR = {
+    Language.RU: "Краткое содержание прошлых событий: {summary}",
+    Language.EN: "The story so far, in short: {summary}",
+}
+_CAST = {
+    Language.RU: "Персонажи и места: {cast}",
+    Language.EN: "Characters and places: {cast}",
+}
+_CHOSEN = {
+    Language.RU: "Игроки выбрали: {choice}. Продолжай.",
+    Language.EN: "The players chose: {choice}. Continue.",
+}
+_JSON_ONLY = (
+    'Reply with one JSON object only: {"narration": "...", "choices": ["...", "..."], '
+    '"scene": "..."}. No other text.'
+)
+
+_MEMORY_SYSTEM = (
+    "You keep the memory of an interactive story. Merge the previous summary with the new "
+    "parts into a summary of at most 120 words, written in {language}. List the recurring "
+    "characters and places with a short English description of how each looks (for an "
+    "illustrator). Keep the descriptions stable unless the story changes them."
+)
+
+
+class _MemoryReply(BaseModel):
+    summary: str
+    characters: list[Character]
+
+
+def _memory_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "summary": {"type": "string"},
+            "characters": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "looks": {"type": "string"}},
+                    "required": ["name", "looks"],
+                },
+            },
+        },
+        "required": ["summary", "characters"],
+    }
+
+
+def build_messages(request: SegmentRequest) -> list[Message]:
+    """System prompt, memory, the last few segments verbatim, and what was chosen."""
+    lang = request.language
+    system = _SYSTEM[lang].format(genre=request.genre, words=request.words, choices=request.choices)
+    if request.memory.summary:
+        system += "\n\n" + _SO_FAR[lang].format(summary=request.memory.summary)
+    if request.memory.characters:
+        cast = "; ".join(f"{c.name}: {c.looks}" for c in request.memory.characters)
+        system += "\n" + _CAST[lang].format(cast=cast)
+    messages: list[Message] = [{"role": "system", "content": system}]
+    premise = request.premise or _FREE_PREMISE[lang]
+    messages.append({"role": "user", "content": _OPENING[lang].format(premise=premise)})
+    for segment in request.recent:
+        messages.append({"role": "assistant", "content": segment.narration})
+        if segment.chosen_index is not None:
+            choice = segment.choices[segment.chosen_index]
+            messages.append({"role": "user", "content": _CHOSEN[lang].format(choice=choice)})
+    if request.chosen and (not request.recent or request.recent[-1].chosen_index is None):
+        messages.append({"role": "user", "content": _CHOSEN[lang].format(choice=request.chosen)})
+    return messages
+
+
+class OllamaNarrator:
+    """The Narrator port on Ollama."""
+
+    def __init__(self, gateway: OllamaGateway) -> None:
+        self._gateway = gateway
+
+    async def write_segment(
+        self, request: SegmentRequest, on_text: Callable[[str], Awaitable[None]]
+    ) -> SegmentDraft:
+        messages = build_messages(request)
+        schema = segment_schema(request.choices)
+        shown = ""
+
+        async def on_content(buffer: str) -> None:
+            nonlocal shown
+            narration = partial_narration(buffer)
+            if narration and narration != shown:
+                shown = narration
+                await on_text(narration)
+
+        result = await self._gateway.chat(messages, schema=schema, on_content=on_content)
+        draft = parse_reply(result.content, result.model)
+        if draft is not None:
+            if draft.repaired:
+                log.warning("repaired a malformed reply from %s", result.model)
+            return draft
+        log.warning(
+            "unusable reply from %s, asking once more: %.200r", result.model, result.content
+        )
+        retry_messages = [*messages, {"role": "user", "content": _JSON_ONLY}]
+        result = await self._gateway.chat(retry_messages, schema=schema, on_content=on_content)
+        draft = parse_reply(result.content, result.model)
+        if draft is None:
+            log.error("second unusable reply from %s: %.200r", result.model, result.content)
+            raise MalformedReply("the narrator's reply could not be understood")
+        return draft
+
+    async def update_memory(
+        self, language: Language, memory: StoryMemory, segments: Sequence[Segment]
+    ) -> StoryMemory:
+        if not segments:
+            return memory
+        lang_name = "Russian" if language is Language.RU else "English"
+        parts = "\n\n".join(s.narration for s in segments)
+        known = "; ".join(f"{c.name}: {c.looks}" for c in memory.characters) or "none yet"
+        messages: list[Message] = [
+            {"role": "system", "content": _MEMORY_SYSTEM.format(language=lang_name)},
+            {
+                "role": "user",
+                "content": f"Previous summary: {memory.summary or '(none)'}\n"
+                f"Known characters: {known}\n\nNew parts:\n{parts}",
+            },
+        ]
+        result = await self._gateway.chat(messages, schema=_memory_schema())
+        try:
+            reply = _MemoryReply.model_validate_json(result.content)
+        except ValidationError as err:
+            raise MalformedReply(
+                f"memory reply did not fit the schema: {err.error_count()} errors"
+            ) from err
+        characters = tuple(
+            Character(c.name.strip(), c.looks.strip()) for c in reply.characters if c.name.strip()
+        )
+        return StoryMemory(
+            summary=reply.summary.strip() or memory.summary,
+            summary_upto=segments[-1].index,
+            characters=characters or memory.characters,
+        )

@@ -1,0 +1,212 @@
+"""Talks to Ollama through the official `ollama` async client.
+
+The one place that turns transport and HTTP errors into our own classes, retries with
+jittered backoff, enforces first-token and total timeouts, and switches to the fallback
+model when the configured one is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import ollama
+import pydantic
+
+from .errors import ModelNotInstalled, NarratorError, NarratorTimeout, NarratorUnavailable
+
+log = logging.getLogger(__name__)
+
+Message = Mapping[str, str]
+OnContent = Callable[[str], Awaitable[None]]
+
+_RETRYABLE_STATUS = {408, 409, 429}
+
+
+@dataclass(frozen=True, slots=True)
+class OllamaConfig:
+    """What the gateway needs from the settings."""
+
+    model: str
+    fallback_model: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    keep_alive: str | float = "10m"
+    first_token_timeout: float = 60.0
+    total_timeout: float = 300.0
+    retries: int = 2
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """A whole reply and the model that wrote it."""
+
+    content: str
+    model: str
+
+
+class OllamaGateway:
+    """Streaming chat with retries and fallback; health checks for start-up."""
+
+    def __init__(
+        self,
+        client: ollama.AsyncClient,
+        http: httpx.AsyncClient,
+        config: OllamaConfig,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self._http = http  # for /api/version, which the official client does not wrap
+        self._config = config
+        self._rng = rng or random.Random()
+        self._unavailable_models: set[str] = set()
+
+    @property
+    def config(self) -> OllamaConfig:
+        return self._config
+
+    async def version(self) -> str:
+        """Ollama's version string (raises NarratorUnavailable when unreachable)."""
+        try:
+            response = await self._http.get("/api/version")
+            response.raise_for_status()
+            return str(response.json().get("version", "?"))
+        except (httpx.HTTPError, ValueError) as err:
+            raise NarratorUnavailable(f"Ollama is not reachable: {_describe(err)}") from err
+
+    async def installed_models(self) -> list[str]:
+        """Names of the models in /api/tags."""
+        try:
+            listing = await self._client.list()
+        except Exception as err:
+            raise _map_error(err, "") from err
+        return [m.model for m in listing.models if m.model]
+
+    async def unload(self, model: str) -> None:
+        """Unload a model from GPU memory at once (`keep_alive: 0`)."""
+        try:
+            await self._client.generate(model=model, prompt="", keep_alive=0)
+        except Exception as err:
+            raise _map_error(err, model) from err
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: Mapping[str, Any] | None = None,
+        on_content: OnContent | None = None,
+        model: str | None = None,
+    ) -> ChatResult:
+        """Stream one chat reply, retrying safe failures; `on_content` sees the text so far."""
+        current = self._pick_model(model or self._config.model)
+        attempt = 0
+        while True:
+            try:
+                return await self._chat_once(current, messages, schema, on_content)
+            except ModelNotInstalled:
+                replacement = self._replacement_for(current)
+                if replacement is None:
+                    raise
+                log.warning("model %s is not installed; switching to %s", current, replacement)
+                self._unavailable_models.add(current)
+                current = replacement
+            except NarratorUnavailable as err:
+                if attempt >= self._config.retries:
+                    raise
+                attempt += 1
+                delay = self._backoff(attempt)
+                log.warning(
+                    "Ollama failed (%s); retry %d/%d in %.2fs",
+                    err,
+                    attempt,
+                    self._config.retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    def _pick_model(self, wanted: str) -> str:
+        if wanted in self._unavailable_models:
+            return self._replacement_for(wanted) or wanted
+        return wanted
+
+    def _replacement_for(self, model: str) -> str | None:
+        for candidate in (self._config.fallback_model, self._config.model):
+            if candidate and candidate != model and candidate not in self._unavailable_models:
+                return candidate
+        return None
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self._config.backoff_max, self._config.backoff_base * 2 ** (attempt - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)  # jitter, so clients spread out
+
+    async def _chat_once(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        schema: Mapping[str, Any] | None,
+        on_content: OnContent | None,
+    ) -> ChatResult:
+        pieces: list[str] = []
+        try:
+            async with asyncio.timeout(self._config.total_timeout):
+                stream: AsyncIterator[ollama.ChatResponse] = await self._client.chat(
+                    model=model,
+                    messages=[dict(m) for m in messages],
+                    format=dict(schema) if schema is not None else None,
+                    options=dict(self._config.options),
+                    keep_alive=self._config.keep_alive,
+                    stream=True,
+                )
+                try:
+                    async with asyncio.timeout(self._config.first_token_timeout):
+                        first = await anext(stream, None)
+                except TimeoutError:
+                    raise NarratorTimeout(
+                        f"no first token from {model} in {self._config.first_token_timeout:g}s"
+                    ) from None
+                part = first
+                while part is not None:
+                    content = part.message.content or ""
+                    if content:
+                        pieces.append(content)
+                        if on_content is not None:
+                            await on_content("".join(pieces))
+                    if part.done:
+                        return ChatResult("".join(pieces), part.model or model)
+                    part = await anext(stream, None)
+                raise NarratorUnavailable("the reply ended before Ollama said it was done")
+        except TimeoutError:
+            raise NarratorTimeout(
+                f"reply from {model} took longer than {self._config.total_timeout:g}s"
+            ) from None
+        except NarratorError:
+            raise
+        except Exception as err:
+            raise _map_error(err, model) from err
+
+
+def _map_error(err: BaseException, model: str) -> NarratorError:
+    """Our error class for anything the client or the transport raised."""
+    if isinstance(err, ollama.ResponseError):
+        status = err.status_code
+        if status == 404 and "not found" in err.error.lower():
+            return ModelNotInstalled(model)
+        if status == -1 or status >= 500 or status in _RETRYABLE_STATUS:
+            return NarratorUnavailable(f"Ollama answered {status}: {err.error}")
+        return NarratorError(f"Ollama refused the request ({status}): {err.error}")
+    if isinstance(err, ConnectionError | httpx.TransportError):
+        return NarratorUnavailable(f"cannot talk to Ollama: {_describe(err)}")
+    if isinstance(err, json.JSONDecodeError | pydantic.ValidationError):
+        return NarratorUnavailable(f"garbled stream from Ollama: {_describe(err)}")
+    return NarratorError(f"unexpected error from Ollama: {_describe(err)}")
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__

@@ -1,0 +1,90 @@
+"""The core's ports: what it needs from the outside world, as Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .events import StoryEvent
+from .models import ImagePrompt, Language, PictureJob, Segment, SegmentDraft, StoryMemory
+
+
+class StoryView(Protocol):
+    """The adapter side: shows engine events to people."""
+
+    async def show(self, event: StoryEvent) -> None:
+        """Render one event; must not raise for platform errors (log them instead)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRequest:
+    """Everything the narrator needs to write the next segment."""
+
+    language: Language
+    genre: str
+    premise: str
+    words: int
+    choices: int
+    memory: StoryMemory
+    recent: Sequence[Segment]  # last few segments, oldest first, each with its chosen choice
+    chosen: str  # the choice that leads to this segment ("" for the opening)
+
+
+class Narrator(Protocol):
+    """Writes segments and keeps the story memory (Ollama in production)."""
+
+    async def write_segment(
+        self, request: SegmentRequest, on_text: Callable[[str], Awaitable[None]]
+    ) -> SegmentDraft:
+        """Write one segment; call `on_text` with the narration so far as it grows."""
+        ...
+
+    async def update_memory(
+        self, language: Language, memory: StoryMemory, segments: Sequence[Segment]
+    ) -> StoryMemory:
+        """Fold `segments` into the memory: summary plus characters' looks."""
+        ...
+
+
+class PromptWriter(Protocol):
+    """Turns a finished segment into an English image prompt."""
+
+    async def image_prompt(self, genre: str, segment: Segment, memory: StoryMemory) -> ImagePrompt:
+        """Never raises: falls back to a rule-made prompt."""
+        ...
+
+
+class PictureReporter(Protocol):
+    """How an Illustrator tells the engine what became of a job."""
+
+    async def picture_queued(self, job: PictureJob, ahead: int) -> None: ...
+
+    async def picture_progress(self, job: PictureJob, percent: int) -> None: ...
+
+    async def picture_ready(self, job: PictureJob, path: str, seed: int) -> None: ...
+
+    async def picture_failed(self, job: PictureJob, reason: str) -> None: ...
+
+
+class Illustrator(Protocol):
+    """Draws pictures (ComfyUI in production) and reports through a PictureReporter."""
+
+    async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
+        """Queue the picture for a segment, replacing the session's older pending one."""
+        ...
+
+    async def cancel_session(self, session_id: int) -> None:
+        """Drop the session's pending picture and interrupt its running one."""
+        ...
+
+
+class NullIllustrator:
+    """An Illustrator that draws nothing: pictures off, or no ComfyUI configured."""
+
+    async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
+        return None
+
+    async def cancel_session(self, session_id: int) -> None:
+        return None

@@ -1,0 +1,32 @@
+"""Sends each engine event to the adapter of the event's platform."""
+
+from __future__ import annotations
+
+import logging
+
+from .events import StoryEvent
+from .models import Platform
+from .ports import StoryView
+
+log = logging.getLogger(__name__)
+
+
+class PlatformRouter:
+    """A StoryView that forwards to one registered view per platform."""
+
+    def __init__(self) -> None:
+        self._views: dict[Platform, StoryView] = {}
+
+    def register(self, platform: Platform, view: StoryView) -> None:
+        self._views[platform] = view
+
+    @property
+    def platforms(self) -> frozenset[Platform]:
+        return frozenset(self._views)
+
+    async def show(self, event: StoryEvent) -> None:
+        view = self._views.get(event.key.platform)
+        if view is None:
+            log.debug("no adapter for %s; dropped %s", event.key.platform, type(event).__name__)
+            return
+        await view.show(event)

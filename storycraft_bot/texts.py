@@ -1,0 +1,154 @@
+"""User-facing texts in Russian and English, shared by every adapter.
+
+Keys are what the engine puts in events and errors; adapters call `text()`.
+"""
+
+from __future__ import annotations
+
+from .models import DecidedBy, Language
+
+_TEXTS: dict[str, dict[Language, str]] = {
+    "story_exists": {
+        Language.RU: "Здесь уже идёт история. Остановите её командой stop, чтобы начать новую.",
+        Language.EN: "A story is already running here. Stop it first to start a new one.",
+    },
+    "no_story": {
+        Language.RU: "Здесь сейчас нет истории. Начните новую командой start.",
+        Language.EN: "There is no story here yet. Start one with the start command.",
+    },
+    "choice_closed": {
+        Language.RU: "Этот выбор уже закрыт.",
+        Language.EN: "This choice is closed.",
+    },
+    "not_allowed": {
+        Language.RU: "Это может сделать только тот, кто начал историю, или модератор.",
+        Language.EN: "Only the person who started the story or a moderator can do that.",
+    },
+    "busy_generating": {
+        Language.RU: "Рассказчик ещё пишет, подождите немного.",
+        Language.EN: "The narrator is still writing; please wait a moment.",
+    },
+    "nothing_to_undo": {
+        Language.RU: "Отменять нечего: это начало истории.",
+        Language.EN: "Nothing to undo: this is the start of the story.",
+    },
+    "no_votes_yet": {
+        Language.RU: "Голосов пока нет.",
+        Language.EN: "No votes yet.",
+    },
+    "vote_counted": {
+        Language.RU: "Голос учтён: {choice}",
+        Language.EN: "Vote counted: {choice}",
+    },
+    "vote_changed": {
+        Language.RU: "Вы изменили голос: {choice}",
+        Language.EN: "You changed your vote: {choice}",
+    },
+    "vote_same": {
+        Language.RU: "Вы уже голосовали за это.",
+        Language.EN: "You already voted for this.",
+    },
+    "chosen": {
+        Language.RU: "Выбрано: {choice}",
+        Language.EN: "Chosen: {choice}",
+    },
+    "story_started": {
+        Language.RU: "История начинается…",
+        Language.EN: "The story begins…",
+    },
+    "story_stopped": {
+        Language.RU: "История окончена. Спасибо за игру!",
+        Language.EN: "The story has ended. Thanks for playing!",
+    },
+    "story_paused": {
+        Language.RU: "История приостановлена.",
+        Language.EN: "The story is paused.",
+    },
+    "writing": {
+        Language.RU: "✍️ Рассказчик пишет…",
+        Language.EN: "✍️ The narrator is writing…",
+    },
+    "retrying": {
+        Language.RU: "Пишу этот фрагмент заново…",
+        Language.EN: "Rewriting this part…",
+    },
+    "undone": {
+        Language.RU: "Последний выбор отменён — выбирайте снова.",
+        Language.EN: "The last choice was undone — choose again.",
+    },
+    "narrator_unavailable": {
+        Language.RU: "Рассказчик сейчас недоступен. Попробуйте retry чуть позже.",
+        Language.EN: "The narrator is unavailable right now. Try retry in a little while.",
+    },
+    "narrator_timeout": {
+        Language.RU: "Рассказчик думал слишком долго. Попробуйте retry.",
+        Language.EN: "The narrator took too long. Try retry.",
+    },
+    "model_not_installed": {
+        Language.RU: "Модель рассказчика не установлена на сервере. Сообщите администратору бота.",
+        Language.EN: "The narrator's model is not installed on the server. Tell the bot's admin.",
+    },
+    "malformed_reply": {
+        Language.RU: "Рассказчик ответил что-то непонятное. Попробуйте retry.",
+        Language.EN: "The narrator's reply made no sense. Try retry.",
+    },
+    "internal_error": {
+        Language.RU: "Что-то пошло не так. Попробуйте ещё раз.",
+        Language.EN: "Something went wrong. Please try again.",
+    },
+    "pictures_off": {
+        Language.RU: "Картинки выключены: художник недоступен. История продолжается текстом.",
+        Language.EN: "Pictures are off: the illustrator is unavailable. The story goes on in text.",
+    },
+    "picture_queued": {
+        Language.RU: "🎨 Картинка в очереди ({ahead} впереди)",
+        Language.EN: "🎨 Picture queued ({ahead} ahead)",
+    },
+    "picture_drawing": {
+        Language.RU: "🎨 Рисую… {percent}%",
+        Language.EN: "🎨 Drawing… {percent}%",
+    },
+    "picture_failed": {
+        Language.RU: "Картинка не получилась: {reason}",
+        Language.EN: "The picture failed: {reason}",
+    },
+    "vote_open": {
+        Language.RU: "Голосование открыто до {closes}",
+        Language.EN: "Voting is open until {closes}",
+    },
+}
+
+_DECIDED: dict[DecidedBy, dict[Language, str]] = {
+    DecidedBy.PRESS: {Language.RU: "Выбрано: {choice}", Language.EN: "Chosen: {choice}"},
+    DecidedBy.VOTE: {
+        Language.RU: "Группа выбрала: {choice} ({votes} гол.)",
+        Language.EN: "The group chose: {choice} ({votes} votes)",
+    },
+    DecidedBy.TIE: {
+        Language.RU: "Группа выбрала: {choice} ({votes} гол., ничья решена жребием)",
+        Language.EN: "The group chose: {choice} ({votes} votes, tie broken at random)",
+    },
+    DecidedBy.CLOSED_EARLY: {
+        Language.RU: "Голосование закрыто досрочно. Выбрано: {choice} ({votes} гол.)",
+        Language.EN: "Voting closed early. Chosen: {choice} ({votes} votes)",
+    },
+}
+
+
+def text(language: Language, code: str, **params: object) -> str:
+    """The message for `code` in `language` (English if the key lacks it)."""
+    entry = _TEXTS.get(code)
+    if entry is None:
+        return code
+    template = entry.get(language) or entry[Language.EN]
+    return template.format(**params) if params else template
+
+
+def decision_text(language: Language, decided_by: DecidedBy, choice: str, votes: int) -> str:
+    """How the choice was made, in words ("tie broken at random" included)."""
+    return _DECIDED[decided_by][language].format(choice=choice, votes=votes)
+
+
+def known_codes() -> frozenset[str]:
+    """Every catalogue key (tests check both languages have each)."""
+    return frozenset(_TEXTS)

@@ -1,0 +1,128 @@
+"""Shared fixtures: the fake Ollama server, a real SQLite file, and a fully wired engine."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import ollama
+import pytest
+
+from storycraft_bot.engine import EngineConfig, StoryEngine
+from storycraft_bot.image_prompts import ModelPromptWriter
+from storycraft_bot.models import ChannelKey, Language, Place, Platform, StorySettings
+from storycraft_bot.narrator import OllamaNarrator
+from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.ports import NullIllustrator
+from storycraft_bot.storage import Store
+from tests.fake_ollama import FakeOllama
+from tests.fakes import FakeClock, RecordingView
+
+PRIVATE = Place(ChannelKey(Platform.TELEGRAM, "1001"), guild_id="tg:1001", is_group=False)
+GROUP = Place(ChannelKey(Platform.DISCORD, "2002"), guild_id="g1", is_group=True)
+
+
+@pytest.fixture
+async def fake_ollama() -> AsyncIterator[FakeOllama]:
+    server = FakeOllama()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(tmp_path / "story.sqlite3") as opened:
+        yield opened
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def view() -> RecordingView:
+    return RecordingView()
+
+
+def gateway_config(**changes: object) -> OllamaConfig:
+    base: dict[str, object] = {
+        "model": "llama3.1:8b",
+        "fallback_model": "qwen2.5:3b",
+        "first_token_timeout": 5.0,
+        "total_timeout": 10.0,
+        "retries": 2,
+        "backoff_base": 0.01,
+        "backoff_max": 0.02,
+    }
+    base.update(changes)
+    return OllamaConfig(**base)  # type: ignore[arg-type]
+
+
+GatewayFactory = Callable[..., Awaitable[OllamaGateway]]
+
+
+@pytest.fixture
+async def make_gateway(fake_ollama: FakeOllama) -> AsyncIterator[GatewayFactory]:
+    """Builds gateways on the real ollama client and httpx, pointed at the fake."""
+    opened: list[tuple[ollama.AsyncClient, httpx.AsyncClient]] = []
+
+    async def build(url: str | None = None, **changes: object) -> OllamaGateway:
+        base = url or fake_ollama.url
+        timeout = httpx.Timeout(2.0)
+        client = ollama.AsyncClient(host=base, timeout=timeout)
+        http = httpx.AsyncClient(base_url=base, timeout=timeout)
+        opened.append((client, http))
+        return OllamaGateway(client, http, gateway_config(**changes), random.Random(7))
+
+    yield build
+    for client, http in opened:
+        await client.close()
+        await http.aclose()
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory) -> OllamaGateway:
+    return await make_gateway()
+
+
+EngineFactory = Callable[..., StoryEngine]
+
+
+@pytest.fixture
+async def make_engine(
+    gateway: OllamaGateway, clock: FakeClock, view: RecordingView
+) -> AsyncIterator[EngineFactory]:
+    """Engines on the real narrator over the fake Ollama; each one shut down afterwards."""
+    built: list[StoryEngine] = []
+
+    def build(store: Store, *, seed: int = 1, **config: object) -> StoryEngine:
+        settings: dict[str, object] = {
+            "language": Language.EN,
+            "story": StorySettings(vote_window_seconds=60.0),
+        }
+        settings.update(config)
+        engine = StoryEngine(
+            store,
+            OllamaNarrator(gateway),
+            ModelPromptWriter(gateway, "qwen2.5:3b"),
+            NullIllustrator(),
+            view,
+            clock,
+            EngineConfig(**settings),  # type: ignore[arg-type]
+            random.Random(seed),
+        )
+        built.append(engine)
+        return engine
+
+    yield build
+    for engine in built:
+        await engine.shutdown()
+
+
+@pytest.fixture
+def engine(make_engine: EngineFactory, store: Store) -> StoryEngine:
+    return make_engine(store)

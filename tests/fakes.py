@@ -1,0 +1,71 @@
+"""Test doubles for the core's own ports: a clock tests move by hand, a view that records."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable
+from typing import TypeVar
+
+from storycraft_bot import events as ev
+
+E = TypeVar("E", bound=ev.StoryEvent)
+
+
+class FakeClock:
+    """Time stands still until `advance()`; sleepers wake when their time comes."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
+        await future
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward and let every woken task run."""
+        self._now += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                future.set_result(None)
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+
+class RecordingView:
+    """A StoryView that keeps every event, like a chat that shows everything."""
+
+    def __init__(self) -> None:
+        self.events: list[ev.StoryEvent] = []
+        self._changed = asyncio.Condition()
+
+    async def show(self, event: ev.StoryEvent) -> None:
+        self.events.append(event)
+        async with self._changed:
+            self._changed.notify_all()
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def wait_for(
+        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, count: int = 1
+    ) -> E:
+        """The `count`-th event of `kind` matching `where` (waits up to 10 s)."""
+
+        def found() -> list[E]:
+            return [e for e in self.of(kind) if where(e)]
+
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(lambda: len(found()) >= count)
+        return found()[count - 1]

@@ -1,0 +1,168 @@
+"""The gateway against the fake Ollama: streaming, retries, fallback, timeouts, outages."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from storycraft_bot.errors import ModelNotInstalled, NarratorTimeout, NarratorUnavailable
+from storycraft_bot.ollama_gateway import OllamaGateway
+from tests.conftest import GatewayFactory
+from tests.fake_ollama import FakeOllama, Reply
+
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+async def test_streams_a_reply_and_reports_the_text_as_it_grows(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply(content="The quick brown fox jumps over the lazy dog.", chunk_size=8))
+    seen: list[str] = []
+
+    async def on_content(text: str) -> None:
+        seen.append(text)
+
+    result = await gateway.chat(HELLO, on_content=on_content)
+
+    assert result.content == "The quick brown fox jumps over the lazy dog."
+    assert result.model == "llama3.1:8b"
+    assert seen[0] == "The quic"
+    assert seen[-1] == result.content
+    assert len(seen) == 6
+
+
+async def test_sends_schema_options_and_keep_alive(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama
+) -> None:
+    gateway = await make_gateway(options={"temperature": 0.3, "num_ctx": 4096}, keep_alive="5m")
+    schema = {"type": "object", "properties": {"prompt": {"type": "string"}}}
+
+    await gateway.chat(HELLO, schema=schema)
+
+    sent = fake_ollama.requests[-1]
+    assert sent["format"] == schema
+    assert sent["options"] == {"temperature": 0.3, "num_ctx": 4096}
+    assert sent["keep_alive"] == "5m"
+    assert sent["stream"] is True
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_server_errors_are_retried(
+    gateway: OllamaGateway, fake_ollama: FakeOllama, status: int
+) -> None:
+    fake_ollama.then(Reply(status=status, error="server busy"), Reply(content="fine"))
+
+    result = await gateway.chat(HELLO)
+
+    assert result.content == "fine"
+    assert len(fake_ollama.requests) == 2
+
+
+async def test_gives_up_after_the_configured_retries(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(*[Reply(status=503, error="queue full")] * 3)
+
+    with pytest.raises(NarratorUnavailable, match="503"):
+        await gateway.chat(HELLO)
+    assert len(fake_ollama.requests) == 3  # the first try and two retries
+
+
+async def test_a_client_error_is_not_retried(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
+    fake_ollama.then(Reply(status=400, error="invalid format"))
+
+    with pytest.raises(Exception, match="invalid format") as caught:
+        await gateway.chat(HELLO)
+    assert not isinstance(caught.value, NarratorUnavailable)
+    assert len(fake_ollama.requests) == 1
+
+
+async def test_a_missing_model_switches_to_the_fallback_for_good(
+    gateway: OllamaGateway, fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_ollama.models = ["qwen2.5:3b"]
+
+    first = await gateway.chat(HELLO)
+    second = await gateway.chat(HELLO)
+
+    assert first.model == second.model == "qwen2.5:3b"
+    assert [r["model"] for r in fake_ollama.requests] == ["llama3.1:8b", "qwen2.5:3b", "qwen2.5:3b"]
+    assert "model llama3.1:8b is not installed; switching to qwen2.5:3b" in caplog.text
+
+
+async def test_no_model_at_all_names_the_pull_command(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.models = []
+
+    with pytest.raises(ModelNotInstalled, match=r"run `ollama pull qwen2.5:3b`"):
+        await gateway.chat(HELLO)
+
+
+async def test_a_slow_first_token_times_out(make_gateway: GatewayFactory, fake_ollama: FakeOllama) -> None:
+    gateway = await make_gateway(first_token_timeout=0.2, retries=0)
+    fake_ollama.then(Reply(content="late", first_token_delay=3.0))
+
+    with pytest.raises(NarratorTimeout, match="no first token"):
+        await gateway.chat(HELLO)
+
+
+async def test_a_reply_that_never_ends_hits_the_total_timeout(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama
+) -> None:
+    gateway = await make_gateway(total_timeout=0.3, retries=0)
+    fake_ollama.then(Reply(content="x" * 400, chunk_size=4, chunk_delay=0.05))
+
+    with pytest.raises(NarratorTimeout, match="took longer"):
+        await gateway.chat(HELLO)
+
+
+async def test_a_stream_cut_midway_is_retried_from_the_start(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply(content="a" * 64, cut_after_chunks=2), Reply(content="whole"))
+
+    result = await gateway.chat(HELLO)
+
+    assert result.content == "whole"
+
+
+async def test_a_garbled_line_in_the_stream_is_an_outage_not_a_crash(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama
+) -> None:
+    gateway = await make_gateway(retries=0)
+    fake_ollama.then(Reply(content="a" * 64, garbage_line=True))
+
+    with pytest.raises(NarratorUnavailable, match="garbled"):
+        await gateway.chat(HELLO)
+
+
+async def test_an_unreachable_server_is_unavailable(make_gateway: GatewayFactory) -> None:
+    with socket.socket() as probe:  # a port that nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gateway = await make_gateway(url=f"http://127.0.0.1:{port}", retries=1)
+
+    with pytest.raises(NarratorUnavailable, match="cannot talk to Ollama"):
+        await gateway.chat(HELLO)
+    with pytest.raises(NarratorUnavailable, match="not reachable"):
+        await gateway.version()
+
+
+async def test_health_calls(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
+    assert await gateway.version() == "0.12.6"
+    assert await gateway.installed_models() == ["llama3.1:8b", "qwen2.5:3b"]
+
+
+async def test_unload_sends_keep_alive_zero(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
+    await gateway.chat(HELLO)
+    assert "llama3.1:8b" in fake_ollama.loaded
+
+    await gateway.unload("llama3.1:8b")
+
+    assert fake_ollama.requests[-1]["keep_alive"] == 0
+    assert fake_ollama.requests[-1]["_path"] == "/api/generate"
+    assert "llama3.1:8b" not in fake_ollama.loaded
+    assert json.dumps(fake_ollama.requests[-1]["prompt"]) == '""'
