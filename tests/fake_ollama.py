@@ -117,7 +117,9 @@ class FakeOllama:
             return web.json_response(final)
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
-        chunks = [content[i : i + reply.chunk_size] for i in range(0, len(content), reply.chunk_size)]
+        chunks = [
+            content[i : i + reply.chunk_size] for i in range(0, len(content), reply.chunk_size)
+        ]
         for number, chunk in enumerate(chunks):
             if reply.cut_after_chunks is not None and number >= reply.cut_after_chunks:
                 assert request.transport is not None
@@ -125,7 +127,12 @@ class FakeOllama:
                 return response
             if reply.garbage_line and number == 1:
                 await response.write(b"<html>proxy error</html>\n")
-            line = {"model": model, "created_at": _now(), field_name: _piece(field_name, chunk), "done": False}
+            line = {
+                "model": model,
+                "created_at": _now(),
+                field_name: _piece(field_name, chunk),
+                "done": False,
+            }
             await response.write(json.dumps(line).encode() + b"\n")
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
@@ -141,7 +148,8 @@ class FakeOllama:
             n = self.segments_written
             count = body["format"]["properties"]["choices"].get("minItems", 3)
             last_user = next(
-                (m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"), ""
+                (m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"),
+                "",
             )
             value: Any = {
                 "narration": f"Part {n}. Mara the wanderer stands at a misty crossroads. "

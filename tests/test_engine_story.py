@@ -34,7 +34,8 @@ async def test_a_private_story_through_three_segments(
     assert first.choices == ("Path 1.1", "Path 1.2", "Path 1.3")
 
     outcome = await engine.press(PRIVATE, ALICE, first.id, 1)
-    assert outcome.kind is PressKind.DECIDED and outcome.choice_text == "Path 1.2"
+    assert outcome.kind is PressKind.DECIDED
+    assert outcome.choice_text == "Path 1.2"
     second = await opened_segment(view, 2)
     await engine.press(PRIVATE, ALICE, second.id, 0)
     third = await opened_segment(view, 3)
@@ -42,8 +43,13 @@ async def test_a_private_story_through_three_segments(
 
     stored = await store.live_segments(session.id)
     assert [s.index for s in stored] == [0, 1, 2]
-    assert [s.state for s in stored] == [SegmentState.DECIDED, SegmentState.DECIDED, SegmentState.OPEN]
-    assert stored[0].chosen_index == 1 and stored[0].decided_by is DecidedBy.PRESS
+    assert [s.state for s in stored] == [
+        SegmentState.DECIDED,
+        SegmentState.DECIDED,
+        SegmentState.OPEN,
+    ]
+    assert stored[0].chosen_index == 1
+    assert stored[0].decided_by is DecidedBy.PRESS
     assert stored[1].prompt_choice == "Path 1.2"
     assert third.id == stored[2].id
     decided = view.of(ev.ChoiceDecided)
@@ -60,7 +66,12 @@ async def test_a_private_story_through_three_segments(
 async def test_events_come_in_order_and_narration_is_throttled(
     engine: StoryEngine, view: RecordingView, fake_ollama: FakeOllama, clock: FakeClock
 ) -> None:
-    fake_ollama.then(Reply(content='{"narration": "' + "word " * 60 + '", "choices": ["a", "b"], "scene": ""}', chunk_size=5))
+    fake_ollama.then(
+        Reply(
+            content='{"narration": "' + "word " * 60 + '", "choices": ["a", "b"], "scene": ""}',
+            chunk_size=5,
+        )
+    )
     await engine.start(PRIVATE, ALICE)
     await opened_segment(view)
 
@@ -71,7 +82,9 @@ async def test_events_come_in_order_and_narration_is_throttled(
     assert len(view.of(ev.NarrationGrew)) == 1
 
 
-async def test_a_press_on_an_old_segment_is_closed(engine: StoryEngine, view: RecordingView) -> None:
+async def test_a_press_on_an_old_segment_is_closed(
+    engine: StoryEngine, view: RecordingView
+) -> None:
     await engine.start(PRIVATE, ALICE)
     first = await opened_segment(view)
     await engine.press(PRIVATE, ALICE, first.id, 0)
@@ -109,7 +122,8 @@ async def test_two_simultaneous_presses_make_one_segment(
 
     decided = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, StoryActionError)]
-    assert len(decided) == 1 and len(refused) == 2
+    assert len(decided) == 1
+    assert len(refused) == 2
     assert len(await store.live_segments(session.id)) == 2
     assert len(view.of(ev.ChoiceDecided)) == 1
 
@@ -132,7 +146,8 @@ async def test_stop_keeps_the_record_and_allows_a_new_story(
 
     assert view.of(ev.StoryStopped)
     stopped = await store.get_session(session.id)
-    assert stopped is not None and stopped.state is SessionState.STOPPED
+    assert stopped is not None
+    assert stopped.state is SessionState.STOPPED
     with pytest.raises(StoryActionError, match="choice_closed"):
         await engine.press(PRIVATE, ALICE, first.id, 0)
     again = await engine.start(PRIVATE, BOB)
@@ -157,7 +172,7 @@ async def test_stop_while_writing_cancels_the_request(
 async def test_retry_rewrites_the_newest_segment(
     engine: StoryEngine, view: RecordingView, store: Store
 ) -> None:
-    session = await engine.start(PRIVATE, ALICE)
+    await engine.start(PRIVATE, ALICE)
     first = await opened_segment(view)
 
     with pytest.raises(StoryActionError, match="not_allowed"):
@@ -165,15 +180,19 @@ async def test_retry_rewrites_the_newest_segment(
     await engine.retry(PRIVATE, ALICE)
     rewritten = await opened_segment(view, 2)
 
-    assert rewritten.index == 0 and rewritten.id != first.id
+    assert rewritten.index == 0
+    assert rewritten.id != first.id
     assert rewritten.narration.startswith("Part 2.")
     old = await store.get_segment(first.id)
-    assert old is not None and old.state is SegmentState.SUPERSEDED
+    assert old is not None
+    assert old.state is SegmentState.SUPERSEDED
     with pytest.raises(StoryActionError, match="choice_closed"):
         await engine.press(PRIVATE, ALICE, first.id, 0)
 
 
-async def test_undo_goes_back_one_choice(engine: StoryEngine, view: RecordingView, store: Store) -> None:
+async def test_undo_goes_back_one_choice(
+    engine: StoryEngine, view: RecordingView, store: Store
+) -> None:
     session = await engine.start(PRIVATE, ALICE)
     first = await opened_segment(view)
     with pytest.raises(StoryActionError, match="nothing_to_undo"):
@@ -183,7 +202,8 @@ async def test_undo_goes_back_one_choice(engine: StoryEngine, view: RecordingVie
 
     reopened = await engine.undo(PRIVATE, ALICE)
 
-    assert reopened.id == first.id and reopened.state is SegmentState.OPEN
+    assert reopened.id == first.id
+    assert reopened.state is SegmentState.OPEN
     assert reopened.chosen_index is None
     shown_again = await opened_segment(view, 3)
     assert shown_again.id == first.id
@@ -203,7 +223,12 @@ async def test_undo_goes_back_one_choice(engine: StoryEngine, view: RecordingVie
     ],
 )
 async def test_narrator_failures_are_told_and_retry_recovers(
-    engine: StoryEngine, view: RecordingView, fake_ollama: FakeOllama, store: Store, reply: Reply, reason: str
+    engine: StoryEngine,
+    view: RecordingView,
+    fake_ollama: FakeOllama,
+    store: Store,
+    reply: Reply,
+    reason: str,
 ) -> None:
     fake_ollama.then(*[reply] * 3)
     session = await engine.start(PRIVATE, ALICE)
@@ -211,7 +236,8 @@ async def test_narrator_failures_are_told_and_retry_recovers(
     failed = await view.wait_for(ev.SegmentFailed)
     assert failed.reason == reason
     current = await store.current_segment(session.id)
-    assert current is not None and current.state is SegmentState.FAILED
+    assert current is not None
+    assert current.state is SegmentState.FAILED
 
     await engine.retry(PRIVATE, BOB)  # after a failure anyone may retry: no dead end
     recovered = await opened_segment(view)
@@ -228,7 +254,12 @@ async def test_a_missing_model_with_no_fallback_says_so(
 
 
 async def test_a_slow_model_times_out(
-    make_engine: EngineFactory, make_gateway, store: Store, view: RecordingView, fake_ollama: FakeOllama, clock: FakeClock
+    make_engine: EngineFactory,
+    make_gateway,
+    store: Store,
+    view: RecordingView,
+    fake_ollama: FakeOllama,
+    clock: FakeClock,
 ) -> None:
     from storycraft_bot.image_prompts import ModelPromptWriter
     from storycraft_bot.narrator import OllamaNarrator
@@ -272,7 +303,8 @@ async def test_a_restart_continues_the_story(
     outcome = await after.press(PRIVATE, ALICE, first.id, 0)  # a button from before the restart
     assert outcome.kind is PressKind.DECIDED
     second = await opened_segment(view, 2)
-    assert second.session_id == session.id and second.index == 1
+    assert second.session_id == session.id
+    assert second.index == 1
 
 
 async def test_a_segment_cut_off_by_a_restart_is_written_again(
@@ -287,7 +319,8 @@ async def test_a_segment_cut_off_by_a_restart_is_written_again(
     after = make_engine(store)
     await after.resume()
     segment = await opened_segment(view)
-    assert segment.session_id == session.id and segment.index == 0
+    assert segment.session_id == session.id
+    assert segment.index == 0
     assert len(await store.live_segments(session.id)) == 1
 
 
@@ -309,7 +342,8 @@ async def test_memory_is_refreshed_every_few_segments(
     assert len(fake_ollama.chat_requests("memory")) == 2
     # Characters' looks reach the image prompt, so pictures stay consistent.
     latest = await store.current_segment(session.id)
-    assert latest is not None and "red-haired woman in a green cloak" in latest.image_prompt
+    assert latest is not None
+    assert "red-haired woman in a green cloak" in latest.image_prompt
     # Segments already summarised are no longer sent verbatim.
     last = fake_ollama.chat_requests("segment")[-1]
     assert not any(m["content"].startswith("Part 1.") for m in last["messages"])
@@ -325,4 +359,5 @@ async def test_status_reports_the_story(engine: StoryEngine, view: RecordingView
     report = await engine.status(PRIVATE)
     assert report.session.premise == "Dragons"
     assert report.segments == 1
-    assert report.current is not None and report.current.state is SegmentState.OPEN
+    assert report.current is not None
+    assert report.current.state is SegmentState.OPEN

@@ -62,9 +62,14 @@ def test_english_prompt_and_a_surprise_premise() -> None:
     assert messages[1]["content"] == "Begin the story. Premise: surprise me"
 
 
-async def test_narration_is_reported_as_it_streams(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
+async def test_narration_is_reported_as_it_streams(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
     narration = "Ветер гнал листья по пустой площади, и где-то звенел колокол."
-    content = json.dumps({"narration": narration, "choices": ["Идти", "Ждать", "Бежать"], "scene": "square"}, ensure_ascii=False)
+    content = json.dumps(
+        {"narration": narration, "choices": ["Идти", "Ждать", "Бежать"], "scene": "square"},
+        ensure_ascii=False,
+    )
     fake_ollama.then(Reply(content=content, chunk_size=10))
 
     seen, draft = await collect(OllamaNarrator(gateway), request())
@@ -89,7 +94,9 @@ async def test_plain_text_reply_is_repaired_without_asking_again(
     assert len(fake_ollama.chat_requests()) == 1
 
 
-async def test_a_hopeless_reply_is_asked_again_once(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
+async def test_a_hopeless_reply_is_asked_again_once(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
     fake_ollama.then(Reply(content="{not json at all"))
 
     _, draft = await collect(OllamaNarrator(gateway), request())
@@ -99,8 +106,12 @@ async def test_a_hopeless_reply_is_asked_again_once(gateway: OllamaGateway, fake
     assert "JSON object only" in second["messages"][-1]["content"]
 
 
-async def test_two_hopeless_replies_raise_malformed(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
-    fake_ollama.then(Reply(content="nothing useful"), Reply(content='{"narration": "x", "choices": []}'))
+async def test_two_hopeless_replies_raise_malformed(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(
+        Reply(content="nothing useful"), Reply(content='{"narration": "x", "choices": []}')
+    )
 
     with pytest.raises(MalformedReply):
         await collect(OllamaNarrator(gateway), request())
@@ -110,7 +121,10 @@ async def test_memory_update_folds_segments_into_summary_and_characters(
     gateway: OllamaGateway, fake_ollama: FakeOllama
 ) -> None:
     old = StoryMemory("Earlier things.", 1, (Character("Old", "grey"),))
-    segments = [segment(2, "Mara arrives.", ("a", "b"), 0), segment(3, "Mara leaves.", ("a", "b"), 1)]
+    segments = [
+        segment(2, "Mara arrives.", ("a", "b"), 0),
+        segment(3, "Mara leaves.", ("a", "b"), 1),
+    ]
 
     memory = await OllamaNarrator(gateway).update_memory(Language.EN, old, segments)
 
@@ -118,11 +132,16 @@ async def test_memory_update_folds_segments_into_summary_and_characters(
     assert memory.summary.startswith("Mara walked")
     assert memory.characters == (Character("Mara", "red-haired woman in a green cloak"),)
     sent = fake_ollama.chat_requests("memory")[0]["messages"][1]["content"]
-    assert "Earlier things." in sent and "Mara leaves." in sent
+    assert "Earlier things." in sent
+    assert "Mara leaves." in sent
 
 
-async def test_a_broken_memory_reply_raises(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
+async def test_a_broken_memory_reply_raises(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
     fake_ollama.then(Reply(content='{"summary": 5}'))
 
     with pytest.raises(MalformedReply):
-        await OllamaNarrator(gateway).update_memory(Language.EN, StoryMemory(), [segment(0, "x", ("a", "b"), 0)])
+        await OllamaNarrator(gateway).update_memory(
+            Language.EN, StoryMemory(), [segment(0, "x", ("a", "b"), 0)]
+        )

@@ -70,7 +70,9 @@ async def test_gives_up_after_the_configured_retries(
     assert len(fake_ollama.requests) == 3  # the first try and two retries
 
 
-async def test_a_client_error_is_not_retried(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
+async def test_a_client_error_is_not_retried(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
     fake_ollama.then(Reply(status=400, error="invalid format"))
 
     with pytest.raises(Exception, match="invalid format") as caught:
@@ -101,7 +103,9 @@ async def test_no_model_at_all_names_the_pull_command(
         await gateway.chat(HELLO)
 
 
-async def test_a_slow_first_token_times_out(make_gateway: GatewayFactory, fake_ollama: FakeOllama) -> None:
+async def test_a_slow_first_token_times_out(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama
+) -> None:
     gateway = await make_gateway(first_token_timeout=0.2, retries=0)
     fake_ollama.then(Reply(content="late", first_token_delay=3.0))
 
@@ -156,7 +160,9 @@ async def test_health_calls(gateway: OllamaGateway, fake_ollama: FakeOllama) -> 
     assert await gateway.installed_models() == ["llama3.1:8b", "qwen2.5:3b"]
 
 
-async def test_unload_sends_keep_alive_zero(gateway: OllamaGateway, fake_ollama: FakeOllama) -> None:
+async def test_unload_sends_keep_alive_zero(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
     await gateway.chat(HELLO)
     assert "llama3.1:8b" in fake_ollama.loaded
 

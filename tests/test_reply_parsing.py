@@ -11,7 +11,10 @@ from storycraft_bot.reply_parsing import clean_choices, parse_reply, partial_nar
 
 
 def test_partial_narration_grows_with_the_stream() -> None:
-    full = json.dumps({"narration": "Дверь скрипнула.", "choices": ["Войти", "Уйти"], "scene": "x"}, ensure_ascii=False)
+    full = json.dumps(
+        {"narration": "Дверь скрипнула.", "choices": ["Войти", "Уйти"], "scene": "x"},
+        ensure_ascii=False,
+    )
     seen = [partial_narration(full[:n]) for n in range(len(full) + 1)]
     assert seen[5] == ""
     assert "Дверь" in seen[24]
@@ -23,16 +26,27 @@ def test_partial_narration_of_plain_text_is_empty() -> None:
 
 
 def test_a_valid_reply_is_taken_as_is() -> None:
-    reply = json.dumps({"narration": " A door. ", "choices": ["Open it", "Leave"], "scene": "a door"})
+    reply = json.dumps(
+        {"narration": " A door. ", "choices": ["Open it", "Leave"], "scene": "a door"}
+    )
     draft = parse_reply(reply, "m")
     assert draft is not None
-    assert (draft.narration, draft.choices, draft.scene, draft.repaired) == ("A door.", ("Open it", "Leave"), "a door", False)
+    assert (draft.narration, draft.choices, draft.scene, draft.repaired) == (
+        "A door.",
+        ("Open it", "Leave"),
+        "a door",
+        False,
+    )
 
 
 def test_json_wrapped_in_chatter_is_repaired() -> None:
-    reply = 'Sure! Here it is:\n```json\n{"narration": "A cave.", "choices": ["In", "Out"], "scene": "cave"}\n```'
+    reply = (
+        'Sure! Here it is:\n```json\n{"narration": "A cave.", "choices": ["In", "Out"],'
+        ' "scene": "cave"}\n```'
+    )
     draft = parse_reply(reply, "m")
-    assert draft is not None and draft.repaired
+    assert draft is not None
+    assert draft.repaired
     assert draft.choices == ("In", "Out")
 
 
@@ -46,13 +60,18 @@ def test_truncated_json_keeps_what_is_complete() -> None:
 def test_choices_as_objects_are_understood() -> None:
     reply = json.dumps({"narration": "N.", "options": [{"text": "Run"}, {"text": "Hide"}]})
     draft = parse_reply(reply, "m")
-    assert draft is not None and draft.choices == ("Run", "Hide")
+    assert draft is not None
+    assert draft.choices == ("Run", "Hide")
 
 
 def test_plain_text_with_numbered_lines_gives_the_choices() -> None:
-    reply = "Ты стоишь у ворот замка.\nЧто ты сделаешь?\n\n1. Постучать\n2) Перелезть через стену\n3. Уйти прочь"
+    reply = (
+        "Ты стоишь у ворот замка.\nЧто ты сделаешь?\n\n"
+        "1. Постучать\n2) Перелезть через стену\n3. Уйти прочь"
+    )
     draft = parse_reply(reply, "m")
-    assert draft is not None and draft.repaired
+    assert draft is not None
+    assert draft.repaired
     assert draft.narration == "Ты стоишь у ворот замка.\nЧто ты сделаешь?"
     assert draft.choices == ("Постучать", "Перелезть через стену", "Уйти прочь")
 
@@ -60,7 +79,8 @@ def test_plain_text_with_numbered_lines_gives_the_choices() -> None:
 def test_json_whose_choices_hide_in_the_narration_is_repaired() -> None:
     reply = json.dumps({"narration": "A fork.\n- Left\n- Right", "choices": []})
     draft = parse_reply(reply, "m")
-    assert draft is not None and draft.choices == ("Left", "Right")
+    assert draft is not None
+    assert draft.choices == ("Left", "Right")
 
 
 @pytest.mark.parametrize(
@@ -79,7 +99,12 @@ def test_hopeless_replies_are_refused(reply: str) -> None:
 
 
 def test_choices_are_cleaned() -> None:
-    assert clean_choices(["  Run  ", "", "run", "«Hide»", "Fight", "Talk", "Sleep"]) == ["Run", "Hide", "Fight", "Talk"]
+    assert clean_choices(["  Run  ", "", "run", "«Hide»", "Fight", "Talk", "Sleep"]) == [
+        "Run",
+        "Hide",
+        "Fight",
+        "Talk",
+    ]
 
 
 def test_long_choices_are_cut_at_a_word_border() -> None:

@@ -1,0 +1,181 @@
+"""`python bot.py` as a user runs it: start-up checks, the console game, SIGTERM, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from tests.fake_ollama import FakeOllama
+
+BOT = Path(__file__).resolve().parent.parent / "bot.py"
+
+
+def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env.update(
+        DATABASE_PATH=str(tmp_path / "story.sqlite3"),
+        DATA_DIR=str(tmp_path / "data"),
+        STORY_LANGUAGE="en",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(values)
+    return env
+
+
+async def run_bot(
+    tmp_path: Path, *args: str, stdin: bytes = b"", **values: str
+) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(BOT),
+        *args,
+        "--env-file",
+        str(tmp_path / "none.env"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+        env=bot_env(tmp_path, **values),
+    )
+    async with asyncio.timeout(30):
+        out, err = await process.communicate(stdin)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+class Console:
+    """A running `bot.py console`, read and typed into like a terminal."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.seen = ""
+
+    async def read_until(self, marker: str) -> str:
+        assert self.process.stdout is not None
+        async with asyncio.timeout(20):
+            while marker not in self.seen:
+                chunk = await self.process.stdout.read(1024)
+                if not chunk:
+                    raise AssertionError(f"bot exited before {marker!r}; it printed:\n{self.seen}")
+                self.seen += chunk.decode()
+        head, _, self.seen = self.seen.partition(marker)
+        return head + marker
+
+    async def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+
+@pytest.fixture
+async def console(tmp_path: Path, fake_ollama: FakeOllama) -> AsyncIterator[Console]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(BOT),
+        "console",
+        "--env-file",
+        str(tmp_path / "none.env"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+        env=bot_env(tmp_path, OLLAMA_URL=fake_ollama.url),
+    )
+    yield Console(process)
+    if process.returncode is None:
+        process.kill()
+    await process.wait()
+
+
+async def test_no_token_says_how_to_configure(tmp_path: Path) -> None:
+    code, _, err = await run_bot(tmp_path)
+    assert code == 2
+    assert "set DISCORD_TOKEN or TELEGRAM_TOKEN" in err
+    assert "python bot.py console" in err
+    assert "Traceback" not in err
+
+
+async def test_a_bad_setting_is_one_line(tmp_path: Path) -> None:
+    code, _, err = await run_bot(tmp_path, "console", STORY_CHOICES="9")
+    assert code == 2
+    assert (
+        err.strip()
+        == "storycraft: invalid setting STORY_CHOICES: Input should be less than or equal to 4"
+    )
+
+
+async def test_an_unreachable_ollama_is_one_line(tmp_path: Path) -> None:
+    code, _, err = await run_bot(tmp_path, "console", OLLAMA_URL="http://127.0.0.1:9")
+    assert code == 1
+    assert "Ollama is not reachable" in err
+    assert "OLLAMA_URL=http://127.0.0.1:9" in err
+    assert "Traceback" not in err
+
+
+async def test_a_missing_model_names_the_pull_command(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    code, _, err = await run_bot(
+        tmp_path, "console", OLLAMA_URL=fake_ollama.url, STORY_MODEL="mistral:7b"
+    )
+    assert code == 1
+    assert "model mistral:7b is not installed: run `ollama pull mistral:7b`" in err
+
+
+async def test_a_story_in_the_terminal(console: Console, tmp_path: Path) -> None:
+    await console.read_until("Story premise (Enter for a surprise): ")
+    await console.type("A lighthouse keeper finds a map")
+    first = await console.read_until("3. Path 1.3")
+    assert "Part 1. Mara the wanderer" in first
+    assert "1. Path 1.1" in first
+
+    await console.type("2")
+    second = await console.read_until("3. Path 2.3")
+    assert "» Chosen: Path 1.2" in second
+    assert "Part 2." in second
+
+    await console.type("7")
+    assert "This choice is closed." in await console.read_until("closed.")
+    await console.type("/undo")
+    again = await console.read_until("3. Path 1.3")
+    assert "undone" in again
+    await console.type("/stop")
+    assert "The story has ended" in await console.read_until("Thanks for playing!")
+    async with asyncio.timeout(10):
+        assert await console.process.wait() == 0
+
+
+async def test_sigterm_shuts_down_cleanly_and_a_restart_continues(
+    console: Console, tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    await console.read_until("(Enter for a surprise): ")
+    await console.type("")
+    await console.read_until("3. Path 1.3")
+
+    console.process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(10):
+        assert await console.process.wait() == 0
+    assert console.process.stderr is not None
+    assert "Traceback" not in (await console.process.stderr.read()).decode()
+    assert not (tmp_path / "story.sqlite3-wal").exists()  # closed, so checkpointed
+    db = sqlite3.connect(tmp_path / "story.sqlite3")
+    try:
+        assert db.execute("SELECT state FROM sessions").fetchall() == [("active",)]
+    finally:
+        db.close()
+
+    code, out, _ = await run_bot(
+        tmp_path, "console", stdin=b"1\n/stop\n", OLLAMA_URL=fake_ollama.url
+    )
+    assert code == 0
+    assert "3. Path 1.3" in out  # the same choices, shown again after the restart
+    assert "Chosen: Path 1.1" in out
+    assert "Part 2." in out

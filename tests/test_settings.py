@@ -1,0 +1,73 @@
+"""Settings from the environment and .env; one clear line for a bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings, load_settings
+from storycraft_bot.errors import SettingsError
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings a developer's shell may hold must not leak into these tests."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(None)
+    assert settings.ollama_url == "http://127.0.0.1:11434"
+    assert settings.story_language == "ru"
+    assert settings.discord_token is None
+    assert settings.telegram_token is None
+    assert settings.image_prompt_model == settings.story_model
+
+
+def test_env_file_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        "OLLAMA_URL=http://gpu-box:11434/\nSTORY_CHOICES=4\nTELEGRAM_TOKEN=123:abc\nDISCORD_TOKEN=\n"
+    )
+    monkeypatch.setenv("STORY_LANGUAGE", "en")
+
+    settings = load_settings(env)
+
+    assert settings.ollama_url == "http://gpu-box:11434"
+    assert settings.story_choices == 4
+    assert settings.story_language == "en"
+    assert settings.telegram_token is not None
+    assert settings.telegram_token.get_secret_value() == "123:abc"
+    assert "123:abc" not in repr(settings)
+    assert settings.discord_token is None  # blank means unset
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("STORY_CHOICES", "7", "STORY_CHOICES: Input should be less than or equal to 4"),
+        ("TEMPERATURE", "hot", "TEMPERATURE: Input should be a valid number"),
+        ("OLLAMA_URL", "localhost:11434", "OLLAMA_URL: Value error, must start with http://"),
+        ("STORY_LANGUAGE", "de", "STORY_LANGUAGE: Input should be 'ru' or 'en'"),
+    ],
+)
+def test_a_bad_value_names_the_variable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(None)
+    assert says in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_env_example_documents_every_setting() -> None:
+    example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    documented = {
+        line.split("=")[0].lstrip("# ").strip() for line in example.splitlines() if "=" in line
+    }
+    assert {name.upper() for name in Settings.model_fields} <= documented

@@ -1,0 +1,119 @@
+"""Storage on a real SQLite file: migrations, pragmas, constraints, votes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storycraft_bot.errors import SchemaTooNewError, StorageError, StoryActionError
+from storycraft_bot.models import Actor, Language, SegmentDraft, StorySettings
+from storycraft_bot.storage import DEFAULT_MIGRATIONS, Store, VoteOutcome, discover_migrations
+from tests.conftest import GROUP
+
+ALICE = Actor("u1", "Alice")
+
+
+async def test_a_new_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    async with Store(tmp_path / "db.sqlite3") as store:
+        assert await store.schema_version() == len(discover_migrations(DEFAULT_MIGRATIONS))
+        async with store.db.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
+        async with store.db.execute("PRAGMA foreign_keys") as cur:
+            assert (await cur.fetchone())[0] == 1  # type: ignore[index]
+
+
+async def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with Store(path) as store:
+        await store.create_session(GROUP, ALICE, Language.RU, "fantasy", "", StorySettings(), 1.0)
+    async with Store(path) as store:
+        assert await store.live_session(GROUP.key) is not None
+
+
+async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 99")
+    with pytest.raises(SchemaTooNewError, match="schema version 99"):
+        async with Store(path):
+            pass
+
+
+async def test_pending_migrations_apply_in_order_in_one_transaction(tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "001_a.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (folder / "002_b.sql").write_text("INSERT INTO a VALUES (1); CREATE TABLE broken (;")
+    path = tmp_path / "db.sqlite3"
+
+    with pytest.raises(StorageError, match="left at version 0"):
+        async with Store(path, folder):
+            pass
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert raw.execute("SELECT name FROM sqlite_master WHERE name = 'a'").fetchone() is None
+
+    (folder / "002_b.sql").write_text("INSERT INTO a VALUES (1);")
+    async with Store(path, folder) as store:
+        assert await store.schema_version() == 2
+
+
+def test_a_gap_in_the_numbers_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "001_a.sql").write_text("")
+    (tmp_path / "003_c.sql").write_text("")
+    with pytest.raises(StorageError, match="out of sequence"):
+        discover_migrations(tmp_path)
+
+
+async def test_one_live_story_per_channel(store: Store) -> None:
+    await store.create_session(GROUP, ALICE, Language.RU, "fantasy", "", StorySettings(), 1.0)
+    with pytest.raises(StoryActionError, match="story_exists"):
+        await store.create_session(GROUP, ALICE, Language.EN, "horror", "", StorySettings(), 2.0)
+
+
+async def test_votes_are_one_per_member_and_changeable(store: Store) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
+    segment = await store.add_segment(session.id, 0, "", 1.0)
+    segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b", "c"), "s"), 2.0)
+
+    assert await store.cast_vote(segment.id, ALICE, 0, 3.0) == VoteOutcome.NEW
+    assert await store.cast_vote(segment.id, ALICE, 0, 4.0) == VoteOutcome.SAME
+    assert await store.cast_vote(segment.id, ALICE, 2, 5.0) == VoteOutcome.CHANGED
+    assert await store.cast_vote(segment.id, Actor("u2", "Bob"), 2, 5.0) == VoteOutcome.NEW
+
+    tally = await store.tally(segment)
+    assert tally.counts == (0, 0, 2)
+    assert tally.voters == 2
+
+
+async def test_deciding_is_atomic_and_only_once(store: Store) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
+    segment = await store.add_segment(session.id, 0, "", 1.0)
+    segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b"), "s"), 2.0)
+    from storycraft_bot.models import DecidedBy
+
+    following = await store.decide(segment, 1, DecidedBy.PRESS, 3.0)
+    assert following is not None
+    assert following.index == 1
+    assert following.prompt_choice == "b"
+    assert await store.decide(segment, 0, DecidedBy.PRESS, 4.0) is None
+    assert len(await store.live_segments(session.id)) == 2
+
+
+async def test_platform_messages_and_text_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with Store(path) as store:
+        session = await store.create_session(
+            GROUP, ALICE, Language.RU, "сказка", "Ключ", StorySettings(), 1.0
+        )
+        segment = await store.add_segment(session.id, 0, "", 1.0)
+        await store.finish_segment(segment.id, SegmentDraft("Жили-были", ("Да", "Нет"), "s"), 2.0)
+        await store.set_messages(segment.id, ["discord:2002:555"])
+    async with Store(path) as store:
+        again = await store.get_segment(segment.id)
+        assert again is not None
+        assert again.narration == "Жили-были"
+        assert again.choices == ("Да", "Нет")
+        assert again.messages == ("discord:2002:555",)
