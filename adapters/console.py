@@ -11,7 +11,7 @@ from storycraft_bot import events as ev
 from storycraft_bot.engine import StoryEngine
 from storycraft_bot.errors import StoryActionError
 from storycraft_bot.models import Actor, ChannelKey, Language, Place, Platform, SegmentState
-from storycraft_bot.texts import decision_text, text
+from storycraft_bot.texts import decision_text, status_text, text
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)
@@ -28,8 +28,10 @@ class ConsoleView:
     def __init__(self, out: TextIO, language: Language) -> None:
         self._out = out
         self.language = language
-        self._printed: dict[int, int] = {}
+        self._printed: dict[int, int] = {}  # narration characters already printed
+        self._streaming: int | None = None  # the segment whose narration is streaming now
         self.current_segment: int | None = None
+        self.choice_count = 0
         self.settled = asyncio.Event()  # set when the engine waits for the player again
 
     def _write(self, line: str = "", end: str = "\n") -> None:
@@ -47,20 +49,26 @@ class ConsoleView:
         match event:
             case ev.SegmentStarted():
                 self.settled.clear()
+                self._streaming = event.segment_id
+                self._printed[event.segment_id] = 0
                 self._write(f"\n— {event.index + 1} —")
             case ev.NarrationGrew():
                 self._stream(event.segment_id, event.text)
             case ev.SegmentFinished():
                 segment = event.segment
-                if self._printed.get(segment.id, 0) == 0:
-                    self._write(segment.narration)
-                else:
+                if self._streaming != segment.id:  # shown again (undo, restart)
+                    self._write(f"\n— {segment.index + 1} —\n{segment.narration}")
+                elif self._printed.get(segment.id, 0):
                     self._stream(segment.id, segment.narration)
                     self._write()
+                else:
+                    self._write(segment.narration)
+                self._streaming = None
                 self._write()
                 for number, choice in enumerate(segment.choices, start=1):
                     self._write(f"  {number}. {choice}")
                 self.current_segment = segment.id
+                self.choice_count = len(segment.choices)
                 self.settled.set()
             case ev.ChoiceDecided():
                 how = decision_text(
@@ -152,7 +160,9 @@ async def run_console(
         if line is None:
             return
         try:
-            if line.isdigit() and view.current_segment is not None:
+            if line.isdigit() and not 1 <= int(line) <= view.choice_count:
+                say(text(view.language, "choose_number", count=view.choice_count))
+            elif line.isdigit() and view.current_segment is not None:
                 view.settled.clear()
                 try:
                     await engine.press(PLACE, PLAYER, view.current_segment, int(line) - 1)
@@ -165,8 +175,7 @@ async def run_console(
             elif line == "/undo":
                 await engine.undo(PLACE, PLAYER)
             elif line == "/status":
-                report = await engine.status(PLACE)
-                say(f"{report.session.genre} · {report.segments} · {report.session.language.value}")
+                say(status_text(await engine.status(PLACE)))
             elif line == "/stop":
                 await engine.stop(PLACE, PLAYER)
                 return

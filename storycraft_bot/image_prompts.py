@@ -68,7 +68,9 @@ def style_for(genre: str) -> str:
 
 def rule_prompt(genre: str, segment: Segment, memory: StoryMemory) -> ImagePrompt:
     """A prompt made without the model: scene, looks of who is there, genre style."""
-    parts = [segment.scene.strip().rstrip(".") or f"a scene from a {genre} story"]
+    # The genre may be typed in Russian; only an ASCII genre goes into the prompt.
+    fallback_subject = f"a scene from a {genre} story" if genre.isascii() else "a story scene"
+    parts = [segment.scene.strip().rstrip(".") or fallback_subject]
     parts += [c.looks for c in characters_present(segment, memory)]
     parts += [style_for(genre), _QUALITY]
     return ImagePrompt(", ".join(p for p in parts if p), NEGATIVE_PROMPT, "rule")

@@ -5,7 +5,7 @@ Keys are what the engine puts in events and errors; adapters call `text()`.
 
 from __future__ import annotations
 
-from .models import DecidedBy, Language
+from .models import DecidedBy, Language, SegmentState, StatusReport
 
 _TEXTS: dict[str, dict[Language, str]] = {
     "story_exists": {
@@ -112,6 +112,34 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "Картинка не получилась: {reason}",
         Language.EN: "The picture failed: {reason}",
     },
+    "choose_number": {
+        Language.RU: "Введите номер от 1 до {count}.",
+        Language.EN: "Type a number from 1 to {count}.",
+    },
+    "status": {
+        Language.RU: "История «{genre}», частей: {parts}. {premise}{state}",
+        Language.EN: "A {genre} story, {parts} part(s) so far. {premise}{state}",
+    },
+    "status_premise": {
+        Language.RU: "Завязка: {premise}. ",
+        Language.EN: "Premise: {premise}. ",
+    },
+    "status_writing": {
+        Language.RU: "Рассказчик пишет.",
+        Language.EN: "The narrator is writing.",
+    },
+    "status_waiting": {
+        Language.RU: "Ждём выбора.",
+        Language.EN: "Waiting for a choice.",
+    },
+    "status_voting": {
+        Language.RU: "Идёт голосование: {votes} гол.",
+        Language.EN: "Voting: {votes} vote(s) so far.",
+    },
+    "status_failed": {
+        Language.RU: "Последняя часть не получилась — используйте retry.",
+        Language.EN: "The last part failed — use retry.",
+    },
     "vote_open": {
         Language.RU: "Голосование открыто до {closes}",
         Language.EN: "Voting is open until {closes}",
@@ -147,6 +175,29 @@ def text(language: Language, code: str, **params: object) -> str:
 def decision_text(language: Language, decided_by: DecidedBy, choice: str, votes: int) -> str:
     """How the choice was made, in words ("tie broken at random" included)."""
     return _DECIDED[decided_by][language].format(choice=choice, votes=votes)
+
+
+def status_text(report: StatusReport) -> str:
+    """One paragraph about the channel's story for the status command."""
+    lang = report.session.language
+    current = report.current
+    if current is None or current.state is SegmentState.GENERATING:
+        state = text(lang, "status_writing")
+    elif current.state is SegmentState.FAILED:
+        state = text(lang, "status_failed")
+    elif report.tally is not None and report.tally.voters:
+        state = text(lang, "status_voting", votes=report.tally.voters)
+    else:
+        state = text(lang, "status_waiting")
+    premise = report.session.premise
+    return text(
+        lang,
+        "status",
+        genre=report.session.genre,
+        parts=report.segments,
+        premise=text(lang, "status_premise", premise=premise) if premise else "",
+        state=state,
+    )
 
 
 def known_codes() -> frozenset[str]:

@@ -143,10 +143,14 @@ async def test_a_story_in_the_terminal(console: Console, tmp_path: Path) -> None
     assert "Part 2." in second
 
     await console.type("7")
-    assert "This choice is closed." in await console.read_until("closed.")
+    assert "Type a number from 1 to 3." in await console.read_until("1 to 3.")
+    await console.type("/status")
+    status = await console.read_until("Waiting for a choice.")
+    assert "A fantasy story, 2 part(s) so far. Premise: A lighthouse keeper finds a map." in status
     await console.type("/undo")
     again = await console.read_until("3. Path 1.3")
     assert "undone" in again
+    assert "Part 1. Mara" in again  # the reopened part is shown again in full
     await console.type("/stop")
     assert "The story has ended" in await console.read_until("Thanks for playing!")
     async with asyncio.timeout(10):

@@ -361,3 +361,14 @@ async def test_status_reports_the_story(engine: StoryEngine, view: RecordingView
     assert report.segments == 1
     assert report.current is not None
     assert report.current.state is SegmentState.OPEN
+
+
+async def test_narration_updates_are_spaced_by_the_interval(clock: FakeClock) -> None:
+    from storycraft_bot.clock import Throttle
+
+    throttle = Throttle(clock, 1.0)
+    passed = []
+    for _ in range(10):  # ten chunks, 0.3 s apart
+        passed.append(throttle.ready())
+        await clock.advance(0.3)
+    assert passed == [True, False, False, False, True, False, False, False, True, False]

@@ -1,0 +1,65 @@
+"""English picture prompts: the model's, cached; the rule's when the model fails."""
+
+from __future__ import annotations
+
+from storycraft_bot.image_prompts import ModelPromptWriter, rule_prompt
+from storycraft_bot.models import Character, Segment, SegmentState, StoryMemory
+from storycraft_bot.ollama_gateway import OllamaGateway
+from tests.fake_ollama import FakeOllama, Reply
+
+MEMORY = StoryMemory(
+    "", -1, (Character("Mara", "red-haired woman in a green cloak"), Character("Oskar", "old man"))
+)
+SEGMENT = Segment(
+    1, 1, 0, SegmentState.OPEN, "Мара входит в башню.", ("a", "b"), "a woman enters a tower"
+)
+
+
+async def test_the_model_writes_it_and_the_looks_of_who_is_there_are_added(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    writer = ModelPromptWriter(gateway, "qwen2.5:3b")
+    segment = Segment(1, 1, 0, SegmentState.OPEN, "Mara enters the tower.", ("a", "b"), "a tower")
+
+    prompt = await writer.image_prompt("fantasy", segment, MEMORY)
+
+    assert prompt.source == "model"
+    assert prompt.positive.startswith("a wanderer at a misty crossroads")
+    assert "red-haired woman in a green cloak" in prompt.positive
+    assert "old man" not in prompt.positive  # Oskar is not in this scene
+    assert "epic fantasy art" in prompt.positive
+    assert "watermark" in prompt.negative
+    assert fake_ollama.chat_requests("prompt")[0]["model"] == "qwen2.5:3b"
+
+
+async def test_identical_requests_are_answered_from_the_cache(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    writer = ModelPromptWriter(gateway, "qwen2.5:3b")
+
+    first = await writer.image_prompt("fantasy", SEGMENT, MEMORY)
+    second = await writer.image_prompt("fantasy", SEGMENT, MEMORY)
+    other = await writer.image_prompt("horror", SEGMENT, MEMORY)
+
+    assert first == second
+    assert other != first
+    assert len(fake_ollama.chat_requests("prompt")) == 2
+
+
+async def test_a_failing_model_gives_the_rule_prompt(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply(content='{"prompt": ""}'))
+    writer = ModelPromptWriter(gateway, "qwen2.5:3b")
+
+    prompt = await writer.image_prompt("киберпанк", SEGMENT, MEMORY)
+
+    assert prompt.source == "rule"
+    assert prompt.positive.startswith("a woman enters a tower, cyberpunk, neon")
+
+
+def test_the_rule_prompt_is_english_even_for_a_russian_genre_without_a_scene() -> None:
+    segment = Segment(1, 1, 0, SegmentState.OPEN, "Мара спит.", ("a", "b"), "")
+    prompt = rule_prompt("сказка", segment, MEMORY)
+    assert prompt.positive.isascii()
+    assert prompt.positive.startswith("a story scene, storybook illustration")
