@@ -55,6 +55,26 @@ class MalformedReply(NarratorError):
     """The model's reply could not be parsed or repaired."""
 
 
+class IllustratorError(StoryCraftError):
+    """ComfyUI did not produce a picture; `str(err)` is short and safe to show users."""
+
+
+class IllustratorUnavailable(IllustratorError):
+    """ComfyUI could not be reached, answered 5xx, or stopped answering."""
+
+
+class WorkflowError(IllustratorError):
+    """The workflow is wrong: bad file or bindings, unknown nodes, a missing checkpoint."""
+
+
+class RenderFailed(IllustratorError):
+    """ComfyUI reported an execution error (the traceback goes to the log only)."""
+
+
+class RenderInterrupted(IllustratorError):
+    """The prompt was interrupted on purpose."""
+
+
 class StoryActionError(StoryCraftError):
     """A user action that cannot be done now; adapters show `code` translated."""
 

@@ -10,6 +10,7 @@ import httpx
 import ollama
 import pytest
 
+from storycraft_bot.comfyui import ComfyClient
 from storycraft_bot.engine import EngineConfig, StoryEngine
 from storycraft_bot.image_prompts import ModelPromptWriter
 from storycraft_bot.models import ChannelKey, Language, Place, Platform, StorySettings
@@ -17,9 +18,12 @@ from storycraft_bot.narrator import OllamaNarrator
 from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
 from storycraft_bot.ports import NullIllustrator
 from storycraft_bot.storage import Store
+from storycraft_bot.workflow import Workflow, load_workflow
+from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
 from tests.fakes import FakeClock, RecordingView
 
+WORKFLOWS = Path(__file__).resolve().parent.parent / "config" / "workflows"
 PRIVATE = Place(ChannelKey(Platform.TELEGRAM, "1001"), guild_id="tg:1001", is_group=False)
 GROUP = Place(ChannelKey(Platform.DISCORD, "2002"), guild_id="g1", is_group=True)
 
@@ -126,3 +130,35 @@ async def make_engine(
 @pytest.fixture
 def engine(make_engine: EngineFactory, store: Store) -> StoryEngine:
     return make_engine(store)
+
+
+@pytest.fixture
+async def fake_comfy() -> AsyncIterator[FakeComfyUI]:
+    server = FakeComfyUI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def comfy_http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
+        yield client
+
+
+@pytest.fixture
+def comfy_client(fake_comfy: FakeComfyUI, comfy_http: httpx.AsyncClient) -> ComfyClient:
+    return ComfyClient(fake_comfy.url, comfy_http, idle_timeout=2.0, backoff=0.01)
+
+
+def sd15_workflow(**values: object) -> Workflow:
+    """The shipped SD1.5 workflow, set to the fake's checkpoint and a tiny size."""
+    workflow = load_workflow(WORKFLOWS / "sd15.json")
+    defaults: dict[str, object] = {
+        "checkpoint": "random-sd15.safetensors",
+        "width": 64,
+        "height": 64,
+        "steps": 4,
+    }
+    defaults.update(values)
+    return workflow.with_values(defaults)

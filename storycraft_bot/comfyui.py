@@ -1,0 +1,354 @@
+"""One ComfyUI server: HTTP through httpx, progress through its WebSocket.
+
+The flow for a picture, as the recorded traces show it: open `/ws?clientId=<ours>`,
+`POST /prompt` with our own `prompt_id` and that client id, read frames for our prompt
+(`execution_start`, `progress`, ... and last `executing` with `node: null`), confirm the
+outcome with `/history/{prompt_id}`, fetch the image from `/view`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from .errors import (
+    IllustratorUnavailable,
+    RenderFailed,
+    RenderInterrupted,
+    WorkflowError,
+)
+
+log = logging.getLogger(__name__)
+
+OnProgress = Callable[[int], Awaitable[None]]
+OnStarted = Callable[[], Awaitable[None]]
+
+_SOCKET_TROUBLE = (ConnectionClosed, InvalidHandshake, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A finished picture."""
+
+    data: bytes
+    filename: str
+    prompt_id: str
+    server: str
+    seconds: float
+
+
+class ComfyClient:
+    """The HTTP and WebSocket API of one ComfyUI server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        http: httpx.AsyncClient,
+        *,
+        idle_timeout: float = 60.0,
+        reconnects: int = 3,
+        retries: int = 2,
+        backoff: float = 0.5,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = http
+        self._idle_timeout = idle_timeout
+        self._reconnects = reconnects
+        self._retries = retries
+        self._backoff = backoff
+
+    def __repr__(self) -> str:
+        return f"ComfyClient({self.base_url})"
+
+    # Plain HTTP calls
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: object = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method, self.base_url + path, json=json_body, params=params
+            )
+        except httpx.TransportError as err:
+            raise IllustratorUnavailable(
+                f"ComfyUI at {self.base_url} does not answer ({type(err).__name__})"
+            ) from err
+        if response.status_code >= 500:
+            raise IllustratorUnavailable(
+                f"ComfyUI at {self.base_url} answered {response.status_code}: "
+                f"{response.text.strip().splitlines()[0] if response.text.strip() else ''}"
+            )
+        return response
+
+    async def _json(self, path: str) -> Any:
+        response = await self._request("GET", path)
+        if response.status_code != 200:
+            raise IllustratorUnavailable(
+                f"ComfyUI at {self.base_url}: {path} answered {response.status_code}"
+            )
+        try:
+            return response.json()
+        except ValueError as err:
+            raise IllustratorUnavailable(
+                f"ComfyUI at {self.base_url}: {path} sent no JSON"
+            ) from err
+
+    async def system_stats(self) -> dict[str, Any]:
+        stats = await self._json("/system_stats")
+        return stats if isinstance(stats, dict) else {}
+
+    async def free_vram(self) -> int | None:
+        """Free memory of the first device, in bytes (None if not reported)."""
+        devices = (await self.system_stats()).get("devices") or []
+        value = devices[0].get("vram_free") if devices else None
+        return int(value) if isinstance(value, int | float) else None
+
+    async def node_info(self, node_type: str) -> dict[str, Any]:
+        """`/object_info/{type}`: the node's inputs, or {} when the server lacks it."""
+        info = await self._json(f"/object_info/{node_type}")
+        entry = info.get(node_type, {}) if isinstance(info, dict) else {}
+        return entry if isinstance(entry, dict) else {}
+
+    async def queue_ids(self) -> tuple[list[str], list[str]]:
+        """Prompt ids running and pending in ComfyUI's own queue."""
+        queue = await self._json("/queue")
+        running = [str(item[1]) for item in queue.get("queue_running", [])]
+        pending = [str(item[1]) for item in queue.get("queue_pending", [])]
+        return running, pending
+
+    async def history(self, prompt_id: str) -> dict[str, Any] | None:
+        """The history entry of a prompt; None while it is unknown or unfinished."""
+        entry = (await self._json(f"/history/{prompt_id}")).get(prompt_id)
+        return entry if isinstance(entry, dict) else None
+
+    async def interrupt(self, prompt_id: str) -> None:
+        """Stop the prompt if it is running (at its next step)."""
+        await self._request("POST", "/interrupt", json_body={"prompt_id": prompt_id})
+
+    async def delete_pending(self, prompt_ids: list[str]) -> None:
+        """Remove prompts that have not started from ComfyUI's queue."""
+        await self._request("POST", "/queue", json_body={"delete": prompt_ids})
+
+    async def free(self) -> None:
+        """Unload ComfyUI's models and free its memory."""
+        await self._request("POST", "/free", json_body={"unload_models": True, "free_memory": True})
+
+    async def submit(self, graph: Mapping[str, Any], prompt_id: str, client_id: str) -> None:
+        """`POST /prompt`; a 400 becomes WorkflowError with a short reason."""
+        response = await self._request(
+            "POST",
+            "/prompt",
+            json_body={"prompt": graph, "client_id": client_id, "prompt_id": prompt_id},
+        )
+        if response.status_code == 200:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        log.error(
+            "ComfyUI at %s refused prompt %s: %s", self.base_url, prompt_id, response.text[:2000]
+        )
+        raise WorkflowError(_validation_reason(body, response.status_code))
+
+    async def view(self, image: Mapping[str, Any]) -> bytes:
+        params = {
+            "filename": str(image.get("filename", "")),
+            "subfolder": str(image.get("subfolder", "")),
+            "type": str(image.get("type", "output")),
+        }
+        response = await self._request("GET", "/view", params=params)
+        if response.status_code != 200 or not response.content:
+            raise RenderFailed(f"the picture file could not be fetched ({response.status_code})")
+        return response.content
+
+    # A whole picture
+
+    async def draw(
+        self,
+        graph: Mapping[str, Any],
+        prompt_id: str,
+        on_progress: OnProgress,
+        on_started: OnStarted,
+    ) -> Rendered:
+        """Submit the prompt, follow it to the end, return the image.
+
+        A dropped socket is reconnected and the job recovered from `/history`; a failed
+        submission is re-sent only under the same prompt_id, after checking that ComfyUI
+        does not already have it.
+        """
+        began = time.monotonic()
+        client_id = uuid.uuid4().hex
+        submitted = False
+        dropped = 0
+        while True:
+            try:
+                async with connect(
+                    self._ws_url(client_id), proxy=None, max_size=None, open_timeout=10
+                ) as ws:
+                    if not submitted:
+                        await self._submit_safely(graph, prompt_id, client_id)
+                        submitted = True
+                    elif (entry := await self.history(prompt_id)) is not None:
+                        return await self._collect(entry, prompt_id, began)
+                    await self._follow(ws, prompt_id, on_progress, on_started)
+                break
+            except _SOCKET_TROUBLE as err:
+                dropped += 1
+                if dropped > self._reconnects:
+                    raise IllustratorUnavailable(
+                        f"ComfyUI at {self.base_url}: its socket keeps failing "
+                        f"({type(err).__name__})"
+                    ) from err
+                log.warning(
+                    "ComfyUI socket at %s dropped (%s); reconnecting",
+                    self.base_url,
+                    type(err).__name__,
+                )
+                await asyncio.sleep(self._backoff * dropped)
+        return await self._collect(await self._finished_entry(prompt_id), prompt_id, began)
+
+    def _ws_url(self, client_id: str) -> str:
+        scheme, _, rest = self.base_url.partition("://")
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws?clientId={client_id}"
+
+    async def _submit_safely(
+        self, graph: Mapping[str, Any], prompt_id: str, client_id: str
+    ) -> None:
+        for attempt in range(self._retries + 1):
+            try:
+                await self.submit(graph, prompt_id, client_id)
+                return
+            except IllustratorUnavailable as err:
+                if attempt == self._retries:
+                    raise
+                log.warning(
+                    "submitting %s to %s failed (%s); checking before a retry",
+                    prompt_id,
+                    self.base_url,
+                    err,
+                )
+                await asyncio.sleep(self._backoff * (attempt + 1))
+                # The failed try may have got through: never queue one prompt_id twice.
+                try:
+                    running, pending = await self.queue_ids()
+                    if (
+                        prompt_id in running
+                        or prompt_id in pending
+                        or await self.history(prompt_id)
+                    ):
+                        return
+                except IllustratorUnavailable:
+                    continue
+
+    async def _follow(
+        self, ws: Any, prompt_id: str, on_progress: OnProgress, on_started: OnStarted
+    ) -> None:
+        """Read frames until ComfyUI says our prompt is done."""
+        while True:
+            try:
+                async with asyncio.timeout(self._idle_timeout):
+                    message = await ws.recv()
+            except TimeoutError:
+                if await self._still_known(prompt_id):
+                    continue
+                raise IllustratorUnavailable(
+                    f"ComfyUI at {self.base_url} lost prompt {prompt_id}"
+                ) from None
+            if isinstance(message, bytes):
+                continue  # a binary preview frame (event type, image type, JPEG)
+            try:
+                frame = json.loads(message)
+            except ValueError:
+                log.warning("ComfyUI at %s sent a frame that is not JSON", self.base_url)
+                continue
+            kind = frame.get("type")
+            data = frame.get("data") or {}
+            if data.get("prompt_id") != prompt_id:
+                continue
+            if kind == "execution_start":
+                await on_started()
+            elif kind == "progress":
+                maximum = max(1, int(data.get("max") or 1))
+                await on_progress(min(100, int(100 * int(data.get("value") or 0) / maximum)))
+            elif kind == "executing" and data.get("node") is None:
+                return
+
+    async def _still_known(self, prompt_id: str) -> bool:
+        if await self.history(prompt_id) is not None:
+            return True
+        running, pending = await self.queue_ids()
+        return prompt_id in running or prompt_id in pending
+
+    async def _finished_entry(self, prompt_id: str) -> dict[str, Any]:
+        for delay in (0.0, 0.1, 0.3, 1.0):
+            await asyncio.sleep(delay)
+            entry = await self.history(prompt_id)
+            if entry is not None:
+                return entry
+        raise IllustratorUnavailable(f"ComfyUI at {self.base_url} has no history for {prompt_id}")
+
+    async def _collect(self, entry: Mapping[str, Any], prompt_id: str, began: float) -> Rendered:
+        status = entry.get("status") or {}
+        messages = {
+            m[0]: m[1] for m in status.get("messages", []) if isinstance(m, list) and len(m) == 2
+        }
+        if "execution_interrupted" in messages:
+            raise RenderInterrupted("the picture was interrupted")
+        if "execution_error" in messages or status.get("status_str") == "error":
+            error = messages.get("execution_error", {})
+            log.error(
+                "ComfyUI at %s: prompt %s failed in %s: %s\n%s",
+                self.base_url,
+                prompt_id,
+                error.get("node_type"),
+                error.get("exception_message"),
+                "".join(error.get("traceback", [])),
+            )
+            raise RenderFailed(_execution_reason(error))
+        images = [
+            image
+            for output in (entry.get("outputs") or {}).values()
+            for image in output.get("images", [])
+        ]
+        images.sort(key=lambda image: image.get("type") != "output")  # saved ones first
+        if not images:
+            raise RenderFailed("the workflow produced no image")
+        data = await self.view(images[0])
+        return Rendered(
+            data, str(images[0].get("filename")), prompt_id, self.base_url, time.monotonic() - began
+        )
+
+
+def _validation_reason(body: Mapping[str, Any], status: int) -> str:
+    error = body.get("error") if isinstance(body, Mapping) else None
+    message = error.get("message") if isinstance(error, Mapping) else None
+    details = []
+    for node_id, node in (body.get("node_errors") or {}).items():
+        for item in node.get("errors", [])[:1]:
+            what = item.get("details") or item.get("message")
+            details.append(f"node {node_id} ({node.get('class_type')}): {what}")
+    reason = message or f"ComfyUI refused the workflow ({status})"
+    return f"{reason}: {'; '.join(details)}" if details else str(reason)
+
+
+def _execution_reason(error: Mapping[str, Any]) -> str:
+    node = error.get("node_type") or "a node"
+    message = str(error.get("exception_message") or "unknown error").strip().splitlines()
+    first = message[0] if message else "unknown error"
+    return f"{node} failed: {first[:120]}"

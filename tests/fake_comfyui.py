@@ -1,0 +1,515 @@
+"""A fake ComfyUI 0.3.64 on 127.0.0.1: HTTP and WebSocket, shaped by the recorded traces
+in tests/traces/comfyui (copied from ../shared/traces).
+
+It validates prompts the way ComfyUI does (400 with `error` + `node_errors`, 500 text for
+malformed JSON), runs them one at a time, sends the execution frames only to the socket
+whose clientId sent the prompt, answers identical prompts from cache with the old file,
+stops an interrupted prompt at its next step, and serves real PNG bytes from /view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from PIL import Image
+
+TRACES = Path(__file__).resolve().parent / "traces" / "comfyui"
+OUTPUT_NODES = {"SaveImage", "PreviewImage"}
+TEXT_500 = "500 Internal Server Error\n\nServer got itself in trouble"
+GIB = 1024**3
+
+
+def object_info_entries() -> dict[str, Any]:
+    """The /object_info entries recorded from the real server."""
+    basics = json.loads((TRACES / "basics.json").read_text())
+    return dict(basics["object_info"]["entries"])
+
+
+@dataclass
+class Job:
+    number: int
+    prompt_id: str
+    prompt: dict[str, Any]
+    client_id: str
+    extra: dict[str, Any]
+
+
+@dataclass
+class FakeComfyUI:
+    """Start with `await server.start()`. Attributes below script its behaviour."""
+
+    checkpoints: list[str] = field(
+        default_factory=lambda: ["junk.safetensors", "random-sd15.safetensors"]
+    )
+    step_delay: float = 0.0  # seconds per sampler step
+    previews: bool = False  # send binary preview frames like --preview-method
+    vram_total: int = 8 * GIB
+    vram_free: int = 6 * GIB
+    fail_prompts: int = 0  # answer this many POST /prompt with 500
+    drop_socket_at_step: int | None = None  # close sockets once, at this sampler step
+    hold: bool = False  # accept prompts but do not run them (a stuck server)
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    url: str = ""
+    history: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: list[Job] = field(default_factory=list)
+    running: Job | None = None
+    freed: int = 0
+    _sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
+    _entries: dict[str, Any] = field(default_factory=object_info_entries)
+    _number: int = 0
+    _files: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    _cache: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    _counter: int = 0
+    _interrupt: bool = False
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _worker: asyncio.Task[None] | None = None
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/ws", self._ws)
+        app.router.add_post("/prompt", self._prompt)
+        app.router.add_get("/prompt", self._prompt_status)
+        app.router.add_get("/queue", self._queue)
+        app.router.add_post("/queue", self._queue_ops)
+        app.router.add_get("/history/{prompt_id}", self._history)
+        app.router.add_post("/interrupt", self._interrupt_handler)
+        app.router.add_post("/free", self._free)
+        app.router.add_get("/system_stats", self._system_stats)
+        app.router.add_get("/object_info/{node_type}", self._object_info)
+        app.router.add_get("/view", self._view)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._worker = asyncio.create_task(self._work())
+        return self.url
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        for ws in list(self._sockets.values()):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def posted_prompts(self) -> list[dict[str, Any]]:
+        return [
+            body for method, path, body in self.requests if (method, path) == ("POST", "/prompt")
+        ]
+
+    def calls(self, method: str, path: str) -> list[Any]:
+        return [body for m, p, body in self.requests if (m, p) == (method, path)]
+
+    def release(self) -> None:
+        """Let a held server run its queue."""
+        self.hold = False
+        self._wake.set()
+
+    # HTTP
+
+    async def _record(self, request: web.Request) -> Any:
+        raw = await request.text() if request.can_read_body else ""
+        try:
+            body = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            body = raw
+        self.requests.append((request.method, request.path, body))
+        return body
+
+    async def _prompt(self, request: web.Request) -> web.Response:
+        body = await self._record(request)
+        if self.fail_prompts > 0:
+            self.fail_prompts -= 1
+            return web.Response(status=500, text=TEXT_500)
+        if not isinstance(body, dict):
+            return web.Response(status=500, text=TEXT_500)
+        prompt = body.get("prompt")
+        if not isinstance(prompt, dict):
+            return _validation(400, "no_prompt", "No prompt provided", "No prompt provided")
+        problem = self._validate(prompt)
+        if problem is not None:
+            return problem
+        self._number += 1
+        prompt_id = str(body.get("prompt_id") or uuid.uuid4())
+        extra = dict(body.get("extra_data") or {})
+        extra["client_id"] = str(body.get("client_id", ""))
+        self.pending.append(Job(self._number, prompt_id, prompt, extra["client_id"], extra))
+        await self._broadcast_status()
+        self._wake.set()
+        return _json({"prompt_id": prompt_id, "number": self._number, "node_errors": {}})
+
+    def _validate(self, prompt: dict[str, Any]) -> web.Response | None:
+        for node_id, node in prompt.items():
+            if node.get("class_type") not in self._entries:
+                return _validation(
+                    400,
+                    "invalid_prompt",
+                    f"Cannot execute because node {node.get('class_type')} does not exist.",
+                    f"Node ID '#{node_id}'",
+                )
+        if not any(n["class_type"] in OUTPUT_NODES for n in prompt.values()):
+            return _validation(400, "prompt_no_outputs", "Prompt has no outputs", "")
+        node_errors = {}
+        for node_id, node in prompt.items():
+            if node["class_type"] == "CheckpointLoaderSimple":
+                wanted = node["inputs"].get("ckpt_name")
+                if wanted not in self.checkpoints:
+                    node_errors[node_id] = {
+                        "errors": [
+                            {
+                                "type": "value_not_in_list",
+                                "message": "Value not in list",
+                                "details": f"ckpt_name: '{wanted}' not in {self.checkpoints!r}",
+                                "extra_info": {"input_name": "ckpt_name", "received_value": wanted},
+                            }
+                        ],
+                        "dependent_outputs": [
+                            i for i, n in prompt.items() if n["class_type"] in OUTPUT_NODES
+                        ],
+                        "class_type": "CheckpointLoaderSimple",
+                    }
+        if node_errors:
+            response = _validation(
+                400, "prompt_outputs_failed_validation", "Prompt outputs failed validation", ""
+            )
+            body = json.loads(response.text or "{}")
+            body["node_errors"] = node_errors
+            return _json(body, status=400)
+        return None
+
+    async def _prompt_status(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return _json({"exec_info": {"queue_remaining": self._remaining()}})
+
+    async def _queue(self, request: web.Request) -> web.Response:
+        await self._record(request)
+
+        def item(job: Job) -> list[Any]:
+            outputs = [i for i, n in job.prompt.items() if n["class_type"] in OUTPUT_NODES]
+            return [job.number, job.prompt_id, job.prompt, job.extra, outputs]
+
+        running = [item(self.running)] if self.running else []
+        return _json({"queue_running": running, "queue_pending": [item(j) for j in self.pending]})
+
+    async def _queue_ops(self, request: web.Request) -> web.Response:
+        body = await self._record(request) or {}
+        if body.get("clear"):
+            self.pending.clear()
+        doomed = set(body.get("delete", []))
+        self.pending = [j for j in self.pending if j.prompt_id not in doomed]
+        return web.Response(status=200)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        prompt_id = request.match_info["prompt_id"]
+        entry = self.history.get(prompt_id)
+        return _json({prompt_id: entry} if entry else {})
+
+    async def _interrupt_handler(self, request: web.Request) -> web.Response:
+        body = await self._record(request) or {}
+        wanted = body.get("prompt_id") if isinstance(body, dict) else None
+        if self.running is not None and (wanted is None or wanted == self.running.prompt_id):
+            self._interrupt = True
+        return web.Response(status=200)
+
+    async def _free(self, request: web.Request) -> web.Response:
+        body = await self._record(request)
+        if not isinstance(body, dict):
+            return web.Response(status=500, text=TEXT_500)
+        if body.get("unload_models") or body.get("free_memory"):
+            self.freed += 1
+            self.vram_free = self.vram_total
+        return web.Response(status=200)
+
+    async def _system_stats(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return _json(
+            {
+                "system": {"os": "posix", "comfyui_version": "0.3.64", "python_version": "3.11.7"},
+                "devices": [
+                    {
+                        "name": "cuda:0 NVIDIA GeForce RTX 3060 : cudaMallocAsync",
+                        "type": "cuda",
+                        "index": 0,
+                        "vram_total": self.vram_total,
+                        "vram_free": self.vram_free,
+                        "torch_vram_total": self.vram_total,
+                        "torch_vram_free": self.vram_free,
+                    }
+                ],
+            }
+        )
+
+    async def _object_info(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        node_type = request.match_info["node_type"]
+        entry = self._entries.get(node_type)
+        if entry is None:
+            return _json({})
+        entry = json.loads(json.dumps(entry))
+        if node_type == "CheckpointLoaderSimple":
+            entry["input"]["required"]["ckpt_name"][0] = list(self.checkpoints)
+        return _json({node_type: entry})
+
+    async def _view(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        filename = request.query.get("filename", "")
+        if ".." in filename or "/" in filename:
+            return web.Response(status=400)
+        data = self._files.get((request.query.get("subfolder", ""), filename))
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="image/png")
+
+    # WebSocket
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        client_id = request.query.get("clientId") or uuid.uuid4().hex
+        self._sockets[client_id] = ws
+        await ws.send_json(
+            {
+                "type": "status",
+                "data": {
+                    "status": {"exec_info": {"queue_remaining": self._remaining()}},
+                    "sid": client_id,
+                },
+            }
+        )
+        async for message in ws:
+            if message.type == WSMsgType.ERROR:
+                break
+        if self._sockets.get(client_id) is ws:
+            del self._sockets[client_id]
+        return ws
+
+    async def _send(self, client_id: str, kind: str, data: dict[str, Any]) -> None:
+        ws = self._sockets.get(client_id)
+        if ws is not None and not ws.closed:
+            try:
+                await ws.send_json({"type": kind, "data": data})
+            except ConnectionError:
+                pass
+
+    async def _broadcast_status(self) -> None:
+        for client_id in list(self._sockets):
+            await self._send(
+                client_id,
+                "status",
+                {"status": {"exec_info": {"queue_remaining": self._remaining()}}},
+            )
+
+    def _remaining(self) -> int:
+        return len(self.pending) + (1 if self.running else 0)
+
+    # Execution
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.pending and not self.hold:
+                self.running = self.pending.pop(0)
+                try:
+                    await self._execute(self.running)
+                finally:
+                    self.running = None
+                    self._interrupt = False
+                    await self._broadcast_status()
+
+    async def _execute(self, job: Job) -> None:
+        pid, cid, prompt = job.prompt_id, job.client_id, job.prompt
+        messages: list[list[Any]] = []
+
+        async def event(kind: str, data: dict[str, Any], *, record: bool = False) -> None:
+            data = {**data, "prompt_id": pid}
+            if record:
+                messages.append([kind, data])
+            await self._send(cid, kind, data)
+
+        now = _ms()
+        await event("execution_start", {"timestamp": now}, record=True)
+        key = json.dumps(prompt, sort_keys=True)
+        cached = self._cache.get(key)
+        await event(
+            "execution_cached",
+            {"nodes": list(prompt) if cached else [], "timestamp": _ms()},
+            record=True,
+        )
+        outputs: dict[str, Any] = {}
+        if cached is None:
+            order = _topological(prompt)
+            for node_id in order:
+                node = prompt[node_id]
+                await event("executing", {"node": node_id, "display_node": node_id})
+                if (
+                    node["class_type"] == "CheckpointLoaderSimple"
+                    and node["inputs"]["ckpt_name"] == "junk.safetensors"
+                ):
+                    error = {
+                        "node_id": node_id,
+                        "node_type": "CheckpointLoaderSimple",
+                        "executed": [],
+                        "exception_message": "Error while deserializing header: header too small\n",
+                        "exception_type": "safetensors._safetensors_rust.SafetensorError",
+                        "traceback": ['  File "/opt/ComfyUI/execution.py", line 496, in execute\n'],
+                        "current_inputs": {},
+                        "current_outputs": {},
+                        "timestamp": _ms(),
+                    }
+                    await event("execution_error", error, record=True)
+                    return await self._finish(job, "error", False, messages, {})
+                if node["class_type"] == "KSampler":
+                    steps = int(node["inputs"].get("steps", 1))
+                    for step in range(1, steps + 1):
+                        if self._interrupt:
+                            await event(
+                                "execution_interrupted",
+                                {
+                                    "node_id": node_id,
+                                    "node_type": "KSampler",
+                                    "executed": [],
+                                    "timestamp": _ms(),
+                                },
+                                record=True,
+                            )
+                            return await self._finish(job, "error", False, messages, {})
+                        await asyncio.sleep(self.step_delay)
+                        await event(
+                            "progress_state",
+                            {
+                                "nodes": {
+                                    node_id: {
+                                        "value": step,
+                                        "max": steps,
+                                        "state": "running",
+                                        "node_id": node_id,
+                                    }
+                                }
+                            },
+                        )
+                        await event("progress", {"value": step, "max": steps, "node": node_id})
+                        if self.previews:
+                            ws = self._sockets.get(cid)
+                            if ws is not None and not ws.closed:
+                                await ws.send_bytes(
+                                    (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + _jpeg()
+                                )
+                        if self.drop_socket_at_step == step:
+                            self.drop_socket_at_step = None
+                            for ws in list(self._sockets.values()):
+                                await ws.close()
+                if node["class_type"] in OUTPUT_NODES:
+                    image = self._save(prompt, node)
+                    outputs[node_id] = {"images": [image]}
+                    await event(
+                        "executed",
+                        {"node": node_id, "display_node": node_id, "output": outputs[node_id]},
+                    )
+            self._cache[key] = [img for out in outputs.values() for img in out["images"]]
+        else:
+            for node_id, node in prompt.items():
+                if node["class_type"] in OUTPUT_NODES:
+                    outputs[node_id] = {"images": cached}
+                    await event(
+                        "executed",
+                        {"node": node_id, "display_node": node_id, "output": outputs[node_id]},
+                    )
+        await event("execution_success", {"timestamp": _ms()}, record=True)
+        await self._finish(job, "success", True, messages, outputs)
+
+    async def _finish(
+        self,
+        job: Job,
+        status: str,
+        completed: bool,
+        messages: list[list[Any]],
+        outputs: dict[str, Any],
+    ) -> None:
+        self.history[job.prompt_id] = {
+            "prompt": [
+                job.number,
+                job.prompt_id,
+                job.prompt,
+                job.extra,
+                [i for i, n in job.prompt.items() if n["class_type"] in OUTPUT_NODES],
+            ],
+            "outputs": outputs,
+            "status": {"status_str": status, "completed": completed, "messages": messages},
+            "meta": {},
+        }
+        self.running = None
+        await self._broadcast_status()
+        await self._send(job.client_id, "executing", {"node": None, "prompt_id": job.prompt_id})
+
+    def _save(self, prompt: dict[str, Any], node: dict[str, Any]) -> dict[str, str]:
+        self._counter += 1
+        prefix = str(node["inputs"].get("filename_prefix", "ComfyUI"))
+        subfolder, _, stem = prefix.rpartition("/")
+        filename = f"{stem}_{self._counter:05d}_.png"
+        width = height = 64
+        seed = 0
+        for other in prompt.values():
+            if other["class_type"] == "EmptyLatentImage":
+                width, height = int(other["inputs"]["width"]), int(other["inputs"]["height"])
+            if other["class_type"] == "KSampler":
+                seed = int(other["inputs"].get("seed", 0))
+        colour = (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256)
+        buffer = io.BytesIO()
+        Image.new("RGB", (min(width, 256), min(height, 256)), colour).save(buffer, "PNG")
+        self._files[(subfolder, filename)] = buffer.getvalue()
+        return {"filename": filename, "subfolder": subfolder, "type": "output"}
+
+
+def _topological(prompt: dict[str, Any]) -> list[str]:
+    done: list[str] = []
+
+    def visit(node_id: str) -> None:
+        if node_id in done:
+            return
+        for value in prompt[node_id]["inputs"].values():
+            if isinstance(value, list) and len(value) == 2 and str(value[0]) in prompt:
+                visit(str(value[0]))
+        done.append(node_id)
+
+    for node_id in prompt:
+        visit(node_id)
+    return done
+
+
+def _validation(status: int, kind: str, message: str, details: str) -> web.Response:
+    return _json(
+        {
+            "error": {"type": kind, "message": message, "details": details, "extra_info": {}},
+            "node_errors": {},
+        },
+        status=status,
+    )
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, text=json.dumps(body), content_type="application/json", charset="utf-8"
+    )
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "JPEG")
+    return buffer.getvalue()
