@@ -14,22 +14,37 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 import ollama
 
 from adapters.console import ConsoleView, run_console, stdin_lines
 from config.settings import Settings, load_settings
-from storycraft_bot.clock import SystemClock
+from storycraft_bot.clock import Clock, SystemClock
+from storycraft_bot.comfy_pool import ServerPool
+from storycraft_bot.comfyui import ComfyClient
 from storycraft_bot.engine import EngineConfig, StoryEngine
-from storycraft_bot.errors import ModelNotInstalled, NarratorError, StoryCraftError
+from storycraft_bot.errors import (
+    IllustratorUnavailable,
+    ModelNotInstalled,
+    NarratorError,
+    StoryCraftError,
+)
+from storycraft_bot.gpu_memory import GpuGate, GpuMemory, SeparateGpus, SharedGpu
+from storycraft_bot.gpu_queue import GpuQueue
+from storycraft_bot.illustrator import ComfyIllustrator
 from storycraft_bot.image_prompts import ModelPromptWriter
 from storycraft_bot.models import Language, Platform, StorySettings
 from storycraft_bot.narrator import OllamaNarrator
 from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.ports import NullIllustrator
+from storycraft_bot.ports import Illustrator, NullIllustrator
 from storycraft_bot.routing import PlatformRouter
 from storycraft_bot.storage import Store
+from storycraft_bot.workflow import Workflow, check_workflow, find_workflow, load_workflow
+
+WORKFLOWS = Path(__file__).resolve().parent / "config" / "workflows"
+MIB = 1024 * 1024
 
 log = logging.getLogger("storycraft")
 
@@ -95,6 +110,68 @@ async def check_ollama(gateway: OllamaGateway, settings: Settings) -> str:
     return prompt_model
 
 
+def load_configured_workflow(settings: Settings) -> Workflow:
+    """The workflow file with the settings' checkpoint, size and steps put in."""
+    workflow = load_workflow(find_workflow(settings.comfyui_workflow, WORKFLOWS))
+    overrides: dict[str, object] = {
+        "checkpoint": settings.comfyui_checkpoint or None,
+        "width": settings.picture_width or None,
+        "height": settings.picture_height or None,
+        "steps": settings.picture_steps or None,
+    }
+    return workflow.with_values({k: v for k, v in overrides.items() if v is not None})
+
+
+async def build_illustrator(
+    settings: Settings, http: httpx.AsyncClient, gateway: OllamaGateway, clock: Clock
+) -> tuple[Illustrator, GpuGate]:
+    """ComfyUI, its queue and the GPU hand-off; text only when no server is configured.
+
+    The workflow is checked against each reachable server's /object_info: unknown node
+    types or a missing checkpoint stop start-up (WorkflowError). Unreachable servers only
+    warn: the story goes on in text until they answer.
+    """
+    urls = settings.comfyui_servers
+    if not urls:
+        log.info("COMFYUI_URLS is empty: stories are told without pictures")
+        return NullIllustrator(), SeparateGpus()
+    workflow = load_configured_workflow(settings)
+    clients = [ComfyClient(url, http, idle_timeout=settings.comfyui_idle_timeout) for url in urls]
+    reachable = 0
+    for client in clients:
+        try:
+            await check_workflow(workflow, client.node_info, client.base_url)
+            reachable += 1
+        except IllustratorUnavailable as err:
+            log.warning("%s; pictures wait until it answers", err)
+    if not reachable:
+        log.warning("no ComfyUI server answers: stories go on in text until one does")
+    queue = GpuQueue(
+        per_guild=settings.pictures_per_guild, total=settings.pictures_total or len(clients)
+    )
+    memory = None
+    gate: GpuGate = SeparateGpus()
+    if settings.gpu_mode == "shared":
+        memory = GpuMemory(
+            gateway,
+            clients,
+            picture_min_free=settings.picture_min_free_vram_mb * MIB,
+            text_min_free=settings.text_min_free_vram_mb * MIB,
+        )
+        gate = SharedGpu(queue, memory)
+    illustrator = ComfyIllustrator(
+        ServerPool(clients, clock, recheck_seconds=settings.comfyui_recheck_seconds),
+        queue,
+        workflow,
+        settings.data_dir / "pictures",
+        clock,
+        report_interval=settings.edit_interval_seconds,
+        memory=memory,
+    )
+    log.info("pictures by ComfyUI at %s with workflow %s", ", ".join(urls), workflow.name)
+    return illustrator, gate
+
+
 async def run(settings: Settings, *, console: bool) -> int:
     """Build everything, run until stopped, close everything. Returns the exit code."""
     platforms = [
@@ -124,6 +201,13 @@ async def run(settings: Settings, *, console: bool) -> int:
         except NarratorError as err:
             print(f"storycraft: {err} (OLLAMA_URL={settings.ollama_url})", file=sys.stderr)
             return 1
+        clock = SystemClock()
+        comfy_http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=settings.connect_timeout))
+        )
+        illustrator, gate = await build_illustrator(settings, comfy_http, gateway, clock)
+        if isinstance(illustrator, ComfyIllustrator):
+            stack.push_async_callback(illustrator.close)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = await stack.enter_async_context(Store(settings.database_path))
         router = PlatformRouter()
@@ -131,10 +215,11 @@ async def run(settings: Settings, *, console: bool) -> int:
             store,
             OllamaNarrator(gateway),
             ModelPromptWriter(gateway, prompt_model),
-            NullIllustrator(),
+            illustrator,
             router,
-            SystemClock(),
+            clock,
             engine_config(settings, narration_interval=0.1 if console else None),
+            gpu=gate,
         )
         stack.push_async_callback(engine.shutdown)
         if console:

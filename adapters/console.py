@@ -17,8 +17,8 @@ PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_g
 PLAYER = Actor("console", "player", can_moderate=True)
 
 _HELP = {
-    Language.RU: "Введите номер варианта. Команды: /retry /undo /status /stop /help",
-    Language.EN: "Type a choice's number. Commands: /retry /undo /status /stop /help",
+    Language.RU: "Введите номер варианта. Команды: /retry /undo /redraw /status /stop /help",
+    Language.EN: "Type a choice's number. Commands: /retry /undo /redraw /status /stop /help",
 }
 
 
@@ -84,7 +84,7 @@ class ConsoleView:
                 self._write(text(event.language, "picture_drawing", percent=event.percent))
             case ev.PictureReady():
                 self._write(f"🖼  {event.path}")
-            case ev.PictureFailed():
+            case ev.PictureFailed() if not event.outage:
                 self._write(text(event.language, "picture_failed", reason=event.reason))
             case ev.StoryStopped():
                 self._write(text(event.language, "story_stopped"))
@@ -172,6 +172,9 @@ async def run_console(
             elif line == "/retry":
                 view.settled.clear()
                 await engine.retry(PLACE, PLAYER)
+            elif line == "/redraw":
+                await engine.redraw(PLACE, PLAYER)
+                say(text(view.language, "redrawing"))
             elif line == "/undo":
                 await engine.undo(PLACE, PLAYER)
             elif line == "/status":

@@ -51,6 +51,21 @@ class Settings(BaseSettings):
     vote_window_seconds: float = Field(60.0, ge=5, le=3600)
     edit_interval_seconds: float = Field(1.0, ge=0.2, le=30)
 
+    # ComfyUI (pictures); empty COMFYUI_URLS: text only
+    comfyui_urls: str = ""
+    comfyui_workflow: str = "sd15"
+    comfyui_checkpoint: str = ""
+    picture_width: int = Field(0, ge=0, le=4096)
+    picture_height: int = Field(0, ge=0, le=4096)
+    picture_steps: int = Field(0, ge=0, le=200)
+    pictures_per_guild: int = Field(1, ge=1, le=16)
+    pictures_total: int = Field(0, ge=0, le=64)
+    comfyui_idle_timeout: float = Field(120.0, gt=0)
+    comfyui_recheck_seconds: float = Field(30.0, gt=0)
+    gpu_mode: Literal["separate", "shared"] = "separate"
+    picture_min_free_vram_mb: int = Field(3072, ge=0)
+    text_min_free_vram_mb: int = Field(2048, ge=0)
+
     # Platforms (secrets)
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
@@ -68,6 +83,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("comfyui_urls")
+    @classmethod
+    def _urls_have_scheme(cls, value: str) -> str:
+        for url in (part.strip() for part in value.split(",")):
+            if url and not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} must start with http:// or https://")
+        return value
+
+    @property
+    def comfyui_servers(self) -> list[str]:
+        """COMFYUI_URLS split at commas."""
+        return [url.strip().rstrip("/") for url in self.comfyui_urls.split(",") if url.strip()]
 
     @property
     def image_prompt_model(self) -> str:

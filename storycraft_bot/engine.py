@@ -26,12 +26,15 @@ from .errors import (
     NarratorUnavailable,
     StoryActionError,
 )
+from .gpu_memory import GpuGate, SeparateGpus
 from .models import (
     Actor,
     ChannelKey,
     DecidedBy,
+    ImagePrompt,
     ImageState,
     Language,
+    Picture,
     PictureJob,
     Place,
     Segment,
@@ -101,6 +104,7 @@ class StoryEngine:
         clock: Clock,
         config: EngineConfig,
         rng: random.Random | None = None,
+        gpu: GpuGate | None = None,
     ) -> None:
         self._store = store
         self._narrator = narrator
@@ -110,6 +114,8 @@ class StoryEngine:
         self._clock = clock
         self._config = config
         self._rng = rng or random.Random()
+        self._gpu = gpu or SeparateGpus()
+        self._outage_told: set[int] = set()  # sessions told "pictures are off" this outage
         self._locks: weakref.WeakValueDictionary[ChannelKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -294,6 +300,27 @@ class StoryEngine:
             await self._store.update_settings(session.id, settings, self._clock.now())
             return settings
 
+    async def redraw(self, place: Place, actor: Actor) -> Segment:
+        """A new picture (new seed) for the newest segment. After a failed picture anyone
+        may ask; otherwise the starter or a moderator."""
+        async with self._lock(place.key):
+            session = await self._require_session(place)
+            if not session.settings.pictures:
+                raise StoryActionError("pictures_disabled")
+            segments = await self._store.live_segments(session.id)
+            drawable = [s for s in segments if s.state in (SegmentState.OPEN, SegmentState.DECIDED)]
+            if not drawable:
+                raise StoryActionError("busy_generating")
+            segment = drawable[-1]
+            if segment.image_state is not ImageState.FAILED:
+                self._require_manager(session, actor)
+            await self._illustrator.cancel_session(session.id)
+            log.info(
+                "story %d: redraw of segment %d by %s", session.id, segment.index, actor.user_id
+            )
+            self._spawn(session.id, self._illustrate(session, segment, reuse_prompt=True))
+            return segment
+
     async def resume(self) -> int:
         """After a restart: continue every active story where it was. Returns how many."""
         sessions = await self._store.active_sessions()
@@ -350,28 +377,49 @@ class StoryEngine:
         )
 
     async def picture_progress(self, job: PictureJob, percent: int) -> None:
+        percent = max(0, min(100, percent))
         await self._picture_event(
             job,
             ImageState.DRAWING,
-            lambda s: ev.PictureProgress(
-                job.place.key, s.id, s.language, job.segment_id, max(0, min(100, percent))
-            ),
+            lambda s: ev.PictureProgress(job.place.key, s.id, s.language, job.segment_id, percent),
         )
 
-    async def picture_ready(self, job: PictureJob, path: str, seed: int) -> None:
-        await self._store.set_image_state(job.segment_id, ImageState.READY, file=path, seed=seed)
+    async def picture_ready(self, job: PictureJob, picture: Picture) -> None:
+        await self._store.save_picture(job.segment_id, picture)
+        self._outage_told.discard(job.session_id)  # pictures are back
         await self._picture_event(
             job,
             None,
-            lambda s: ev.PictureReady(job.place.key, s.id, s.language, job.segment_id, path),
+            lambda s: ev.PictureReady(
+                job.place.key, s.id, s.language, job.segment_id, picture.path
+            ),
         )
 
-    async def picture_failed(self, job: PictureJob, reason: str) -> None:
+    async def picture_failed(self, job: PictureJob, reason: str, *, outage: bool) -> None:
+        if outage and job.session_id not in self._outage_told:
+            self._outage_told.add(job.session_id)
+            session = await self._store.get_session(job.session_id)
+            if session is not None and session.state is SessionState.ACTIVE:
+                await self._emit(
+                    ev.Notice(job.place.key, session.id, session.language, "pictures_off")
+                )
         await self._picture_event(
             job,
             ImageState.FAILED,
-            lambda s: ev.PictureFailed(job.place.key, s.id, s.language, job.segment_id, reason),
+            lambda s: ev.PictureFailed(
+                job.place.key, s.id, s.language, job.segment_id, reason, outage
+            ),
         )
+
+    async def picture_dropped(self, job: PictureJob) -> None:
+        segment = await self._store.get_segment(job.segment_id)
+        if segment is not None and segment.image_state in (ImageState.QUEUED, ImageState.DRAWING):
+            await self._store.set_image_state(job.segment_id, ImageState.NONE)
+        session = await self._store.get_session(job.session_id)
+        if session is not None:
+            await self._emit(
+                ev.PictureDropped(job.place.key, session.id, session.language, job.segment_id)
+            )
 
     # Internals
 
@@ -501,8 +549,9 @@ class StoryEngine:
                 )
 
         try:
-            request = await self._segment_request(session, segment)
-            draft = await self._narrator.write_segment(request, on_text)
+            async with self._gpu.text_turn(session.place, session.id, f"text-{segment.id}"):
+                request = await self._segment_request(session, segment)
+                draft = await self._narrator.write_segment(request, on_text)
         except NarratorError as err:
             reason = next(
                 (code for cls, code in _REASONS.items() if isinstance(err, cls)),
@@ -531,6 +580,8 @@ class StoryEngine:
         )
         if session.settings.pictures:
             await self._illustrate(session, finished)
+        else:
+            await self._store.set_image_state(finished.id, ImageState.OFF)
 
     async def _fail(self, session: Session, segment: Segment, reason: str) -> None:
         await self._store.fail_segment(segment.id, self._clock.now())
@@ -573,12 +624,20 @@ class StoryEngine:
         log.info("story %d: memory refreshed up to segment %d", session.id, updated.summary_upto)
         return updated
 
-    async def _illustrate(self, session: Session, segment: Segment) -> None:
-        memory = await self._store.memory(session.id)
-        prompt = await self._prompts.image_prompt(session.genre, segment, memory)
-        await self._store.set_image_prompt(
-            segment.id, prompt.positive, prompt.negative, prompt.source
-        )
+    async def _illustrate(
+        self, session: Session, segment: Segment, *, reuse_prompt: bool = False
+    ) -> None:
+        if reuse_prompt and segment.image_prompt:
+            prompt = ImagePrompt(
+                segment.image_prompt, segment.image_negative, segment.image_prompt_source
+            )
+        else:
+            memory = await self._store.memory(session.id)
+            async with self._gpu.text_turn(session.place, session.id, f"prompt-{segment.id}"):
+                prompt = await self._prompts.image_prompt(session.genre, segment, memory)
+            await self._store.set_image_prompt(
+                segment.id, prompt.positive, prompt.negative, prompt.source
+            )
         await self._store.set_image_state(segment.id, ImageState.QUEUED)
         job = PictureJob(session.id, segment.id, session.place, prompt)
         await self._illustrator.enqueue(job, self)

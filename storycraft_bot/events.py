@@ -93,10 +93,20 @@ class PictureReady(StoryEvent):
 
 @dataclass(frozen=True, slots=True)
 class PictureFailed(StoryEvent):
-    """The picture could not be drawn; `reason` is short and user-safe."""
+    """The picture could not be drawn; `reason` is short and user-safe. With `outage`
+    (no server answers) the engine has already said once that pictures are off, so the
+    adapter only clears the picture's status and offers no redraw."""
 
     segment_id: int
     reason: str
+    outage: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PictureDropped(StoryEvent):
+    """The picture will not come (replaced by a newer one, or cancelled): clear its status."""
+
+    segment_id: int
 
 
 @dataclass(frozen=True, slots=True)

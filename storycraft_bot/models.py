@@ -143,10 +143,12 @@ class Segment:
     prompt_choice: str = ""
     vote_closes_at: float | None = None
     image_prompt: str = ""
+    image_negative: str = ""
     image_prompt_source: str = ""
     image_state: ImageState = ImageState.NONE
     image_file: str = ""
     image_seed: int | None = None
+    image_server: str = ""
     messages: tuple[str, ...] = ()
     created_at: float = 0.0
 
@@ -206,6 +208,17 @@ class PictureJob:
     segment_id: int
     place: Place
     prompt: ImagePrompt
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A finished picture: where it is stored and how to make it again."""
+
+    path: str
+    seed: int
+    server: str
+    prompt_id: str
+    seconds: float
 
 
 @dataclass(slots=True)

@@ -89,6 +89,14 @@ class OllamaGateway:
             raise _map_error(err, "") from err
         return [m.model for m in listing.models if m.model]
 
+    async def loaded_models(self) -> list[str]:
+        """Models loaded in memory now (/api/ps)."""
+        try:
+            listing = await self._client.ps()
+        except Exception as err:
+            raise _map_error(err, "") from err
+        return [m.model for m in listing.models if m.model]
+
     async def unload(self, model: str) -> None:
         """Unload a model from GPU memory at once (`keep_alive: 0`)."""
         try:

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .events import StoryEvent
-from .models import ImagePrompt, Language, PictureJob, Segment, SegmentDraft, StoryMemory
+from .models import (
+    ImagePrompt,
+    Language,
+    Picture,
+    PictureJob,
+    Segment,
+    SegmentDraft,
+    StoryMemory,
+)
 
 
 class StoryView(Protocol):
@@ -63,9 +71,15 @@ class PictureReporter(Protocol):
 
     async def picture_progress(self, job: PictureJob, percent: int) -> None: ...
 
-    async def picture_ready(self, job: PictureJob, path: str, seed: int) -> None: ...
+    async def picture_ready(self, job: PictureJob, picture: Picture) -> None: ...
 
-    async def picture_failed(self, job: PictureJob, reason: str) -> None: ...
+    async def picture_failed(self, job: PictureJob, reason: str, *, outage: bool) -> None:
+        """`outage`: no server could be reached (the story goes on in text)."""
+        ...
+
+    async def picture_dropped(self, job: PictureJob) -> None:
+        """The job was replaced by a newer one, or cancelled, before it finished."""
+        ...
 
 
 class Illustrator(Protocol):

@@ -28,6 +28,7 @@ from .models import (
     DecidedBy,
     ImageState,
     Language,
+    Picture,
     Place,
     Platform,
     Segment,
@@ -395,6 +396,22 @@ class Store:
                 (positive, negative, source, segment_id),
             )
 
+    async def save_picture(self, segment_id: int, picture: Picture) -> None:
+        """A finished picture: file, seed, server, prompt id, time taken."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE segments SET image_state = 'ready', image_file = ?, image_seed = ?,"
+                " image_server = ?, image_prompt_id = ?, image_seconds = ? WHERE id = ?",
+                (
+                    picture.path,
+                    picture.seed,
+                    picture.server,
+                    picture.prompt_id,
+                    picture.seconds,
+                    segment_id,
+                ),
+            )
+
     async def set_image_state(
         self, segment_id: int, state: ImageState, *, file: str = "", seed: int | None = None
     ) -> None:
@@ -519,10 +536,12 @@ def _segment(row: aiosqlite.Row) -> Segment:
         prompt_choice=row["prompt_choice"],
         vote_closes_at=row["vote_closes_at"],
         image_prompt=row["image_prompt"],
+        image_negative=row["image_negative"],
         image_prompt_source=row["image_prompt_source"],
         image_state=ImageState(row["image_state"]),
         image_file=row["image_file"],
         image_seed=row["image_seed"],
+        image_server=row["image_server"],
         messages=tuple(json.loads(row["messages"])),
         created_at=row["created_at"],
     )

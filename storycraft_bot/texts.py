@@ -112,6 +112,14 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "Картинка не получилась: {reason}",
         Language.EN: "The picture failed: {reason}",
     },
+    "pictures_disabled": {
+        Language.RU: "Картинки для этой истории выключены.",
+        Language.EN: "Pictures are off for this story.",
+    },
+    "redrawing": {
+        Language.RU: "Рисую заново…",
+        Language.EN: "Drawing it again…",
+    },
     "choose_number": {
         Language.RU: "Введите номер от 1 до {count}.",
         Language.EN: "Type a number from 1 to {count}.",

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import ollama
 import pytest
 
+from storycraft_bot.comfy_pool import ServerPool
 from storycraft_bot.comfyui import ComfyClient
 from storycraft_bot.engine import EngineConfig, StoryEngine
+from storycraft_bot.gpu_memory import GpuMemory, SharedGpu
+from storycraft_bot.gpu_queue import GpuQueue
+from storycraft_bot.illustrator import ComfyIllustrator
 from storycraft_bot.image_prompts import ModelPromptWriter
 from storycraft_bot.models import ChannelKey, Language, Place, Platform, StorySettings
 from storycraft_bot.narrator import OllamaNarrator
@@ -162,3 +167,81 @@ def sd15_workflow(**values: object) -> Workflow:
     }
     defaults.update(values)
     return workflow.with_values(defaults)
+
+
+@dataclass
+class PictureRig:
+    """An engine wired to real ComfyUI clients over the fake servers."""
+
+    engine: StoryEngine
+    illustrator: ComfyIllustrator
+    queue: GpuQueue
+    pool: ServerPool
+    pictures: Path
+
+
+RigFactory = Callable[..., Awaitable[PictureRig]]
+
+
+@pytest.fixture
+async def make_rig(
+    gateway: OllamaGateway,
+    clock: FakeClock,
+    view: RecordingView,
+    store: Store,
+    comfy_http: httpx.AsyncClient,
+    tmp_path: Path,
+) -> AsyncIterator[RigFactory]:
+    rigs: list[PictureRig] = []
+
+    async def build(
+        servers: list[str],
+        *,
+        shared_gpu: bool = False,
+        per_guild: int = 1,
+        total: int | None = None,
+        workflow: Workflow | None = None,
+        min_free: int = 0,
+        engine_store: Store | None = None,
+        seed: int = 1,
+    ) -> PictureRig:
+        clients = [
+            ComfyClient(url, comfy_http, idle_timeout=2.0, backoff=0.01, reconnects=1)
+            for url in servers
+        ]
+        pool = ServerPool(clients, clock, recheck_seconds=30)
+        queue = GpuQueue(per_guild=per_guild, total=total or len(servers))
+        memory = (
+            GpuMemory(gateway, clients, picture_min_free=min_free, text_min_free=min_free)
+            if shared_gpu
+            else None
+        )
+        pictures = tmp_path / "pictures"
+        illustrator = ComfyIllustrator(
+            pool,
+            queue,
+            workflow or sd15_workflow(),
+            pictures,
+            clock,
+            memory=memory,
+            rng=random.Random(seed),
+        )
+        engine = StoryEngine(
+            engine_store or store,
+            OllamaNarrator(gateway),
+            ModelPromptWriter(gateway, "qwen2.5:3b"),
+            illustrator,
+            view,
+            clock,
+            EngineConfig(language=Language.EN, story=StorySettings(vote_window_seconds=60.0)),
+            random.Random(seed),
+            gpu=SharedGpu(queue, memory) if memory is not None else None,
+        )
+        rig = PictureRig(engine, illustrator, queue, pool, pictures)
+        rigs.append(rig)
+        return rig
+
+    yield build
+    for rig in rigs:
+        await rig.engine.shutdown()
+        await rig.illustrator.close()

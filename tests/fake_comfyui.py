@@ -10,6 +10,7 @@ stops an interrupted prompt at its next step, and serves real PNG bytes from /vi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import time
@@ -62,6 +63,8 @@ class FakeComfyUI:
     pending: list[Job] = field(default_factory=list)
     running: Job | None = None
     freed: int = 0
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # set when a prompt starts
+    received: asyncio.Event = field(default_factory=asyncio.Event)  # set when one is queued
     _sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
     _entries: dict[str, Any] = field(default_factory=object_info_entries)
     _number: int = 0
@@ -146,6 +149,7 @@ class FakeComfyUI:
         extra["client_id"] = str(body.get("client_id", ""))
         self.pending.append(Job(self._number, prompt_id, prompt, extra["client_id"], extra))
         await self._broadcast_status()
+        self.received.set()
         self._wake.set()
         return _json({"prompt_id": prompt_id, "number": self._number, "node_errors": {}})
 
@@ -298,10 +302,8 @@ class FakeComfyUI:
     async def _send(self, client_id: str, kind: str, data: dict[str, Any]) -> None:
         ws = self._sockets.get(client_id)
         if ws is not None and not ws.closed:
-            try:
+            with contextlib.suppress(ConnectionError):
                 await ws.send_json({"type": kind, "data": data})
-            except ConnectionError:
-                pass
 
     async def _broadcast_status(self) -> None:
         for client_id in list(self._sockets):
@@ -322,6 +324,7 @@ class FakeComfyUI:
             self._wake.clear()
             while self.pending and not self.hold:
                 self.running = self.pending.pop(0)
+                self.started.set()
                 try:
                     await self._execute(self.running)
                 finally:
@@ -429,6 +432,7 @@ class FakeComfyUI:
                     )
         await event("execution_success", {"timestamp": _ms()}, record=True)
         await self._finish(job, "success", True, messages, outputs)
+        return None
 
     async def _finish(
         self,

@@ -7,12 +7,13 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from config.settings import Settings
+from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
 
 BOT = Path(__file__).resolve().parent.parent / "bot.py"
@@ -76,23 +77,38 @@ class Console:
 
 
 @pytest.fixture
-async def console(tmp_path: Path, fake_ollama: FakeOllama) -> AsyncIterator[Console]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(BOT),
-        "console",
-        "--env-file",
-        str(tmp_path / "none.env"),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=tmp_path,
-        env=bot_env(tmp_path, OLLAMA_URL=fake_ollama.url),
-    )
-    yield Console(process)
-    if process.returncode is None:
-        process.kill()
-    await process.wait()
+async def start_console(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> AsyncIterator[Callable[..., Awaitable[Console]]]:
+    """Starts `bot.py console` processes (with extra settings); kills them afterwards."""
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def start(**values: str) -> Console:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(BOT),
+            "console",
+            "--env-file",
+            str(tmp_path / "none.env"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=tmp_path,
+            env=bot_env(tmp_path, OLLAMA_URL=fake_ollama.url, **values),
+        )
+        processes.append(process)
+        return Console(process)
+
+    yield start
+    for process in processes:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+@pytest.fixture
+async def console(start_console: Callable[..., Awaitable[Console]]) -> Console:
+    return await start_console()
 
 
 async def test_no_token_says_how_to_configure(tmp_path: Path) -> None:
@@ -183,3 +199,67 @@ async def test_sigterm_shuts_down_cleanly_and_a_restart_continues(
     assert "3. Path 1.3" in out  # the same choices, shown again after the restart
     assert "Chosen: Path 1.1" in out
     assert "Part 2." in out
+
+
+async def test_a_story_with_pictures_in_the_terminal(
+    start_console: Callable[..., Awaitable[Console]], fake_comfy: FakeComfyUI, tmp_path: Path
+) -> None:
+    console = await start_console(
+        COMFYUI_URLS=fake_comfy.url,
+        COMFYUI_CHECKPOINT="random-sd15.safetensors",
+        PICTURE_WIDTH="64",
+        PICTURE_HEIGHT="64",
+        PICTURE_STEPS="2",
+    )
+    await console.read_until("(Enter for a surprise): ")
+    await console.type("")
+    shown = await console.read_until(".png")
+    path = Path(shown.rsplit("🖼", 1)[1].strip())
+    assert path.is_file()
+    assert path.is_relative_to(tmp_path / "data" / "pictures")
+    assert fake_comfy.posted_prompts()[0]["prompt"]["5"]["inputs"]["width"] == 64
+    await console.type("/stop")
+    await console.read_until("Thanks for playing!")
+
+
+async def test_a_missing_checkpoint_stops_start_up_with_the_choices(
+    tmp_path: Path, fake_ollama: FakeOllama, fake_comfy: FakeComfyUI
+) -> None:
+    code, _, err = await run_bot(
+        tmp_path, "console", OLLAMA_URL=fake_ollama.url, COMFYUI_URLS=fake_comfy.url
+    )
+    assert code == 1
+    assert err.strip() == (
+        "storycraft: checkpoint 'v1-5-pruned-emaonly.safetensors' is not installed on "
+        f"{fake_comfy.url}; it has: junk.safetensors, random-sd15.safetensors "
+        "(set COMFYUI_CHECKPOINT)"
+    )
+
+
+async def test_an_unknown_workflow_names_the_choices(
+    tmp_path: Path, fake_ollama: FakeOllama, fake_comfy: FakeComfyUI
+) -> None:
+    code, _, err = await run_bot(
+        tmp_path,
+        "console",
+        OLLAMA_URL=fake_ollama.url,
+        COMFYUI_URLS=fake_comfy.url,
+        COMFYUI_WORKFLOW="flux",
+    )
+    assert code == 1
+    assert err.strip() == "storycraft: no workflow 'flux'; the choices are: sd15, sdxl"
+
+
+async def test_comfyui_down_at_start_up_the_story_goes_on_in_text(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    code, out, err = await run_bot(
+        tmp_path,
+        "console",
+        stdin=b"\n/stop\n",
+        OLLAMA_URL=fake_ollama.url,
+        COMFYUI_URLS="http://127.0.0.1:9",
+    )
+    assert code == 0
+    assert "3. Path 1.3" in out
+    assert "no ComfyUI server answers" in err

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -54,7 +54,8 @@ async def test_a_picture_end_to_end(comfy_client: ComfyClient, fake_comfy: FakeC
     rendered, progress = await draw(comfy_client, prompt_id=prompt_id)
 
     assert rendered.prompt_id == prompt_id
-    assert Image.open(io.BytesIO(rendered.data)).size == (64, 64)
+    with Image.open(io.BytesIO(rendered.data)) as picture:
+        assert picture.size == (64, 64)
     assert rendered.filename.startswith("storycraft_")
     assert progress.started == 1
     assert progress.percents == [25, 50, 75, 100]
@@ -62,14 +63,6 @@ async def test_a_picture_end_to_end(comfy_client: ComfyClient, fake_comfy: FakeC
     assert posted["prompt_id"] == prompt_id  # our own id, kept by ComfyUI
     assert posted["client_id"]  # and a client id, or no frames would reach us
     assert posted["prompt"]["3"]["inputs"]["seed"] == 1
-
-
-def test_the_fake_sends_the_frames_the_real_server_sent() -> None:
-    """Guard for the fake itself: its frame order matches the recorded cold SD1.5 run."""
-    recorded = json.loads((TRACES / "sd15.json").read_text())["runs"][0]["ws_sequence"]
-    interesting = [kind for kind in recorded if kind not in ("status", "progress_state")]
-    assert interesting[:2] == ["execution_start", "execution_cached"]
-    assert interesting[-3:] == ["executed", "execution_success", "executing"]
 
 
 async def test_the_fake_frame_order_matches_the_trace(fake_comfy: FakeComfyUI) -> None:
@@ -134,7 +127,7 @@ async def test_every_seed_gives_a_new_picture_and_a_repeat_is_served_from_cache(
 async def test_a_validation_error_is_a_workflow_error(
     comfy_client: ComfyClient, fake_comfy: FakeComfyUI
 ) -> None:
-    with pytest.raises(WorkflowError, match="ckpt_name: 'missing.safetensors' not in"):
+    with pytest.raises(WorkflowError, match=re.escape("ckpt_name: 'missing.safetensors' not in")):
         await draw(comfy_client, checkpoint="missing.safetensors")
     assert len(fake_comfy.posted_prompts()) == 1  # not retried
 
@@ -195,8 +188,7 @@ async def test_an_interrupt_stops_the_prompt_at_the_next_step(
     fake_comfy.step_delay = 0.05
     prompt_id = str(uuid.uuid4())
     drawing = asyncio.create_task(draw(comfy_client, prompt_id=prompt_id, steps=50))
-    while fake_comfy.running is None:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(fake_comfy.started.wait(), 5)
 
     await comfy_client.interrupt(prompt_id)
 
@@ -245,7 +237,3 @@ async def test_memory_and_queue_calls(comfy_client: ComfyClient, fake_comfy: Fak
     assert fake_comfy.calls("POST", "/queue") == [{"delete": ["x"]}]
     assert await comfy_client.node_info("NoSuchNode") == {}
     assert "input" in await comfy_client.node_info("KSampler")
-
-
-def test_traces_are_present() -> None:
-    assert (Path(TRACES) / "sd15.json").exists()

@@ -1,0 +1,76 @@
+"""Several ComfyUI servers: each job goes to the least busy healthy one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .clock import Clock
+from .comfyui import ComfyClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class ComfyServer:
+    """One server and what the pool knows of it."""
+
+    client: ComfyClient
+    busy: int = 0
+    down_until: float = 0.0
+    failures: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.client.base_url
+
+
+class ServerPool:
+    """Picks servers; one that stops answering is skipped, then tried again later."""
+
+    def __init__(
+        self, clients: Sequence[ComfyClient], clock: Clock, *, recheck_seconds: float = 30.0
+    ) -> None:
+        if not clients:
+            raise ValueError("at least one ComfyUI server is needed")
+        self._servers = [ComfyServer(c) for c in clients]
+        self._clock = clock
+        self._recheck = recheck_seconds
+
+    @property
+    def servers(self) -> tuple[ComfyServer, ...]:
+        return tuple(self._servers)
+
+    def healthy(self) -> list[ComfyServer]:
+        """Servers not marked down (or whose time out is over), least busy first."""
+        now = self._clock.now()
+        ready = [s for s in self._servers if s.down_until <= now]
+        return sorted(ready, key=lambda s: s.busy)  # sorted() is stable: listed order breaks ties
+
+    def acquire(self, avoid: ComfyServer | None = None) -> ComfyServer | None:
+        """The least busy healthy server (not `avoid`), now counted busy; None if none."""
+        for server in self.healthy():
+            if server is not avoid:
+                server.busy += 1
+                return server
+        return None
+
+    def release(self, server: ComfyServer) -> None:
+        server.busy = max(0, server.busy - 1)
+
+    def mark_down(self, server: ComfyServer, reason: str) -> None:
+        server.failures += 1
+        server.down_until = self._clock.now() + self._recheck
+        log.warning(
+            "ComfyUI at %s is down (%s); trying it again in %.0fs",
+            server.name,
+            reason,
+            self._recheck,
+        )
+
+    def mark_up(self, server: ComfyServer) -> None:
+        if server.failures:
+            log.info("ComfyUI at %s answers again", server.name)
+        server.failures = 0
+        server.down_until = 0.0

@@ -1,0 +1,178 @@
+"""The Illustrator port on ComfyUI: queue, pick a server, draw, store the file, report."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .clock import Clock, Throttle
+from .comfy_pool import ComfyServer, ServerPool
+from .errors import IllustratorUnavailable, RenderFailed, RenderInterrupted, WorkflowError
+from .gpu_memory import GpuMemory
+from .gpu_queue import Dequeued, GpuQueue, JobKind, Ticket
+from .models import Picture, PictureJob
+from .ports import PictureReporter
+from .workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+SEED_LIMIT = 2**32  # every picture gets its own seed, or ComfyUI answers from its cache
+
+
+@dataclass(eq=False)
+class _Drawing:
+    job: PictureJob
+    ticket: Ticket
+    task: asyncio.Task[None]
+    server: ComfyServer | None = None
+
+
+class ComfyIllustrator:
+    """Draws each segment's picture through the GPU queue on the least busy server."""
+
+    def __init__(
+        self,
+        pool: ServerPool,
+        queue: GpuQueue,
+        workflow: Workflow,
+        pictures_dir: Path,
+        clock: Clock,
+        *,
+        report_interval: float = 1.0,
+        memory: GpuMemory | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._pool = pool
+        self._queue = queue
+        self._workflow = workflow
+        self._dir = pictures_dir
+        self._clock = clock
+        self._interval = report_interval
+        self._memory = memory
+        self._rng = rng or random.Random()
+        self._drawings: dict[str, _Drawing] = {}  # by prompt_id
+
+    async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
+        prompt_id = str(uuid.uuid4())
+        ticket = self._queue.join(JobKind.PICTURE, job.place.guild_id, job.session_id, prompt_id)
+        task = asyncio.create_task(
+            self._run(job, ticket, reporter), name=f"picture-{job.segment_id}"
+        )
+        self._drawings[prompt_id] = _Drawing(job, ticket, task)
+        task.add_done_callback(lambda _: self._drawings.pop(prompt_id, None))
+
+    async def cancel_session(self, session_id: int) -> None:
+        """Drop waiting pictures; interrupt running ones on their server."""
+        running = {t.job_id for t in self._queue.cancel_session(session_id)}
+        doomed = [d for d in self._drawings.values() if d.job.session_id == session_id]
+        for drawing in doomed:
+            if drawing.ticket.job_id in running and drawing.server is not None:
+                client = drawing.server.client
+                try:
+                    await client.delete_pending([drawing.ticket.job_id])
+                    await client.interrupt(drawing.ticket.job_id)
+                except IllustratorUnavailable as err:
+                    log.warning(
+                        "could not interrupt %s on %s: %s",
+                        drawing.ticket.job_id,
+                        client.base_url,
+                        err,
+                    )
+            drawing.task.cancel()
+        await asyncio.gather(*(d.task for d in doomed), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Cancel everything (shutdown); the engine re-queues unfinished pictures on start."""
+        tasks = [d.task for d in self._drawings.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, job: PictureJob, ticket: Ticket, reporter: PictureReporter) -> None:
+        position = Throttle(self._clock, self._interval)
+
+        async def on_position(ahead: int) -> None:
+            if position.ready():
+                await reporter.picture_queued(job, ahead)
+
+        try:
+            await self._queue.wait(ticket, on_position)
+        except Dequeued as gone:
+            log.info("picture for segment %d dropped from the queue: %s", job.segment_id, gone.why)
+            await reporter.picture_dropped(job)
+            return
+        try:
+            await self._draw_somewhere(job, ticket.job_id, reporter)
+        finally:
+            self._queue.done(ticket)
+
+    async def _draw_somewhere(
+        self, job: PictureJob, prompt_id: str, reporter: PictureReporter
+    ) -> None:
+        """Try the least busy server, and once more on another if that one is down."""
+        tried: ComfyServer | None = None
+        for _ in range(2):
+            server = self._pool.acquire(avoid=tried)
+            if server is None:
+                break
+            drawing = self._drawings.get(prompt_id)
+            if drawing is not None:
+                drawing.server = server
+            try:
+                await self._draw(job, prompt_id, server, reporter)
+                self._pool.mark_up(server)
+                return
+            except IllustratorUnavailable as err:
+                self._pool.mark_down(server, str(err))
+                tried = server
+                prompt_id = str(uuid.uuid4())  # a new server never saw the old id
+            except RenderInterrupted:
+                await reporter.picture_dropped(job)
+                return
+            except (RenderFailed, WorkflowError) as err:
+                log.warning(
+                    "picture for segment %d failed on %s: %s", job.segment_id, server.name, err
+                )
+                await reporter.picture_failed(job, str(err), outage=False)
+                return
+            finally:
+                self._pool.release(server)
+        log.warning("no ComfyUI server could draw segment %d", job.segment_id)
+        await reporter.picture_failed(job, "the illustrator is unavailable", outage=True)
+
+    async def _draw(
+        self, job: PictureJob, prompt_id: str, server: ComfyServer, reporter: PictureReporter
+    ) -> None:
+        if self._memory is not None:
+            await self._memory.before_picture(server.client)
+        seed = self._rng.randrange(SEED_LIMIT)
+        graph = self._workflow.render(
+            {"positive": job.prompt.positive, "negative": job.prompt.negative, "seed": seed}
+        )
+        progress = Throttle(self._clock, self._interval)
+
+        async def on_started() -> None:
+            await reporter.picture_progress(job, 0)
+
+        async def on_progress(percent: int) -> None:
+            if progress.ready():
+                await reporter.picture_progress(job, percent)
+
+        rendered = await server.client.draw(graph, prompt_id, on_progress, on_started)
+        folder = self._dir / str(job.session_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{job.segment_id}-{seed}.png"
+        await asyncio.to_thread(path.write_bytes, rendered.data)
+        log.info(
+            "picture for segment %d drawn on %s in %.1fs (seed %d)",
+            job.segment_id,
+            server.name,
+            rendered.seconds,
+            seed,
+        )
+        picture = Picture(str(path), seed, server.name, prompt_id, rendered.seconds)
+        await reporter.picture_ready(job, picture)
