@@ -245,3 +245,12 @@ async def make_rig(
     for rig in rigs:
         await rig.engine.shutdown()
         await rig.illustrator.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--comfyui-url", default="", help="run the opt-in test against this ComfyUI")
+    parser.addoption(
+        "--comfyui-checkpoint", default="", help="checkpoint for the real ComfyUI test"
+    )
+    parser.addoption("--ollama-url", default="", help="run the opt-in test against this Ollama")
+    parser.addoption("--ollama-model", default="llama3.1:8b", help="model for the real Ollama test")
