@@ -31,10 +31,9 @@ def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
-async def run_bot(
-    tmp_path: Path, *args: str, stdin: bytes = b"", **values: str
-) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
+async def spawn_bot(tmp_path: Path, *args: str, **values: str) -> asyncio.subprocess.Process:
+    """`python bot.py ARGS` in tmp_path, with pipes, no .env, and these settings."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         str(BOT),
         *args,
@@ -46,6 +45,12 @@ async def run_bot(
         cwd=tmp_path,
         env=bot_env(tmp_path, **values),
     )
+
+
+async def run_bot(
+    tmp_path: Path, *args: str, stdin: bytes = b"", **values: str
+) -> tuple[int, str, str]:
+    process = await spawn_bot(tmp_path, *args, **values)
     async with asyncio.timeout(30):
         out, err = await process.communicate(stdin)
     assert process.returncode is not None
@@ -84,18 +89,7 @@ async def start_console(
     processes: list[asyncio.subprocess.Process] = []
 
     async def start(**values: str) -> Console:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(BOT),
-            "console",
-            "--env-file",
-            str(tmp_path / "none.env"),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=tmp_path,
-            env=bot_env(tmp_path, OLLAMA_URL=fake_ollama.url, **values),
-        )
+        process = await spawn_bot(tmp_path, "console", OLLAMA_URL=fake_ollama.url, **values)
         processes.append(process)
         return Console(process)
 
