@@ -18,8 +18,10 @@ from pathlib import Path
 
 import httpx
 import ollama
+from telegram.error import InvalidToken, TelegramError
 
 from adapters.console import ConsoleView, run_console, stdin_lines
+from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from config.settings import Settings, load_settings
 from storycraft_bot.clock import Clock, SystemClock
 from storycraft_bot.comfy_pool import ServerPool
@@ -174,12 +176,7 @@ async def build_illustrator(
 
 async def run(settings: Settings, *, console: bool) -> int:
     """Build everything, run until stopped, close everything. Returns the exit code."""
-    platforms = [
-        p
-        for p, token in (("discord", settings.discord_token), ("telegram", settings.telegram_token))
-        if token
-    ]
-    if not console and not platforms:
+    if not console and settings.discord_token is None and settings.telegram_token is None:
         print(NO_PLATFORM, file=sys.stderr)
         return 2
     stop = asyncio.Event()
@@ -225,7 +222,7 @@ async def run(settings: Settings, *, console: bool) -> int:
         if console:
             view = ConsoleView(sys.stdout, Language(settings.story_language))
             router.register(Platform.CONSOLE, view)
-            await engine.resume()
+            await engine.resume([Platform.CONSOLE])
             game = asyncio.create_task(run_console(engine, view, stdin_lines(), sys.stdout))
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({game, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -235,11 +232,63 @@ async def run(settings: Settings, *, console: bool) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await game
             return 0
-        for name in platforms:
-            log.error("%s is configured, but this build has no %s adapter yet", name, name)
-        print(NO_PLATFORM, file=sys.stderr)
-        return 2
-    return 0
+        running = []
+        if settings.telegram_token is not None:
+            telegram = await start_telegram(settings, engine, store, router)
+            if telegram is not None:
+                stack.push_async_callback(telegram.stop)
+                running.append(Platform.TELEGRAM)
+        if settings.discord_token is not None:
+            log.error("DISCORD_TOKEN is set, but this build has no Discord adapter yet")
+        if not running:
+            print(
+                "storycraft: no chat platform could be started (see the log above)", file=sys.stderr
+            )
+            return 1
+        await engine.resume(running)
+        log.info(
+            "StoryCraft is running on %s; stop with Ctrl-C", ", ".join(p.value for p in running)
+        )
+        await stop.wait()
+        log.info("shutting down")
+        return 0
+
+
+async def start_telegram(
+    settings: Settings, engine: StoryEngine, store: Store, router: PlatformRouter
+) -> TelegramAdapter | None:
+    """The Telegram adapter, started; None (and one log line) if Telegram refuses."""
+    assert settings.telegram_token is not None
+    token = settings.telegram_token.get_secret_value()
+    api = settings.telegram_api_url
+    adapter = TelegramAdapter(
+        engine,
+        store,
+        TelegramConfig(
+            token=token,
+            base_url=f"{api}/bot",
+            base_file_url=f"{api}/file/bot",
+            private_edit_interval=settings.edit_interval_seconds,
+            group_edit_interval=settings.group_edit_interval_seconds,
+            language=Language(settings.story_language),
+        ),
+    )
+    router.register(Platform.TELEGRAM, adapter)  # before polling: updates may come at once
+    try:
+        await adapter.start()
+    except InvalidToken:
+        router.unregister(Platform.TELEGRAM)
+        log.error("Telegram refused TELEGRAM_TOKEN: check it with @BotFather; Telegram stays off")
+        return None
+    except TelegramError as err:
+        reason = str(err).replace(token, "<token>")  # never log the secret
+        log.error(
+            "Telegram could not start (%s: %s); Telegram stays off", type(err).__name__, reason
+        )
+        router.unregister(Platform.TELEGRAM)
+        await adapter.stop()
+        return None
+    return adapter
 
 
 def main(argv: Sequence[str] | None = None) -> int:

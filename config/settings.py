@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     memory_every: int = Field(4, ge=1, le=50)
     vote_window_seconds: float = Field(60.0, ge=5, le=3600)
     edit_interval_seconds: float = Field(1.0, ge=0.2, le=30)
+    group_edit_interval_seconds: float = Field(3.0, ge=0.5, le=60)
 
     # ComfyUI (pictures); empty COMFYUI_URLS: text only
     comfyui_urls: str = ""
@@ -69,10 +70,11 @@ class Settings(BaseSettings):
     # Platforms (secrets)
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("ollama_url")
+    @field_validator("ollama_url", "telegram_api_url")
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

@@ -12,7 +12,7 @@ import enum
 import logging
 import random
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,6 +37,7 @@ from .models import (
     Picture,
     PictureJob,
     Place,
+    Platform,
     Segment,
     SegmentState,
     Session,
@@ -321,9 +322,14 @@ class StoryEngine:
             self._spawn(session.id, self._illustrate(session, segment, reuse_prompt=True))
             return segment
 
-    async def resume(self) -> int:
-        """After a restart: continue every active story where it was. Returns how many."""
-        sessions = await self._store.active_sessions()
+    async def resume(self, platforms: Collection[Platform] | None = None) -> int:
+        """After a restart: continue every active story (of these platforms) where it
+        was. Returns how many."""
+        sessions = [
+            s
+            for s in await self._store.active_sessions()
+            if platforms is None or s.place.key.platform in platforms
+        ]
         for session in sessions:
             async with self._lock(session.place.key):
                 current = await self._store.current_segment(session.id)

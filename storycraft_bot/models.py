@@ -149,6 +149,7 @@ class Segment:
     image_file: str = ""
     image_seed: int | None = None
     image_server: str = ""
+    image_uploads: dict[str, str] = field(default_factory=dict)  # platform -> its file ref
     messages: tuple[str, ...] = ()
     created_at: float = 0.0
 

@@ -20,6 +20,9 @@ class PlatformRouter:
     def register(self, platform: Platform, view: StoryView) -> None:
         self._views[platform] = view
 
+    def unregister(self, platform: Platform) -> None:
+        self._views.pop(platform, None)
+
     @property
     def platforms(self) -> frozenset[Platform]:
         return frozenset(self._views)

@@ -412,6 +412,15 @@ class Store:
                 ),
             )
 
+    async def set_image_upload(self, segment_id: int, platform: str, ref: str) -> None:
+        """Remember a platform's reference to an uploaded picture (to send it again)."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE segments SET image_uploads = json_set(image_uploads, '$.' || ?, ?)"
+                " WHERE id = ?",
+                (platform, ref, segment_id),
+            )
+
     async def set_image_state(
         self, segment_id: int, state: ImageState, *, file: str = "", seed: int | None = None
     ) -> None:
@@ -542,6 +551,7 @@ def _segment(row: aiosqlite.Row) -> Segment:
         image_file=row["image_file"],
         image_seed=row["image_seed"],
         image_server=row["image_server"],
+        image_uploads=json.loads(row["image_uploads"] or "{}"),
         messages=tuple(json.loads(row["messages"])),
         created_at=row["created_at"],
     )

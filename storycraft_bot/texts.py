@@ -120,6 +120,66 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "Рисую заново…",
         Language.EN: "Drawing it again…",
     },
+    "welcome": {
+        Language.RU: (
+            "Привет! Я рассказываю интерактивные истории с картинками. Я пишу часть "
+            "истории и предлагаю варианты — вы выбираете кнопкой, что будет дальше. В группе "
+            "все голосуют, побеждает большинство.\n\nНачните кнопкой ниже или командой "
+            "/story и своей завязкой, например: /story Потерянный ключ от маяка"
+        ),
+        Language.EN: (
+            "Hi! I tell interactive illustrated stories. I write a part of the story and "
+            "offer choices; you press a button to decide what happens next. In a group "
+            "everyone votes and the majority wins.\n\nStart with the button below or with "
+            "/story and your premise, e.g. /story The lost key of the lighthouse"
+        ),
+    },
+    "begin_button": {
+        Language.RU: "📖 Начать историю",
+        Language.EN: "📖 Begin a story",
+    },
+    "help": {
+        Language.RU: (
+            "/story [завязка] — начать историю\n/status — что сейчас происходит\n"
+            "/retry — переписать последнюю часть\n/undo — отменить последний выбор\n"
+            "/redraw — нарисовать картинку заново\n/settings — настройки истории\n"
+            "/stop — закончить историю\n\nОстанавливать, переписывать и отменять может тот, "
+            "кто начал историю, или администратор."
+        ),
+        Language.EN: (
+            "/story [premise] — start a story\n/status — what is going on\n"
+            "/retry — rewrite the newest part\n/undo — take the last choice back\n"
+            "/redraw — draw the picture again\n/settings — the story's settings\n"
+            "/stop — end the story\n\nStopping, rewriting and undoing are for whoever "
+            "started the story, or an admin."
+        ),
+    },
+    "settings_title": {
+        Language.RU: "Настройки истории: картинки {pictures}, голосование {window} с.",
+        Language.EN: "Story settings: pictures {pictures}, voting {window} s.",
+    },
+    "on": {Language.RU: "вкл.", Language.EN: "on"},
+    "off": {Language.RU: "выкл.", Language.EN: "off"},
+    "pictures_toggle": {
+        Language.RU: "🖼 Картинки: {state}",
+        Language.EN: "🖼 Pictures: {state}",
+    },
+    "settings_saved": {
+        Language.RU: "Сохранено.",
+        Language.EN: "Saved.",
+    },
+    "redraw_button": {
+        Language.RU: "🎨 Нарисовать заново",
+        Language.EN: "🎨 Redraw",
+    },
+    "retry_button": {
+        Language.RU: "🔁 Попробовать снова",
+        Language.EN: "🔁 Try again",
+    },
+    "close_vote_button": {
+        Language.RU: "⏹ Закрыть голосование",
+        Language.EN: "⏹ Close the vote",
+    },
     "choose_number": {
         Language.RU: "Введите номер от 1 до {count}.",
         Language.EN: "Type a number from 1 to {count}.",

@@ -26,6 +26,7 @@ from storycraft_bot.storage import Store
 from storycraft_bot.workflow import Workflow, load_workflow
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
+from tests.fake_telegram import FakeTelegram
 from tests.fakes import FakeClock, RecordingView
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "config" / "workflows"
@@ -254,3 +255,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addoption("--ollama-url", default="", help="run the opt-in test against this Ollama")
     parser.addoption("--ollama-model", default="llama3.1:8b", help="model for the real Ollama test")
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()

@@ -15,6 +15,7 @@ import pytest
 from config.settings import Settings
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
+from tests.fake_telegram import TOKEN, FakeTelegram
 
 BOT = Path(__file__).resolve().parent.parent / "bot.py"
 
@@ -257,3 +258,43 @@ async def test_comfyui_down_at_start_up_the_story_goes_on_in_text(
     assert code == 0
     assert "3. Path 1.3" in out
     assert "no ComfyUI server answers" in err
+
+
+async def test_telegram_runs_from_bot_py_and_stops_on_sigterm(
+    tmp_path: Path, fake_ollama: FakeOllama, tg: FakeTelegram
+) -> None:
+    process = await spawn_bot(
+        tmp_path, OLLAMA_URL=fake_ollama.url, TELEGRAM_TOKEN=TOKEN, TELEGRAM_API_URL=tg.url
+    )
+    try:
+        await tg.wait_until(lambda: tg.calls("getUpdates"))
+        alice = tg.user(501, "Alice")
+        chat = tg.private_chat(alice)
+        tg.send_text(chat, alice, "/story A storm at sea")
+        story = await tg.wait_until(
+            lambda: next((m for m in tg.bot_messages(chat["id"]) if m.get("reply_markup")), None)
+        )
+        assert story["text"].startswith("Part 1.")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.stderr is not None
+    log = (await process.stderr.read()).decode()
+    assert "Traceback" not in log
+    assert TOKEN not in log  # the secret never reaches the log
+
+
+async def test_a_wrong_telegram_token_is_one_line_without_the_token(
+    tmp_path: Path, fake_ollama: FakeOllama, tg: FakeTelegram
+) -> None:
+    code, _, err = await run_bot(
+        tmp_path, OLLAMA_URL=fake_ollama.url, TELEGRAM_TOKEN="999:wrong", TELEGRAM_API_URL=tg.url
+    )
+    assert code == 1
+    assert "Telegram refused TELEGRAM_TOKEN: check it with @BotFather" in err
+    assert "999:wrong" not in err
+    assert "Traceback" not in err

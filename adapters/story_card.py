@@ -1,0 +1,135 @@
+"""What one segment's message should show, whatever the platform.
+
+Both chat adapters keep a StoryCard per shown segment, feed it the engine's events, and
+render it with their own widgets (inline keyboard, buttons, embeds). The card holds no
+platform ids and makes no calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from storycraft_bot import events as ev
+from storycraft_bot.models import ImageState, Language, Segment, SegmentState
+from storycraft_bot.texts import decision_text, text
+
+
+@dataclass
+class StoryCard:
+    """The live state of one segment as players see it."""
+
+    session_id: int
+    segment_id: int
+    index: int
+    language: Language
+    is_group: bool
+    state: str = "writing"  # writing | open | decided | failed | stopped
+    narration: str = ""
+    choices: tuple[str, ...] = ()
+    counts: tuple[int, ...] = ()
+    closes_at: float | None = None
+    decision: str = ""
+    failure: str = ""
+    picture: str = ""  # the picture's status line ("" when none to show)
+    picture_failed: bool = False
+    picture_path: str = ""
+
+    @classmethod
+    def from_segment(cls, segment: Segment, language: Language, is_group: bool) -> StoryCard:
+        """Rebuild a card from the database (after a restart)."""
+        state = {
+            SegmentState.GENERATING: "writing",
+            SegmentState.OPEN: "open",
+            SegmentState.DECIDED: "decided",
+            SegmentState.FAILED: "failed",
+        }.get(segment.state, "decided")
+        card = cls(segment.session_id, segment.id, segment.index, language, is_group, state)
+        card.narration = segment.narration
+        card.choices = segment.choices
+        card.counts = (0,) * len(segment.choices)
+        card.closes_at = segment.vote_closes_at
+        if segment.state is SegmentState.FAILED:
+            card.failure = text(language, "narrator_unavailable")
+        if segment.image_state is ImageState.READY:
+            card.picture_path = segment.image_file
+        elif segment.image_state is ImageState.FAILED:
+            card.picture_failed = True
+        return card
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    def apply(self, event: ev.StoryEvent) -> None:
+        """Update from an engine event about this segment."""
+        match event:
+            case ev.NarrationGrew():
+                self.narration = event.text
+            case ev.SegmentFinished():
+                segment = event.segment
+                self.state = "open"
+                self.narration = segment.narration
+                self.choices = segment.choices
+                self.counts = (0,) * len(segment.choices)
+                self.closes_at = segment.vote_closes_at
+                self.decision = ""
+            case ev.VotesChanged():
+                self.counts = event.tally.counts
+                self.closes_at = event.tally.closes_at
+            case ev.ChoiceDecided():
+                self.state = "decided"
+                self.decision = decision_text(
+                    self.language, event.decided_by, event.choice_text, event.votes
+                )
+            case ev.SegmentFailed():
+                self.state = "failed"
+                self.failure = text(self.language, event.reason)
+            case ev.PictureQueued():
+                self.picture = text(self.language, "picture_queued", ahead=event.ahead)
+                self.picture_failed = False
+            case ev.PictureProgress():
+                self.picture = text(self.language, "picture_drawing", percent=event.percent)
+                self.picture_failed = False
+            case ev.PictureReady():
+                self.picture = ""
+                self.picture_failed = False
+                self.picture_path = event.path
+            case ev.PictureFailed():
+                self.picture = (
+                    ""
+                    if event.outage
+                    else text(self.language, "picture_failed", reason=event.reason)
+                )
+                self.picture_failed = not event.outage
+            case ev.PictureDropped():
+                self.picture = ""
+            case ev.StoryStopped():
+                if self.state in ("open", "writing"):
+                    self.state = "stopped"
+            case _:
+                pass
+
+    def status_lines(self) -> list[str]:
+        """Lines under the narration: writing, votes, decision, failure, picture."""
+        lines: list[str] = []
+        if self.state == "writing":
+            lines.append(text(self.language, "writing"))
+        if self.is_open and self.is_group and self.closes_at is not None:
+            closes = dt.datetime.fromtimestamp(self.closes_at, dt.UTC).strftime("%H:%M:%S UTC")
+            lines.append("🗳 " + text(self.language, "vote_open", closes=closes))
+        if self.decision:
+            lines.append("» " + self.decision)
+        if self.failure:
+            lines.append("⚠️ " + self.failure)
+        if self.picture:
+            lines.append(self.picture)
+        return lines
+
+    def choice_label(self, index: int, limit: int) -> str:
+        """A button's label: the choice, with its vote count in a group."""
+        label = self.choices[index]
+        if self.is_group and self.counts and self.counts[index]:
+            suffix = f" · {self.counts[index]}"
+            label = label[: limit - len(suffix)] + suffix
+        return label[:limit]

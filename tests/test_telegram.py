@@ -1,0 +1,509 @@
+"""The Telegram adapter: python-telegram-bot, unmodified, against the fake Bot API server,
+with the real engine, narrator (fake Ollama) and illustrator (fake ComfyUI)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from telegram.error import InvalidToken
+
+from adapters.telegram_bot import TelegramAdapter, TelegramConfig
+from storycraft_bot.comfy_pool import ServerPool
+from storycraft_bot.comfyui import ComfyClient
+from storycraft_bot.engine import EngineConfig, StoryEngine
+from storycraft_bot.gpu_queue import GpuQueue
+from storycraft_bot.illustrator import ComfyIllustrator
+from storycraft_bot.image_prompts import ModelPromptWriter
+from storycraft_bot.models import Language, Platform, StorySettings
+from storycraft_bot.narrator import OllamaNarrator
+from storycraft_bot.ollama_gateway import OllamaGateway
+from storycraft_bot.ports import Illustrator, NullIllustrator
+from storycraft_bot.routing import PlatformRouter
+from storycraft_bot.storage import Store
+from tests.conftest import sd15_workflow
+from tests.fake_comfyui import FakeComfyUI
+from tests.fake_ollama import FakeOllama, Reply
+from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes import FakeClock
+
+ALICE_ID, BOB_ID, CAROL_ID = 501, 502, 503
+
+
+@dataclass
+class Bot:
+    engine: StoryEngine
+    adapter: TelegramAdapter
+    illustrator: Illustrator
+
+
+BotFactory = Callable[..., Awaitable[Bot]]
+
+
+@pytest.fixture
+async def make_bot(
+    tg: FakeTelegram, gateway: OllamaGateway, clock: FakeClock, store: Store, tmp_path: Path
+) -> AsyncIterator[BotFactory]:
+    bots: list[Bot] = []
+    http = httpx.AsyncClient(timeout=5)
+
+    async def build(
+        *, comfy: FakeComfyUI | None = None, token: str = TOKEN, start: bool = True
+    ) -> Bot:
+        illustrator: Illustrator = NullIllustrator()
+        if comfy is not None:
+            client = ComfyClient(comfy.url, http, idle_timeout=2, backoff=0.01, reconnects=1)
+            illustrator = ComfyIllustrator(
+                ServerPool([client], clock),
+                GpuQueue(),
+                sd15_workflow(),
+                tmp_path / "pictures",
+                clock,
+                rng=random.Random(len(bots)),
+            )
+        router = PlatformRouter()
+        engine = StoryEngine(
+            store,
+            OllamaNarrator(gateway),
+            ModelPromptWriter(gateway, "qwen2.5:3b"),
+            illustrator,
+            router,
+            clock,
+            EngineConfig(language=Language.EN, story=StorySettings(vote_window_seconds=60)),
+            random.Random(3),
+        )
+        config = TelegramConfig(
+            token=token,
+            base_url=tg.base_url,
+            base_file_url=tg.file_url,
+            private_edit_interval=0.05,
+            group_edit_interval=0.1,
+            overall_rate=1000,
+            group_rate=1000,
+            poll_timeout=1,
+            max_retries=2,
+        )
+        adapter = TelegramAdapter(engine, store, config)
+        router.register(Platform.TELEGRAM, adapter)
+        bot = Bot(engine, adapter, illustrator)
+        if start:
+            await adapter.start()
+            await engine.resume()
+            bots.append(bot)
+        return bot
+
+    yield build
+    for bot in bots:
+        await bot.engine.shutdown()
+        if isinstance(bot.illustrator, ComfyIllustrator):
+            await bot.illustrator.close()
+        await bot.adapter.stop()
+    await http.aclose()
+
+
+def keyboard(message: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+
+def story_message(
+    tg: FakeTelegram, chat_id: int, *, part: int | None = None
+) -> dict[str, Any] | None:
+    """The newest bot message with choice buttons (or part N's by its 'Part N.' text)."""
+    for message in reversed(tg.bot_messages(chat_id)):
+        body = message.get("text", message.get("caption", ""))
+        if part is not None and not body.startswith(f"Part {part}."):
+            continue
+        if any(data.startswith("c:") for _, data in keyboard(message)):
+            return message
+    return None
+
+
+async def wait_story(tg: FakeTelegram, chat_id: int, part: int) -> dict[str, Any]:
+    return await tg.wait_until(lambda: story_message(tg, chat_id, part=part))  # type: ignore[no-any-return]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], tries: int = 250) -> None:
+    """For state the server cannot see (the database): look again until it holds."""
+    for _ in range(tries):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the condition never held")
+
+
+async def answer_of(tg: FakeTelegram, query_id: str) -> str:
+    await tg.wait_until(lambda: query_id in tg.answered)
+    return str(tg.answered[query_id].get("text", ""))
+
+
+async def test_commands_are_registered_in_english_and_russian(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    await make_bot()
+    assert [c["command"] for c in tg.commands[""]][:2] == ["story", "status"]
+    assert tg.commands["ru"][0]["description"].startswith("Начать историю")
+
+
+async def test_start_welcomes_with_a_button_that_begins_a_story(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice", "ru")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/start")
+    welcome = await tg.wait_until(
+        lambda: next((m for m in tg.bot_messages(chat["id"]) if keyboard(m)), None)
+    )
+    assert welcome["text"].startswith("Привет!")
+    assert keyboard(welcome) == [("📖 Начать историю", "n")]
+
+    query = tg.press(chat, alice, welcome["message_id"], "n")
+    assert await answer_of(tg, query) == "История начинается…"
+    await wait_story(tg, chat["id"], 1)
+
+
+async def test_a_private_story_through_three_segments_with_pictures(
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI, store: Store
+) -> None:
+    await make_bot(comfy=fake_comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story A lighthouse keeper finds a map")
+
+    for part in (1, 2, 3):
+        message = await tg.wait_until(
+            lambda p=part: (m := story_message(tg, chat["id"], part=p)) and "photo" in m and m
+        )
+        # The story message itself became the photo, the narration its caption, keyboard kept.
+        assert message["caption"].startswith(f"Part {part}. Mara the wanderer")
+        assert [label for label, _ in keyboard(message)] == [f"Path {part}.{i}" for i in (1, 2, 3)]
+        if part < 3:
+            query = tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
+            assert await answer_of(tg, query) == f"Chosen: Path {part}.1"
+            decided = await tg.wait_until(
+                lambda mid=message["message_id"]: (
+                    "Chosen: Path" in tg.messages[(chat["id"], mid)].get("caption", "")
+                    and tg.messages[(chat["id"], mid)]
+                )
+            )
+            assert not keyboard(decided)  # the choices gave way to the decision
+    # Each photo was uploaded once, and its file_id stored for reuse.
+    uploads = list(tg.calls("editMessageMedia"))
+    assert len(uploads) == 3
+
+    async def file_ids_stored() -> bool:
+        segments = await store.live_segments(1)
+        return all(s.image_uploads.get("telegram", "").startswith("AgAC") for s in segments)
+
+    await eventually(file_ids_stored)
+    assert not [
+        m for name, m in tg.requests if name.startswith("edit") and "not modified" in str(m)
+    ]
+
+
+async def test_a_group_vote_with_a_changed_vote_and_a_tie(
+    make_bot: BotFactory, tg: FakeTelegram, clock: FakeClock
+) -> None:
+    await make_bot()
+    alice, bob, _carol = (
+        tg.user(ALICE_ID, "Alice"),
+        tg.user(BOB_ID, "Bob"),
+        tg.user(CAROL_ID, "Carol"),
+    )
+    group = tg.group_chat(-1001)
+    tg.send_text(group, alice, "/story@StoryCraftBot start")
+    message = await wait_story(tg, group["id"], 1)
+    mid = message["message_id"]
+    first, second = keyboard(message)[0][1], keyboard(message)[1][1]
+
+    assert await answer_of(tg, tg.press(group, alice, mid, first)) == "Vote counted: Path 1.1"
+    assert await answer_of(tg, tg.press(group, bob, mid, first)) == "Vote counted: Path 1.1"
+    assert (
+        await answer_of(tg, tg.press(group, bob, mid, second)) == "You changed your vote: Path 1.2"
+    )
+    assert await answer_of(tg, tg.press(group, bob, mid, second)) == "You already voted for this."
+    live = await tg.wait_until(
+        lambda: (
+            "· 1" in keyboard(tg.messages[(group["id"], mid)])[1][0]
+            and tg.messages[(group["id"], mid)]
+        )
+    )
+    assert keyboard(live)[0][0] == "Path 1.1 · 1"
+    assert "Voting is open until" in live["text"]
+
+    await clock.advance(60)  # the window ends: 1 vote each, a tie
+    decided = await tg.wait_until(
+        lambda: (
+            "The group chose" in tg.messages[(group["id"], mid)]["text"]
+            and tg.messages[(group["id"], mid)]
+        )
+    )
+    assert "(1 votes, tie broken at random)" in decided["text"]
+    assert not keyboard(decided)
+    await wait_story(tg, group["id"], 2)
+
+
+async def test_commands_for_other_bots_are_ignored(make_bot: BotFactory, tg: FakeTelegram) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1002)
+    tg.send_text(group, alice, "/story@SomeOtherBot start")
+    tg.send_text(group, alice, "/help@StoryCraftBot")
+    await tg.wait_until(lambda: tg.bot_messages(group["id"]))
+    assert [m["text"].split("\n")[0] for m in tg.bot_messages(group["id"])] == [
+        "/story [premise] — start a story"
+    ]
+
+
+async def test_two_users_pressing_at_the_same_instant(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot()
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(BOB_ID, "Bob")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    message = await wait_story(tg, chat["id"], 1)
+    queries = [
+        tg.press(chat, who, message["message_id"], keyboard(message)[i][1])
+        for who, i in ((alice, 0), (bob, 1))
+    ]
+
+    answers = sorted([await answer_of(tg, q) for q in queries])
+
+    assert answers == ["Chosen: Path 1.1", "This choice is closed."] or answers == [
+        "Chosen: Path 1.2",
+        "This choice is closed.",
+    ]
+    await wait_story(tg, chat["id"], 2)
+    assert len(await store.live_segments(1)) == 2
+
+
+async def test_forged_and_stale_buttons_say_the_choice_is_closed(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    message = await wait_story(tg, chat["id"], 1)
+    mid = message["message_id"]
+
+    for forged in ("c:999:0", "c:1:9", "zz", "c:1:x", "c:" + "9" * 40 + ":1", "s:p:abc"):
+        assert await answer_of(tg, tg.press(chat, alice, mid, forged)) == "This choice is closed."
+    assert await answer_of(tg, tg.press(chat, alice, mid, "c:1:0")) == "Chosen: Path 1.1"
+    await wait_story(tg, chat["id"], 2)
+    assert await answer_of(tg, tg.press(chat, alice, mid, "c:1:1")) == "This choice is closed."
+
+
+async def test_a_press_after_a_restart(make_bot: BotFactory, tg: FakeTelegram) -> None:
+    before = await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    message = await wait_story(tg, chat["id"], 1)
+    await before.engine.shutdown()
+    await before.adapter.stop()
+
+    await make_bot()  # a new Application on the same database
+    query = tg.press(chat, alice, message["message_id"], keyboard(message)[2][1])
+    assert await answer_of(tg, query) == "Chosen: Path 1.3"
+    decided = await tg.wait_until(
+        lambda: (
+            "Chosen: Path 1.3" in tg.messages[(chat["id"], message["message_id"])]["text"]
+            and tg.messages[(chat["id"], message["message_id"])]
+        )
+    )
+    assert not keyboard(decided)  # edited by the new process, from what the database knew
+    await wait_story(tg, chat["id"], 2)
+
+
+async def test_a_429_while_streaming_is_retried(
+    make_bot: BotFactory, tg: FakeTelegram, fake_ollama: FakeOllama, clock: FakeClock
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    fake_ollama.then(Reply(first_token_delay=0.3))
+    tg.rate_limit_next["editMessageText"] = 1
+    tg.send_text(chat, alice, "/story")
+
+    message = await wait_story(tg, chat["id"], 1)
+
+    assert message["text"].startswith("Part 1.")
+    statuses = [name for name, _ in tg.requests if name == "editMessageText"]
+    assert len(statuses) >= 2  # the refused edit was sent again
+
+
+async def test_a_deleted_story_message_is_posted_again(
+    make_bot: BotFactory, tg: FakeTelegram, clock: FakeClock
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1003)
+    tg.send_text(group, alice, "/story")
+    message = await wait_story(tg, group["id"], 1)
+    query = tg.press(group, alice, message["message_id"], keyboard(message)[0][1])
+    assert await answer_of(tg, query) == "Vote counted: Path 1.1"
+    tg.delete_message(group["id"], message["message_id"])  # somebody deletes it mid-vote
+
+    await clock.advance(60)  # the vote ends: the decision must be shown somewhere
+
+    fresh = await tg.wait_until(
+        lambda: next(
+            (
+                m
+                for m in tg.bot_messages(group["id"])
+                if "The group chose: Path 1.1" in m.get("text", "")
+            ),
+            None,
+        )
+    )
+    assert fresh["message_id"] != message["message_id"]
+    assert fresh["text"].startswith("Part 1.")
+    tried = [
+        c for c in tg.calls("editMessageText") if int(c["message_id"]) == message["message_id"]
+    ]
+    assert tried  # it tried the old message first, got "message to edit not found", then posted
+    await wait_story(tg, group["id"], 2)
+
+
+async def test_comfyui_failing_the_story_goes_on_without_pictures(
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI
+) -> None:
+    fake_comfy.fail_prompts = 1000
+    await make_bot(comfy=fake_comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    message = await wait_story(tg, chat["id"], 1)
+
+    notice = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(chat["id"]) if "Pictures are off" in m.get("text", "")),
+            None,
+        )
+    )
+    assert "The story goes on in text" in notice["text"]
+    tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
+    second = await wait_story(tg, chat["id"], 2)
+    assert "photo" not in second
+    await asyncio.sleep(0.3)
+    assert sum("Pictures are off" in m.get("text", "") for m in tg.bot_messages(chat["id"])) == 1
+
+
+async def test_a_failed_picture_offers_redraw(
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI
+) -> None:
+    fake_comfy.checkpoints = ["other.safetensors"]  # the workflow's checkpoint is refused
+    await make_bot(comfy=fake_comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    failed = await tg.wait_until(
+        lambda: (
+            (m := story_message(tg, chat["id"], part=1))
+            and "The picture failed" in m.get("text", "")
+            and m
+        )
+    )
+    assert keyboard(failed)[-1] == ("🎨 Redraw", "r:1")
+
+
+async def test_a_long_narration_is_split_at_paragraphs(
+    make_bot: BotFactory, tg: FakeTelegram, fake_ollama: FakeOllama, fake_comfy: FakeComfyUI
+) -> None:
+    import json
+
+    paragraphs = [f"Paragraph {n}. " + "The sea was loud that night. " * 40 for n in range(8)]
+    narration = "\n\n".join(paragraphs)
+    assert len(narration) > 4096
+    content = json.dumps(
+        {"narration": narration, "choices": ["Go", "Stay"], "scene": "a stormy sea"}
+    )
+    fake_ollama.then(Reply(content=content, chunk_size=400))
+    await make_bot(comfy=fake_comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+
+    photo = await tg.wait_until(
+        lambda: next((m for m in tg.bot_messages(chat["id"]) if "photo" in m), None)
+    )
+    texts = [m for m in tg.bot_messages(chat["id"]) if "text" in m]
+    assert len(texts) >= 2
+    assert all(len(m["text"]) <= 4096 for m in texts)
+    assert texts[0]["text"].startswith("Paragraph 0.")
+    assert all(
+        m["text"].split("\n\n")[0].startswith("Paragraph") for m in texts
+    )  # cut at paragraphs
+    with_buttons = [m for m in texts if keyboard(m)]
+    assert len(with_buttons) == 1
+    assert with_buttons[0]["message_id"] == texts[-1]["message_id"]
+    assert photo["reply_to_message_id"] == texts[-1]["message_id"]  # too long for a caption
+    assert "caption" not in photo
+
+
+async def test_only_the_starter_or_an_admin_may_stop(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    await make_bot()
+    alice, bob, carol = (
+        tg.user(ALICE_ID, "Alice"),
+        tg.user(BOB_ID, "Bob"),
+        tg.user(CAROL_ID, "Carol"),
+    )
+    group = tg.group_chat(-1004)
+    tg.admins[group["id"]] = {CAROL_ID}
+    tg.send_text(group, alice, "/story")
+    await wait_story(tg, group["id"], 1)
+
+    tg.send_text(group, bob, "/stop")
+    refusal = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if m.get("text", "").startswith("Only")), None
+        )
+    )
+    assert refusal["text"] == "Only the person who started the story or a moderator can do that."
+    tg.send_text(group, carol, "/story stop")
+    await tg.wait_until(
+        lambda: any("Thanks for playing" in m.get("text", "") for m in tg.bot_messages(group["id"]))
+    )
+
+
+async def test_removed_from_a_group_the_story_pauses(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    bot = await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1005)
+    tg.send_text(group, alice, "/story")
+    await wait_story(tg, group["id"], 1)
+
+    tg.bot_removed(group, alice)
+
+    async def paused() -> bool:
+        session = await store.get_session(1)
+        return session is not None and session.state.value == "paused"
+
+    await eventually(paused)
+    tg.send_text(group, alice, "/status")
+    status = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if m.get("text", "").startswith("A ")), None
+        )
+    )
+    assert status["text"].startswith("A fantasy story, 1 part(s) so far.")
+    assert bot.engine is not None
+
+
+async def test_a_wrong_token_is_a_clear_error(make_bot: BotFactory) -> None:
+    bot = await make_bot(token="999:wrong", start=False)
+    with pytest.raises(InvalidToken):
+        await bot.adapter.start()
