@@ -208,11 +208,11 @@ async def test_a_private_story_through_three_segments_with_pictures(
     ]
 
 
-async def test_a_group_vote_with_a_changed_vote_and_a_tie(
+async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     make_bot: BotFactory, tg: FakeTelegram, clock: FakeClock
 ) -> None:
     await make_bot()
-    alice, bob, _carol = (
+    alice, bob, carol = (
         tg.user(ALICE_ID, "Alice"),
         tg.user(BOB_ID, "Bob"),
         tg.user(CAROL_ID, "Carol"),
@@ -221,7 +221,7 @@ async def test_a_group_vote_with_a_changed_vote_and_a_tie(
     tg.send_text(group, alice, "/story@StoryCraftBot start")
     message = await wait_story(tg, group["id"], 1)
     mid = message["message_id"]
-    first, second = keyboard(message)[0][1], keyboard(message)[1][1]
+    first, second, third = (data for _, data in keyboard(message))
 
     assert await answer_of(tg, tg.press(group, alice, mid, first)) == "Vote counted: Path 1.1"
     assert await answer_of(tg, tg.press(group, bob, mid, first)) == "Vote counted: Path 1.1"
@@ -229,16 +229,17 @@ async def test_a_group_vote_with_a_changed_vote_and_a_tie(
         await answer_of(tg, tg.press(group, bob, mid, second)) == "You changed your vote: Path 1.2"
     )
     assert await answer_of(tg, tg.press(group, bob, mid, second)) == "You already voted for this."
+    assert await answer_of(tg, tg.press(group, carol, mid, third)) == "Vote counted: Path 1.3"
     live = await tg.wait_until(
         lambda: (
-            "· 1" in keyboard(tg.messages[(group["id"], mid)])[1][0]
+            [label for label, _ in keyboard(tg.messages[(group["id"], mid)])]
+            == ["Path 1.1 · 1", "Path 1.2 · 1", "Path 1.3 · 1"]
             and tg.messages[(group["id"], mid)]
         )
     )
-    assert keyboard(live)[0][0] == "Path 1.1 · 1"
     assert "Voting is open until" in live["text"]
 
-    await clock.advance(60)  # the window ends: 1 vote each, a tie
+    await clock.advance(60)  # the window ends: one vote each, a three-way tie
     decided = await tg.wait_until(
         lambda: (
             "The group chose" in tg.messages[(group["id"], mid)]["text"]
@@ -248,6 +249,36 @@ async def test_a_group_vote_with_a_changed_vote_and_a_tie(
     assert "(1 votes, tie broken at random)" in decided["text"]
     assert not keyboard(decided)
     await wait_story(tg, group["id"], 2)
+
+
+async def test_a_deleted_photo_message_is_sent_again_by_file_id(
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI, clock: FakeClock
+) -> None:
+    await make_bot(comfy=fake_comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1006)
+    tg.send_text(group, alice, "/story")
+    message = await tg.wait_until(
+        lambda: (m := story_message(tg, group["id"], part=1)) and "photo" in m and m
+    )
+    file_id = message["photo"][-1]["file_id"]
+    assert (
+        await answer_of(tg, tg.press(group, alice, message["message_id"], "c:1:1"))
+        == "Vote counted: Path 1.2"
+    )
+    tg.delete_message(group["id"], message["message_id"])
+    uploads_before = len(tg._files)
+
+    await clock.advance(60)
+
+    fresh = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if "The group chose" in m.get("caption", "")),
+            None,
+        )
+    )
+    assert fresh["photo"][-1]["file_id"] == file_id  # the same photo, not uploaded again
+    assert len(tg._files) == uploads_before
 
 
 async def test_commands_for_other_bots_are_ignored(make_bot: BotFactory, tg: FakeTelegram) -> None:
