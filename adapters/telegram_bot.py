@@ -45,6 +45,7 @@ from storycraft_bot.storage import Store
 from storycraft_bot.text_fitting import shorten_to, split_text
 from storycraft_bot.texts import status_text, text
 
+from .pacing import EditPacer
 from .story_card import StoryCard
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,7 @@ class _Shown:
     captioned: bool = False  # the main message became a photo with the narration as caption
     photo_reply: int | None = None  # the picture as a separate reply (long narration)
     sent: dict[int, str] = field(default_factory=dict)  # what each message shows now
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    pending: asyncio.Task[None] | None = None
-    last_edit: float = 0.0
+    pacer: EditPacer | None = None
     picture_shown: str = ""
 
 
@@ -182,8 +181,8 @@ class TelegramAdapter:
     async def stop(self) -> None:
         """Stop polling and the application, in reverse order of start."""
         for shown in self._shown.values():
-            if shown.pending is not None:
-                shown.pending.cancel()
+            if shown.pacer is not None:
+                shown.pacer.cancel()
         if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
         if self._app.running:
@@ -432,7 +431,7 @@ class TelegramAdapter:
         shown = _Shown(card, chat_id, thread_id)
         self._shown[event.segment_id] = shown
         self._latest[event.session_id] = event.segment_id
-        await self._flush(shown)
+        await self._request_flush(shown, urgent=True)
 
     async def _find(
         self, segment_id: int, event: ev.StoryEvent, chat_id: int, thread_id: int | None
@@ -460,27 +459,13 @@ class TelegramAdapter:
 
     async def _request_flush(self, shown: _Shown, *, urgent: bool) -> None:
         """Edit now (urgent) or at most once per interval, always with the latest state."""
-        if urgent:
-            if shown.pending is not None:
-                shown.pending.cancel()
-                shown.pending = None
-            await self._flush(shown)
-            return
-        if shown.pending is not None and not shown.pending.done():
-            return
-        interval = (
-            self._config.group_edit_interval
-            if shown.card.is_group
-            else self._config.private_edit_interval
-        )
-        delay = max(0.0, shown.last_edit + interval - time.monotonic())
-
-        async def later() -> None:
-            await asyncio.sleep(delay)
-            shown.pending = None
-            await self._flush(shown)
-
-        shown.pending = asyncio.create_task(later())
+        if shown.pacer is None:
+            group = shown.card.is_group
+            interval = (
+                self._config.group_edit_interval if group else self._config.private_edit_interval
+            )
+            shown.pacer = EditPacer(interval, lambda: self._flush(shown))
+        await shown.pacer.request(urgent=urgent)
 
     def _keyboard(self, card: StoryCard) -> InlineKeyboardMarkup | None:
         rows: list[list[InlineKeyboardButton]] = []
@@ -527,26 +512,25 @@ class TelegramAdapter:
         return pieces
 
     async def _flush(self, shown: _Shown) -> None:
-        async with shown.lock:
-            pieces = self._layout(shown)
-            markup = self._keyboard(shown.card)
-            changed_refs = False
-            for number, piece in enumerate(pieces):
-                last = number == len(pieces) - 1
-                piece_markup = markup if last else None
-                if number < len(shown.texts):
-                    changed_refs |= await self._edit(shown, number, piece, piece_markup)
-                else:
-                    message = await self._send(shown.chat_id, shown.thread_id, piece, piece_markup)
-                    shown.texts.append(message.message_id)
-                    shown.sent[message.message_id] = _fingerprint(piece, piece_markup)
-                    changed_refs = True
-            if shown.card.picture_path and shown.card.picture_path != shown.picture_shown:
-                await self._show_picture(shown, pieces, markup)
+        """Bring the segment's messages in line with its card (called by its pacer)."""
+        pieces = self._layout(shown)
+        markup = self._keyboard(shown.card)
+        changed_refs = False
+        for number, piece in enumerate(pieces):
+            last = number == len(pieces) - 1
+            piece_markup = markup if last else None
+            if number < len(shown.texts):
+                changed_refs |= await self._edit(shown, number, piece, piece_markup)
+            else:
+                message = await self._send(shown.chat_id, shown.thread_id, piece, piece_markup)
+                shown.texts.append(message.message_id)
+                shown.sent[message.message_id] = _fingerprint(piece, piece_markup)
                 changed_refs = True
-            shown.last_edit = time.monotonic()
-            if changed_refs:
-                await self._store.set_messages(shown.card.segment_id, _refs(shown))
+        if shown.card.picture_path and shown.card.picture_path != shown.picture_shown:
+            await self._show_picture(shown, pieces, markup)
+            changed_refs = True
+        if changed_refs:
+            await self._store.set_messages(shown.card.segment_id, _refs(shown))
 
     async def _edit(
         self, shown: _Shown, number: int, piece: str, markup: InlineKeyboardMarkup | None

@@ -1,0 +1,48 @@
+"""Pacing message edits: the newest state, at most once per interval per message."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+class EditPacer:
+    """Coalesces the edits of one message.
+
+    An urgent request (choices shown, a decision, a picture) edits at once; others wait
+    until `interval` has passed since the last edit, and however many arrive meanwhile,
+    one edit with the newest state goes out. Edits never overlap.
+    """
+
+    def __init__(self, interval: float, flush: Callable[[], Awaitable[None]]) -> None:
+        self._interval = interval
+        self._flush = flush
+        self._lock = asyncio.Lock()
+        self._pending: asyncio.Task[None] | None = None
+        self._last = 0.0
+
+    async def request(self, *, urgent: bool) -> None:
+        if urgent:
+            self.cancel()
+            await self._run()
+            return
+        if self._pending is not None and not self._pending.done():
+            return
+        delay = max(0.0, self._last + self._interval - time.monotonic())
+        self._pending = asyncio.create_task(self._later(delay))
+
+    def cancel(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    async def _later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._pending = None
+        await self._run()
+
+    async def _run(self) -> None:
+        async with self._lock:
+            await self._flush()
+            self._last = time.monotonic()

@@ -1,0 +1,623 @@
+"""A fake Discord on 127.0.0.1 (REST + gateway) for discord.py, run unmodified with
+`discord.http.Route.BASE` and `DiscordWebSocket.DEFAULT_GATEWAY` pointed here.
+
+It keeps a small world (a guild, channels, members, messages with components and
+attachments), plays users (a slash command, a button press by a given member), records
+every request, and enforces what matters: the 3 s first answer and one answer per
+interaction, custom_id and label lengths, 5 buttons a row, content and embed limits,
+attachments kept on edit only when listed, 10008 for deleted messages, 30046 and 50013
+on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+TOKEN = "fake-discord-token"
+APP_ID = 900
+GUILD_ID = 1000
+BOT_USER = {
+    "id": str(APP_ID),
+    "username": "StoryCraft",
+    "discriminator": "0",
+    "global_name": "StoryCraft",
+    "avatar": None,
+    "bot": True,
+}
+MANAGE_GUILD, MANAGE_MESSAGES = 1 << 5, 1 << 13
+BASIC = (
+    (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)
+)  # view, send, embed, attach, history
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    # discord.py reads JSON only when Content-Type is exactly application/json.
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+
+
+@dataclass
+class Member:
+    user_id: int
+    name: str
+    permissions: int = BASIC
+
+    def payload(self) -> dict[str, Any]:
+        user = {
+            "id": str(self.user_id),
+            "username": self.name.lower(),
+            "discriminator": "0",
+            "global_name": self.name,
+            "avatar": None,
+        }
+        return {
+            "user": user,
+            "roles": [],
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "permissions": str(self.permissions),
+            "nick": None,
+        }
+
+
+@dataclass
+class Interaction:
+    id: int
+    token: str
+    created: float
+    answered: bool = False
+    original: dict[str, Any] | None = None
+
+
+@dataclass
+class FakeDiscord:
+    """`await start()`, then point discord.py at `api_base` and `gateway_url`."""
+
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # bot and user messages by id
+    deleted: set[int] = field(default_factory=set)
+    ephemeral: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # ephemeral replies, by interaction
+    replies: dict[int, list[dict[str, Any]]] = field(
+        default_factory=dict
+    )  # interaction id -> replies
+    commands: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict
+    )  # scope -> synced commands
+    command_puts: int = 0
+    too_old: set[int] = field(default_factory=set)  # message ids that answer 30046 to edits
+    no_permission: set[int] = field(default_factory=set)  # channel ids where the bot may not post
+    interaction_deadline: float = 3.0
+    url: str = ""
+    channels: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
+    _interactions: dict[int, Interaction] = field(default_factory=dict)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _runner: web.AppRunner | None = None
+
+    def __post_init__(self) -> None:
+        for channel_id, name in ((2000, "stories"), (2001, "general")):
+            self.channels[channel_id] = {
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(GUILD_ID),
+                "name": name,
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
+                "rate_limit_per_user": 0,
+                "last_message_id": None,
+                "flags": 0,
+            }
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/gateway"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # Playing users
+
+    def _interaction(
+        self,
+        kind: int,
+        member: Member,
+        channel_id: int,
+        data: dict[str, Any],
+        message: dict[str, Any] | None = None,
+    ) -> int:
+        interaction_id = next(self._ids)
+        token = f"itoken{interaction_id}"
+        self._interactions[interaction_id] = Interaction(interaction_id, token, time.monotonic())
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "data": data,
+            "guild_id": str(GUILD_ID),
+            "channel_id": str(channel_id),
+            "channel": self.channels[channel_id],
+            "member": member.payload(),
+            "token": token,
+            "version": 1,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "app_permissions": str(BASIC),
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if message is not None:
+            payload["message"] = message
+        asyncio.get_running_loop().create_task(self._dispatch("INTERACTION_CREATE", payload))
+        return interaction_id
+
+    def slash(self, member: Member, channel_id: int, sub: str, **options: Any) -> int:
+        """`/story SUB option=value ...` typed by a member; returns the interaction id."""
+        types = {str: 3, int: 4, bool: 5, float: 10}
+        sub_options = [{"name": k, "type": types[type(v)], "value": v} for k, v in options.items()]
+        data = {
+            "id": "7001",
+            "name": "story",
+            "type": 1,
+            "options": [{"name": sub, "type": 1, "options": sub_options}],
+        }
+        return self._interaction(2, member, channel_id, data)
+
+    def click(self, member: Member, message_id: int, custom_id: str) -> int:
+        """A member presses a button on a message; returns the interaction id."""
+        message = self.messages[message_id]
+        data = {"custom_id": custom_id, "component_type": 2}
+        return self._interaction(3, member, int(message["channel_id"]), data, message)
+
+    def delete(self, message_id: int) -> None:
+        self.deleted.add(message_id)
+
+    def story_messages(self, channel_id: int = 2000) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.messages.values()
+            if int(m["channel_id"]) == channel_id
+            and m["id"] not in self.deleted
+            and int(m["author"]["id"]) == APP_ID
+            and m.get("embeds")
+        ]
+
+    def reply_text(self, interaction_id: int) -> str | None:
+        replies = self.replies.get(interaction_id)
+        if not replies:
+            return None
+        return str(replies[0].get("content") or "")
+
+    def calls(self, method: str, prefix: str) -> list[Any]:
+        return [body for m, path, body in self.requests if m == method and path.startswith(prefix)]
+
+    async def wait_until(self, check: Any) -> Any:
+        """Wait up to 10 s until `check()` is truthy (re-checked after every request)."""
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(check)
+        return check()
+
+    # Gateway
+
+    async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
+        for ws in list(self._sockets):
+            if not ws.closed:
+                await ws.send_str(
+                    json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data})
+                )
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(
+            json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        )
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            frame = json.loads(message.data)
+            if frame["op"] == 1:
+                await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+            elif frame["op"] == 2:
+                self._sockets.append(ws)
+                ready = {
+                    "v": 10,
+                    "user": BOT_USER,
+                    "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                    "session_id": "fake-session",
+                    "resume_gateway_url": self.gateway_url,
+                    "application": {"id": str(APP_ID), "flags": 0},
+                    "private_channels": [],
+                    "relationships": [],
+                }
+                await ws.send_str(
+                    json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready})
+                )
+                await ws.send_str(
+                    json.dumps(
+                        {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": self._guild()}
+                    )
+                )
+        if ws in self._sockets:
+            self._sockets.remove(ws)
+        return ws
+
+    def _guild(self) -> dict[str, Any]:
+        everyone = {
+            "id": str(GUILD_ID),
+            "name": "@everyone",
+            "permissions": str(BASIC),
+            "position": 0,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+        return {
+            "id": str(GUILD_ID),
+            "name": "Story Club",
+            "icon": None,
+            "owner_id": "1",
+            "roles": [everyone],
+            "channels": list(self.channels.values()),
+            "members": [],
+            "member_count": 3,
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "threads": [],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "large": False,
+            "unavailable": False,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "system_channel_flags": 0,
+            "joined_at": "2026-01-01T00:00:00+00:00",
+        }
+
+    # REST
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["path"]
+        body, files = await _read_body(request)
+        self.requests.append((request.method, path, body))
+        try:
+            if request.headers.get("Authorization") not in (
+                f"Bot {TOKEN}",
+                None,
+            ) and not path.startswith(("/interactions/", "/webhooks/")):
+                raise ApiError(401, 0, "401: Unauthorized")
+            result = await self._route(request.method, path, body, files)
+        except ApiError as err:
+            result = _json({"message": err.message, "code": err.code}, status=err.status)
+        async with self._changed:
+            self._changed.notify_all()
+        return result
+
+    async def _route(
+        self, method: str, path: str, body: Any, files: dict[str, bytes]
+    ) -> web.Response:
+        parts = path.strip("/").split("/")
+        if (method, path) == ("GET", "/users/@me"):
+            return _json(BOT_USER)
+        if (method, path) == ("GET", "/oauth2/applications/@me"):
+            return _json(
+                {
+                    "id": str(APP_ID),
+                    "name": "StoryCraft",
+                    "icon": None,
+                    "description": "",
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "verify_key": "0" * 64,
+                    "owner": BOT_USER,
+                    "flags": 0,
+                    "summary": "",
+                }
+            )
+        if parts[0] == "applications" and parts[-1] == "commands":
+            scope = parts[3] if len(parts) > 4 else "global"
+            if method == "PUT":
+                self.command_puts += 1
+                self.commands[scope] = [
+                    {**c, "id": str(7000 + i), "application_id": str(APP_ID), "version": "1"}
+                    for i, c in enumerate(body)
+                ]
+            return _json(self.commands.get(scope, []))
+        if parts[0] == "interactions" and parts[-1] == "callback":
+            return self._callback(int(parts[1]), parts[2], body, files)
+        if parts[0] == "webhooks":
+            return self._webhook(method, parts, body, files)
+        if parts[0] == "channels" and parts[2:3] == ["messages"]:
+            channel_id = int(parts[1])
+            if method == "POST":
+                return _json(self._post(channel_id, body, files))
+            if method == "PATCH":
+                return _json(self._edit(channel_id, int(parts[3]), body, files))
+            if method == "GET":
+                return _json(self._message(int(parts[3])))
+        raise ApiError(404, 0, f"404: Not Found ({method} {path})")
+
+    def _callback(
+        self, interaction_id: int, token: str, body: Any, files: dict[str, bytes]
+    ) -> web.Response:
+        interaction = self._interactions.get(interaction_id)
+        if interaction is None or interaction.token != token:
+            raise ApiError(404, 10062, "Unknown interaction")
+        if interaction.answered:
+            raise ApiError(400, 40060, "Interaction has already been acknowledged.")
+        if time.monotonic() - interaction.created > self.interaction_deadline:
+            raise ApiError(404, 10062, "Unknown interaction")
+        interaction.answered = True
+        kind = body["type"]
+        data = body.get("data") or {}
+        resource: dict[str, Any] = {"type": kind}
+        if kind == 4:
+            _check_message(data)
+            message = self._store_message(None, data, files, interaction_reply=True)
+            self.replies.setdefault(interaction_id, []).append(message)
+            if data.get("flags", 0) & 64:
+                self.ephemeral.append(message)
+            interaction.original = message
+            resource["message"] = message
+        elif kind == 7:
+            _check_message(data)
+        return _json(
+            {
+                "interaction": {
+                    "id": str(interaction_id),
+                    "type": 2,
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": bool(data.get("flags", 0) & 64),
+                },
+                "resource": resource,
+            }
+        )
+
+    def _webhook(
+        self, method: str, parts: list[str], body: Any, files: dict[str, bytes]
+    ) -> web.Response:
+        token = parts[2]
+        interaction = next((i for i in self._interactions.values() if i.token == token), None)
+        if interaction is None or not interaction.answered:
+            raise ApiError(404, 10015, "Unknown Webhook")
+        if method == "POST":  # a followup
+            _check_message(body)
+            message = self._store_message(None, body, files, interaction_reply=True)
+            self.replies.setdefault(interaction.id, []).append(message)
+            if body.get("flags", 0) & 64:
+                self.ephemeral.append(message)
+            return _json(message)
+        if method == "PATCH":  # edit @original
+            _check_message(body)
+            original = interaction.original or self._store_message(
+                None, {}, {}, interaction_reply=True
+            )
+            original.update(
+                {k: v for k, v in body.items() if k in ("content", "embeds", "components")}
+            )
+            interaction.original = original
+            self.replies.setdefault(interaction.id, []).append(original)
+            return _json(original)
+        raise ApiError(405, 0, "405: Method Not Allowed")
+
+    def _post(self, channel_id: int, body: Any, files: dict[str, bytes]) -> dict[str, Any]:
+        if channel_id in self.no_permission:
+            raise ApiError(403, 50013, "Missing Permissions")
+        if channel_id not in self.channels:
+            raise ApiError(404, 10003, "Unknown Channel")
+        _check_message(body)
+        return self._store_message(channel_id, body, files)
+
+    def _edit(
+        self, channel_id: int, message_id: int, body: Any, files: dict[str, bytes]
+    ) -> dict[str, Any]:
+        if channel_id in self.no_permission:
+            raise ApiError(403, 50013, "Missing Permissions")
+        message = self._message(message_id)
+        if message_id in self.too_old:
+            raise ApiError(
+                400,
+                30046,
+                "Maximum number of edits to messages older than 1 hour reached. Try again later.",
+            )
+        _check_message(body)
+        for key in ("content", "embeds", "components", "flags"):
+            if key in body:
+                message[key] = body[key]
+        if "attachments" in body:
+            kept = {str(a["id"]) for a in body["attachments"] if "id" in a}
+            old = [a for a in message["attachments"] if a["id"] in kept]
+            message["attachments"] = old + self._attachments(body, files)
+        message["edited_timestamp"] = _now()
+        return message
+
+    def _message(self, message_id: int) -> dict[str, Any]:
+        if message_id in self.deleted or message_id not in self.messages:
+            raise ApiError(404, 10008, "Unknown Message")
+        return self.messages[message_id]
+
+    def _store_message(
+        self,
+        channel_id: int | None,
+        body: Any,
+        files: dict[str, bytes],
+        *,
+        interaction_reply: bool = False,
+    ) -> dict[str, Any]:
+        message_id = next(self._ids)
+        message = {
+            "id": str(message_id),
+            "channel_id": str(channel_id or 2000),
+            "guild_id": str(GUILD_ID),
+            "author": BOT_USER,
+            "content": body.get("content") or "",
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "type": 20 if interaction_reply else 0,
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "flags": body.get("flags", 0),
+            "attachments": self._attachments(body, files),
+        }
+        if not interaction_reply:
+            self.messages[message_id] = message
+        return message
+
+    def _attachments(self, body: Any, files: dict[str, bytes]) -> list[dict[str, Any]]:
+        result = []
+        for index, (name, data) in enumerate(sorted(files.items())):
+            meta = next(
+                (
+                    a
+                    for a in body.get("attachments", [])
+                    if str(a.get("id")) == name.split("[")[-1].rstrip("]")
+                ),
+                {},
+            )
+            filename = meta.get("filename", f"file{index}")
+            attachment_id = str(next(self._ids))
+            result.append(
+                {
+                    "id": attachment_id,
+                    "filename": filename,
+                    "size": len(data),
+                    "url": f"{self.url}/attachments/{attachment_id}/{filename}",
+                    "proxy_url": f"{self.url}/attachments/{attachment_id}/{filename}",
+                    "content_type": "image/png" if filename.endswith(".png") else "image/jpeg",
+                }
+            )
+        return result
+
+
+def _check_message(body: dict[str, Any]) -> None:
+    """Discord's limits: content 2000, embed description 4096 and 6000 in all, components."""
+    if len(body.get("content") or "") > 2000:
+        raise ApiError(400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length.")
+    embeds = body.get("embeds") or []
+    total = 0
+    for embed in embeds:
+        description = embed.get("description") or ""
+        if len(description) > 4096:
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body: embeds.0.description: Must be 4096 or fewer in length.",
+            )
+        total += (
+            len(description)
+            + len(embed.get("title") or "")
+            + len((embed.get("footer") or {}).get("text", ""))
+        )
+    if total > 6000:
+        raise ApiError(
+            400, 50035, "Invalid Form Body: embeds: Embed size exceeds maximum size of 6000"
+        )
+    rows = body.get("components") or []
+    if len(rows) > 5:
+        raise ApiError(400, 50035, "Invalid Form Body: components: Must be 5 or fewer in length.")
+    seen: set[str] = set()
+    for row in rows:
+        buttons = row.get("components", [])
+        if len(buttons) > 5:
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body: components.0.components: Must be 5 or fewer in length.",
+            )
+        for button in buttons:
+            custom_id = button.get("custom_id")
+            if custom_id is not None:
+                if not 1 <= len(custom_id) <= 100:
+                    raise ApiError(
+                        400,
+                        50035,
+                        "Invalid Form Body: custom_id: Must be between 1 and 100 in length.",
+                    )
+                if custom_id in seen:
+                    raise ApiError(
+                        400,
+                        50035,
+                        "Invalid Form Body: custom_id: Component custom id cannot be duplicated",
+                    )
+                seen.add(custom_id)
+            if len(button.get("label") or "") > 80:
+                raise ApiError(
+                    400, 50035, "Invalid Form Body: label: Must be 80 or fewer in length."
+                )
+
+
+async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:
+    files: dict[str, bytes] = {}
+    if not request.can_read_body:
+        return {}, files
+    if request.content_type.startswith("multipart/"):
+        body: Any = {}
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "payload_json":
+                body = json.loads(await part.text())
+            elif part.name:
+                files[part.name] = bytes(await part.read())
+        return body, files
+    raw = await request.read()
+    return (json.loads(raw) if raw else {}), files
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
