@@ -16,11 +16,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import discord
 import httpx
 import ollama
 from telegram.error import InvalidToken, TelegramError
 
 from adapters.console import ConsoleView, run_console, stdin_lines
+from adapters.discord_bot import DiscordAdapter, DiscordConfig
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from config.settings import Settings, load_settings
 from storycraft_bot.clock import Clock, SystemClock
@@ -239,7 +241,10 @@ async def run(settings: Settings, *, console: bool) -> int:
                 stack.push_async_callback(telegram.stop)
                 running.append(Platform.TELEGRAM)
         if settings.discord_token is not None:
-            log.error("DISCORD_TOKEN is set, but this build has no Discord adapter yet")
+            discord_adapter = await start_discord(settings, engine, store, router)
+            if discord_adapter is not None:
+                stack.push_async_callback(discord_adapter.stop)
+                running.append(Platform.DISCORD)
         if not running:
             print(
                 "storycraft: no chat platform could be started (see the log above)", file=sys.stderr
@@ -252,6 +257,38 @@ async def run(settings: Settings, *, console: bool) -> int:
         await stop.wait()
         log.info("shutting down")
         return 0
+
+
+async def start_discord(
+    settings: Settings, engine: StoryEngine, store: Store, router: PlatformRouter
+) -> DiscordAdapter | None:
+    """The Discord adapter, logged in and connecting; None (and one log line) if refused."""
+    assert settings.discord_token is not None
+    adapter = DiscordAdapter(
+        engine,
+        store,
+        DiscordConfig(
+            token=settings.discord_token.get_secret_value(),
+            data_dir=settings.data_dir,
+            test_guild=settings.discord_test_guild,
+            edit_interval=settings.edit_interval_seconds,
+            language=Language(settings.story_language),
+        ),
+    )
+    router.register(Platform.DISCORD, adapter)  # before connecting: interactions may come at once
+    try:
+        await adapter.start()
+    except discord.LoginFailure:
+        log.error(
+            "Discord refused DISCORD_TOKEN: check it in the Developer Portal; Discord stays off"
+        )
+    except (discord.HTTPException, OSError) as err:
+        log.error("Discord could not start (%s: %s); Discord stays off", type(err).__name__, err)
+    else:
+        return adapter
+    router.unregister(Platform.DISCORD)
+    await adapter.stop()
+    return None
 
 
 async def start_telegram(

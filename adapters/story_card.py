@@ -8,6 +8,7 @@ platform ids and makes no calls.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from storycraft_bot import events as ev
@@ -61,6 +62,11 @@ class StoryCard:
     def is_open(self) -> bool:
         return self.state == "open"
 
+    @property
+    def can_close_vote(self) -> bool:
+        """A group vote is running with at least one vote (the starter may end it)."""
+        return self.is_open and self.is_group and any(self.counts)
+
     def apply(self, event: ev.StoryEvent) -> None:
         """Update from an engine event about this segment."""
         match event:
@@ -110,13 +116,14 @@ class StoryCard:
             case _:
                 pass
 
-    def status_lines(self) -> list[str]:
-        """Lines under the narration: writing, votes, decision, failure, picture."""
+    def status_lines(self, when: Callable[[float], str] | None = None) -> list[str]:
+        """Lines under the narration: writing, votes, decision, failure, picture.
+        `when` writes the vote's end time the platform's way (default: a UTC clock time)."""
         lines: list[str] = []
         if self.state == "writing":
             lines.append(text(self.language, "writing"))
         if self.is_open and self.is_group and self.closes_at is not None:
-            closes = dt.datetime.fromtimestamp(self.closes_at, dt.UTC).strftime("%H:%M:%S UTC")
+            closes = (when or _utc_clock)(self.closes_at)
             lines.append("🗳 " + text(self.language, "vote_open", closes=closes))
         if self.decision:
             lines.append("» " + self.decision)
@@ -133,3 +140,7 @@ class StoryCard:
             suffix = f" · {self.counts[index]}"
             label = label[: limit - len(suffix)] + suffix
         return label[:limit]
+
+
+def _utc_clock(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%H:%M:%S UTC")

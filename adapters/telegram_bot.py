@@ -360,7 +360,7 @@ class TelegramAdapter:
                 await self._engine.retry(place, actor)
                 return text(language, "retrying")
             await self._engine.close_vote(place, actor)
-            return text(language, "settings_saved")
+            return text(language, "vote_closed")
         raise StoryActionError("choice_closed")
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> str:
@@ -478,6 +478,9 @@ class TelegramAdapter:
                 ]
                 for i in range(len(card.choices))
             ]
+        if card.can_close_vote:
+            close = text(card.language, "close_vote_button")
+            rows.append([InlineKeyboardButton(close, callback_data=f"x:{card.segment_id}")])
         if card.state == "failed":
             rows.append(
                 [

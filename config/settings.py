@@ -69,6 +69,7 @@ class Settings(BaseSettings):
 
     # Platforms (secrets)
     discord_token: SecretStr | None = None
+    discord_test_guild: int | None = None
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
 
@@ -81,7 +82,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("discord_token", "telegram_token", mode="before")
+    @field_validator("discord_token", "telegram_token", "discord_test_guild", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

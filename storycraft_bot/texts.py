@@ -176,6 +176,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "🔁 Попробовать снова",
         Language.EN: "🔁 Try again",
     },
+    "vote_closed": {
+        Language.RU: "Голосование закрыто.",
+        Language.EN: "The vote is closed.",
+    },
     "close_vote_button": {
         Language.RU: "⏹ Закрыть голосование",
         Language.EN: "⏹ Close the vote",

@@ -205,10 +205,31 @@ class FakeDiscord:
         return self._interaction(2, member, channel_id, data)
 
     def click(self, member: Member, message_id: int, custom_id: str) -> int:
-        """A member presses a button on a message; returns the interaction id."""
+        """A member presses a button on a message; returns the interaction id. Like Discord,
+        only a component the message really has can be pressed."""
         message = self.messages[message_id]
+        present = {
+            b.get("custom_id")
+            for row in message.get("components", [])
+            for b in row.get("components", [])
+        }
+        if custom_id not in present:
+            raise ValueError(f"message {message_id} has no button {custom_id!r}")
         data = {"custom_id": custom_id, "component_type": 2}
         return self._interaction(3, member, int(message["channel_id"]), data, message)
+
+    def post_as_bot(self, channel_id: int, custom_ids: list[str]) -> int:
+        """A message the bot sent long ago (e.g. by an older version), with these buttons."""
+        row = {
+            "type": 1,
+            "components": [
+                {"type": 2, "style": 1, "label": c[:80], "custom_id": c} for c in custom_ids
+            ],
+        }
+        message = self._store_message(
+            channel_id, {"embeds": [{"description": "old"}], "components": [row]}, {}
+        )
+        return int(message["id"])
 
     def delete(self, message_id: int) -> None:
         self.deleted.add(message_id)

@@ -232,12 +232,17 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     assert await answer_of(tg, tg.press(group, carol, mid, third)) == "Vote counted: Path 1.3"
     live = await tg.wait_until(
         lambda: (
-            [label for label, _ in keyboard(tg.messages[(group["id"], mid)])]
+            [
+                label
+                for label, data in keyboard(tg.messages[(group["id"], mid)])
+                if data.startswith("c:")
+            ]
             == ["Path 1.1 · 1", "Path 1.2 · 1", "Path 1.3 · 1"]
             and tg.messages[(group["id"], mid)]
         )
     )
     assert "Voting is open until" in live["text"]
+    assert keyboard(live)[-1] == ("⏹ Close the vote", "x:1")
 
     await clock.advance(60)  # the window ends: one vote each, a three-way tie
     decided = await tg.wait_until(

@@ -1,0 +1,723 @@
+"""The Discord adapter (discord.py 2.7): the /story command group and restart-safe
+buttons in, story messages out. It translates only: every rule lives in the engine.
+
+Story messages are sent and edited with the bot's own token, never through interaction
+tokens, which expire after 15 minutes. Buttons are DynamicItems whose custom_id carries
+the segment id, so they resolve through the database after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+from PIL import Image
+
+from storycraft_bot import events as ev
+from storycraft_bot.engine import PressKind, StoryEngine
+from storycraft_bot.errors import StoryActionError
+from storycraft_bot.models import Actor, ChannelKey, Language, Place, Platform
+from storycraft_bot.storage import Store
+from storycraft_bot.text_fitting import split_text
+from storycraft_bot.texts import status_text, text
+
+from .pacing import EditPacer
+from .story_card import StoryCard
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION_LIMIT = 4096
+STATUS_ROOM = 400
+LABEL_LIMIT = 80
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+CHOICE_TEMPLATE = r"sc:c:(?P<segment>[0-9]{1,15}):(?P<choice>[0-9])"
+ACTION_TEMPLATE = r"sc:(?P<action>[rtx]):(?P<segment>[0-9]{1,15})"
+URGENT = (
+    ev.SegmentFinished,
+    ev.ChoiceDecided,
+    ev.SegmentFailed,
+    ev.PictureReady,
+    ev.PictureFailed,
+    ev.StoryStopped,
+)
+NO_ACCESS = {
+    Language.RU: "Мне не хватает прав в этом канале: нужны «Отправлять сообщения», "
+    "«Встраивать ссылки» и «Прикреплять файлы».",
+    Language.EN: "I lack permissions in this channel: I need Send Messages, Embed Links and "
+    "Attach Files.",
+}
+RUSSIAN = {
+    "Interactive illustrated stories": "Интерактивные истории с картинками",
+    "Start a story in this channel": "Начать историю в этом канале",
+    "What the story is about (optional)": "О чём история (необязательно)",
+    "Genre of the story": "Жанр истории",
+    "Language of the story": "Язык истории",
+    "End the story": "Закончить историю",
+    "What is going on": "Что сейчас происходит",
+    "Rewrite the newest part": "Переписать последнюю часть",
+    "Take the last choice back": "Отменить последний выбор",
+    "Draw the newest picture again": "Нарисовать картинку заново",
+    "Change the story's settings": "Изменить настройки истории",
+    "Seconds a vote stays open": "Сколько секунд идёт голосование",
+    "Pictures on or off": "Картинки вкл./выкл.",
+    "How to play": "Как играть",
+    "premise": "завязка",
+    "genre": "жанр",
+    "language": "язык",
+    "vote_window": "голосование",
+    "pictures": "картинки",
+    "Fantasy": "Фэнтези",
+    "Science fiction": "Фантастика",
+    "Horror": "Ужасы",
+    "Mystery": "Детектив",
+    "Fairy tale": "Сказка",
+}
+
+
+class RussianTranslator(app_commands.Translator):
+    """Command names and descriptions in Russian for Russian Discord clients."""
+
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: Any
+    ) -> str | None:
+        if locale is discord.Locale.russian:
+            return RUSSIAN.get(string.message)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordConfig:
+    """How to reach Discord and where to keep the command-sync fingerprint."""
+
+    token: str
+    data_dir: Path
+    test_guild: int | None = None
+    edit_interval: float = 1.0
+    language: Language = Language.RU
+    guild_ready_timeout: float = 2.0
+
+
+class ChoiceButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CHOICE_TEMPLATE
+):
+    """A story choice; its custom_id names the segment and the choice."""
+
+    def __init__(self, segment_id: int, choice: int, label: str = "…") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.primary,
+                custom_id=f"sc:c:{segment_id}:{choice}",
+                row=min(choice, 3),  # rows 0-3 for choices, 4 for actions
+            )
+        )
+        self.segment_id = segment_id
+        self.choice = choice
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
+    ) -> ChoiceButton:
+        return cls(int(match["segment"]), int(match["choice"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _adapter(interaction).on_choice(interaction, self.segment_id, self.choice)
+
+
+class ActionButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=ACTION_TEMPLATE
+):
+    """Redraw (r), retry (t) or close the vote on (x) the segment named in its custom_id."""
+
+    def __init__(self, action: str, segment_id: int, label: str = "…") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"sc:{action}:{segment_id}",
+                row=4,
+            )
+        )
+        self.action = action
+        self.segment_id = segment_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
+    ) -> ActionButton:
+        return cls(match["action"], int(match["segment"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _adapter(interaction).on_action(interaction, self.action)
+
+
+class StoryClient(discord.Client):
+    """discord.py's client with our command tree and dynamic buttons."""
+
+    def __init__(self, adapter: DiscordAdapter, guild_ready_timeout: float) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels and guilds; interactions carry everything else
+        super().__init__(intents=intents, guild_ready_timeout=guild_ready_timeout)
+        self.adapter = adapter
+        self.tree: app_commands.CommandTree[StoryClient] = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ChoiceButton, ActionButton)
+        await self.adapter.setup(self)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Buttons whose custom_id matches none of ours (forged, or from an old version)."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if re.fullmatch(CHOICE_TEMPLATE, custom_id) or re.fullmatch(ACTION_TEMPLATE, custom_id):
+            return
+        language = self.adapter.language_of(interaction)
+        await self.adapter.answer(interaction, text(language, "choice_closed"))
+
+
+def _adapter(interaction: discord.Interaction) -> DiscordAdapter:
+    client = interaction.client
+    assert isinstance(client, StoryClient)
+    return client.adapter
+
+
+@dataclass(eq=False)
+class _Shown:
+    """One segment on screen: its card and the messages that show it."""
+
+    card: StoryCard
+    channel_id: int
+    messages: list[int] = field(default_factory=list)  # narration messages; last is the main one
+    sent: dict[int, str] = field(default_factory=dict)
+    picture_shown: str = ""
+    pacer: EditPacer | None = None
+
+
+class StoryCommands(app_commands.Group):
+    """`/story ...`"""
+
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        super().__init__(name="story", description="Interactive illustrated stories")
+        self.adapter = adapter
+
+    @app_commands.command(name="start", description="Start a story in this channel")
+    @app_commands.describe(
+        premise="What the story is about (optional)",
+        genre="Genre of the story",
+        language="Language of the story",
+    )
+    @app_commands.choices(
+        genre=[
+            app_commands.Choice(name="Fantasy", value="fantasy"),
+            app_commands.Choice(name="Science fiction", value="sci-fi"),
+            app_commands.Choice(name="Horror", value="horror"),
+            app_commands.Choice(name="Mystery", value="mystery"),
+            app_commands.Choice(name="Fairy tale", value="fairy tale"),
+        ],
+        language=[
+            app_commands.Choice(name="Русский", value="ru"),
+            app_commands.Choice(name="English", value="en"),
+        ],
+    )
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        premise: str | None = None,
+        genre: app_commands.Choice[str] | None = None,
+        language: app_commands.Choice[str] | None = None,
+    ) -> None:
+        await self.adapter.on_start(
+            interaction,
+            premise or "",
+            genre.value if genre else None,
+            language.value if language else None,
+        )
+
+    @app_commands.command(name="stop", description="End the story")
+    async def stop(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_command(interaction, "stop")
+
+    @app_commands.command(name="status", description="What is going on")
+    async def status(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_command(interaction, "status")
+
+    @app_commands.command(name="retry", description="Rewrite the newest part")
+    async def retry(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_command(interaction, "retry")
+
+    @app_commands.command(name="undo", description="Take the last choice back")
+    async def undo(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_command(interaction, "undo")
+
+    @app_commands.command(name="redraw", description="Draw the newest picture again")
+    async def redraw(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_command(interaction, "redraw")
+
+    @app_commands.command(name="settings", description="Change the story's settings")
+    @app_commands.describe(vote_window="Seconds a vote stays open", pictures="Pictures on or off")
+    @app_commands.choices(
+        vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        vote_window: app_commands.Choice[int] | None = None,
+        pictures: bool | None = None,
+    ) -> None:
+        await self.adapter.on_settings(
+            interaction, vote_window.value if vote_window else None, pictures
+        )
+
+    @app_commands.command(name="help", description="How to play")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await self.adapter.answer(interaction, text(self.adapter.language_of(interaction), "help"))
+
+
+class DiscordAdapter:
+    """Runs the Discord client and implements the engine's StoryView for Discord."""
+
+    def __init__(self, engine: StoryEngine, store: Store, config: DiscordConfig) -> None:
+        self._engine = engine
+        self._store = store
+        self._config = config
+        self._shown: dict[int, _Shown] = {}
+        self._latest: dict[int, int] = {}
+        self._no_access: set[int] = set()  # channels we could not post in, not yet explained
+        self._runner: asyncio.Task[None] | None = None
+        self.client = StoryClient(self, config.guild_ready_timeout)
+
+    # Life cycle
+
+    async def start(self) -> None:
+        """Log in (discord.LoginFailure for a wrong token), then connect in the background."""
+        try:
+            await self.client.login(self._config.token)
+        except BaseException:
+            await self.client.close()
+            raise
+        self._runner = asyncio.create_task(self.client.connect(), name="discord")
+        self._runner.add_done_callback(_report_end)
+
+    async def wait_ready(self) -> None:
+        await self.client.wait_until_ready()
+
+    async def stop(self) -> None:
+        for shown in self._shown.values():
+            if shown.pacer is not None:
+                shown.pacer.cancel()
+        await self.client.close()
+        if self._runner is not None:
+            await asyncio.gather(self._runner, return_exceptions=True)
+
+    async def setup(self, client: StoryClient) -> None:
+        """Build the command tree and sync it only when it changed (200 creates/day/guild)."""
+        tree = client.tree
+        await tree.set_translator(RussianTranslator())
+        guild = discord.Object(self._config.test_guild) if self._config.test_guild else None
+        tree.add_command(StoryCommands(self), guild=guild)
+        translator = tree.translator
+        assert translator is not None
+        payload = [
+            await command.get_translated_payload(tree, translator)
+            for command in tree.get_commands(guild=guild)
+        ]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        scope = str(self._config.test_guild or "global")
+        marker = self._config.data_dir / "discord_commands.json"
+        synced = json.loads(marker.read_text()) if marker.exists() else {}
+        if synced.get(scope) == digest:
+            log.info("Discord: commands unchanged, not synced")
+            return
+        await tree.sync(guild=guild)
+        synced[scope] = digest
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(synced))
+        log.info("Discord: commands synced (%s)", scope)
+
+    # From Discord to the engine
+
+    def language_of(self, interaction: discord.Interaction) -> Language:
+        if interaction.locale is discord.Locale.russian:
+            return Language.RU
+        if interaction.locale in (discord.Locale.american_english, discord.Locale.british_english):
+            return Language.EN
+        return self._config.language
+
+    def _place(self, interaction: discord.Interaction) -> Place:
+        channel = interaction.channel
+        channel_id = interaction.channel_id or 0
+        key = ChannelKey(Platform.DISCORD, str(channel_id))
+        if isinstance(channel, discord.Thread) and channel.parent_id:
+            key = ChannelKey(Platform.DISCORD, str(channel.parent_id), str(channel.id))
+        guild = f"{interaction.guild_id}" if interaction.guild_id else f"dm:{interaction.user.id}"
+        return Place(key, guild, interaction.guild_id is not None)
+
+    @staticmethod
+    def _actor(interaction: discord.Interaction) -> Actor:
+        allowed = interaction.permissions.manage_messages
+        return Actor(str(interaction.user.id), interaction.user.display_name, allowed)
+
+    async def answer(
+        self, interaction: discord.Interaction, message: str, *, public: bool = False
+    ) -> None:
+        """Reply once; refusals and confirmations are ephemeral."""
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=not public)
+            else:
+                await interaction.response.send_message(message, ephemeral=not public)
+        except discord.HTTPException as err:
+            log.warning("Discord: could not answer interaction %s: %s", interaction.id, err)
+        channel_id = interaction.channel_id
+        if channel_id in self._no_access:
+            self._no_access.discard(channel_id)
+            with _quiet():
+                await interaction.followup.send(
+                    NO_ACCESS[self.language_of(interaction)], ephemeral=True
+                )
+
+    async def _guarded(self, interaction: discord.Interaction, name: str, work: Any) -> None:
+        started = time.monotonic()
+        language = self.language_of(interaction)
+        try:
+            reply = await work
+            if reply:
+                await self.answer(interaction, reply[0], public=reply[1])
+        except StoryActionError as err:
+            await self.answer(interaction, text(language, err.code, **err.params))
+        except Exception:
+            log.exception("Discord: %s failed", name)
+            await self.answer(interaction, text(language, "internal_error"))
+        log.info(
+            "Discord: %s in %s handled in %.2fs",
+            name,
+            interaction.channel_id,
+            time.monotonic() - started,
+        )
+
+    async def on_start(
+        self,
+        interaction: discord.Interaction,
+        premise: str,
+        genre: str | None,
+        language: str | None,
+    ) -> None:
+        async def work() -> tuple[str, bool]:
+            chosen = Language(language) if language else self.language_of(interaction)
+            await self._engine.start(
+                self._place(interaction),
+                self._actor(interaction),
+                premise=premise,
+                genre=genre,
+                language=chosen,
+            )
+            about = f": *{premise[:200]}*" if premise else ""
+            return (
+                f"📖 **{interaction.user.display_name}** — {text(chosen, 'story_started')}{about}",
+                True,
+            )
+
+        await self._guarded(interaction, "/story start", work())
+
+    async def on_command(self, interaction: discord.Interaction, command: str) -> None:
+        async def work() -> tuple[str, bool] | None:
+            language = self.language_of(interaction)
+            place = self._place(interaction)
+            if command == "status":
+                return status_text(await self._engine.status(place)), False
+            actor = self._actor(interaction)
+            if command == "stop":
+                await self._engine.stop(place, actor)
+                return text(language, "story_stopped"), False
+            if command == "retry":
+                await self._engine.retry(place, actor)
+                return text(language, "retrying"), False
+            if command == "undo":
+                await self._engine.undo(place, actor)
+                return text(language, "undone"), False
+            await self._engine.redraw(place, actor)
+            return text(language, "redrawing"), False
+
+        await self._guarded(interaction, f"/story {command}", work())
+
+    async def on_settings(
+        self, interaction: discord.Interaction, vote_window: int | None, pictures: bool | None
+    ) -> None:
+        async def work() -> tuple[str, bool]:
+            language = self.language_of(interaction)
+            settings = await self._engine.configure(
+                self._place(interaction),
+                self._actor(interaction),
+                vote_window_seconds=float(vote_window) if vote_window else None,
+                pictures=pictures,
+            )
+            state = text(language, "on" if settings.pictures else "off")
+            window = int(settings.vote_window_seconds)
+            return text(language, "settings_title", pictures=state, window=window), False
+
+        await self._guarded(interaction, "/story settings", work())
+
+    async def on_choice(
+        self, interaction: discord.Interaction, segment_id: int, choice: int
+    ) -> None:
+        async def work() -> tuple[str, bool]:
+            language = self.language_of(interaction)
+            outcome = await self._engine.press(
+                self._place(interaction), self._actor(interaction), segment_id, choice
+            )
+            code = {
+                PressKind.DECIDED: "chosen",
+                PressKind.VOTE_COUNTED: "vote_counted",
+                PressKind.VOTE_CHANGED: "vote_changed",
+                PressKind.VOTE_SAME: "vote_same",
+            }[outcome.kind]
+            return text(language, code, choice=outcome.choice_text), False
+
+        await self._guarded(interaction, "choice", work())
+
+    async def on_action(self, interaction: discord.Interaction, action: str) -> None:
+        async def work() -> tuple[str, bool]:
+            language = self.language_of(interaction)
+            place, actor = self._place(interaction), self._actor(interaction)
+            if action == "r":
+                await self._engine.redraw(place, actor)
+                return text(language, "redrawing"), False
+            if action == "x":
+                await self._engine.close_vote(place, actor)
+                return text(language, "vote_closed"), False
+            await self._engine.retry(place, actor)
+            return text(language, "retrying"), False
+
+        await self._guarded(interaction, f"button {action}", work())
+
+    # From the engine to Discord (the StoryView port)
+
+    async def show(self, event: ev.StoryEvent) -> None:
+        channel_id = int(event.key.thread_id or event.key.channel_id)
+        try:
+            if isinstance(event, ev.SegmentStarted):
+                session = await self._store.get_session(event.session_id)
+                is_group = session.place.is_group if session else True
+                card = StoryCard(
+                    event.session_id, event.segment_id, event.index, event.language, is_group
+                )
+                started = _Shown(card, channel_id)
+                self._shown[event.segment_id] = started
+                self._latest[event.session_id] = event.segment_id
+                await self._pace(started, urgent=True)
+                return
+            if isinstance(event, ev.Notice):
+                await self._channel(channel_id).send(
+                    text(event.language, event.code, **dict(event.params))
+                )
+                return
+            segment_id = getattr(event, "segment_id", None)
+            if isinstance(event, ev.SegmentFinished):
+                segment_id = event.segment.id
+            elif isinstance(event, ev.VotesChanged):
+                segment_id = event.tally.segment_id
+            elif isinstance(event, ev.StoryStopped):
+                segment_id = self._latest.get(event.session_id)
+            shown = await self._find(segment_id, event, channel_id) if segment_id else None
+            if shown is not None:
+                shown.card.apply(event)
+                await self._pace(shown, urgent=isinstance(event, URGENT))
+            if isinstance(event, ev.StoryStopped):
+                await self._channel(channel_id).send(text(event.language, "story_stopped"))
+        except discord.Forbidden as err:
+            log.warning("Discord: no permission in channel %s: %s", channel_id, err)
+            self._no_access.add(channel_id)
+        except discord.HTTPException as err:
+            log.warning(
+                "Discord: could not show %s in %s: %s", type(event).__name__, channel_id, err
+            )
+
+    def _channel(self, channel_id: int) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(channel_id)
+
+    async def _find(self, segment_id: int, event: ev.StoryEvent, channel_id: int) -> _Shown | None:
+        shown = self._shown.get(segment_id)
+        if shown is not None:
+            return shown
+        segment = await self._store.get_segment(segment_id)
+        session = await self._store.get_session(event.session_id)
+        if segment is None or session is None:
+            return None
+        card = StoryCard.from_segment(segment, session.language, session.place.is_group)
+        shown = _Shown(
+            card, channel_id, [int(ref[1:]) for ref in segment.messages if ref.startswith("d")]
+        )
+        shown.picture_shown = card.picture_path
+        self._shown[segment_id] = shown
+        self._latest[session.id] = max(self._latest.get(session.id, 0), segment_id)
+        return shown
+
+    async def _pace(self, shown: _Shown, *, urgent: bool) -> None:
+        if shown.pacer is None:
+            shown.pacer = EditPacer(self._config.edit_interval, lambda: self._flush(shown))
+        await shown.pacer.request(urgent=urgent)
+
+    def _embeds(self, shown: _Shown) -> list[discord.Embed]:
+        card = shown.card
+        status = "\n".join(card.status_lines(lambda ts: f"<t:{int(ts)}:T> (<t:{int(ts)}:R>)"))
+        pieces = (
+            split_text(card.narration, DESCRIPTION_LIMIT - STATUS_ROOM) if card.narration else []
+        )
+        if not pieces:
+            pieces = [""]
+        pieces[-1] = "\n\n".join(p for p in (pieces[-1], status) if p) or "…"
+        colour = discord.Colour.blurple() if card.is_open else discord.Colour.dark_grey()
+        embeds = [discord.Embed(description=piece, colour=colour) for piece in pieces]
+        embeds[0].title = f"{card.index + 1}"
+        if card.picture_path:
+            embeds[-1].set_image(url=f"attachment://{Path(card.picture_path).name}")
+        return embeds
+
+    def _view(self, card: StoryCard) -> discord.ui.View | None:
+        view = discord.ui.View(timeout=None)
+        if card.is_open:
+            for number in range(len(card.choices)):
+                button = ChoiceButton(
+                    card.segment_id, number, card.choice_label(number, LABEL_LIMIT)
+                )
+                view.add_item(button)
+        if card.can_close_vote:
+            view.add_item(
+                ActionButton("x", card.segment_id, text(card.language, "close_vote_button"))
+            )
+        if card.state == "failed":
+            view.add_item(ActionButton("t", card.segment_id, text(card.language, "retry_button")))
+        elif card.picture_failed and card.state != "stopped":
+            view.add_item(ActionButton("r", card.segment_id, text(card.language, "redraw_button")))
+        return view if view.children else None
+
+    async def _flush(self, shown: _Shown) -> None:
+        """Bring the segment's messages in line with its card (called by its pacer)."""
+        embeds = self._embeds(shown)
+        view = self._view(shown.card)
+        new_picture = (
+            bool(shown.card.picture_path) and shown.card.picture_path != shown.picture_shown
+        )
+        changed = False
+        for number, embed in enumerate(embeds):
+            last = number == len(embeds) - 1
+            piece_view = view if last else None
+            files = [await self._picture_file(shown)] if last and new_picture else []
+            fingerprint = json.dumps(embed.to_dict(), sort_keys=True) + str(
+                [c.to_component_dict() for c in piece_view.children] if piece_view else ""
+            )
+            if number < len(shown.messages):
+                message_id = shown.messages[number]
+                if shown.sent.get(message_id) == fingerprint and not files:
+                    continue
+                new_id = await self._edit(shown, message_id, embed, piece_view, files)
+                if new_id != message_id:
+                    shown.messages[number] = new_id
+                    changed = True
+                shown.sent[new_id] = fingerprint
+            else:
+                message = await self._channel(shown.channel_id).send(
+                    embed=embed,
+                    view=piece_view or discord.utils.MISSING,
+                    files=files or discord.utils.MISSING,
+                )
+                shown.messages.append(message.id)
+                shown.sent[message.id] = fingerprint
+                changed = True
+        if new_picture:
+            shown.picture_shown = shown.card.picture_path
+        if changed:
+            await self._store.set_messages(shown.card.segment_id, [f"d{m}" for m in shown.messages])
+
+    async def _edit(
+        self,
+        shown: _Shown,
+        message_id: int,
+        embed: discord.Embed,
+        view: discord.ui.View | None,
+        files: list[discord.File],
+    ) -> int:
+        """Edit with the bot token; a deleted or too-old message is posted again."""
+        message = self._channel(shown.channel_id).get_partial_message(message_id)
+        try:
+            if files:
+                await message.edit(embed=embed, view=view, attachments=files)
+            else:
+                await message.edit(embed=embed, view=view)
+            return message_id
+        except discord.NotFound:
+            log.info("Discord: message %s was deleted; posting it again", message_id)
+        except discord.HTTPException as err:
+            if err.code != 30046:
+                raise
+            log.info("Discord: message %s is too old to edit again; posting a new one", message_id)
+        if not files and shown.card.picture_path:
+            files = [await self._picture_file(shown)]
+        fresh = await self._channel(shown.channel_id).send(
+            embed=embed, view=view or discord.utils.MISSING, files=files or discord.utils.MISSING
+        )
+        return fresh.id
+
+    async def _picture_file(self, shown: _Shown) -> discord.File:
+        """The picture as an upload, re-encoded smaller if over the guild's limit."""
+        path = Path(shown.card.picture_path)
+        data = await asyncio.to_thread(path.read_bytes)
+        channel = self.client.get_channel(shown.channel_id)
+        guild = getattr(channel, "guild", None)
+        limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+        name = path.name
+        if len(data) > limit:
+            data = await asyncio.to_thread(shrink, data, limit)
+            name = path.with_suffix(".jpg").name
+            log.info(
+                "Discord: picture %s re-encoded to %d bytes for the %d-byte limit",
+                path,
+                len(data),
+                limit,
+            )
+        return discord.File(io.BytesIO(data), filename=name)
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """The gateway connection ended for good (e.g. disallowed intents): say so once."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Discord: the connection ended: %s", task.exception())
+
+
+def shrink(data: bytes, limit: int) -> bytes:
+    """Re-encode a picture as JPEG, smaller and smaller, until it fits `limit` bytes."""
+    with Image.open(io.BytesIO(data)) as original:
+        picture = original.convert("RGB")
+    quality, scale = 90, 1.0
+    while True:
+        size = (max(1, int(picture.width * scale)), max(1, int(picture.height * scale)))
+        buffer = io.BytesIO()
+        picture.resize(size).save(buffer, "JPEG", quality=quality, optimize=True)
+        if buffer.tell() <= limit or (scale < 0.1 and quality <= 40):
+            return buffer.getvalue()
+        if quality > 60:
+            quality -= 10
+        else:
+            scale *= 0.75
+
+
+class _quiet:
+    """Suppress Discord HTTP errors for best-effort extras."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: object, trace: object) -> bool:
+        return isinstance(error, discord.HTTPException)

@@ -1,0 +1,448 @@
+"""The Discord adapter: discord.py, unmodified, against the fake Discord (REST + gateway),
+with the real engine, narrator (fake Ollama) and illustrator (fake ComfyUI)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+import httpx
+import pytest
+import yarl
+from PIL import Image
+
+from adapters.discord_bot import DiscordAdapter, DiscordConfig, shrink
+from storycraft_bot.comfy_pool import ServerPool
+from storycraft_bot.comfyui import ComfyClient
+from storycraft_bot.engine import EngineConfig, StoryEngine
+from storycraft_bot.gpu_queue import GpuQueue
+from storycraft_bot.illustrator import ComfyIllustrator
+from storycraft_bot.image_prompts import ModelPromptWriter
+from storycraft_bot.models import Language, Platform, StorySettings
+from storycraft_bot.narrator import OllamaNarrator
+from storycraft_bot.ollama_gateway import OllamaGateway
+from storycraft_bot.ports import Illustrator, NullIllustrator
+from storycraft_bot.routing import PlatformRouter
+from storycraft_bot.storage import Store
+from tests.conftest import sd15_workflow
+from tests.fake_comfyui import FakeComfyUI
+from tests.fake_discord import MANAGE_MESSAGES, TOKEN, FakeDiscord, Member
+from tests.fake_ollama import FakeOllama, Reply
+from tests.fakes import FakeClock
+
+ALICE = Member(501, "Alice")
+BOB = Member(502, "Bob")
+CAROL = Member(503, "Carol")
+MOD = Member(509, "Mod", permissions=MANAGE_MESSAGES | (1 << 11))
+STORIES = 2000
+
+
+@dataclass
+class Bot:
+    engine: StoryEngine
+    adapter: DiscordAdapter
+    illustrator: Illustrator
+
+
+BotFactory = Callable[..., Awaitable[Bot]]
+
+
+@pytest.fixture
+async def dc(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    # The two attributes that point discord.py at another server (REST and gateway).
+    monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
+    )
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def make_bot(
+    dc: FakeDiscord, gateway: OllamaGateway, clock: FakeClock, store: Store, tmp_path: Path
+) -> AsyncIterator[BotFactory]:
+    bots: list[Bot] = []
+    http = httpx.AsyncClient(timeout=5)
+
+    async def build(
+        *, comfy: FakeComfyUI | None = None, token: str = TOKEN, start: bool = True
+    ) -> Bot:
+        illustrator: Illustrator = NullIllustrator()
+        if comfy is not None:
+            client = ComfyClient(comfy.url, http, idle_timeout=2, backoff=0.01, reconnects=1)
+            illustrator = ComfyIllustrator(
+                ServerPool([client], clock),
+                GpuQueue(),
+                sd15_workflow(),
+                tmp_path / "pictures",
+                clock,
+                rng=random.Random(len(bots)),
+            )
+        router = PlatformRouter()
+        engine = StoryEngine(
+            store,
+            OllamaNarrator(gateway),
+            ModelPromptWriter(gateway, "qwen2.5:3b"),
+            illustrator,
+            router,
+            clock,
+            EngineConfig(language=Language.EN, story=StorySettings(vote_window_seconds=60)),
+            random.Random(3),
+        )
+        config = DiscordConfig(
+            token=token,
+            data_dir=tmp_path,
+            edit_interval=0.05,
+            language=Language.EN,
+            guild_ready_timeout=0.1,
+        )
+        adapter = DiscordAdapter(engine, store, config)
+        router.register(Platform.DISCORD, adapter)
+        bot = Bot(engine, adapter, illustrator)
+        if start:
+            await adapter.start()
+            bots.append(bot)
+            async with asyncio.timeout(10):
+                await adapter.wait_ready()
+            await engine.resume()
+        return bot
+
+    yield build
+    for bot in bots:
+        await bot.engine.shutdown()
+        if isinstance(bot.illustrator, ComfyIllustrator):
+            await bot.illustrator.close()
+        await bot.adapter.stop()
+    await http.aclose()
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (b.get("label", ""), b.get("custom_id", ""))
+        for row in message.get("components", [])
+        for b in row.get("components", [])
+    ]
+
+
+def description(message: dict[str, Any]) -> str:
+    return "\n".join(e.get("description") or "" for e in message.get("embeds", []))
+
+
+def story(dc: FakeDiscord, part: int, channel: int = STORIES) -> dict[str, Any] | None:
+    for message in reversed(dc.story_messages(channel)):
+        if description(message).startswith(f"Part {part}.") and any(
+            c.startswith("sc:c:") for _, c in buttons(message)
+        ):
+            return message
+    return None
+
+
+async def reply_to(dc: FakeDiscord, interaction_id: int) -> str:
+    await dc.wait_until(lambda: dc.reply_text(interaction_id) is not None)
+    return dc.reply_text(interaction_id) or ""
+
+
+def is_ephemeral(dc: FakeDiscord, interaction_id: int) -> bool:
+    return bool(dc.replies[interaction_id][0].get("flags", 0) & 64)
+
+
+async def test_commands_sync_once_with_russian_names(make_bot: BotFactory, dc: FakeDiscord) -> None:
+    first = await make_bot()
+    assert dc.command_puts == 1
+    story_command = dc.commands["global"][0]
+    assert story_command["name"] == "story"
+    assert story_command["description_localizations"]["ru"] == "Интерактивные истории с картинками"
+    start = next(o for o in story_command["options"] if o["name"] == "start")
+    assert start["description_localizations"]["ru"] == "Начать историю в этом канале"
+    await first.engine.shutdown()
+    await first.adapter.stop()
+
+    await make_bot()  # a restart with the same commands: no second sync
+    assert dc.command_puts == 1
+
+
+async def test_a_story_through_three_segments_with_pictures(
+    make_bot: BotFactory, dc: FakeDiscord, fake_comfy: FakeComfyUI, clock: FakeClock
+) -> None:
+    await make_bot(comfy=fake_comfy)
+    started = dc.slash(ALICE, STORIES, "start", premise="A lighthouse keeper finds a map")
+    assert await reply_to(dc, started) == (
+        "📖 **Alice** — The story begins…: *A lighthouse keeper finds a map*"
+    )
+    assert not is_ephemeral(dc, started)
+
+    for part in (1, 2, 3):
+        message = await dc.wait_until(lambda p=part: (m := story(dc, p)) and m["attachments"] and m)
+        assert description(message).startswith(f"Part {part}. Mara the wanderer")
+        embed = message["embeds"][-1]
+        assert embed["image"]["url"] == f"attachment://{message['attachments'][0]['filename']}"
+        assert [label for label, _ in buttons(message)] == [f"Path {part}.{i}" for i in (1, 2, 3)]
+        if part < 3:
+            press = dc.click(ALICE, int(message["id"]), buttons(message)[0][1])
+            assert await reply_to(dc, press) == f"Vote counted: Path {part}.1"
+            assert is_ephemeral(dc, press)
+            await clock.advance(60)  # a guild channel votes: the window decides
+    # Pictures went in through the bot token: PATCH /channels/.../messages/..., multipart.
+    edits_with_files = [b for b in dc.calls("PATCH", "/channels/") if b.get("attachments")]
+    assert len(edits_with_files) >= 3
+
+
+async def test_a_channel_vote_with_a_changed_vote_and_a_tie(
+    make_bot: BotFactory, dc: FakeDiscord, clock: FakeClock
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    mid = int(message["id"])
+    first, second, third = (custom_id for _, custom_id in buttons(message))
+
+    assert await reply_to(dc, dc.click(ALICE, mid, first)) == "Vote counted: Path 1.1"
+    assert await reply_to(dc, dc.click(BOB, mid, first)) == "Vote counted: Path 1.1"
+    assert await reply_to(dc, dc.click(BOB, mid, second)) == "You changed your vote: Path 1.2"
+    assert await reply_to(dc, dc.click(CAROL, mid, third)) == "Vote counted: Path 1.3"
+    live = await dc.wait_until(
+        lambda: (
+            [label for label, c in buttons(dc.messages[mid]) if c.startswith("sc:c:")]
+            == ["Path 1.1 · 1", "Path 1.2 · 1", "Path 1.3 · 1"]
+            and dc.messages[mid]
+        )
+    )
+    assert ":R>)" in description(live)  # the window's end as Discord's relative timestamp
+
+    await clock.advance(60)
+    decided = await dc.wait_until(
+        lambda: "The group chose" in description(dc.messages[mid]) and dc.messages[mid]
+    )
+    assert "(1 votes, tie broken at random)" in description(decided)
+    assert not buttons(decided)
+    await dc.wait_until(lambda: story(dc, 2))
+
+
+async def test_two_simultaneous_presses_never_decide_twice(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    bot = await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    mid = int(message["id"])
+    presses = [dc.click(ALICE, mid, "sc:c:1:0"), dc.click(BOB, mid, "sc:c:1:1")]  # the same instant
+    assert sorted([await reply_to(dc, p) for p in presses]) == [
+        "Vote counted: Path 1.1",
+        "Vote counted: Path 1.2",
+    ]
+    await dc.wait_until(lambda: ("⏹ Close the vote", "sc:x:1") in buttons(dc.messages[mid]))
+
+    closes = [dc.click(ALICE, mid, "sc:x:1"), dc.click(MOD, mid, "sc:x:1")]  # both at once
+    answers = sorted([await reply_to(dc, c) for c in closes])
+
+    assert answers == ["The vote is closed.", "This choice is closed."]
+    await dc.wait_until(lambda: story(dc, 2))
+    await bot.engine.wait_idle()
+    assert len(await store.live_segments(1)) == 2
+    decided = dc.messages[mid]
+    assert (
+        description(decided).count("Voting closed early") + description(decided).count("tie broken")
+        == 1
+    )
+
+
+async def test_a_press_after_a_restart_and_on_an_old_segment(
+    make_bot: BotFactory, dc: FakeDiscord, clock: FakeClock
+) -> None:
+    before = await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    choices = buttons(message)  # what the players' clients still show
+    await before.engine.shutdown()
+    await before.adapter.stop()
+
+    await make_bot()  # a new client on the same database
+    press = dc.click(ALICE, int(message["id"]), choices[1][1])
+    assert await reply_to(dc, press) == "Vote counted: Path 1.2"
+    retried = dc.slash(ALICE, STORIES, "retry")  # the starter rewrites part 1 instead
+    assert await reply_to(dc, retried) == "Rewriting this part…"
+    await dc.wait_until(lambda: (m := story(dc, 2)) and m["id"] != message["id"])
+    stale = dc.click(BOB, int(message["id"]), choices[0][1])  # the old part's buttons
+    assert await reply_to(dc, stale) == "This choice is closed."
+    assert is_ephemeral(dc, stale)
+
+
+async def test_permission_refusals_are_ephemeral(make_bot: BotFactory, dc: FakeDiscord) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    await dc.wait_until(lambda: story(dc, 1))
+
+    refused = dc.slash(BOB, STORIES, "stop")
+    assert (
+        await reply_to(dc, refused)
+        == "Only the person who started the story or a moderator can do that."
+    )
+    assert is_ephemeral(dc, refused)
+    stopped = dc.slash(MOD, STORIES, "stop")  # Manage Messages may stop it
+    assert await reply_to(dc, stopped) == "The story has ended. Thanks for playing!"
+    await dc.wait_until(
+        lambda: any(
+            m.get("content") == "The story has ended. Thanks for playing!"
+            for m in dc.messages.values()
+        )
+    )
+
+
+async def test_a_deleted_story_message_is_posted_again(
+    make_bot: BotFactory, dc: FakeDiscord, clock: FakeClock
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    assert (
+        await reply_to(dc, dc.click(ALICE, int(message["id"]), buttons(message)[0][1]))
+    ).startswith("Vote")
+    dc.delete(int(message["id"]))
+
+    await clock.advance(60)
+
+    fresh = await dc.wait_until(
+        lambda: next((m for m in dc.story_messages() if "The group chose" in description(m)), None)
+    )
+    assert fresh["id"] != message["id"]
+
+
+async def test_a_message_too_old_to_edit_is_posted_anew(
+    make_bot: BotFactory, dc: FakeDiscord, clock: FakeClock
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    dc.too_old.add(int(message["id"]))
+    await reply_to(dc, dc.click(ALICE, int(message["id"]), buttons(message)[2][1]))
+    await clock.advance(60)
+    fresh = await dc.wait_until(
+        lambda: next(
+            (m for m in dc.story_messages() if "The group chose: Path 1.3" in description(m)), None
+        )
+    )
+    assert fresh["id"] != message["id"]
+
+
+async def test_comfyui_failing_the_story_goes_on_without_pictures(
+    make_bot: BotFactory, dc: FakeDiscord, fake_comfy: FakeComfyUI
+) -> None:
+    fake_comfy.fail_prompts = 1000
+    await make_bot(comfy=fake_comfy)
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    notice = await dc.wait_until(
+        lambda: next(
+            (m for m in dc.messages.values() if "Pictures are off" in (m.get("content") or "")),
+            None,
+        )
+    )
+    assert "story goes on in text" in notice["content"]
+    assert not message["attachments"]
+
+
+async def test_a_failed_picture_offers_redraw(
+    make_bot: BotFactory, dc: FakeDiscord, fake_comfy: FakeComfyUI
+) -> None:
+    fake_comfy.checkpoints = ["other.safetensors"]
+    await make_bot(comfy=fake_comfy)
+    dc.slash(ALICE, STORIES, "start")
+    failed = await dc.wait_until(
+        lambda: (m := story(dc, 1)) and "The picture failed" in description(m) and m
+    )
+    assert buttons(failed)[-1] == ("🎨 Redraw", "sc:r:1")
+    press = dc.click(BOB, int(failed["id"]), "sc:r:1")  # anyone may redraw a failed picture
+    assert await reply_to(dc, press) == "Drawing it again…"
+
+
+async def test_a_long_narration_is_split_across_embeds(
+    make_bot: BotFactory, dc: FakeDiscord, fake_ollama: FakeOllama
+) -> None:
+    narration = "\n\n".join(
+        f"Paragraph {n}. " + "The sea was loud that night. " * 40 for n in range(8)
+    )
+    fake_ollama.then(
+        Reply(
+            content=json.dumps({"narration": narration, "choices": ["Go", "Stay"], "scene": "sea"}),
+            chunk_size=400,
+        )
+    )
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    last = await dc.wait_until(
+        lambda: next(
+            (m for m in dc.story_messages() if any(c.startswith("sc:c:") for _, c in buttons(m))),
+            None,
+        )
+    )
+    messages = dc.story_messages()
+    assert len(messages) >= 2
+    assert all(len(e.get("description") or "") <= 4096 for m in messages for e in m["embeds"])
+    assert description(messages[0]).startswith("Paragraph 0.")
+    assert [m for m in messages if buttons(m)] == [last]
+
+
+async def test_buttons_of_unknown_form_or_segment_are_closed_and_missing_permissions(
+    make_bot: BotFactory, dc: FakeDiscord
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    await dc.wait_until(lambda: story(dc, 1))
+    # Buttons an older version (or another bot build) left behind: Discord still delivers them.
+    old = dc.post_as_bot(STORIES, ["story:choice:1:0", "sc:c:999:1", "sc:c:1:9"])
+    for custom_id in ("story:choice:1:0", "sc:c:999:1", "sc:c:1:9"):
+        press = dc.click(ALICE, old, custom_id)
+        assert await reply_to(dc, press) == "This choice is closed."
+        assert is_ephemeral(dc, press)
+
+    dc.no_permission.add(2001)
+    dc.slash(ALICE, 2001, "start")
+    await dc.wait_until(lambda: dc.calls("POST", "/channels/2001/messages"))
+    status = dc.slash(ALICE, 2001, "status")
+    await dc.wait_until(lambda: len(dc.replies.get(status, [])) >= 2)
+    assert "I lack permissions in this channel" in dc.replies[status][1]["content"]
+    assert dc.replies[status][1]["flags"] & 64
+
+
+async def test_every_interaction_got_exactly_one_first_answer(
+    make_bot: BotFactory, dc: FakeDiscord
+) -> None:
+    await make_bot()
+    ids = [
+        dc.slash(ALICE, STORIES, "start"),
+        dc.slash(ALICE, STORIES, "help"),
+        dc.slash(BOB, STORIES, "undo"),
+    ]
+    for interaction_id in ids:
+        await reply_to(dc, interaction_id)
+    callbacks = [p for m, p, _ in dc.requests if p.startswith("/interactions/")]
+    assert len(callbacks) == len(ids)
+
+
+async def test_a_wrong_token_is_a_login_failure(make_bot: BotFactory) -> None:
+    bot = await make_bot(token="wrong", start=False)
+    with pytest.raises(discord.LoginFailure):
+        await bot.adapter.start()
+
+
+def test_oversized_pictures_are_re_encoded_smaller() -> None:
+    picture = Image.effect_noise((600, 600), 90).convert("RGB")
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    big = buffer.getvalue()
+
+    small = shrink(big, 40_000)
+
+    assert len(big) > 40_000 >= len(small)
+    with Image.open(io.BytesIO(small)) as result:
+        assert result.format == "JPEG"
