@@ -115,15 +115,34 @@ async def check_ollama(gateway: OllamaGateway, settings: Settings) -> str:
 
 
 def load_configured_workflow(settings: Settings) -> Workflow:
-    """The workflow file with the settings' checkpoint, size and steps put in."""
+    """The default workflow with the settings' checkpoint, size and steps put in."""
     workflow = load_workflow(find_workflow(settings.comfyui_workflow, WORKFLOWS))
-    overrides: dict[str, object] = {
-        "checkpoint": settings.comfyui_checkpoint or None,
+    return workflow.with_values(
+        _overrides(settings, checkpoint=settings.comfyui_checkpoint or None)
+    )
+
+
+def load_other_workflows(settings: Settings, default: Workflow) -> dict[str, Workflow]:
+    """The other shipped workflows a story may choose (their own checkpoints kept)."""
+    others = {}
+    for path in sorted(WORKFLOWS.glob("*.json")):
+        if path.stem.endswith(".bindings") or path.stem == default.name:
+            continue
+        try:
+            others[path.stem] = load_workflow(path).with_values(_overrides(settings))
+        except StoryCraftError as err:
+            log.warning("workflow %s is not offered: %s", path.name, err)
+    return others
+
+
+def _overrides(settings: Settings, **more: object) -> dict[str, object]:
+    values: dict[str, object] = {
         "width": settings.picture_width or None,
         "height": settings.picture_height or None,
         "steps": settings.picture_steps or None,
+        **more,
     }
-    return workflow.with_values({k: v for k, v in overrides.items() if v is not None})
+    return {k: v for k, v in values.items() if v is not None}
 
 
 async def build_illustrator(
@@ -171,6 +190,7 @@ async def build_illustrator(
         clock,
         report_interval=settings.edit_interval_seconds,
         memory=memory,
+        others=load_other_workflows(settings, workflow),
     )
     log.info("pictures by ComfyUI at %s with workflow %s", ", ".join(urls), workflow.name)
     return illustrator, gate
@@ -241,7 +261,8 @@ async def run(settings: Settings, *, console: bool) -> int:
                 stack.push_async_callback(telegram.stop)
                 running.append(Platform.TELEGRAM)
         if settings.discord_token is not None:
-            discord_adapter = await start_discord(settings, engine, store, router)
+            styles = illustrator.workflow_names if isinstance(illustrator, ComfyIllustrator) else ()
+            discord_adapter = await start_discord(settings, engine, store, router, styles)
             if discord_adapter is not None:
                 stack.push_async_callback(discord_adapter.stop)
                 running.append(Platform.DISCORD)
@@ -260,7 +281,11 @@ async def run(settings: Settings, *, console: bool) -> int:
 
 
 async def start_discord(
-    settings: Settings, engine: StoryEngine, store: Store, router: PlatformRouter
+    settings: Settings,
+    engine: StoryEngine,
+    store: Store,
+    router: PlatformRouter,
+    workflows: tuple[str, ...],
 ) -> DiscordAdapter | None:
     """The Discord adapter, logged in and connecting; None (and one log line) if refused."""
     assert settings.discord_token is not None
@@ -273,6 +298,7 @@ async def start_discord(
             test_guild=settings.discord_test_guild,
             edit_interval=settings.edit_interval_seconds,
             language=Language(settings.story_language),
+            workflows=workflows,
         ),
     )
     router.register(Platform.DISCORD, adapter)  # before connecting: interactions may come at once

@@ -71,6 +71,11 @@ RUSSIAN = {
     "Seconds a vote stays open": "Сколько секунд идёт голосование",
     "Pictures on or off": "Картинки вкл./выкл.",
     "How to play": "Как играть",
+    "Defaults for new stories on this server": "Настройки новых историй на этом сервере",
+    "Picture style": "Стиль картинок",
+    "Each story in its own thread": "Каждая история в своём треде",
+    "workflow": "стиль",
+    "threads": "треды",
     "premise": "завязка",
     "genre": "жанр",
     "language": "язык",
@@ -105,6 +110,7 @@ class DiscordConfig:
     edit_interval: float = 1.0
     language: Language = Language.RU
     guild_ready_timeout: float = 2.0
+    workflows: tuple[str, ...] = ()  # picture styles a story may choose
 
 
 class ChoiceButton(
@@ -266,7 +272,11 @@ class StoryCommands(app_commands.Group):
         await self.adapter.on_command(interaction, "redraw")
 
     @app_commands.command(name="settings", description="Change the story's settings")
-    @app_commands.describe(vote_window="Seconds a vote stays open", pictures="Pictures on or off")
+    @app_commands.describe(
+        vote_window="Seconds a vote stays open",
+        pictures="Pictures on or off",
+        workflow="Picture style",
+    )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
     )
@@ -275,10 +285,45 @@ class StoryCommands(app_commands.Group):
         interaction: discord.Interaction,
         vote_window: app_commands.Choice[int] | None = None,
         pictures: bool | None = None,
+        workflow: str | None = None,
     ) -> None:
         await self.adapter.on_settings(
-            interaction, vote_window.value if vote_window else None, pictures
+            interaction, vote_window.value if vote_window else None, pictures, workflow
         )
+
+    @settings.autocomplete("workflow")
+    async def _settings_workflows(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self.adapter.workflow_choices(current)
+
+    @app_commands.command(name="defaults", description="Defaults for new stories on this server")
+    @app_commands.describe(
+        vote_window="Seconds a vote stays open",
+        pictures="Pictures on or off",
+        workflow="Picture style",
+        threads="Each story in its own thread",
+    )
+    @app_commands.choices(
+        vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
+    )
+    async def defaults(
+        self,
+        interaction: discord.Interaction,
+        vote_window: app_commands.Choice[int] | None = None,
+        pictures: bool | None = None,
+        workflow: str | None = None,
+        threads: bool | None = None,
+    ) -> None:
+        await self.adapter.on_defaults(
+            interaction, vote_window.value if vote_window else None, pictures, workflow, threads
+        )
+
+    @defaults.autocomplete("workflow")
+    async def _defaults_workflows(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self.adapter.workflow_choices(current)
 
     @app_commands.command(name="help", description="How to play")
     async def help(self, interaction: discord.Interaction) -> None:
@@ -366,8 +411,13 @@ class DiscordAdapter:
 
     @staticmethod
     def _actor(interaction: discord.Interaction) -> Actor:
-        allowed = interaction.permissions.manage_messages
-        return Actor(str(interaction.user.id), interaction.user.display_name, allowed)
+        permissions = interaction.permissions
+        return Actor(
+            str(interaction.user.id),
+            interaction.user.display_name,
+            can_moderate=permissions.manage_messages,
+            can_manage_guild=permissions.manage_guild,
+        )
 
     async def answer(
         self, interaction: discord.Interaction, message: str, *, public: bool = False
@@ -416,20 +466,35 @@ class DiscordAdapter:
     ) -> None:
         async def work() -> tuple[str, bool]:
             chosen = Language(language) if language else self.language_of(interaction)
+            place = self._place(interaction)
+            where = ""
+            channel = interaction.channel
+            defaults = await self._engine.guild_defaults(place)
+            if defaults.threads and isinstance(channel, discord.TextChannel):
+                thread = await self._new_thread(
+                    channel, place, premise or interaction.user.display_name
+                )
+                key = ChannelKey(Platform.DISCORD, str(channel.id), str(thread.id))
+                place = Place(key, place.guild_id, True)
+                where = " " + text(chosen, "story_in_thread", thread=thread.mention)
             await self._engine.start(
-                self._place(interaction),
-                self._actor(interaction),
-                premise=premise,
-                genre=genre,
-                language=chosen,
+                place, self._actor(interaction), premise=premise, genre=genre, language=chosen
             )
             about = f": *{premise[:200]}*" if premise else ""
-            return (
-                f"📖 **{interaction.user.display_name}** — {text(chosen, 'story_started')}{about}",
-                True,
-            )
+            starter = interaction.user.display_name
+            return f"📖 **{starter}** — {text(chosen, 'story_started')}{about}{where}", True
 
         await self._guarded(interaction, "/story start", work())
+
+    async def _new_thread(
+        self, channel: discord.TextChannel, place: Place, title: str
+    ) -> discord.Thread:
+        """A public thread for a new story (one story per thread, like per channel)."""
+        return await channel.create_thread(
+            name=f"📖 {title[:90]}",
+            type=discord.ChannelType.public_thread,
+            auto_archive_duration=1440,
+        )
 
     async def on_command(self, interaction: discord.Interaction, command: str) -> None:
         async def work() -> tuple[str, bool] | None:
@@ -452,22 +517,75 @@ class DiscordAdapter:
 
         await self._guarded(interaction, f"/story {command}", work())
 
+    def workflow_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        names = [n for n in self._config.workflows if current.lower() in n.lower()]
+        return [app_commands.Choice(name=n, value=n) for n in names[:25]]
+
+    def _check_workflow(self, workflow: str | None) -> None:
+        if workflow is not None and workflow not in self._config.workflows:
+            raise StoryActionError(
+                "unknown_workflow", choices=", ".join(self._config.workflows) or "-"
+            )
+
     async def on_settings(
-        self, interaction: discord.Interaction, vote_window: int | None, pictures: bool | None
+        self,
+        interaction: discord.Interaction,
+        vote_window: int | None,
+        pictures: bool | None,
+        workflow: str | None = None,
     ) -> None:
         async def work() -> tuple[str, bool]:
             language = self.language_of(interaction)
+            self._check_workflow(workflow)
             settings = await self._engine.configure(
                 self._place(interaction),
                 self._actor(interaction),
                 vote_window_seconds=float(vote_window) if vote_window else None,
                 pictures=pictures,
+                workflow=workflow,
             )
             state = text(language, "on" if settings.pictures else "off")
             window = int(settings.vote_window_seconds)
             return text(language, "settings_title", pictures=state, window=window), False
 
         await self._guarded(interaction, "/story settings", work())
+
+    async def on_defaults(
+        self,
+        interaction: discord.Interaction,
+        vote_window: int | None,
+        pictures: bool | None,
+        workflow: str | None,
+        threads: bool | None,
+    ) -> None:
+        async def work() -> tuple[str, bool]:
+            language = self.language_of(interaction)
+            self._check_workflow(workflow)
+            defaults = await self._engine.configure_guild(
+                self._place(interaction),
+                self._actor(interaction),
+                vote_window_seconds=float(vote_window) if vote_window else None,
+                pictures=pictures,
+                workflow=workflow,
+                threads=threads,
+            )
+            unset = text(language, "default_value")
+
+            def on_off(value: bool | None) -> str:
+                return unset if value is None else text(language, "on" if value else "off")
+
+            seconds = defaults.vote_window_seconds
+            summary = text(
+                language,
+                "defaults_title",
+                pictures=on_off(defaults.pictures),
+                window=f"{int(seconds)} s" if seconds else unset,
+                threads=on_off(defaults.threads),
+                workflow=defaults.workflow or unset,
+            )
+            return summary, False
+
+        await self._guarded(interaction, "/story defaults", work())
 
     async def on_choice(
         self, interaction: discord.Interaction, segment_id: int, choice: int

@@ -31,6 +31,7 @@ from .models import (
     Actor,
     ChannelKey,
     DecidedBy,
+    GuildDefaults,
     ImagePrompt,
     ImageState,
     Language,
@@ -149,7 +150,7 @@ class StoryEngine:
                 language or self._config.language,
                 (genre or self._config.genre).strip()[:60],
                 premise.strip()[:1000],
-                self._config.story,
+                await self._new_story_settings(place),
                 now,
             )
             segment = await self._store.add_segment(session.id, 0, "", now)
@@ -205,6 +206,10 @@ class StoryEngine:
             if (await self._store.tally(segment)).voters == 0:
                 raise StoryActionError("no_votes_yet")
             await self._finish_vote(session, segment, closed_early=True)
+
+    async def has_story(self, place: Place) -> bool:
+        """Whether the channel has a live (active or paused) story."""
+        return await self._store.live_session(place.key) is not None
 
     async def stop(self, place: Place, actor: Actor) -> Session:
         """End the story: cancel its work, keep everything it wrote."""
@@ -286,6 +291,7 @@ class StoryEngine:
         *,
         vote_window_seconds: float | None = None,
         pictures: bool | None = None,
+        workflow: str | None = None,
     ) -> StorySettings:
         """Change the story's settings (the starter or a moderator)."""
         async with self._lock(place.key):
@@ -293,13 +299,45 @@ class StoryEngine:
             self._require_manager(session, actor)
             settings = session.settings
             if vote_window_seconds is not None:
-                settings = replace(
-                    settings, vote_window_seconds=max(5.0, min(3600.0, vote_window_seconds))
-                )
+                settings = replace(settings, vote_window_seconds=_window(vote_window_seconds))
             if pictures is not None:
                 settings = replace(settings, pictures=pictures)
+            if workflow is not None:
+                settings = replace(settings, workflow=workflow)
             await self._store.update_settings(session.id, settings, self._clock.now())
             return settings
+
+    async def guild_defaults(self, place: Place) -> GuildDefaults:
+        """The server's defaults for new stories."""
+        return await self._store.guild_defaults(place.key.platform, place.guild_id)
+
+    async def configure_guild(
+        self,
+        place: Place,
+        actor: Actor,
+        *,
+        vote_window_seconds: float | None = None,
+        pictures: bool | None = None,
+        workflow: str | None = None,
+        threads: bool | None = None,
+    ) -> GuildDefaults:
+        """Change the server's defaults for new stories (Manage Server)."""
+        if not actor.can_manage_guild:
+            raise StoryActionError("not_allowed_guild")
+        defaults = await self.guild_defaults(place)
+        if vote_window_seconds is not None:
+            defaults = replace(defaults, vote_window_seconds=_window(vote_window_seconds))
+        if pictures is not None:
+            defaults = replace(defaults, pictures=pictures)
+        if workflow is not None:
+            defaults = replace(defaults, workflow=workflow)
+        if threads is not None:
+            defaults = replace(defaults, threads=threads)
+        await self._store.save_guild_defaults(
+            place.key.platform, place.guild_id, defaults, self._clock.now()
+        )
+        log.info("guild %s defaults changed by %s: %s", place.guild_id, actor.user_id, defaults)
+        return defaults
 
     async def redraw(self, place: Place, actor: Actor) -> Segment:
         """A new picture (new seed) for the newest segment. After a failed picture anyone
@@ -428,6 +466,17 @@ class StoryEngine:
             )
 
     # Internals
+
+    async def _new_story_settings(self, place: Place) -> StorySettings:
+        settings = self._config.story
+        defaults = await self.guild_defaults(place)
+        if defaults.vote_window_seconds is not None:
+            settings = replace(settings, vote_window_seconds=defaults.vote_window_seconds)
+        if defaults.pictures is not None:
+            settings = replace(settings, pictures=defaults.pictures)
+        if defaults.workflow is not None:
+            settings = replace(settings, workflow=defaults.workflow)
+        return settings
 
     def _lock(self, key: ChannelKey) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -645,7 +694,7 @@ class StoryEngine:
                 segment.id, prompt.positive, prompt.negative, prompt.source
             )
         await self._store.set_image_state(segment.id, ImageState.QUEUED)
-        job = PictureJob(session.id, segment.id, session.place, prompt)
+        job = PictureJob(session.id, segment.id, session.place, prompt, session.settings.workflow)
         await self._illustrator.enqueue(job, self)
 
     async def _picture_event(self, job: PictureJob, state: ImageState | None, make: Any) -> None:
@@ -656,3 +705,8 @@ class StoryEngine:
         if state is not None:
             await self._store.set_image_state(job.segment_id, state)
         await self._emit(make(session))
+
+
+def _window(seconds: float) -> float:
+    """A vote window within sensible bounds (5 s to an hour)."""
+    return max(5.0, min(3600.0, seconds))

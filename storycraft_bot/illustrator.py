@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,16 +46,23 @@ class ComfyIllustrator:
         report_interval: float = 1.0,
         memory: GpuMemory | None = None,
         rng: random.Random | None = None,
+        others: Mapping[str, Workflow] | None = None,
     ) -> None:
         self._pool = pool
         self._queue = queue
-        self._workflow = workflow
+        self._workflow = workflow  # the default
+        self._workflows = {workflow.name: workflow, **(others or {})}
         self._dir = pictures_dir
         self._clock = clock
         self._interval = report_interval
         self._memory = memory
         self._rng = rng or random.Random()
         self._drawings: dict[str, _Drawing] = {}  # by prompt_id
+
+    @property
+    def workflow_names(self) -> tuple[str, ...]:
+        """The workflows a story may choose, the default first."""
+        return (self._workflow.name, *sorted(set(self._workflows) - {self._workflow.name}))
 
     async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
         prompt_id = str(uuid.uuid4())
@@ -150,7 +158,8 @@ class ComfyIllustrator:
         if self._memory is not None:
             await self._memory.before_picture(server.client)
         seed = self._rng.randrange(SEED_LIMIT)
-        graph = self._workflow.render(
+        workflow = self._workflows.get(job.workflow, self._workflow)
+        graph = workflow.render(
             {"positive": job.prompt.positive, "negative": job.prompt.negative, "seed": seed}
         )
         progress = Throttle(self._clock, self._interval)

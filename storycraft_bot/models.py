@@ -60,6 +60,7 @@ class Actor:
     user_id: str
     name: str
     can_moderate: bool = False
+    can_manage_guild: bool = False  # may change the server's defaults (Manage Server)
 
 
 class SessionState(enum.StrEnum):
@@ -108,6 +109,17 @@ class StorySettings:
     pictures: bool = True
     segment_words: int = 120
     choices: int = 3
+    workflow: str = ""  # ComfyUI workflow by name; "" for the configured default
+
+
+@dataclass(frozen=True, slots=True)
+class GuildDefaults:
+    """What a server sets for its new stories (None: keep the bot's own default)."""
+
+    vote_window_seconds: float | None = None
+    pictures: bool | None = None
+    workflow: str | None = None
+    threads: bool = False  # each new story in its own thread (Discord)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +221,7 @@ class PictureJob:
     segment_id: int
     place: Place
     prompt: ImagePrompt
+    workflow: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from .models import (
     ChannelKey,
     Character,
     DecidedBy,
+    GuildDefaults,
     ImageState,
     Language,
     Picture,
@@ -252,6 +253,26 @@ class Store:
             await db.execute(
                 "UPDATE sessions SET settings = ?, updated_at = ? WHERE id = ?",
                 (json.dumps(asdict(settings)), now, session_id),
+            )
+
+    async def guild_defaults(self, platform: Platform, guild_id: str) -> GuildDefaults:
+        row = await self._one(
+            "SELECT settings FROM guild_defaults WHERE platform = ? AND guild_id = ?",
+            (platform.value, guild_id),
+        )
+        raw = json.loads(row["settings"]) if row else {}
+        known = GuildDefaults.__dataclass_fields__
+        return GuildDefaults(**{k: v for k, v in raw.items() if k in known})
+
+    async def save_guild_defaults(
+        self, platform: Platform, guild_id: str, defaults: GuildDefaults, now: float
+    ) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO guild_defaults (platform, guild_id, settings, updated_at)"
+                " VALUES (?,?,?,?) ON CONFLICT (platform, guild_id) DO UPDATE SET"
+                " settings = excluded.settings, updated_at = excluded.updated_at",
+                (platform.value, guild_id, json.dumps(asdict(defaults)), now),
             )
 
     # Segments

@@ -176,6 +176,25 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "🔁 Попробовать снова",
         Language.EN: "🔁 Try again",
     },
+    "not_allowed_guild": {
+        Language.RU: "Настройки сервера меняют только участники с правом «Управлять сервером».",
+        Language.EN: "Only members with Manage Server can change the server's defaults.",
+    },
+    "defaults_title": {
+        Language.RU: "Для новых историй: картинки {pictures}, голосование {window}, "
+        "свой тред {threads}, стиль {workflow}.",
+        Language.EN: "For new stories: pictures {pictures}, voting {window}, own thread "
+        "{threads}, style {workflow}.",
+    },
+    "default_value": {Language.RU: "по умолчанию", Language.EN: "default"},
+    "story_in_thread": {
+        Language.RU: "История идёт в треде {thread}.",
+        Language.EN: "The story is in the thread {thread}.",
+    },
+    "unknown_workflow": {
+        Language.RU: "Такого стиля нет. Есть: {choices}.",
+        Language.EN: "No such style. There are: {choices}.",
+    },
     "vote_closed": {
         Language.RU: "Голосование закрыто.",
         Language.EN: "The vote is closed.",

@@ -399,6 +399,8 @@ class FakeDiscord:
             return self._callback(int(parts[1]), parts[2], body, files)
         if parts[0] == "webhooks":
             return self._webhook(method, parts, body, files)
+        if parts[0] == "channels" and parts[2:3] == ["threads"] and method == "POST":
+            return _json(self._thread(int(parts[1]), body))
         if parts[0] == "channels" and parts[2:3] == ["messages"]:
             channel_id = int(parts[1])
             if method == "POST":
@@ -471,6 +473,38 @@ class FakeDiscord:
             self.replies.setdefault(interaction.id, []).append(original)
             return _json(original)
         raise ApiError(405, 0, "405: Method Not Allowed")
+
+    def _thread(self, parent_id: int, body: Any) -> dict[str, Any]:
+        if parent_id in self.no_permission:
+            raise ApiError(403, 50013, "Missing Permissions")
+        if not 1 <= len(body.get("name", "")) <= 100:
+            raise ApiError(
+                400, 50035, "Invalid Form Body: name: Must be between 1 and 100 in length."
+            )
+        thread_id = next(self._ids)
+        thread = {
+            "id": str(thread_id),
+            "type": body.get("type", 11),
+            "guild_id": str(GUILD_ID),
+            "parent_id": str(parent_id),
+            "owner_id": str(APP_ID),
+            "name": body["name"],
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "flags": 0,
+            "total_message_sent": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": _now(),
+                "locked": False,
+                "create_timestamp": _now(),
+            },
+        }
+        self.channels[thread_id] = thread
+        return thread
 
     def _post(self, channel_id: int, body: Any, files: dict[str, bytes]) -> dict[str, Any]:
         if channel_id in self.no_permission:

@@ -33,7 +33,7 @@ from storycraft_bot.routing import PlatformRouter
 from storycraft_bot.storage import Store
 from tests.conftest import sd15_workflow
 from tests.fake_comfyui import FakeComfyUI
-from tests.fake_discord import MANAGE_MESSAGES, TOKEN, FakeDiscord, Member
+from tests.fake_discord import MANAGE_GUILD, MANAGE_MESSAGES, TOKEN, FakeDiscord, Member
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fakes import FakeClock
 
@@ -41,6 +41,7 @@ ALICE = Member(501, "Alice")
 BOB = Member(502, "Bob")
 CAROL = Member(503, "Carol")
 MOD = Member(509, "Mod", permissions=MANAGE_MESSAGES | (1 << 11))
+OWNER = Member(510, "Owner", permissions=MANAGE_GUILD | MANAGE_MESSAGES | (1 << 11))
 STORIES = 2000
 
 
@@ -105,6 +106,7 @@ async def make_bot(
             edit_interval=0.05,
             language=Language.EN,
             guild_ready_timeout=0.1,
+            workflows=("sd15", "sdxl"),
         )
         adapter = DiscordAdapter(engine, store, config)
         router.register(Platform.DISCORD, adapter)
@@ -446,3 +448,50 @@ def test_oversized_pictures_are_re_encoded_smaller() -> None:
     assert len(big) > 40_000 >= len(small)
     with Image.open(io.BytesIO(small)) as result:
         assert result.format == "JPEG"
+
+
+async def test_server_defaults_need_manage_server_and_put_stories_in_threads(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot()
+    refused = dc.slash(MOD, STORIES, "defaults", threads=True)
+    assert (
+        await reply_to(dc, refused)
+        == "Only members with Manage Server can change the server's defaults."
+    )
+    assert is_ephemeral(dc, refused)
+    saved = dc.slash(OWNER, STORIES, "defaults", threads=True, vote_window=30)
+    assert await reply_to(dc, saved) == (
+        "For new stories: pictures default, voting 30 s, own thread on, style default."
+    )
+
+    started = dc.slash(ALICE, STORIES, "start", premise="The lost key")
+    answer = await reply_to(dc, started)
+
+    thread = next(c for c in dc.channels.values() if c["type"] == 11)
+    assert thread["name"] == "📖 The lost key"
+    assert answer.endswith(f"The story is in the thread <#{thread['id']}>.")
+    message = await dc.wait_until(lambda: story(dc, 1, channel=int(thread["id"])))
+    assert message["channel_id"] == thread["id"]
+    session = await store.get_session(1)
+    assert session is not None
+    assert session.place.key.thread_id == thread["id"]
+    assert session.settings.vote_window_seconds == 30  # the server's default
+    # The story lives in the thread: its buttons work there.
+    press = dc.click(BOB, int(message["id"]), "sc:c:1:0")
+    assert await reply_to(dc, press) == "Vote counted: Path 1.1"
+
+
+async def test_the_picture_style_is_a_story_setting(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    await dc.wait_until(lambda: story(dc, 1))
+    unknown = dc.slash(ALICE, STORIES, "settings", workflow="flux")
+    assert await reply_to(dc, unknown) == "No such style. There are: sd15, sdxl."
+    chosen = dc.slash(ALICE, STORIES, "settings", workflow="sdxl")
+    assert (await reply_to(dc, chosen)).startswith("Story settings:")
+    session = await store.get_session(1)
+    assert session is not None
+    assert session.settings.workflow == "sdxl"

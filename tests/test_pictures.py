@@ -283,3 +283,28 @@ async def test_the_workflow_is_checked_against_the_server(
         await check_workflow(
             Workflow("mine", graph, broken.bindings), comfy_client.node_info, "srv"
         )
+
+
+async def test_a_story_can_draw_with_another_workflow(
+    make_rig: RigFactory, fake_comfy: FakeComfyUI, view: RecordingView
+) -> None:
+    from storycraft_bot.workflow import load_workflow
+    from tests.conftest import WORKFLOWS
+
+    fake_comfy.checkpoints.append("sd_xl_base_1.0.safetensors")
+    sdxl = load_workflow(WORKFLOWS / "sdxl.json").with_values(
+        {"width": 64, "height": 64, "steps": 2}
+    )
+    rig = await make_rig([fake_comfy.url])
+    rig.illustrator._workflows["sdxl"] = sdxl  # as bot.py offers the shipped workflows
+    await rig.engine.start(PRIVATE, ALICE)
+    await view.wait_for(ev.PictureReady)
+    await rig.engine.configure(PRIVATE, ALICE, workflow="sdxl")
+
+    await rig.engine.redraw(PRIVATE, ALICE)
+    await view.wait_for(ev.PictureReady, count=2)
+
+    first, second = fake_comfy.posted_prompts()
+    assert first["prompt"]["3"]["class_type"] == "KSampler"  # sd15's sampler node
+    assert second["prompt"]["10"]["class_type"] == "KSampler"  # sdxl's
+    assert second["prompt"]["4"]["inputs"]["ckpt_name"] == "sd_xl_base_1.0.safetensors"
