@@ -32,7 +32,7 @@ from storycraft_bot.text_fitting import split_text
 from storycraft_bot.texts import status_text, text
 
 from .pacing import EditPacer
-from .story_card import StoryCard
+from .story_card import StoryCard, load_card
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +338,6 @@ class DiscordAdapter:
         self._store = store
         self._config = config
         self._shown: dict[int, _Shown] = {}
-        self._latest: dict[int, int] = {}
         self._no_access: set[int] = set()  # channels we could not post in, not yet explained
         self._runner: asyncio.Task[None] | None = None
         self.client = StoryClient(self, config.guild_ready_timeout)
@@ -633,7 +632,6 @@ class DiscordAdapter:
                 )
                 started = _Shown(card, channel_id)
                 self._shown[event.segment_id] = started
-                self._latest[event.session_id] = event.segment_id
                 await self._pace(started, urgent=True)
                 return
             if isinstance(event, ev.Notice):
@@ -641,14 +639,8 @@ class DiscordAdapter:
                     text(event.language, event.code, **dict(event.params))
                 )
                 return
-            segment_id = getattr(event, "segment_id", None)
-            if isinstance(event, ev.SegmentFinished):
-                segment_id = event.segment.id
-            elif isinstance(event, ev.VotesChanged):
-                segment_id = event.tally.segment_id
-            elif isinstance(event, ev.StoryStopped):
-                segment_id = self._latest.get(event.session_id)
-            shown = await self._find(segment_id, event, channel_id) if segment_id else None
+            segment_id = ev.segment_of(event)
+            shown = await self._find(segment_id, channel_id) if segment_id else None
             if shown is not None:
                 shown.card.apply(event)
                 await self._pace(shown, urgent=isinstance(event, URGENT))
@@ -665,21 +657,18 @@ class DiscordAdapter:
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(channel_id)
 
-    async def _find(self, segment_id: int, event: ev.StoryEvent, channel_id: int) -> _Shown | None:
+    async def _find(self, segment_id: int, channel_id: int) -> _Shown | None:
+        """The segment's screen state; rebuilt from the database after a restart."""
         shown = self._shown.get(segment_id)
         if shown is not None:
             return shown
-        segment = await self._store.get_segment(segment_id)
-        session = await self._store.get_session(event.session_id)
-        if segment is None or session is None:
+        loaded = await load_card(self._store, segment_id)
+        if loaded is None:
             return None
-        card = StoryCard.from_segment(segment, session.language, session.place.is_group)
-        shown = _Shown(
-            card, channel_id, [int(ref[1:]) for ref in segment.messages if ref.startswith("d")]
-        )
+        card, refs = loaded
+        shown = _Shown(card, channel_id, [int(ref[1:]) for ref in refs if ref.startswith("d")])
         shown.picture_shown = card.picture_path
         self._shown[segment_id] = shown
-        self._latest[session.id] = max(self._latest.get(session.id, 0), segment_id)
         return shown
 
     async def _pace(self, shown: _Shown, *, urgent: bool) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from storycraft_bot import events as ev
 from storycraft_bot.models import ImageState, Language, Segment, SegmentState
+from storycraft_bot.storage import Store
 from storycraft_bot.texts import decision_text, text
 
 
@@ -144,3 +145,13 @@ class StoryCard:
 
 def _utc_clock(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%H:%M:%S UTC")
+
+
+async def load_card(store: Store, segment_id: int) -> tuple[StoryCard, tuple[str, ...]] | None:
+    """A segment's card and its stored message refs, after a restart; None if unknown."""
+    segment = await store.get_segment(segment_id)
+    session = await store.get_session(segment.session_id) if segment else None
+    if segment is None or session is None:
+        return None
+    card = StoryCard.from_segment(segment, session.language, session.place.is_group)
+    return card, segment.messages

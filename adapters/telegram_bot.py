@@ -46,7 +46,7 @@ from storycraft_bot.text_fitting import shorten_to, split_text
 from storycraft_bot.texts import status_text, text
 
 from .pacing import EditPacer
-from .story_card import StoryCard
+from .story_card import StoryCard, load_card
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,6 @@ class TelegramAdapter:
         self._store = store
         self._config = config
         self._shown: dict[int, _Shown] = {}  # by segment id
-        self._latest: dict[int, int] = {}  # session id -> newest shown segment id
         self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
         self._app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -401,19 +400,10 @@ class TelegramAdapter:
                     chat_id, thread_id, text(event.language, event.code, **dict(event.params))
                 )
                 return
-            segment_id = getattr(event, "segment_id", None)
-            if isinstance(event, ev.SegmentFinished):
-                segment_id = event.segment.id
-            elif isinstance(event, ev.VotesChanged):
-                segment_id = event.tally.segment_id
-            elif isinstance(event, ev.StoryStopped):
-                segment_id = self._latest.get(event.session_id)
-            shown = await self._find(segment_id, event, chat_id, thread_id) if segment_id else None
+            segment_id = ev.segment_of(event)
+            shown = await self._find(segment_id, chat_id, thread_id) if segment_id else None
             if shown is not None:
                 shown.card.apply(event)
-                self._latest[event.session_id] = max(
-                    self._latest.get(event.session_id, 0), shown.card.segment_id
-                )
                 await self._request_flush(shown, urgent=isinstance(event, URGENT))
             if isinstance(event, ev.StoryStopped):
                 await self._send(chat_id, thread_id, text(event.language, "story_stopped"))
@@ -430,23 +420,19 @@ class TelegramAdapter:
         card = StoryCard(event.session_id, event.segment_id, event.index, event.language, is_group)
         shown = _Shown(card, chat_id, thread_id)
         self._shown[event.segment_id] = shown
-        self._latest[event.session_id] = event.segment_id
         await self._request_flush(shown, urgent=True)
 
-    async def _find(
-        self, segment_id: int, event: ev.StoryEvent, chat_id: int, thread_id: int | None
-    ) -> _Shown | None:
+    async def _find(self, segment_id: int, chat_id: int, thread_id: int | None) -> _Shown | None:
         """The segment's screen state; rebuilt from the database after a restart."""
         shown = self._shown.get(segment_id)
         if shown is not None:
             return shown
-        segment = await self._store.get_segment(segment_id)
-        session = await self._store.get_session(event.session_id)
-        if segment is None or session is None:
+        loaded = await load_card(self._store, segment_id)
+        if loaded is None:
             return None
-        card = StoryCard.from_segment(segment, session.language, session.place.is_group)
+        card, refs = loaded
         shown = _Shown(card, chat_id, thread_id)
-        for ref in segment.messages:
+        for ref in refs:
             kind, number = ref[0], int(ref[1:])
             if kind in "tc":
                 shown.texts.append(number)

@@ -14,7 +14,7 @@ import random
 import weakref
 from collections.abc import Collection, Coroutine
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from . import events as ev
 from .clock import Clock, Throttle
@@ -219,7 +219,12 @@ class StoryEngine:
             await self._halt(session)
             await self._store.set_session_state(session.id, SessionState.STOPPED, self._clock.now())
             log.info("story %d stopped by %s", session.id, actor.user_id)
-            await self._emit(ev.StoryStopped(place.key, session.id, session.language))
+            newest = await self._store.current_segment(session.id)
+            await self._emit(
+                ev.StoryStopped(
+                    place.key, session.id, session.language, newest.id if newest else None
+                )
+            )
             return session
 
     async def pause(self, place: Place) -> None:
@@ -293,17 +298,16 @@ class StoryEngine:
         pictures: bool | None = None,
         workflow: str | None = None,
     ) -> StorySettings:
-        """Change the story's settings (the starter or a moderator)."""
+        """Change the story's settings (the starter or a moderator); None keeps a value."""
         async with self._lock(place.key):
             session = await self._require_session(place)
             self._require_manager(session, actor)
-            settings = session.settings
-            if vote_window_seconds is not None:
-                settings = replace(settings, vote_window_seconds=_window(vote_window_seconds))
-            if pictures is not None:
-                settings = replace(settings, pictures=pictures)
-            if workflow is not None:
-                settings = replace(settings, workflow=workflow)
+            settings = _with_given(
+                session.settings,
+                vote_window_seconds=_window(vote_window_seconds),
+                pictures=pictures,
+                workflow=workflow,
+            )
             await self._store.update_settings(session.id, settings, self._clock.now())
             return settings
 
@@ -321,18 +325,16 @@ class StoryEngine:
         workflow: str | None = None,
         threads: bool | None = None,
     ) -> GuildDefaults:
-        """Change the server's defaults for new stories (Manage Server)."""
+        """Change the server's defaults for new stories (Manage Server); None keeps a value."""
         if not actor.can_manage_guild:
             raise StoryActionError("not_allowed_guild")
-        defaults = await self.guild_defaults(place)
-        if vote_window_seconds is not None:
-            defaults = replace(defaults, vote_window_seconds=_window(vote_window_seconds))
-        if pictures is not None:
-            defaults = replace(defaults, pictures=pictures)
-        if workflow is not None:
-            defaults = replace(defaults, workflow=workflow)
-        if threads is not None:
-            defaults = replace(defaults, threads=threads)
+        defaults = _with_given(
+            await self.guild_defaults(place),
+            vote_window_seconds=_window(vote_window_seconds),
+            pictures=pictures,
+            workflow=workflow,
+            threads=threads,
+        )
         await self._store.save_guild_defaults(
             place.key.platform, place.guild_id, defaults, self._clock.now()
         )
@@ -468,15 +470,13 @@ class StoryEngine:
     # Internals
 
     async def _new_story_settings(self, place: Place) -> StorySettings:
-        settings = self._config.story
         defaults = await self.guild_defaults(place)
-        if defaults.vote_window_seconds is not None:
-            settings = replace(settings, vote_window_seconds=defaults.vote_window_seconds)
-        if defaults.pictures is not None:
-            settings = replace(settings, pictures=defaults.pictures)
-        if defaults.workflow is not None:
-            settings = replace(settings, workflow=defaults.workflow)
-        return settings
+        return _with_given(
+            self._config.story,
+            vote_window_seconds=defaults.vote_window_seconds,
+            pictures=defaults.pictures,
+            workflow=defaults.workflow,
+        )
 
     def _lock(self, key: ChannelKey) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -707,6 +707,14 @@ class StoryEngine:
         await self._emit(make(session))
 
 
-def _window(seconds: float) -> float:
-    """A vote window within sensible bounds (5 s to an hour)."""
-    return max(5.0, min(3600.0, seconds))
+def _window(seconds: float | None) -> float | None:
+    """A vote window within sensible bounds (5 s to an hour); None stays None."""
+    return None if seconds is None else max(5.0, min(3600.0, seconds))
+
+
+T = TypeVar("T", StorySettings, GuildDefaults)
+
+
+def _with_given(settings: T, **values: Any) -> T:
+    """`settings` with the values that were given (not None) put in."""
+    return replace(settings, **{k: v for k, v in values.items() if v is not None})

@@ -111,7 +111,9 @@ class PictureDropped(StoryEvent):
 
 @dataclass(frozen=True, slots=True)
 class StoryStopped(StoryEvent):
-    """The story ended (stop command or paused)."""
+    """The story ended; `segment_id` is its newest segment (its buttons should go)."""
+
+    segment_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +122,13 @@ class Notice(StoryEvent):
 
     code: str
     params: tuple[tuple[str, str], ...] = ()
+
+
+def segment_of(event: StoryEvent) -> int | None:
+    """The segment an event is about, if any (what adapters key their messages on)."""
+    if isinstance(event, SegmentFinished):
+        return event.segment.id
+    if isinstance(event, VotesChanged):
+        return event.tally.segment_id
+    segment_id = getattr(event, "segment_id", None)
+    return segment_id if isinstance(segment_id, int) else None

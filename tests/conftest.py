@@ -21,7 +21,8 @@ from storycraft_bot.image_prompts import ModelPromptWriter
 from storycraft_bot.models import ChannelKey, Language, Place, Platform, StorySettings
 from storycraft_bot.narrator import OllamaNarrator
 from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.ports import NullIllustrator
+from storycraft_bot.ports import Illustrator, NullIllustrator
+from storycraft_bot.routing import PlatformRouter
 from storycraft_bot.storage import Store
 from storycraft_bot.workflow import Workflow, load_workflow
 from tests.fake_comfyui import FakeComfyUI
@@ -263,3 +264,60 @@ async def tg() -> AsyncIterator[FakeTelegram]:
     await server.start()
     yield server
     await server.stop()
+
+
+@dataclass
+class Core:
+    """The engine as bot.py builds it, before any adapter: for adapter tests."""
+
+    engine: StoryEngine
+    router: PlatformRouter
+    illustrator: Illustrator
+
+
+CoreFactory = Callable[..., Core]
+
+
+@pytest.fixture
+async def make_core(
+    gateway: OllamaGateway,
+    clock: FakeClock,
+    store: Store,
+    comfy_http: httpx.AsyncClient,
+    tmp_path: Path,
+) -> AsyncIterator[CoreFactory]:
+    """Engines on the fake Ollama (and the fake ComfyUI when given), routing to adapters."""
+    cores: list[Core] = []
+
+    def build(comfy: FakeComfyUI | None = None) -> Core:
+        illustrator: Illustrator = NullIllustrator()
+        if comfy is not None:
+            client = ComfyClient(comfy.url, comfy_http, idle_timeout=2, backoff=0.01, reconnects=1)
+            illustrator = ComfyIllustrator(
+                ServerPool([client], clock),
+                GpuQueue(),
+                sd15_workflow(),
+                tmp_path / "pictures",
+                clock,
+                rng=random.Random(len(cores)),
+            )
+        router = PlatformRouter()
+        engine = StoryEngine(
+            store,
+            OllamaNarrator(gateway),
+            ModelPromptWriter(gateway, "qwen2.5:3b"),
+            illustrator,
+            router,
+            clock,
+            EngineConfig(language=Language.EN, story=StorySettings(vote_window_seconds=60)),
+            random.Random(3),
+        )
+        core = Core(engine, router, illustrator)
+        cores.append(core)
+        return core
+
+    yield build
+    for core in cores:
+        await core.engine.shutdown()
+        if isinstance(core.illustrator, ComfyIllustrator):
+            await core.illustrator.close()

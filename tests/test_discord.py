@@ -6,32 +6,22 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import discord
-import httpx
 import pytest
 import yarl
 from PIL import Image
 
 from adapters.discord_bot import DiscordAdapter, DiscordConfig, shrink
-from storycraft_bot.comfy_pool import ServerPool
-from storycraft_bot.comfyui import ComfyClient
-from storycraft_bot.engine import EngineConfig, StoryEngine
-from storycraft_bot.gpu_queue import GpuQueue
-from storycraft_bot.illustrator import ComfyIllustrator
-from storycraft_bot.image_prompts import ModelPromptWriter
-from storycraft_bot.models import Language, Platform, StorySettings
-from storycraft_bot.narrator import OllamaNarrator
-from storycraft_bot.ollama_gateway import OllamaGateway
-from storycraft_bot.ports import Illustrator, NullIllustrator
-from storycraft_bot.routing import PlatformRouter
+from storycraft_bot.engine import StoryEngine
+from storycraft_bot.models import Language, Platform
+from storycraft_bot.ports import Illustrator
 from storycraft_bot.storage import Store
-from tests.conftest import sd15_workflow
+from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_discord import MANAGE_GUILD, MANAGE_MESSAGES, TOKEN, FakeDiscord, Member
 from tests.fake_ollama import FakeOllama, Reply
@@ -70,36 +60,14 @@ async def dc(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 async def make_bot(
-    dc: FakeDiscord, gateway: OllamaGateway, clock: FakeClock, store: Store, tmp_path: Path
+    dc: FakeDiscord, make_core: CoreFactory, store: Store, tmp_path: Path
 ) -> AsyncIterator[BotFactory]:
     bots: list[Bot] = []
-    http = httpx.AsyncClient(timeout=5)
 
     async def build(
         *, comfy: FakeComfyUI | None = None, token: str = TOKEN, start: bool = True
     ) -> Bot:
-        illustrator: Illustrator = NullIllustrator()
-        if comfy is not None:
-            client = ComfyClient(comfy.url, http, idle_timeout=2, backoff=0.01, reconnects=1)
-            illustrator = ComfyIllustrator(
-                ServerPool([client], clock),
-                GpuQueue(),
-                sd15_workflow(),
-                tmp_path / "pictures",
-                clock,
-                rng=random.Random(len(bots)),
-            )
-        router = PlatformRouter()
-        engine = StoryEngine(
-            store,
-            OllamaNarrator(gateway),
-            ModelPromptWriter(gateway, "qwen2.5:3b"),
-            illustrator,
-            router,
-            clock,
-            EngineConfig(language=Language.EN, story=StorySettings(vote_window_seconds=60)),
-            random.Random(3),
-        )
+        core = make_core(comfy)
         config = DiscordConfig(
             token=token,
             data_dir=tmp_path,
@@ -108,24 +76,20 @@ async def make_bot(
             guild_ready_timeout=0.1,
             workflows=("sd15", "sdxl"),
         )
-        adapter = DiscordAdapter(engine, store, config)
-        router.register(Platform.DISCORD, adapter)
-        bot = Bot(engine, adapter, illustrator)
+        adapter = DiscordAdapter(core.engine, store, config)
+        core.router.register(Platform.DISCORD, adapter)
+        bot = Bot(core.engine, adapter, core.illustrator)
         if start:
             await adapter.start()
             bots.append(bot)
             async with asyncio.timeout(10):
                 await adapter.wait_ready()
-            await engine.resume()
+            await core.engine.resume()
         return bot
 
     yield build
     for bot in bots:
-        await bot.engine.shutdown()
-        if isinstance(bot.illustrator, ComfyIllustrator):
-            await bot.illustrator.close()
         await bot.adapter.stop()
-    await http.aclose()
 
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:

@@ -4,30 +4,19 @@ with the real engine, narrator (fake Ollama) and illustrator (fake ComfyUI)."""
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from telegram.error import InvalidToken
 
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
-from storycraft_bot.comfy_pool import ServerPool
-from storycraft_bot.comfyui import ComfyClient
-from storycraft_bot.engine import EngineConfig, StoryEngine
-from storycraft_bot.gpu_queue import GpuQueue
-from storycraft_bot.illustrator import ComfyIllustrator
-from storycraft_bot.image_prompts import ModelPromptWriter
-from storycraft_bot.models import Language, Platform, StorySettings
-from storycraft_bot.narrator import OllamaNarrator
-from storycraft_bot.ollama_gateway import OllamaGateway
-from storycraft_bot.ports import Illustrator, NullIllustrator
-from storycraft_bot.routing import PlatformRouter
+from storycraft_bot.engine import StoryEngine
+from storycraft_bot.models import Platform
+from storycraft_bot.ports import Illustrator
 from storycraft_bot.storage import Store
-from tests.conftest import sd15_workflow
+from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fake_telegram import TOKEN, FakeTelegram
@@ -48,36 +37,14 @@ BotFactory = Callable[..., Awaitable[Bot]]
 
 @pytest.fixture
 async def make_bot(
-    tg: FakeTelegram, gateway: OllamaGateway, clock: FakeClock, store: Store, tmp_path: Path
+    tg: FakeTelegram, make_core: CoreFactory, store: Store
 ) -> AsyncIterator[BotFactory]:
     bots: list[Bot] = []
-    http = httpx.AsyncClient(timeout=5)
 
     async def build(
         *, comfy: FakeComfyUI | None = None, token: str = TOKEN, start: bool = True
     ) -> Bot:
-        illustrator: Illustrator = NullIllustrator()
-        if comfy is not None:
-            client = ComfyClient(comfy.url, http, idle_timeout=2, backoff=0.01, reconnects=1)
-            illustrator = ComfyIllustrator(
-                ServerPool([client], clock),
-                GpuQueue(),
-                sd15_workflow(),
-                tmp_path / "pictures",
-                clock,
-                rng=random.Random(len(bots)),
-            )
-        router = PlatformRouter()
-        engine = StoryEngine(
-            store,
-            OllamaNarrator(gateway),
-            ModelPromptWriter(gateway, "qwen2.5:3b"),
-            illustrator,
-            router,
-            clock,
-            EngineConfig(language=Language.EN, story=StorySettings(vote_window_seconds=60)),
-            random.Random(3),
-        )
+        core = make_core(comfy)
         config = TelegramConfig(
             token=token,
             base_url=tg.base_url,
@@ -89,22 +56,18 @@ async def make_bot(
             poll_timeout=1,
             max_retries=2,
         )
-        adapter = TelegramAdapter(engine, store, config)
-        router.register(Platform.TELEGRAM, adapter)
-        bot = Bot(engine, adapter, illustrator)
+        adapter = TelegramAdapter(core.engine, store, config)
+        core.router.register(Platform.TELEGRAM, adapter)
+        bot = Bot(core.engine, adapter, core.illustrator)
         if start:
             await adapter.start()
-            await engine.resume()
+            await core.engine.resume()
             bots.append(bot)
         return bot
 
     yield build
     for bot in bots:
-        await bot.engine.shutdown()
-        if isinstance(bot.illustrator, ComfyIllustrator):
-            await bot.illustrator.close()
         await bot.adapter.stop()
-    await http.aclose()
 
 
 def keyboard(message: dict[str, Any]) -> list[tuple[str, str]]:
