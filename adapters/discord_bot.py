@@ -706,7 +706,7 @@ class DiscordAdapter:
             )
         if card.state == "failed":
             view.add_item(ActionButton("t", card.segment_id, text(card.language, "retry_button")))
-        elif card.picture_failed and card.state != "stopped":
+        elif card.can_redraw:
             view.add_item(ActionButton("r", card.segment_id, text(card.language, "redraw_button")))
         return view if view.children else None
 

@@ -26,7 +26,7 @@ class StoryCard:
     index: int
     language: Language
     is_group: bool
-    state: str = "writing"  # writing | open | decided | failed | stopped
+    state: str = "writing"  # writing | open | decided | failed | stopped | superseded
     narration: str = ""
     choices: tuple[str, ...] = ()
     counts: tuple[int, ...] = ()
@@ -64,6 +64,11 @@ class StoryCard:
         return self.state == "open"
 
     @property
+    def can_redraw(self) -> bool:
+        """The picture failed on a part that still counts: offer a redraw."""
+        return self.picture_failed and self.state in ("open", "decided")
+
+    @property
     def can_close_vote(self) -> bool:
         """A group vote is running with at least one vote (the starter may end it)."""
         return self.is_open and self.is_group and any(self.counts)
@@ -73,9 +78,10 @@ class StoryCard:
         match event:
             case ev.NarrationGrew():
                 self.narration = event.text
-            case ev.SegmentFinished():
+            case ev.SegmentFinished():  # also when undo reopens an older segment
                 segment = event.segment
                 self.state = "open"
+                self.failure = ""
                 self.narration = segment.narration
                 self.choices = segment.choices
                 self.counts = (0,) * len(segment.choices)
@@ -89,6 +95,10 @@ class StoryCard:
                 self.decision = decision_text(
                     self.language, event.decided_by, event.choice_text, event.votes
                 )
+            case ev.SegmentSuperseded():
+                self.state = "superseded"
+                self.failure = ""
+                self.decision = text(self.language, f"part_{event.reason}")
             case ev.SegmentFailed():
                 self.state = "failed"
                 self.failure = text(self.language, event.reason)
@@ -127,7 +137,7 @@ class StoryCard:
             closes = (when or _utc_clock)(self.closes_at)
             lines.append("🗳 " + text(self.language, "vote_open", closes=closes))
         if self.decision:
-            lines.append("» " + self.decision)
+            lines.append(("↩ " if self.state == "superseded" else "» ") + self.decision)
         if self.failure:
             lines.append("⚠️ " + self.failure)
         if self.picture:

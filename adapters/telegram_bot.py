@@ -475,7 +475,7 @@ class TelegramAdapter:
                     )
                 ]
             )
-        if card.picture_failed and card.state != "stopped":
+        if card.can_redraw:
             rows.append(
                 [
                     InlineKeyboardButton(

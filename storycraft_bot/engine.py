@@ -264,6 +264,9 @@ class StoryEngine:
             log.info(
                 "story %d: segment %d rewritten by %s", session.id, segment.index, actor.user_id
             )
+            await self._emit(
+                ev.SegmentSuperseded(place.key, session.id, session.language, current.id, "retried")
+            )
             self._spawn(session.id, self._write(session, segment))
 
     async def undo(self, place: Place, actor: Actor) -> Segment:
@@ -278,6 +281,11 @@ class StoryEngine:
             if session.state is SessionState.PAUSED:
                 session = await self._reactivate(session)
             previous = await self._store.step_back(segments[-1], segments[-2], self._clock.now())
+            await self._emit(
+                ev.SegmentSuperseded(
+                    place.key, session.id, session.language, segments[-1].id, "undone"
+                )
+            )
             log.info(
                 "story %d: undo to segment %d by %s", session.id, previous.index, actor.user_id
             )

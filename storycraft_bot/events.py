@@ -60,6 +60,14 @@ class ChoiceDecided(StoryEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentSuperseded(StoryEvent):
+    """Retry or undo replaced this segment: its choices are closed for good."""
+
+    segment_id: int
+    reason: str  # "retried" or "undone"
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentFailed(StoryEvent):
     """The narrator could not write the segment; `reason` is a catalogue key."""
 

@@ -195,6 +195,14 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "Такого стиля нет. Есть: {choices}.",
         Language.EN: "No such style. There are: {choices}.",
     },
+    "part_retried": {
+        Language.RU: "Эта часть переписана — смотрите ниже.",
+        Language.EN: "This part was rewritten — see below.",
+    },
+    "part_undone": {
+        Language.RU: "Этот выбор отменён.",
+        Language.EN: "This choice was undone.",
+    },
     "vote_closed": {
         Language.RU: "Голосование закрыто.",
         Language.EN: "The vote is closed.",

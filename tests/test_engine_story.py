@@ -186,6 +186,9 @@ async def test_retry_rewrites_the_newest_segment(
     old = await store.get_segment(first.id)
     assert old is not None
     assert old.state is SegmentState.SUPERSEDED
+    assert [(e.segment_id, e.reason) for e in view.of(ev.SegmentSuperseded)] == [
+        (first.id, "retried")
+    ]
     with pytest.raises(StoryActionError, match="choice_closed"):
         await engine.press(PRIVATE, ALICE, first.id, 0)
 
@@ -201,6 +204,7 @@ async def test_undo_goes_back_one_choice(
     await opened_segment(view, 2)
 
     reopened = await engine.undo(PRIVATE, ALICE)
+    assert view.of(ev.SegmentSuperseded)[-1].reason == "undone"
 
     assert reopened.id == first.id
     assert reopened.state is SegmentState.OPEN

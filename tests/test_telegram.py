@@ -506,3 +506,24 @@ async def test_a_wrong_token_is_a_clear_error(make_bot: BotFactory) -> None:
     bot = await make_bot(token="999:wrong", start=False)
     with pytest.raises(InvalidToken):
         await bot.adapter.start()
+
+
+async def test_a_retried_part_loses_its_buttons(make_bot: BotFactory, tg: FakeTelegram) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    old = await wait_story(tg, chat["id"], 1)
+
+    tg.send_text(chat, alice, "/retry")
+
+    rewritten = await wait_story(tg, chat["id"], 2)  # the fake's second reply is "Part 2."
+    assert rewritten["message_id"] != old["message_id"]
+    closed = await tg.wait_until(
+        lambda: (
+            "rewritten" in tg.messages[(chat["id"], old["message_id"])]["text"]
+            and tg.messages[(chat["id"], old["message_id"])]
+        )
+    )
+    assert closed["text"].endswith("↩ This part was rewritten — see below.")
+    assert not keyboard(closed)
