@@ -1,0 +1,82 @@
+"""Stories driven through the real engine, narrator and SQLite on the fake Ollama."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import ollama
+
+from storycraft_bot import events as ev
+from storycraft_bot.clock import SystemClock
+from storycraft_bot.engine import EngineConfig, StoryEngine
+from storycraft_bot.image_prompts import ModelPromptWriter
+from storycraft_bot.models import Actor, ChannelKey, Language, Place, Platform
+from storycraft_bot.narrator import OllamaNarrator
+from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.ports import NullIllustrator
+from storycraft_bot.storage import Store
+from tests.fake_ollama import FakeOllama
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.finished: dict[int, int] = {}
+        self.changed = asyncio.Event()
+
+    async def show(self, event: ev.StoryEvent) -> None:
+        if isinstance(event, ev.SegmentFinished):
+            self.finished[event.session_id] = event.segment.id
+            self.changed.set()
+
+
+async def run_stories(stories: int, segments_each: int) -> tuple[float, int]:
+    server = FakeOllama()
+    await server.start()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            async with (
+                httpx.AsyncClient(base_url=server.url) as http,
+                Store(Path(folder) / "bench.db") as store,
+            ):
+                client = ollama.AsyncClient(host=server.url)
+                gateway = OllamaGateway(client, http, OllamaConfig(model="llama3.1:8b"))
+                view = _Counter()
+                engine = StoryEngine(
+                    store,
+                    OllamaNarrator(gateway),
+                    ModelPromptWriter(gateway, "qwen2.5:3b"),
+                    NullIllustrator(),
+                    view,
+                    SystemClock(),
+                    EngineConfig(language=Language.EN, narration_interval=0.5),
+                    random.Random(1),
+                )
+                places = [
+                    Place(ChannelKey(Platform.CONSOLE, str(n)), str(n), False)
+                    for n in range(stories)
+                ]
+                player = Actor("p", "P")
+                started = time.perf_counter()
+                sessions = [await engine.start(place, player) for place in places]
+                done = 0
+                for _ in range(segments_each):
+                    while len(view.finished) < stories:
+                        view.changed.clear()
+                        await view.changed.wait()
+                    current = dict(view.finished)
+                    view.finished.clear()
+                    done += len(current)
+                    for place, session in zip(places, sessions, strict=True):
+                        await engine.press(place, player, current[session.id], 0)
+                await engine.wait_idle()
+                seconds = time.perf_counter() - started
+                await engine.shutdown()
+                await client.close()
+                return seconds, done
+    finally:
+        await server.stop()
