@@ -111,7 +111,8 @@ def bench_votes() -> None:
             3, lambda: asyncio.run(_votes(Path(folder) / f"{random.random()}.db", 300))
         )
     print(
-        f"votes: {300 / seconds:,.0f} votes/s with a live tally ({seconds / 300 * 1000:.2f} ms each)"
+        f"votes: {300 / seconds:,.0f} votes/s with a live tally "
+        f"({seconds / 300 * 1000:.2f} ms each)"
     )
 
 
