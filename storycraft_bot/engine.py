@@ -354,7 +354,7 @@ class StoryEngine:
         may ask; otherwise the starter or a moderator."""
         async with self._lock(place.key):
             session = await self._require_session(place)
-            if not session.settings.pictures:
+            if not session.settings.pictures or not self._illustrator.draws:
                 raise StoryActionError("pictures_disabled")
             segments = await self._store.live_segments(session.id)
             drawable = [s for s in segments if s.state in (SegmentState.OPEN, SegmentState.DECIDED)]
@@ -641,7 +641,7 @@ class StoryEngine:
         await self._emit(
             ev.SegmentFinished(key, session.id, session.language, finished, session.place.is_group)
         )
-        if session.settings.pictures:
+        if session.settings.pictures and self._illustrator.draws:
             await self._illustrate(session, finished)
         else:
             await self._store.set_image_state(finished.id, ImageState.OFF)

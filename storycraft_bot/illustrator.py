@@ -60,6 +60,10 @@ class ComfyIllustrator:
         self._drawings: dict[str, _Drawing] = {}  # by prompt_id
 
     @property
+    def draws(self) -> bool:
+        return True
+
+    @property
     def workflow_names(self) -> tuple[str, ...]:
         """The workflows a story may choose, the default first."""
         return (self._workflow.name, *sorted(set(self._workflows) - {self._workflow.name}))

@@ -85,6 +85,11 @@ class PictureReporter(Protocol):
 class Illustrator(Protocol):
     """Draws pictures (ComfyUI in production) and reports through a PictureReporter."""
 
+    @property
+    def draws(self) -> bool:
+        """False when no pictures can ever come (then no image prompt is written)."""
+        ...
+
     async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
         """Queue the picture for a segment, replacing the session's older pending one."""
         ...
@@ -96,6 +101,10 @@ class Illustrator(Protocol):
 
 class NullIllustrator:
     """An Illustrator that draws nothing: pictures off, or no ComfyUI configured."""
+
+    @property
+    def draws(self) -> bool:
+        return False
 
     async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
         return None

@@ -28,7 +28,7 @@ from storycraft_bot.workflow import Workflow, load_workflow
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
 from tests.fake_telegram import FakeTelegram
-from tests.fakes import FakeClock, RecordingView
+from tests.fakes import FakeClock, RecordingIllustrator, RecordingView
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "config" / "workflows"
 PRIVATE = Place(ChannelKey(Platform.TELEGRAM, "1001"), guild_id="tg:1001", is_group=False)
@@ -110,7 +110,9 @@ async def make_engine(
     """Engines on the real narrator over the fake Ollama; each one shut down afterwards."""
     built: list[StoryEngine] = []
 
-    def build(store: Store, *, seed: int = 1, **config: object) -> StoryEngine:
+    def build(
+        store: Store, *, seed: int = 1, illustrator: Illustrator | None = None, **config: object
+    ) -> StoryEngine:
         settings: dict[str, object] = {
             "language": Language.EN,
             "story": StorySettings(vote_window_seconds=60.0),
@@ -120,7 +122,7 @@ async def make_engine(
             store,
             OllamaNarrator(gateway),
             ModelPromptWriter(gateway, "qwen2.5:3b"),
-            NullIllustrator(),
+            illustrator or RecordingIllustrator(),
             view,
             clock,
             EngineConfig(**settings),  # type: ignore[arg-type]

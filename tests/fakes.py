@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from storycraft_bot import events as ev
+from storycraft_bot.models import PictureJob
+from storycraft_bot.ports import PictureReporter
 
 E = TypeVar("E", bound=ev.StoryEvent)
 
@@ -69,3 +71,21 @@ class RecordingView:
         async with asyncio.timeout(10), self._changed:
             await self._changed.wait_for(lambda: len(found()) >= count)
         return found()[count - 1]
+
+
+class RecordingIllustrator:
+    """An Illustrator port that takes jobs and never draws: for engine tests."""
+
+    def __init__(self) -> None:
+        self.jobs: list[PictureJob] = []
+        self.cancelled: list[int] = []
+
+    @property
+    def draws(self) -> bool:
+        return True
+
+    async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
+        self.jobs.append(job)
+
+    async def cancel_session(self, session_id: int) -> None:
+        self.cancelled.append(session_id)

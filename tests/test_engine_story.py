@@ -376,3 +376,22 @@ async def test_narration_updates_are_spaced_by_the_interval(clock: FakeClock) ->
         passed.append(throttle.ready())
         await clock.advance(0.3)
     assert passed == [True, False, False, False, True, False, False, False, True, False]
+
+
+async def test_without_an_illustrator_no_image_prompt_is_written(
+    make_engine: EngineFactory, view: RecordingView, store: Store, fake_ollama: FakeOllama
+) -> None:
+    from storycraft_bot.models import ImageState
+    from storycraft_bot.ports import NullIllustrator
+
+    engine = make_engine(store, illustrator=NullIllustrator())
+    session = await engine.start(PRIVATE, ALICE)
+    await opened_segment(view)
+    await engine.wait_idle()
+
+    assert fake_ollama.chat_requests("prompt") == []  # no GPU time spent on a prompt for nothing
+    segment = await store.current_segment(session.id)
+    assert segment is not None
+    assert segment.image_state is ImageState.OFF
+    with pytest.raises(StoryActionError, match="pictures_disabled"):
+        await engine.redraw(PRIVATE, ALICE)
