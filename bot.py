@@ -224,11 +224,12 @@ async def run(settings: Settings, *, console: bool) -> int:
         comfy_http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=settings.connect_timeout))
         )
-        illustrator, gate = await build_illustrator(settings, comfy_http, gateway, clock)
-        if isinstance(illustrator, ComfyIllustrator):
-            stack.push_async_callback(illustrator.close)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = await stack.enter_async_context(Store(settings.database_path))
+        illustrator, gate = await build_illustrator(settings, comfy_http, gateway, clock)
+        if isinstance(illustrator, ComfyIllustrator):
+            # Closed before the database, so a cancelled picture never reports into it.
+            stack.push_async_callback(illustrator.close)
         router = PlatformRouter()
         engine = StoryEngine(
             store,

@@ -327,7 +327,9 @@ class StoryCommands(app_commands.Group):
 
     @app_commands.command(name="help", description="How to play")
     async def help(self, interaction: discord.Interaction) -> None:
-        await self.adapter.answer(interaction, text(self.adapter.language_of(interaction), "help"))
+        await self.adapter.answer(
+            interaction, text(self.adapter.language_of(interaction), "help_discord")
+        )
 
 
 class DiscordAdapter:

@@ -154,6 +154,24 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "started the story, or an admin."
         ),
     },
+    "help_discord": {
+        Language.RU: (
+            "`/story start` [завязка] [жанр] [язык] — начать историю\n"
+            "`/story status` — что сейчас происходит\n`/story retry` — переписать последнюю "
+            "часть\n`/story undo` — отменить последний выбор\n`/story redraw` — нарисовать "
+            "картинку заново\n`/story settings` — настройки истории\n`/story defaults` — "
+            "настройки сервера (право «Управлять сервером»)\n`/story stop` — закончить "
+            "историю\n\nВыбирайте кнопками под частью истории: в канале все голосуют."
+        ),
+        Language.EN: (
+            "`/story start` [premise] [genre] [language] — start a story\n"
+            "`/story status` — what is going on\n`/story retry` — rewrite the newest part\n"
+            "`/story undo` — take the last choice back\n`/story redraw` — draw the picture "
+            "again\n`/story settings` — the story's settings\n`/story defaults` — the "
+            "server's defaults (Manage Server)\n`/story stop` — end the story\n\nChoose "
+            "with the buttons under each part: in a channel everyone votes."
+        ),
+    },
     "settings_title": {
         Language.RU: "Настройки истории: картинки {pictures}, голосование {window} с.",
         Language.EN: "Story settings: pictures {pictures}, voting {window} s.",
