@@ -31,6 +31,7 @@ from storycraft_bot.storage import Store
 from storycraft_bot.text_fitting import split_text
 from storycraft_bot.texts import status_text, text
 
+from .background import Background
 from .pacing import EditPacer
 from .story_card import StoryCard, load_card
 
@@ -52,9 +53,10 @@ URGENT = (
 )
 NO_ACCESS = {
     Language.RU: "Мне не хватает прав в этом канале: нужны «Отправлять сообщения», "
-    "«Встраивать ссылки» и «Прикреплять файлы».",
+    "«Встраивать ссылки» и «Прикреплять файлы». История на паузе; когда права будут, "
+    "`/story retry` продолжит её.",
     Language.EN: "I lack permissions in this channel: I need Send Messages, Embed Links and "
-    "Attach Files.",
+    "Attach Files. The story is paused; once I have them, `/story retry` continues it.",
 }
 RUSSIAN = {
     "Interactive illustrated stories": "Интерактивные истории с картинками",
@@ -341,6 +343,7 @@ class DiscordAdapter:
         self._config = config
         self._shown: dict[int, _Shown] = {}
         self._no_access: set[int] = set()  # channels we could not post in, not yet explained
+        self._background = Background()
         self._runner: asyncio.Task[None] | None = None
         self.client = StoryClient(self, config.guild_ready_timeout)
 
@@ -363,6 +366,7 @@ class DiscordAdapter:
         for shown in self._shown.values():
             if shown.pacer is not None:
                 shown.pacer.cancel()
+        await self._background.close()
         await self.client.close()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
@@ -649,12 +653,20 @@ class DiscordAdapter:
             if isinstance(event, ev.StoryStopped):
                 await self._channel(channel_id).send(text(event.language, "story_stopped"))
         except discord.Forbidden as err:
-            log.warning("Discord: no permission in channel %s: %s", channel_id, err)
+            log.warning(
+                "Discord: no permission in channel %s (%s); pausing its story", channel_id, err
+            )
             self._no_access.add(channel_id)
+            self._pause_later(event.key)
         except discord.HTTPException as err:
             log.warning(
                 "Discord: could not show %s in %s: %s", type(event).__name__, channel_id, err
             )
+
+    def _pause_later(self, key: ChannelKey) -> None:
+        """Pause the story so it stops making requests Discord refuses (too many invalid
+        requests get a bot banned). Scheduled: the engine may hold the channel's lock."""
+        self._background.run(self._engine.pause(Place(key, "", True)), f"pause {key}")
 
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(channel_id)

@@ -45,6 +45,7 @@ from storycraft_bot.storage import Store
 from storycraft_bot.text_fitting import shorten_to, split_text
 from storycraft_bot.texts import status_text, text
 
+from .background import Background
 from .pacing import EditPacer
 from .story_card import StoryCard, load_card
 
@@ -127,6 +128,7 @@ class TelegramAdapter:
         self._store = store
         self._config = config
         self._shown: dict[int, _Shown] = {}  # by segment id
+        self._background = Background()
         self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
         self._app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -182,6 +184,7 @@ class TelegramAdapter:
         for shown in self._shown.values():
             if shown.pacer is not None:
                 shown.pacer.cancel()
+        await self._background.close()
         if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
         if self._app.running:
@@ -408,7 +411,10 @@ class TelegramAdapter:
             if isinstance(event, ev.StoryStopped):
                 await self._send(chat_id, thread_id, text(event.language, "story_stopped"))
         except Forbidden as err:
-            log.warning("Telegram: no access to chat %s (%s); pausing", chat_id, err)
+            # Blocked by the user or removed: stop talking to the chat until someone acts.
+            log.warning("Telegram: no access to chat %s (%s); pausing its story", chat_id, err)
+            # Scheduled, not awaited: the engine may hold the chat's lock right now.
+            self._background.run(self._engine.pause(Place(event.key, "", True)), f"pause {chat_id}")
         except TelegramError as err:
             log.warning("Telegram: could not show %s in %s: %s", type(event).__name__, chat_id, err)
 

@@ -62,6 +62,7 @@ class FakeTelegram:
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # language -> list
     answered: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limit_next: dict[str, int] = field(default_factory=dict)  # method -> retry_after
+    blocked: set[int] = field(default_factory=set)  # private chats whose user blocked the bot
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -200,6 +201,8 @@ class FakeTelegram:
             retry = self.rate_limit_next.pop(method, None)
             if retry is not None:
                 raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
+            if "chat_id" in params and int(params["chat_id"]) in self.blocked:
+                raise ApiError(403, "Forbidden: bot was blocked by the user")
             handler = getattr(self, f"_m_{method}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")

@@ -18,7 +18,7 @@ from PIL import Image
 
 from adapters.discord_bot import DiscordAdapter, DiscordConfig, shrink
 from storycraft_bot.engine import StoryEngine
-from storycraft_bot.models import Language, Platform
+from storycraft_bot.models import ChannelKey, Language, Platform
 from storycraft_bot.ports import Illustrator
 from storycraft_bot.storage import Store
 from tests.conftest import CoreFactory
@@ -359,7 +359,7 @@ async def test_a_long_narration_is_split_across_embeds(
 
 
 async def test_buttons_of_unknown_form_or_segment_are_closed_and_missing_permissions(
-    make_bot: BotFactory, dc: FakeDiscord
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
 ) -> None:
     await make_bot()
     dc.slash(ALICE, STORIES, "start")
@@ -377,7 +377,11 @@ async def test_buttons_of_unknown_form_or_segment_are_closed_and_missing_permiss
     status = dc.slash(ALICE, 2001, "status")
     await dc.wait_until(lambda: len(dc.replies.get(status, [])) >= 2)
     assert "I lack permissions in this channel" in dc.replies[status][1]["content"]
+    assert "The story is paused" in dc.replies[status][1]["content"]
     assert dc.replies[status][1]["flags"] & 64
+    session = await store.live_session(ChannelKey(Platform.DISCORD, "2001"))
+    assert session is not None
+    assert session.state.value == "paused"  # no more refused requests for this story
 
 
 async def test_every_interaction_got_exactly_one_first_answer(

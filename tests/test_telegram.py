@@ -527,3 +527,25 @@ async def test_a_retried_part_loses_its_buttons(make_bot: BotFactory, tg: FakeTe
     )
     assert closed["text"].endswith("↩ This part was rewritten — see below.")
     assert not keyboard(closed)
+
+
+async def test_a_user_who_blocks_the_bot_pauses_the_story(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    message = await wait_story(tg, chat["id"], 1)
+    tg.press(chat, alice, message["message_id"], "c:1:0")
+    tg.blocked.add(chat["id"])  # blocked while the next part is written
+
+    async def paused() -> bool:
+        session = await store.get_session(1)
+        return session is not None and session.state.value == "paused"
+
+    await eventually(paused)
+    refused = len([1 for name, p in tg.requests if str(p.get("chat_id")) == str(chat["id"])])
+    await asyncio.sleep(0.3)
+    after = len([1 for name, p in tg.requests if str(p.get("chat_id")) == str(chat["id"])])
+    assert after == refused  # no more requests Telegram would refuse
