@@ -45,6 +45,7 @@ CHOICE_TEMPLATE = r"sc:c:(?P<segment>[0-9]{1,15}):(?P<choice>[0-9])"
 ACTION_TEMPLATE = r"sc:(?P<action>[rtx]):(?P<segment>[0-9]{1,15})"
 URGENT = (
     ev.SegmentFinished,
+    ev.SegmentSuperseded,
     ev.ChoiceDecided,
     ev.SegmentFailed,
     ev.PictureReady,
@@ -647,6 +648,8 @@ class DiscordAdapter:
                 return
             segment_id = ev.segment_of(event)
             shown = await self._find(segment_id, channel_id) if segment_id else None
+            if shown is not None and shown.card.reopens(event):
+                shown = await self._reshow(shown, event)
             if shown is not None:
                 shown.card.apply(event)
                 await self._pace(shown, urgent=isinstance(event, URGENT))
@@ -684,6 +687,18 @@ class DiscordAdapter:
         shown.picture_shown = card.picture_path
         self._shown[segment_id] = shown
         return shown
+
+    async def _reshow(self, old: _Shown, event: ev.StoryEvent) -> _Shown:
+        """Mark the old message undone and start a new one for the reopened segment."""
+        old.card.apply(
+            ev.SegmentSuperseded(
+                event.key, event.session_id, event.language, old.card.segment_id, "undone"
+            )
+        )
+        await self._pace(old, urgent=True)
+        fresh = _Shown(old.card.fresh(), old.channel_id)
+        self._shown[old.card.segment_id] = fresh
+        return fresh
 
     async def _pace(self, shown: _Shown, *, urgent: bool) -> None:
         if shown.pacer is None:

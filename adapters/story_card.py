@@ -73,6 +73,17 @@ class StoryCard:
         """A group vote is running with at least one vote (the starter may end it)."""
         return self.is_open and self.is_group and any(self.counts)
 
+    def reopens(self, event: ev.StoryEvent) -> bool:
+        """Undo is showing this (already decided) segment again: its old message should be
+        marked undone and the segment shown afresh at the bottom of the chat."""
+        return isinstance(event, ev.SegmentFinished) and self.state in ("decided", "superseded")
+
+    def fresh(self) -> StoryCard:
+        """A new card for the same segment (for a new message), keeping its picture."""
+        card = StoryCard(self.session_id, self.segment_id, self.index, self.language, self.is_group)
+        card.picture_path = self.picture_path
+        return card
+
     def apply(self, event: ev.StoryEvent) -> None:
         """Update from an engine event about this segment."""
         match event:

@@ -58,6 +58,7 @@ BUTTON_LIMIT = 64  # we keep labels short; Telegram cuts long ones itself
 VOTE_WINDOWS = (30, 60, 120)
 URGENT = (
     ev.SegmentFinished,
+    ev.SegmentSuperseded,
     ev.ChoiceDecided,
     ev.SegmentFailed,
     ev.PictureReady,
@@ -405,6 +406,8 @@ class TelegramAdapter:
                 return
             segment_id = ev.segment_of(event)
             shown = await self._find(segment_id, chat_id, thread_id) if segment_id else None
+            if shown is not None and shown.card.reopens(event):
+                shown = await self._reshow(shown, event)
             if shown is not None:
                 shown.card.apply(event)
                 await self._request_flush(shown, urgent=isinstance(event, URGENT))
@@ -448,6 +451,18 @@ class TelegramAdapter:
         shown.picture_shown = card.picture_path
         self._shown[segment_id] = shown
         return shown
+
+    async def _reshow(self, old: _Shown, event: ev.StoryEvent) -> _Shown:
+        """Mark the old message undone and start a new one for the reopened segment."""
+        old.card.apply(
+            ev.SegmentSuperseded(
+                event.key, event.session_id, event.language, old.card.segment_id, "undone"
+            )
+        )
+        await self._request_flush(old, urgent=True)
+        fresh = _Shown(old.card.fresh(), old.chat_id, old.thread_id)
+        self._shown[old.card.segment_id] = fresh
+        return fresh
 
     async def _request_flush(self, shown: _Shown, *, urgent: bool) -> None:
         """Edit now (urgent) or at most once per interval, always with the latest state."""

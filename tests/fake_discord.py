@@ -204,10 +204,13 @@ class FakeDiscord:
         }
         return self._interaction(2, member, channel_id, data)
 
-    def click(self, member: Member, message_id: int, custom_id: str) -> int:
+    def click(
+        self, member: Member, message_id: int, custom_id: str, *, seen: dict[str, Any] | None = None
+    ) -> int:
         """A member presses a button on a message; returns the interaction id. Like Discord,
-        only a component the message really has can be pressed."""
-        message = self.messages[message_id]
+        only a component the message has can be pressed; `seen` is the copy the member's
+        client showed when the press raced an edit."""
+        message = seen or self.messages[message_id]
         present = {
             b.get("custom_id")
             for row in message.get("components", [])

@@ -4,6 +4,7 @@ with the real engine, narrator (fake Ollama) and illustrator (fake ComfyUI)."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -229,6 +230,7 @@ async def test_a_press_after_a_restart_and_on_an_old_segment(
     dc.slash(ALICE, STORIES, "start")
     message = await dc.wait_until(lambda: story(dc, 1))
     choices = buttons(message)  # what the players' clients still show
+    seen_before_retry = copy.deepcopy(message)
     await before.engine.shutdown()
     await before.adapter.stop()
 
@@ -238,7 +240,9 @@ async def test_a_press_after_a_restart_and_on_an_old_segment(
     retried = dc.slash(ALICE, STORIES, "retry")  # the starter rewrites part 1 instead
     assert await reply_to(dc, retried) == "Rewriting this part…"
     await dc.wait_until(lambda: (m := story(dc, 2)) and m["id"] != message["id"])
-    stale = dc.click(BOB, int(message["id"]), choices[0][1])  # the old part's buttons
+    assert not buttons(dc.messages[int(message["id"])])  # the rewritten part lost its buttons
+    # ...but a press made on the old copy while that edit was on its way still arrives:
+    stale = dc.click(BOB, int(message["id"]), choices[0][1], seen=seen_before_retry)
     assert await reply_to(dc, stale) == "This choice is closed."
     assert is_ephemeral(dc, stale)
 
@@ -463,3 +467,30 @@ async def test_the_picture_style_is_a_story_setting(
     session = await store.get_session(1)
     assert session is not None
     assert session.settings.workflow == "sdxl"
+
+
+async def test_undo_shows_the_reopened_part_again_at_the_bottom(
+    make_bot: BotFactory, dc: FakeDiscord, clock: FakeClock
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    first = await dc.wait_until(lambda: story(dc, 1))
+    await reply_to(dc, dc.click(ALICE, int(first["id"]), "sc:c:1:1"))
+    await clock.advance(60)
+    second = await dc.wait_until(lambda: story(dc, 2))
+
+    undo = dc.slash(ALICE, STORIES, "undo")
+    assert await reply_to(dc, undo) == "The last choice was undone — choose again."
+
+    again = await dc.wait_until(
+        lambda: (m := story(dc, 1)) and int(m["id"]) > int(second["id"]) and m
+    )
+    assert [label for label, c in buttons(again) if c.startswith("sc:c:")] == [
+        "Path 1.1",
+        "Path 1.2",
+        "Path 1.3",
+    ]
+    for old in (first, second):
+        shown = dc.messages[int(old["id"])]
+        assert description(shown).endswith("↩ This choice was undone.")
+        assert not buttons(shown)

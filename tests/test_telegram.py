@@ -549,3 +549,36 @@ async def test_a_user_who_blocks_the_bot_pauses_the_story(
     await asyncio.sleep(0.3)
     after = len([1 for name, p in tg.requests if str(p.get("chat_id")) == str(chat["id"])])
     assert after == refused  # no more requests Telegram would refuse
+
+
+async def test_undo_shows_the_reopened_part_again_at_the_bottom(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    first = await wait_story(tg, chat["id"], 1)
+    tg.press(chat, alice, first["message_id"], "c:1:1")
+    second = await wait_story(tg, chat["id"], 2)
+
+    tg.send_text(chat, alice, "/undo")
+
+    again = await tg.wait_until(
+        lambda: (
+            (m := story_message(tg, chat["id"], part=1))
+            and m["message_id"] > second["message_id"]
+            and m
+        )
+    )
+    assert [label for label, _ in keyboard(again)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+    old = tg.messages[(chat["id"], first["message_id"])]
+    assert old["text"].endswith("↩ This choice was undone.")
+    assert not keyboard(old)
+    part_two = tg.messages[(chat["id"], second["message_id"])]
+    assert part_two["text"].endswith("↩ This choice was undone.")
+    assert not keyboard(part_two)
+    assert (
+        await answer_of(tg, tg.press(chat, alice, again["message_id"], "c:1:0"))
+        == "Chosen: Path 1.1"
+    )
