@@ -256,13 +256,13 @@ async def run(settings: Settings, *, console: bool) -> int:
                 await game
             return 0
         running = []
+        styles = illustrator.workflow_names if isinstance(illustrator, ComfyIllustrator) else ()
         if settings.telegram_token is not None:
-            telegram = await start_telegram(settings, engine, store, router)
+            telegram = await start_telegram(settings, engine, store, router, styles)
             if telegram is not None:
                 stack.push_async_callback(telegram.stop)
                 running.append(Platform.TELEGRAM)
         if settings.discord_token is not None:
-            styles = illustrator.workflow_names if isinstance(illustrator, ComfyIllustrator) else ()
             discord_adapter = await start_discord(settings, engine, store, router, styles)
             if discord_adapter is not None:
                 stack.push_async_callback(discord_adapter.stop)
@@ -319,7 +319,11 @@ async def start_discord(
 
 
 async def start_telegram(
-    settings: Settings, engine: StoryEngine, store: Store, router: PlatformRouter
+    settings: Settings,
+    engine: StoryEngine,
+    store: Store,
+    router: PlatformRouter,
+    workflows: tuple[str, ...],
 ) -> TelegramAdapter | None:
     """The Telegram adapter, started; None (and one log line) if Telegram refuses."""
     assert settings.telegram_token is not None
@@ -335,6 +339,7 @@ async def start_telegram(
             private_edit_interval=settings.edit_interval_seconds,
             group_edit_interval=settings.group_edit_interval_seconds,
             language=Language(settings.story_language),
+            workflows=workflows,
         ),
     )
     router.register(Platform.TELEGRAM, adapter)  # before polling: updates may come at once

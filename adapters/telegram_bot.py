@@ -104,6 +104,7 @@ class TelegramConfig:
     group_rate: float = 20.0
     poll_timeout: int = 10
     language: Language = Language.RU
+    workflows: tuple[str, ...] = ()  # picture styles a story may choose
 
 
 @dataclass(eq=False)
@@ -307,6 +308,17 @@ class TelegramAdapter:
             ],
             [InlineKeyboardButton(f"⏱ {w} s", callback_data=f"s:w:{w}") for w in VOTE_WINDOWS],
         ]
+        if len(self._config.workflows) > 1:
+            current = settings.workflow or self._config.workflows[0]
+            rows.append(
+                [
+                    # By position, so callback_data stays short whatever the names.
+                    InlineKeyboardButton(
+                        f"{'✓ ' if name == current else ''}🎨 {name}", callback_data=f"s:f:{number}"
+                    )
+                    for number, name in enumerate(self._config.workflows)
+                ]
+            )
         title = text(
             language, "settings_title", pictures=state, window=int(settings.vote_window_seconds)
         )
@@ -368,13 +380,18 @@ class TelegramAdapter:
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> str:
         _, what, value = [*data.split(":"), "", ""][:3]
-        if what not in ("p", "w") or not value.isdigit() or len(value) > 4:
+        if what not in ("p", "w", "f") or not value.isdigit() or len(value) > 4:
             raise StoryActionError("choice_closed")
         actor = await self._actor(update, moderating=True)
         if what == "p":
             await self._engine.configure(place, actor, pictures=value == "1")
-        else:
+        elif what == "w":
             await self._engine.configure(place, actor, vote_window_seconds=float(value))
+        elif int(value) < len(self._config.workflows):
+            workflow = self._config.workflows[int(value)]
+            await self._engine.configure(place, actor, workflow=workflow)
+        else:
+            raise StoryActionError("choice_closed")
         return text(language, "settings_saved")
 
     async def _on_my_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

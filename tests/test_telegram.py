@@ -55,6 +55,7 @@ async def make_bot(
             group_rate=1000,
             poll_timeout=1,
             max_retries=2,
+            workflows=("sd15", "sdxl"),
         )
         adapter = TelegramAdapter(core.engine, store, config)
         core.router.register(Platform.TELEGRAM, adapter)
@@ -581,4 +582,47 @@ async def test_undo_shows_the_reopened_part_again_at_the_bottom(
     assert (
         await answer_of(tg, tg.press(chat, alice, again["message_id"], "c:1:0"))
         == "Chosen: Path 1.1"
+    )
+
+
+async def test_settings_change_pictures_vote_window_and_style(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot()
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(BOB_ID, "Bob")
+    group = tg.group_chat(-1007)
+    tg.send_text(group, alice, "/story")
+    await wait_story(tg, group["id"], 1)
+    tg.send_text(group, alice, "/settings")
+    panel = await tg.wait_until(
+        lambda: next(
+            (
+                m
+                for m in tg.bot_messages(group["id"])
+                if m.get("text", "").startswith("Story settings")
+            ),
+            None,
+        )
+    )
+    assert keyboard(panel)[-2:] == [("✓ 🎨 sd15", "s:f:0"), ("🎨 sdxl", "s:f:1")]
+
+    assert await answer_of(tg, tg.press(group, bob, panel["message_id"], "s:f:1")) == (
+        "Only the person who started the story or a moderator can do that."
+    )
+    for data in ("s:f:1", "s:w:30", "s:p:0"):
+        assert await answer_of(tg, tg.press(group, alice, panel["message_id"], data)) == "Saved."
+    assert (
+        await answer_of(tg, tg.press(group, alice, panel["message_id"], "s:f:7"))
+        == "This choice is closed."
+    )
+    session = await store.get_session(1)
+    assert session is not None
+    assert (
+        session.settings.workflow,
+        session.settings.vote_window_seconds,
+        session.settings.pictures,
+    ) == (
+        "sdxl",
+        30,
+        False,
     )
