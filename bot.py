@@ -297,7 +297,7 @@ async def start_discord(
             token=settings.discord_token.get_secret_value(),
             data_dir=settings.data_dir,
             test_guild=settings.discord_test_guild,
-            edit_interval=settings.edit_interval_seconds,
+            edit_interval=max(1.0, settings.edit_interval_seconds),  # Discord: <= 1 edit/s
             language=Language(settings.story_language),
             workflows=workflows,
         ),

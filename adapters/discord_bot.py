@@ -176,7 +176,12 @@ class StoryClient(discord.Client):
     def __init__(self, adapter: DiscordAdapter, guild_ready_timeout: float) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels and guilds; interactions carry everything else
-        super().__init__(intents=intents, guild_ready_timeout=guild_ready_timeout)
+        super().__init__(
+            intents=intents,
+            guild_ready_timeout=guild_ready_timeout,
+            # Premises and narration are user and model text: they must never ping anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
         self.adapter = adapter
         self.tree: app_commands.CommandTree[StoryClient] = app_commands.CommandTree(self)
 

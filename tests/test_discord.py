@@ -494,3 +494,19 @@ async def test_undo_shows_the_reopened_part_again_at_the_bottom(
         shown = dc.messages[int(old["id"])]
         assert description(shown).endswith("↩ This choice was undone.")
         assert not buttons(shown)
+
+
+async def test_a_premise_that_mentions_everyone_pings_nobody(
+    make_bot: BotFactory, dc: FakeDiscord
+) -> None:
+    await make_bot()
+    started = dc.slash(ALICE, STORIES, "start", premise="@everyone look at <@&1> and <@502>")
+    assert "@everyone" in await reply_to(dc, started)
+    await dc.wait_until(lambda: story(dc, 1))
+
+    # Sent messages and replies say "ping nobody" (edits never notify, embeds never ping).
+    sent = [b for m, p, b in dc.requests if m == "POST" and p.endswith("/messages")]
+    callbacks = [b["data"] for m, p, b in dc.requests if p.startswith("/interactions/")]
+    assert sent
+    for body in [*sent, *callbacks]:
+        assert body.get("allowed_mentions") == {"parse": []}, body
