@@ -63,6 +63,7 @@ class FakeTelegram:
     answered: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limit_next: dict[str, int] = field(default_factory=dict)  # method -> retry_after
     blocked: set[int] = field(default_factory=set)  # private chats whose user blocked the bot
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (method, description) refused
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))

@@ -13,7 +13,7 @@ from telegram.error import InvalidToken
 
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from storycraft_bot.engine import StoryEngine
-from storycraft_bot.models import Platform
+from storycraft_bot.models import ChannelKey, Language, Platform
 from storycraft_bot.ports import Illustrator
 from storycraft_bot.storage import Store
 from tests.conftest import CoreFactory
@@ -167,9 +167,8 @@ async def test_a_private_story_through_three_segments_with_pictures(
         return all(s.image_uploads.get("telegram", "").startswith("AgAC") for s in segments)
 
     await eventually(file_ids_stored)
-    assert not [
-        m for name, m in tg.requests if name.startswith("edit") and "not modified" in str(m)
-    ]
+    # No edit repeated what the message already showed, and nothing else was refused.
+    assert tg.errors == []
 
 
 async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
@@ -626,3 +625,26 @@ async def test_settings_change_pictures_vote_window_and_style(
         30,
         False,
     )
+
+
+async def test_an_event_that_changes_nothing_sends_no_edit(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    from storycraft_bot import events as ev
+
+    bot = await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    message = await wait_story(tg, chat["id"], 1)
+    await bot.engine.wait_idle()
+    edits = len(tg.calls("editMessageText"))
+    key = ChannelKey(Platform.TELEGRAM, str(chat["id"]))
+
+    for _ in range(3):  # nothing to clear: the message already shows no picture status
+        await bot.adapter.show(ev.PictureDropped(key, 1, Language.EN, segment_id=1))
+    await asyncio.sleep(0.3)  # past the pacing interval
+
+    assert len(tg.calls("editMessageText")) == edits
+    assert tg.errors == []
+    assert tg.messages[(chat["id"], message["message_id"])]["text"].startswith("Part 1.")
