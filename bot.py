@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -362,6 +363,9 @@ async def start_telegram(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, load settings, run; one clear line on any start-up error."""
+    # python-telegram-bot 22 is moving time periods from int to timedelta; opting in now
+    # keeps its RetryAfter (a 429) from raising a deprecation warning on every flood wait.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = argparse.ArgumentParser(prog="bot.py", description="StoryCraft story bot")
     parser.add_argument("mode", nargs="?", choices=["console"], help="play in this terminal")
     parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")

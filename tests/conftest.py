@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -249,6 +250,11 @@ async def make_rig(
     for rig in rigs:
         await rig.engine.shutdown()
         await rig.illustrator.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # As bot.py does: python-telegram-bot's timedelta time periods, without its warning.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -209,6 +209,7 @@ class FakeTelegram:
                 raise ApiError(404, "Not Found: method not found")
             result = await handler(params, files)
         except ApiError as err:
+            self.errors.append((method, err.description))
             body: dict[str, Any] = {
                 "ok": False,
                 "error_code": err.code,

@@ -335,9 +335,27 @@ async def test_a_429_while_streaming_is_retried(
 
     message = await wait_story(tg, chat["id"], 1)
 
+    # The refused edit was overtaken by the finished part: the newest state is what shows.
+    assert tg.errors == [("editMessageText", "Too Many Requests: retry after 1")]
     assert message["text"].startswith("Part 1.")
-    statuses = [name for name, _ in tg.requests if name == "editMessageText"]
-    assert len(statuses) >= 2  # the refused edit was sent again
+    assert [label for label, _ in keyboard(message)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+    assert not [m for m in tg.bot_messages(chat["id"]) if "wrong" in m.get("text", "")]
+
+
+async def test_a_429_is_waited_out_and_the_same_request_sent_again(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.rate_limit_next["sendMessage"] = 1  # the story's first message is refused once
+    tg.send_text(chat, alice, "/story")
+
+    await wait_story(tg, chat["id"], 1)
+
+    assert tg.errors == [("sendMessage", "Too Many Requests: retry after 1")]
+    first, again = tg.calls("sendMessage")[:2]
+    assert first == again  # PTB's AIORateLimiter waited retry_after and sent it again
 
 
 async def test_a_deleted_story_message_is_posted_again(
