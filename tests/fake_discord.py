@@ -102,6 +102,9 @@ class FakeDiscord:
         default_factory=dict
     )  # scope -> synced commands
     command_puts: int = 0
+    errors: list[tuple[str, int]] = field(
+        default_factory=list
+    )  # (path, Discord error code) refused
     too_old: set[int] = field(default_factory=set)  # message ids that answer 30046 to edits
     no_permission: set[int] = field(default_factory=set)  # channel ids where the bot may not post
     interaction_deadline: float = 3.0
@@ -363,6 +366,7 @@ class FakeDiscord:
                 raise ApiError(401, 0, "401: Unauthorized")
             result = await self._route(request.method, path, body, files)
         except ApiError as err:
+            self.errors.append((path, err.code))
             result = _json({"message": err.message, "code": err.code}, status=err.status)
         async with self._changed:
             self._changed.notify_all()

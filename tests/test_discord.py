@@ -159,6 +159,7 @@ async def test_a_story_through_three_segments_with_pictures(
             assert await reply_to(dc, press) == f"Vote counted: Path {part}.1"
             assert is_ephemeral(dc, press)
             await clock.advance(60)  # a guild channel votes: the window decides
+    assert dc.errors == []  # nothing Discord would refuse, no interaction answered late or twice
     # Pictures went in through the bot token: PATCH /channels/.../messages/..., multipart.
     edits_with_files = [b for b in dc.calls("PATCH", "/channels/") if b.get("attachments")]
     assert len(edits_with_files) >= 3
@@ -285,6 +286,7 @@ async def test_a_deleted_story_message_is_posted_again(
         lambda: next((m for m in dc.story_messages() if "The group chose" in description(m)), None)
     )
     assert fresh["id"] != message["id"]
+    assert (f"/channels/2000/messages/{message['id']}", 10008) in dc.errors
 
 
 async def test_a_message_too_old_to_edit_is_posted_anew(
@@ -302,6 +304,7 @@ async def test_a_message_too_old_to_edit_is_posted_anew(
         )
     )
     assert fresh["id"] != message["id"]
+    assert (f"/channels/2000/messages/{message['id']}", 30046) in dc.errors
 
 
 async def test_comfyui_failing_the_story_goes_on_without_pictures(
@@ -401,6 +404,7 @@ async def test_every_interaction_got_exactly_one_first_answer(
         await reply_to(dc, interaction_id)
     callbacks = [p for m, p, _ in dc.requests if p.startswith("/interactions/")]
     assert len(callbacks) == len(ids)
+    assert dc.errors == []
 
 
 async def test_a_wrong_token_is_a_login_failure(make_bot: BotFactory) -> None:
