@@ -109,9 +109,14 @@ class FakeTelegram:
     def group_chat(chat_id: int, title: str = "Story club") -> dict[str, Any]:
         return {"id": chat_id, "type": "supergroup", "title": title}
 
-    def send_text(self, chat: dict[str, Any], user: dict[str, Any], text_: str) -> dict[str, Any]:
-        """A user writes in a chat (a command gets its bot_command entity)."""
-        message = self._new_message(chat, user, text=text_)
+    def send_text(
+        self, chat: dict[str, Any], user: dict[str, Any], text_: str, *, topic: int | None = None
+    ) -> dict[str, Any]:
+        """A user writes in a chat, or in a forum topic (a command gets its bot_command entity)."""
+        extra: dict[str, Any] = (
+            {"message_thread_id": topic, "is_topic_message": True} if topic else {}
+        )
+        message = self._new_message(chat, user, text=text_, **extra)
         if text_.startswith("/"):
             length = len(text_.split()[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
@@ -303,7 +308,9 @@ class FakeTelegram:
         _check_text(text_, 4096, "message is too long")
         _check_markup(params.get("reply_markup"))
         chat = self._chat(params["chat_id"])
-        message = self._new_message(chat, BOT, text=text_)
+        topic = params.get("message_thread_id")
+        extra = {"message_thread_id": int(topic), "is_topic_message": True} if topic else {}
+        message = self._new_message(chat, BOT, text=text_, **extra)
         _put_markup(message, params.get("reply_markup"))
         if "reply_parameters" in params:
             message["reply_to_message_id"] = params["reply_parameters"].get("message_id")

@@ -666,3 +666,30 @@ async def test_an_event_that_changes_nothing_sends_no_edit(
     assert len(tg.calls("editMessageText")) == edits
     assert tg.errors == []
     assert tg.messages[(chat["id"], message["message_id"])]["text"].startswith("Part 1.")
+
+
+async def test_each_forum_topic_has_its_own_story(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    forum = {**tg.group_chat(-1008), "is_forum": True}
+    tg.send_text(forum, alice, "/story Dragons", topic=77)
+    tg.send_text(forum, alice, "/story Pirates", topic=78)
+
+    async def two_stories() -> bool:
+        return all(
+            [
+                await store.live_session(ChannelKey(Platform.TELEGRAM, "-1008", t))
+                for t in ("77", "78")
+            ]
+        )
+
+    await eventually(two_stories)
+    stories = await tg.wait_until(
+        lambda: (
+            len([m for m in tg.bot_messages(forum["id"]) if keyboard(m)]) == 2
+            and [m for m in tg.bot_messages(forum["id"]) if keyboard(m)]
+        )
+    )
+    assert sorted(m["message_thread_id"] for m in stories) == [77, 78]  # each in its own topic
