@@ -654,7 +654,7 @@ class DiscordAdapter:
             segment_id = ev.segment_of(event)
             shown = await self._find(segment_id, channel_id) if segment_id else None
             if shown is not None and shown.card.reopens(event):
-                shown = await self._reshow(shown, event)
+                shown = await self._reshow(shown)
             if shown is not None:
                 shown.card.apply(event)
                 await self._pace(shown, urgent=isinstance(event, URGENT))
@@ -693,13 +693,9 @@ class DiscordAdapter:
         self._shown[segment_id] = shown
         return shown
 
-    async def _reshow(self, old: _Shown, event: ev.StoryEvent) -> _Shown:
+    async def _reshow(self, old: _Shown) -> _Shown:
         """Mark the old message undone and start a new one for the reopened segment."""
-        old.card.apply(
-            ev.SegmentSuperseded(
-                event.key, event.session_id, event.language, old.card.segment_id, "undone"
-            )
-        )
+        old.card.mark_undone()
         await self._pace(old, urgent=True)
         fresh = _Shown(old.card.fresh(), old.channel_id)
         self._shown[old.card.segment_id] = fresh

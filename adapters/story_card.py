@@ -78,6 +78,12 @@ class StoryCard:
         marked undone and the segment shown afresh at the bottom of the chat."""
         return isinstance(event, ev.SegmentFinished) and self.state in ("decided", "superseded")
 
+    def mark_undone(self) -> None:
+        """Undo took this part's choice back: the old message says so, without buttons."""
+        self.state = "superseded"
+        self.failure = ""
+        self.decision = text(self.language, "part_undone")
+
     def fresh(self) -> StoryCard:
         """A new card for the same segment (for a new message), keeping its picture."""
         card = StoryCard(self.session_id, self.segment_id, self.index, self.language, self.is_group)
@@ -107,8 +113,7 @@ class StoryCard:
                     self.language, event.decided_by, event.choice_text, event.votes
                 )
             case ev.SegmentSuperseded():
-                self.state = "superseded"
-                self.failure = ""
+                self.mark_undone()
                 self.decision = text(self.language, f"part_{event.reason}")
             case ev.SegmentFailed():
                 self.state = "failed"

@@ -424,7 +424,7 @@ class TelegramAdapter:
             segment_id = ev.segment_of(event)
             shown = await self._find(segment_id, chat_id, thread_id) if segment_id else None
             if shown is not None and shown.card.reopens(event):
-                shown = await self._reshow(shown, event)
+                shown = await self._reshow(shown)
             if shown is not None:
                 shown.card.apply(event)
                 await self._request_flush(shown, urgent=isinstance(event, URGENT))
@@ -469,13 +469,9 @@ class TelegramAdapter:
         self._shown[segment_id] = shown
         return shown
 
-    async def _reshow(self, old: _Shown, event: ev.StoryEvent) -> _Shown:
+    async def _reshow(self, old: _Shown) -> _Shown:
         """Mark the old message undone and start a new one for the reopened segment."""
-        old.card.apply(
-            ev.SegmentSuperseded(
-                event.key, event.session_id, event.language, old.card.segment_id, "undone"
-            )
-        )
+        old.card.mark_undone()
         await self._request_flush(old, urgent=True)
         fresh = _Shown(old.card.fresh(), old.chat_id, old.thread_id)
         self._shown[old.card.segment_id] = fresh
