@@ -153,6 +153,7 @@ async def run_console(
         if premise is None:
             return
         await engine.start(PLACE, PLAYER, premise=premise)
+    await view.settled.wait()  # the help goes under the first part, not above it
     say(_HELP[view.language])
     while True:
         await view.settled.wait()
