@@ -33,7 +33,7 @@ from storycraft_bot.texts import status_text, text
 
 from .background import Background
 from .pacing import EditPacer
-from .story_card import StoryCard, load_card
+from .story_card import URGENT_EVENTS, StoryCard, load_card
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +43,6 @@ LABEL_LIMIT = 80
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 CHOICE_TEMPLATE = r"sc:c:(?P<segment>[0-9]{1,15}):(?P<choice>[0-9])"
 ACTION_TEMPLATE = r"sc:(?P<action>[rtx]):(?P<segment>[0-9]{1,15})"
-URGENT = (
-    ev.SegmentFinished,
-    ev.SegmentSuperseded,
-    ev.ChoiceDecided,
-    ev.SegmentFailed,
-    ev.PictureReady,
-    ev.PictureFailed,
-    ev.StoryStopped,
-)
 NO_ACCESS = {
     Language.RU: "Мне не хватает прав в этом канале: нужны «Отправлять сообщения», "
     "«Встраивать ссылки» и «Прикреплять файлы». История на паузе; когда права будут, "
@@ -657,7 +648,7 @@ class DiscordAdapter:
                 shown = await self._reshow(shown)
             if shown is not None:
                 shown.card.apply(event)
-                await self._pace(shown, urgent=isinstance(event, URGENT))
+                await self._pace(shown, urgent=isinstance(event, URGENT_EVENTS))
             if isinstance(event, ev.StoryStopped):
                 await self._channel(channel_id).send(text(event.language, "story_stopped"))
         except discord.Forbidden as err:

@@ -16,6 +16,17 @@ from storycraft_bot.models import ImageState, Language, Segment, SegmentState
 from storycraft_bot.storage import Store
 from storycraft_bot.texts import decision_text, text
 
+#: Events after which a segment's message is edited at once; others wait for the pace.
+URGENT_EVENTS = (
+    ev.SegmentFinished,
+    ev.SegmentSuperseded,
+    ev.ChoiceDecided,
+    ev.SegmentFailed,
+    ev.PictureReady,
+    ev.PictureFailed,
+    ev.StoryStopped,
+)
+
 
 @dataclass
 class StoryCard:

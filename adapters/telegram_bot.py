@@ -47,7 +47,7 @@ from storycraft_bot.texts import status_text, text
 
 from .background import Background
 from .pacing import EditPacer
-from .story_card import StoryCard, load_card
+from .story_card import URGENT_EVENTS, StoryCard, load_card
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,6 @@ CAPTION_LIMIT = 1024
 STATUS_ROOM = 300  # characters kept free under the narration for the status lines
 BUTTON_LIMIT = 64  # we keep labels short; Telegram cuts long ones itself
 VOTE_WINDOWS = (30, 60, 120)
-URGENT = (
-    ev.SegmentFinished,
-    ev.SegmentSuperseded,
-    ev.ChoiceDecided,
-    ev.SegmentFailed,
-    ev.PictureReady,
-    ev.PictureFailed,
-    ev.StoryStopped,
-)
 SUBCOMMANDS = ("start", "stop", "status", "retry", "undo", "redraw", "settings", "help")
 COMMANDS = {
     "en": [
@@ -427,7 +418,7 @@ class TelegramAdapter:
                 shown = await self._reshow(shown)
             if shown is not None:
                 shown.card.apply(event)
-                await self._request_flush(shown, urgent=isinstance(event, URGENT))
+                await self._request_flush(shown, urgent=isinstance(event, URGENT_EVENTS))
             if isinstance(event, ev.StoryStopped):
                 await self._send(chat_id, thread_id, text(event.language, "story_stopped"))
         except Forbidden as err:
