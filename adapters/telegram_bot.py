@@ -147,10 +147,6 @@ class TelegramAdapter:
         )
         self._app.add_error_handler(self._on_error)
 
-    @property
-    def application(self) -> Application[Any, Any, Any, Any, Any, Any]:
-        return self._app
-
     async def start(self) -> None:
         """Log in (getMe), register commands, start polling. Raises TelegramError (an
         InvalidToken's message contains the token: never log it as is)."""

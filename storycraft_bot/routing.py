@@ -23,10 +23,6 @@ class PlatformRouter:
     def unregister(self, platform: Platform) -> None:
         self._views.pop(platform, None)
 
-    @property
-    def platforms(self) -> frozenset[Platform]:
-        return frozenset(self._views)
-
     async def show(self, event: StoryEvent) -> None:
         view = self._views.get(event.key.platform)
         if view is None:

@@ -60,10 +60,6 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "История окончена. Спасибо за игру!",
         Language.EN: "The story has ended. Thanks for playing!",
     },
-    "story_paused": {
-        Language.RU: "История приостановлена.",
-        Language.EN: "The story is paused.",
-    },
     "writing": {
         Language.RU: "✍️ Рассказчик пишет…",
         Language.EN: "✍️ The narrator is writing…",
