@@ -26,27 +26,28 @@ from adapters.console import ConsoleView, run_console, stdin_lines
 from adapters.discord_bot import DiscordAdapter, DiscordConfig
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from config.settings import Settings, load_settings
-from storycraft_bot.clock import Clock, SystemClock
-from storycraft_bot.comfy_pool import ServerPool
-from storycraft_bot.comfyui import ComfyClient
-from storycraft_bot.engine import EngineConfig, StoryEngine
-from storycraft_bot.errors import (
+from storycraft_bot.core.clock import Clock, SystemClock
+from storycraft_bot.core.engine import EngineConfig, StoryEngine
+from storycraft_bot.core.errors import (
     IllustratorUnavailable,
     ModelNotInstalled,
     NarratorError,
     StoryCraftError,
 )
-from storycraft_bot.gpu_memory import GpuGate, GpuMemory, SeparateGpus, SharedGpu
-from storycraft_bot.gpu_queue import GpuQueue
-from storycraft_bot.illustrator import ComfyIllustrator
-from storycraft_bot.image_prompts import ModelPromptWriter
-from storycraft_bot.models import Language, Platform, StorySettings
-from storycraft_bot.narrator import OllamaNarrator
-from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.ports import Illustrator, NullIllustrator
-from storycraft_bot.routing import PlatformRouter
-from storycraft_bot.storage import Store
-from storycraft_bot.workflow import Workflow, check_workflow, find_workflow, load_workflow
+from storycraft_bot.core.models import Language, Platform, StorySettings
+from storycraft_bot.core.ports import GpuGate, Illustrator, NullIllustrator, SeparateGpus
+from storycraft_bot.core.routing import PlatformRouter
+from storycraft_bot.core.screen_records import ScreenRecords, StoredScreens
+from storycraft_bot.narration.image_prompts import ModelPromptWriter
+from storycraft_bot.narration.narrator import OllamaNarrator
+from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.pictures.comfy_pool import ServerPool
+from storycraft_bot.pictures.comfyui import ComfyClient
+from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
+from storycraft_bot.pictures.gpu_queue import GpuQueue
+from storycraft_bot.pictures.illustrator import ComfyIllustrator
+from storycraft_bot.pictures.workflow import Workflow, check_workflow, find_workflow, load_workflow
+from storycraft_bot.storage.sqlite import Store
 
 WORKFLOWS = Path(__file__).resolve().parent / "config" / "workflows"
 MIB = 1024 * 1024
@@ -257,14 +258,15 @@ async def run(settings: Settings, *, console: bool) -> int:
                 await game
             return 0
         running = []
+        screens = StoredScreens(store)
         styles = illustrator.workflow_names if isinstance(illustrator, ComfyIllustrator) else ()
         if settings.telegram_token is not None:
-            telegram = await start_telegram(settings, engine, store, router, styles)
+            telegram = await start_telegram(settings, engine, screens, router, styles)
             if telegram is not None:
                 stack.push_async_callback(telegram.stop)
                 running.append(Platform.TELEGRAM)
         if settings.discord_token is not None:
-            discord_adapter = await start_discord(settings, engine, store, router, styles)
+            discord_adapter = await start_discord(settings, engine, screens, router, styles)
             if discord_adapter is not None:
                 stack.push_async_callback(discord_adapter.stop)
                 running.append(Platform.DISCORD)
@@ -285,7 +287,7 @@ async def run(settings: Settings, *, console: bool) -> int:
 async def start_discord(
     settings: Settings,
     engine: StoryEngine,
-    store: Store,
+    screens: ScreenRecords,
     router: PlatformRouter,
     workflows: tuple[str, ...],
 ) -> DiscordAdapter | None:
@@ -293,7 +295,7 @@ async def start_discord(
     assert settings.discord_token is not None
     adapter = DiscordAdapter(
         engine,
-        store,
+        screens,
         DiscordConfig(
             token=settings.discord_token.get_secret_value(),
             data_dir=settings.data_dir,
@@ -322,7 +324,7 @@ async def start_discord(
 async def start_telegram(
     settings: Settings,
     engine: StoryEngine,
-    store: Store,
+    screens: ScreenRecords,
     router: PlatformRouter,
     workflows: tuple[str, ...],
 ) -> TelegramAdapter | None:
@@ -332,7 +334,7 @@ async def start_telegram(
     api = settings.telegram_api_url
     adapter = TelegramAdapter(
         engine,
-        store,
+        screens,
         TelegramConfig(
             token=token,
             base_url=f"{api}/bot",

@@ -7,11 +7,11 @@ import sys
 from collections.abc import AsyncIterator
 from typing import TextIO
 
-from storycraft_bot import events as ev
-from storycraft_bot.engine import StoryEngine
-from storycraft_bot.errors import StoryActionError
-from storycraft_bot.models import Actor, ChannelKey, Language, Place, Platform, SegmentState
-from storycraft_bot.texts import decision_text, status_text, text
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, SegmentState
+from storycraft_bot.core.texts import decision_text, status_text, text
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)

@@ -23,13 +23,21 @@ import discord
 from discord import app_commands
 from PIL import Image
 
-from storycraft_bot import events as ev
-from storycraft_bot.engine import PressKind, StoryEngine
-from storycraft_bot.errors import StoryActionError
-from storycraft_bot.models import Actor, ChannelKey, Language, Place, Platform
-from storycraft_bot.storage import Store
-from storycraft_bot.text_fitting import split_text
-from storycraft_bot.texts import status_text, text
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.engine import PressKind, StoryEngine
+from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    Language,
+    MessageKind,
+    MessageRef,
+    Place,
+    Platform,
+)
+from storycraft_bot.core.screen_records import ScreenRecords
+from storycraft_bot.core.text_fitting import split_text
+from storycraft_bot.core.texts import status_text, text
 
 from .background import Background
 from .pacing import EditPacer
@@ -334,9 +342,9 @@ class StoryCommands(app_commands.Group):
 class DiscordAdapter:
     """Runs the Discord client and implements the engine's StoryView for Discord."""
 
-    def __init__(self, engine: StoryEngine, store: Store, config: DiscordConfig) -> None:
+    def __init__(self, engine: StoryEngine, records: ScreenRecords, config: DiscordConfig) -> None:
         self._engine = engine
-        self._store = store
+        self._records = records
         self._config = config
         self._shown: dict[int, _Shown] = {}
         self._no_access: set[int] = set()  # channels we could not post in, not yet explained
@@ -628,10 +636,8 @@ class DiscordAdapter:
         channel_id = int(event.key.thread_id or event.key.channel_id)
         try:
             if isinstance(event, ev.SegmentStarted):
-                session = await self._store.get_session(event.session_id)
-                is_group = session.place.is_group if session else True
                 card = StoryCard(
-                    event.session_id, event.segment_id, event.index, event.language, is_group
+                    event.session_id, event.segment_id, event.index, event.language, event.is_group
                 )
                 started = _Shown(card, channel_id)
                 self._shown[event.segment_id] = started
@@ -675,11 +681,11 @@ class DiscordAdapter:
         shown = self._shown.get(segment_id)
         if shown is not None:
             return shown
-        loaded = await load_card(self._store, segment_id)
+        loaded = await load_card(self._records, segment_id, Platform.DISCORD)
         if loaded is None:
             return None
-        card, refs = loaded
-        shown = _Shown(card, channel_id, [int(ref[1:]) for ref in refs if ref.startswith("d")])
+        card, stored = loaded
+        shown = _Shown(card, channel_id, [ref.message_id for ref in stored.messages])
         shown.picture_shown = card.picture_path
         self._shown[segment_id] = shown
         return shown
@@ -767,7 +773,8 @@ class DiscordAdapter:
         if new_picture:
             shown.picture_shown = shown.card.picture_path
         if changed:
-            await self._store.set_messages(shown.card.segment_id, [f"d{m}" for m in shown.messages])
+            refs = [MessageRef(Platform.DISCORD, MessageKind.TEXT, m) for m in shown.messages]
+            await self._records.set_messages(shown.card.segment_id, refs)
 
     async def _edit(
         self,

@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storycraft_bot import events as ev
-from storycraft_bot.models import ImageState, Language, Segment, SegmentState
-from storycraft_bot.storage import Store
-from storycraft_bot.texts import decision_text, text
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.models import ImageState, Language, Platform, Segment, SegmentState
+from storycraft_bot.core.screen_records import ScreenRecords, ShownSegment
+from storycraft_bot.core.texts import decision_text, text
 
 #: Events after which a segment's message is edited at once; others wait for the pace.
 URGENT_EVENTS = (
@@ -184,11 +184,11 @@ def _utc_clock(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%H:%M:%S UTC")
 
 
-async def load_card(store: Store, segment_id: int) -> tuple[StoryCard, tuple[str, ...]] | None:
-    """A segment's card and its stored message refs, after a restart; None if unknown."""
-    segment = await store.get_segment(segment_id)
-    session = await store.get_session(segment.session_id) if segment else None
-    if segment is None or session is None:
+async def load_card(
+    records: ScreenRecords, segment_id: int, platform: Platform
+) -> tuple[StoryCard, ShownSegment] | None:
+    """A segment's card and what is stored of its messages, after a restart."""
+    shown = await records.shown_segment(segment_id, platform)
+    if shown is None:
         return None
-    card = StoryCard.from_segment(segment, session.language, session.place.is_group)
-    return card, segment.messages
+    return StoryCard.from_segment(shown.segment, shown.language, shown.is_group), shown

@@ -37,13 +37,21 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from storycraft_bot import events as ev
-from storycraft_bot.engine import PressKind, StoryEngine
-from storycraft_bot.errors import StoryActionError
-from storycraft_bot.models import Actor, ChannelKey, Language, Place, Platform
-from storycraft_bot.storage import Store
-from storycraft_bot.text_fitting import shorten_to, split_text
-from storycraft_bot.texts import status_text, text
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.engine import PressKind, StoryEngine
+from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    Language,
+    MessageKind,
+    MessageRef,
+    Place,
+    Platform,
+)
+from storycraft_bot.core.screen_records import ScreenRecords
+from storycraft_bot.core.text_fitting import shorten_to, split_text
+from storycraft_bot.core.texts import status_text, text
 
 from .background import Background
 from .pacing import EditPacer
@@ -111,14 +119,15 @@ class _Shown:
     sent: dict[int, str] = field(default_factory=dict)  # what each message shows now
     pacer: EditPacer | None = None
     picture_shown: str = ""
+    upload: str = ""  # Telegram's file_id of the picture, to send it again
 
 
 class TelegramAdapter:
     """Runs the bot and implements the engine's StoryView for Telegram chats."""
 
-    def __init__(self, engine: StoryEngine, store: Store, config: TelegramConfig) -> None:
+    def __init__(self, engine: StoryEngine, records: ScreenRecords, config: TelegramConfig) -> None:
         self._engine = engine
-        self._store = store
+        self._records = records
         self._config = config
         self._shown: dict[int, _Shown] = {}  # by segment id
         self._background = Background()
@@ -428,9 +437,9 @@ class TelegramAdapter:
     async def _start_card(
         self, event: ev.SegmentStarted, chat_id: int, thread_id: int | None
     ) -> None:
-        session = await self._store.get_session(event.session_id)
-        is_group = session.place.is_group if session else False
-        card = StoryCard(event.session_id, event.segment_id, event.index, event.language, is_group)
+        card = StoryCard(
+            event.session_id, event.segment_id, event.index, event.language, event.is_group
+        )
         shown = _Shown(card, chat_id, thread_id)
         self._shown[event.segment_id] = shown
         await self._request_flush(shown, urgent=True)
@@ -440,18 +449,17 @@ class TelegramAdapter:
         shown = self._shown.get(segment_id)
         if shown is not None:
             return shown
-        loaded = await load_card(self._store, segment_id)
+        loaded = await load_card(self._records, segment_id, Platform.TELEGRAM)
         if loaded is None:
             return None
-        card, refs = loaded
-        shown = _Shown(card, chat_id, thread_id)
-        for ref in refs:
-            kind, number = ref[0], int(ref[1:])
-            if kind in "tc":
-                shown.texts.append(number)
-                shown.captioned = shown.captioned or kind == "c"
-            elif kind == "p":
-                shown.photo_reply = number
+        card, stored = loaded
+        shown = _Shown(card, chat_id, thread_id, upload=stored.upload)
+        for ref in stored.messages:
+            if ref.kind is MessageKind.PHOTO_REPLY:
+                shown.photo_reply = ref.message_id
+            else:
+                shown.texts.append(ref.message_id)
+                shown.captioned = shown.captioned or ref.kind is MessageKind.PICTURE
         shown.picture_shown = card.picture_path
         self._shown[segment_id] = shown
         return shown
@@ -540,7 +548,7 @@ class TelegramAdapter:
             await self._show_picture(shown, pieces, markup)
             changed_refs = True
         if changed_refs:
-            await self._store.set_messages(shown.card.segment_id, _refs(shown))
+            await self._records.set_messages(shown.card.segment_id, _refs(shown))
 
     async def _edit(
         self, shown: _Shown, number: int, piece: str, markup: InlineKeyboardMarkup | None
@@ -582,8 +590,7 @@ class TelegramAdapter:
         self, shown: _Shown, piece: str, markup: InlineKeyboardMarkup | None, captioned: bool
     ) -> Message:
         if captioned:
-            segment = await self._store.get_segment(shown.card.segment_id)
-            file_id = segment.image_uploads.get("telegram") if segment else None
+            file_id = shown.upload
             if file_id:
                 photo: Message = await self._app.bot.send_photo(
                     shown.chat_id,
@@ -642,8 +649,9 @@ class TelegramAdapter:
                 shown.photo_reply = result.message_id
         shown.picture_shown = path
         if isinstance(result, Message) and result.photo:
-            await self._store.set_image_upload(
-                shown.card.segment_id, "telegram", result.photo[-1].file_id
+            shown.upload = result.photo[-1].file_id
+            await self._records.set_image_upload(
+                shown.card.segment_id, Platform.TELEGRAM, shown.upload
             )
 
     async def _send(
@@ -663,10 +671,14 @@ def _fingerprint(piece: str, markup: InlineKeyboardMarkup | None) -> str:
     return piece + "\x00" + (json.dumps(markup.to_dict(), sort_keys=True) if markup else "")
 
 
-def _refs(shown: _Shown) -> list[str]:
-    refs = [f"t{m}" for m in shown.texts[:-1]]
+def _refs(shown: _Shown) -> list[MessageRef]:
+    def ref(kind: MessageKind, message_id: int) -> MessageRef:
+        return MessageRef(Platform.TELEGRAM, kind, message_id)
+
+    refs = [ref(MessageKind.TEXT, m) for m in shown.texts[:-1]]
     if shown.texts:
-        refs.append(f"{'c' if shown.captioned else 't'}{shown.texts[-1]}")
+        main = MessageKind.PICTURE if shown.captioned else MessageKind.TEXT
+        refs.append(ref(main, shown.texts[-1]))
     if shown.photo_reply is not None:
-        refs.append(f"p{shown.photo_reply}")
+        refs.append(ref(MessageKind.PHOTO_REPLY, shown.photo_reply))
     return refs

@@ -18,8 +18,7 @@ import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from storycraft_bot.gpu_queue import GpuQueue, JobKind
-from storycraft_bot.models import (
+from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
     Language,
@@ -28,8 +27,9 @@ from storycraft_bot.models import (
     SegmentDraft,
     StorySettings,
 )
-from storycraft_bot.reply_parsing import parse_reply, partial_narration
-from storycraft_bot.storage import Store
+from storycraft_bot.narration.reply_parsing import parse_reply, partial_narration
+from storycraft_bot.pictures.gpu_queue import GpuQueue, JobKind
+from storycraft_bot.storage.sqlite import Store
 
 
 def best_of(repeats: int, run: Callable[[], float]) -> float:

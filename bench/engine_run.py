@@ -11,15 +11,15 @@ from pathlib import Path
 import httpx
 import ollama
 
-from storycraft_bot import events as ev
-from storycraft_bot.clock import SystemClock
-from storycraft_bot.engine import EngineConfig, StoryEngine
-from storycraft_bot.image_prompts import ModelPromptWriter
-from storycraft_bot.models import Actor, ChannelKey, Language, Place, Platform
-from storycraft_bot.narrator import OllamaNarrator
-from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.ports import NullIllustrator
-from storycraft_bot.storage import Store
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.clock import SystemClock
+from storycraft_bot.core.engine import EngineConfig, StoryEngine
+from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform
+from storycraft_bot.core.ports import NullIllustrator
+from storycraft_bot.narration.image_prompts import ModelPromptWriter
+from storycraft_bot.narration.narrator import OllamaNarrator
+from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.storage.sqlite import Store
 from tests.fake_ollama import FakeOllama
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storycraft_bot.errors import SettingsError
+from storycraft_bot.core.errors import SettingsError
 
 
 class Settings(BaseSettings):

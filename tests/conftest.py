@@ -12,20 +12,20 @@ import httpx
 import ollama
 import pytest
 
-from storycraft_bot.comfy_pool import ServerPool
-from storycraft_bot.comfyui import ComfyClient
-from storycraft_bot.engine import EngineConfig, StoryEngine
-from storycraft_bot.gpu_memory import GpuMemory, SharedGpu
-from storycraft_bot.gpu_queue import GpuQueue
-from storycraft_bot.illustrator import ComfyIllustrator
-from storycraft_bot.image_prompts import ModelPromptWriter
-from storycraft_bot.models import ChannelKey, Language, Place, Platform, StorySettings
-from storycraft_bot.narrator import OllamaNarrator
-from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.ports import Illustrator, NullIllustrator
-from storycraft_bot.routing import PlatformRouter
-from storycraft_bot.storage import Store
-from storycraft_bot.workflow import Workflow, load_workflow
+from storycraft_bot.core.engine import EngineConfig, StoryEngine
+from storycraft_bot.core.models import ChannelKey, Language, Place, Platform, StorySettings
+from storycraft_bot.core.ports import Illustrator, NullIllustrator
+from storycraft_bot.core.routing import PlatformRouter
+from storycraft_bot.narration.image_prompts import ModelPromptWriter
+from storycraft_bot.narration.narrator import OllamaNarrator
+from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.pictures.comfy_pool import ServerPool
+from storycraft_bot.pictures.comfyui import ComfyClient
+from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
+from storycraft_bot.pictures.gpu_queue import GpuQueue
+from storycraft_bot.pictures.illustrator import ComfyIllustrator
+from storycraft_bot.pictures.workflow import Workflow, load_workflow
+from storycraft_bot.storage.sqlite import Store
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
 from tests.fake_telegram import FakeTelegram

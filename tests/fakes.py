@@ -8,9 +8,9 @@ import itertools
 from collections.abc import Callable
 from typing import TypeVar
 
-from storycraft_bot import events as ev
-from storycraft_bot.models import PictureJob
-from storycraft_bot.ports import PictureReporter
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.models import PictureJob
+from storycraft_bot.core.ports import PictureReporter
 
 E = TypeVar("E", bound=ev.StoryEvent)
 

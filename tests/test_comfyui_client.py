@@ -11,13 +11,13 @@ import pytest
 from PIL import Image
 from websockets.asyncio.client import connect
 
-from storycraft_bot.comfyui import ComfyClient
-from storycraft_bot.errors import (
+from storycraft_bot.core.errors import (
     IllustratorUnavailable,
     RenderFailed,
     RenderInterrupted,
     WorkflowError,
 )
+from storycraft_bot.pictures.comfyui import ComfyClient
 from tests.conftest import sd15_workflow
 from tests.fake_comfyui import TRACES, FakeComfyUI
 

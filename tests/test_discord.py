@@ -18,10 +18,11 @@ import yarl
 from PIL import Image
 
 from adapters.discord_bot import DiscordAdapter, DiscordConfig, shrink
-from storycraft_bot.engine import StoryEngine
-from storycraft_bot.models import ChannelKey, Language, Platform
-from storycraft_bot.ports import Illustrator
-from storycraft_bot.storage import Store
+from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.models import ChannelKey, Language, Platform
+from storycraft_bot.core.ports import Illustrator
+from storycraft_bot.core.screen_records import StoredScreens
+from storycraft_bot.storage.sqlite import Store
 from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_discord import MANAGE_GUILD, MANAGE_MESSAGES, TOKEN, FakeDiscord, Member
@@ -77,7 +78,7 @@ async def make_bot(
             guild_ready_timeout=0.1,
             workflows=("sd15", "sdxl"),
         )
-        adapter = DiscordAdapter(core.engine, store, config)
+        adapter = DiscordAdapter(core.engine, StoredScreens(store), config)
         core.router.register(Platform.DISCORD, adapter)
         bot = Bot(core.engine, adapter, core.illustrator)
         if start:

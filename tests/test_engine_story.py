@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from storycraft_bot import events as ev
-from storycraft_bot.engine import PressKind, StoryEngine
-from storycraft_bot.errors import StoryActionError
-from storycraft_bot.models import Actor, DecidedBy, Segment, SegmentState, SessionState
-from storycraft_bot.storage import Store
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.engine import PressKind, StoryEngine
+from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.models import Actor, DecidedBy, Segment, SegmentState, SessionState
+from storycraft_bot.storage.sqlite import Store
 from tests.conftest import PRIVATE, EngineFactory
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fakes import FakeClock, RecordingView
@@ -265,8 +265,8 @@ async def test_a_slow_model_times_out(
     fake_ollama: FakeOllama,
     clock: FakeClock,
 ) -> None:
-    from storycraft_bot.image_prompts import ModelPromptWriter
-    from storycraft_bot.narrator import OllamaNarrator
+    from storycraft_bot.narration.image_prompts import ModelPromptWriter
+    from storycraft_bot.narration.narrator import OllamaNarrator
 
     engine = make_engine(store)
     slow = await make_gateway(first_token_timeout=0.2, retries=0)
@@ -368,7 +368,7 @@ async def test_status_reports_the_story(engine: StoryEngine, view: RecordingView
 
 
 async def test_narration_updates_are_spaced_by_the_interval(clock: FakeClock) -> None:
-    from storycraft_bot.clock import Throttle
+    from storycraft_bot.core.clock import Throttle
 
     throttle = Throttle(clock, 1.0)
     passed = []
@@ -381,8 +381,8 @@ async def test_narration_updates_are_spaced_by_the_interval(clock: FakeClock) ->
 async def test_without_an_illustrator_no_image_prompt_is_written(
     make_engine: EngineFactory, view: RecordingView, store: Store, fake_ollama: FakeOllama
 ) -> None:
-    from storycraft_bot.models import ImageState
-    from storycraft_bot.ports import NullIllustrator
+    from storycraft_bot.core.models import ImageState
+    from storycraft_bot.core.ports import NullIllustrator
 
     engine = make_engine(store, illustrator=NullIllustrator())
     session = await engine.start(PRIVATE, ALICE)

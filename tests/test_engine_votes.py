@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from storycraft_bot import events as ev
-from storycraft_bot.engine import PressKind, StoryEngine
-from storycraft_bot.errors import StoryActionError
-from storycraft_bot.models import Actor, DecidedBy, Segment, SegmentState
-from storycraft_bot.storage import Store
-from storycraft_bot.voting import pick_winner
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.engine import PressKind, StoryEngine
+from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.models import Actor, DecidedBy, Segment, SegmentState
+from storycraft_bot.core.voting import pick_winner
+from storycraft_bot.storage.sqlite import Store
 from tests.conftest import GROUP, EngineFactory
 from tests.fakes import FakeClock, RecordingView
 

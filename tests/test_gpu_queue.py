@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from storycraft_bot.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket
+from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket
 
 P, T = JobKind.PICTURE, JobKind.TEXT
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from storycraft_bot.image_prompts import ModelPromptWriter, rule_prompt
-from storycraft_bot.models import Character, Segment, SegmentState, StoryMemory
-from storycraft_bot.ollama_gateway import OllamaGateway
+from storycraft_bot.core.models import Character, Segment, SegmentState, StoryMemory
+from storycraft_bot.narration.image_prompts import ModelPromptWriter, rule_prompt
+from storycraft_bot.narration.ollama_gateway import OllamaGateway
 from tests.fake_ollama import FakeOllama, Reply
 
 MEMORY = StoryMemory(

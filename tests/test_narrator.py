@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from storycraft_bot.errors import MalformedReply
-from storycraft_bot.models import Character, Language, Segment, SegmentState, StoryMemory
-from storycraft_bot.narrator import OllamaNarrator, build_messages
-from storycraft_bot.ollama_gateway import OllamaGateway
-from storycraft_bot.ports import SegmentRequest
+from storycraft_bot.core.errors import MalformedReply
+from storycraft_bot.core.models import Character, Language, Segment, SegmentState, StoryMemory
+from storycraft_bot.core.ports import SegmentRequest
+from storycraft_bot.narration.narrator import OllamaNarrator, build_messages
+from storycraft_bot.narration.ollama_gateway import OllamaGateway
 from tests.fake_ollama import FakeOllama, Reply
 
 

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from storycraft_bot.errors import ModelNotInstalled, NarratorTimeout, NarratorUnavailable
-from storycraft_bot.ollama_gateway import OllamaGateway
+from storycraft_bot.core.errors import ModelNotInstalled, NarratorTimeout, NarratorUnavailable
+from storycraft_bot.narration.ollama_gateway import OllamaGateway
 from tests.conftest import GatewayFactory
 from tests.fake_ollama import FakeOllama, Reply
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from storycraft_bot import events as ev
-from storycraft_bot.errors import StoryActionError, WorkflowError
-from storycraft_bot.models import Actor, ImageState
-from storycraft_bot.storage import Store
-from storycraft_bot.workflow import check_workflow
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.errors import StoryActionError, WorkflowError
+from storycraft_bot.core.models import Actor, ImageState
+from storycraft_bot.pictures.workflow import check_workflow
+from storycraft_bot.storage.sqlite import Store
 from tests.conftest import GROUP, PRIVATE, RigFactory, sd15_workflow
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
@@ -277,7 +277,7 @@ async def test_the_workflow_is_checked_against_the_server(
     broken = workflow.with_values({})
     graph = dict(broken.graph)
     graph["99"] = {"class_type": "FancyUpscaler", "inputs": {}}
-    from storycraft_bot.workflow import Workflow
+    from storycraft_bot.pictures.workflow import Workflow
 
     with pytest.raises(WorkflowError, match="does not have: FancyUpscaler"):
         await check_workflow(
@@ -288,7 +288,7 @@ async def test_the_workflow_is_checked_against_the_server(
 async def test_a_story_can_draw_with_another_workflow(
     make_rig: RigFactory, fake_comfy: FakeComfyUI, view: RecordingView
 ) -> None:
-    from storycraft_bot.workflow import load_workflow
+    from storycraft_bot.pictures.workflow import load_workflow
     from tests.conftest import WORKFLOWS
 
     fake_comfy.checkpoints.append("sd_xl_base_1.0.safetensors")

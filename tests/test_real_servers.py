@@ -17,12 +17,12 @@ import ollama
 import pytest
 from PIL import Image
 
-from storycraft_bot.comfyui import ComfyClient
-from storycraft_bot.models import Language, StoryMemory
-from storycraft_bot.narrator import OllamaNarrator
-from storycraft_bot.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.ports import SegmentRequest
-from storycraft_bot.workflow import check_workflow, load_workflow
+from storycraft_bot.core.models import Language, StoryMemory
+from storycraft_bot.core.ports import SegmentRequest
+from storycraft_bot.narration.narrator import OllamaNarrator
+from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.pictures.comfyui import ComfyClient
+from storycraft_bot.pictures.workflow import check_workflow, load_workflow
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "config" / "workflows"
 

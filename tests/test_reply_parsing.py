@@ -6,8 +6,13 @@ import json
 
 import pytest
 
-from storycraft_bot.models import CHOICE_MAX_CHARS
-from storycraft_bot.reply_parsing import clean_choices, parse_reply, partial_narration, shorten
+from storycraft_bot.core.models import CHOICE_MAX_CHARS
+from storycraft_bot.narration.reply_parsing import (
+    clean_choices,
+    parse_reply,
+    partial_narration,
+    shorten,
+)
 
 
 def test_partial_narration_grows_with_the_stream() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings, load_settings
-from storycraft_bot.errors import SettingsError
+from storycraft_bot.core.errors import SettingsError
 
 
 @pytest.fixture(autouse=True)

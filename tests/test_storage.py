@@ -7,9 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from storycraft_bot.errors import SchemaTooNewError, StorageError, StoryActionError
-from storycraft_bot.models import Actor, Language, SegmentDraft, StorySettings
-from storycraft_bot.storage import DEFAULT_MIGRATIONS, Store, VoteOutcome, discover_migrations
+from storycraft_bot.core.errors import SchemaTooNewError, StorageError, StoryActionError
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    Language,
+    MessageKind,
+    MessageRef,
+    Place,
+    Platform,
+    SegmentDraft,
+    StorySettings,
+)
+from storycraft_bot.core.store import VoteOutcome
+from storycraft_bot.storage.sqlite import (
+    DEFAULT_MIGRATIONS,
+    Store,
+    discover_migrations,
+)
 from tests.conftest import GROUP
 
 ALICE = Actor("u1", "Alice")
@@ -92,7 +107,7 @@ async def test_deciding_is_atomic_and_only_once(store: Store) -> None:
     session = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
     segment = await store.add_segment(session.id, 0, "", 1.0)
     segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b"), "s"), 2.0)
-    from storycraft_bot.models import DecidedBy
+    from storycraft_bot.core.models import DecidedBy
 
     following = await store.decide(segment, 1, DecidedBy.PRESS, 3.0)
     assert following is not None
@@ -110,10 +125,54 @@ async def test_platform_messages_and_text_survive_a_reopen(tmp_path: Path) -> No
         )
         segment = await store.add_segment(session.id, 0, "", 1.0)
         await store.finish_segment(segment.id, SegmentDraft("Жили-были", ("Да", "Нет"), "s"), 2.0)
-        await store.set_messages(segment.id, ["discord:2002:555"])
+        refs = [
+            MessageRef(Platform.TELEGRAM, MessageKind.TEXT, 555),
+            MessageRef(Platform.TELEGRAM, MessageKind.PICTURE, 556),
+        ]
+        await store.set_messages(segment.id, refs)
     async with Store(path) as store:
         again = await store.get_segment(segment.id)
         assert again is not None
         assert again.narration == "Жили-были"
         assert again.choices == ("Да", "Нет")
-        assert again.messages == ("discord:2002:555",)
+        assert await store.messages(segment.id) == tuple(refs)
+        await store.set_messages(segment.id, refs[:1])
+        assert await store.messages(segment.id) == tuple(refs[:1])
+
+
+async def test_migration_5_turns_message_strings_into_typed_refs(tmp_path: Path) -> None:
+    """Databases written before message_refs keep their messages, typed."""
+    path = tmp_path / "old.sqlite3"
+    old = tmp_path / "old_migrations"
+    old.mkdir()
+    for _, file in discover_migrations(DEFAULT_MIGRATIONS)[:4]:
+        (old / file.name).write_text(file.read_text())
+    async with Store(path, old) as store:
+        tg = await store.create_session(
+            Place(ChannelKey(Platform.TELEGRAM, "-5"), "-5", True),
+            ALICE,
+            Language.RU,
+            "g",
+            "",
+            StorySettings(),
+            1.0,
+        )
+        dc = await store.create_session(GROUP, ALICE, Language.EN, "g", "", StorySettings(), 1.0)
+        first = await store.add_segment(tg.id, 0, "", 1.0)
+        second = await store.add_segment(dc.id, 0, "", 1.0)
+        await store.db.execute(
+            "UPDATE segments SET messages = ? WHERE id = ?", ('["t10", "c11", "p12"]', first.id)
+        )
+        await store.db.execute(
+            "UPDATE segments SET messages = ? WHERE id = ?", ('["d900", "d901"]', second.id)
+        )
+    async with Store(path) as store:
+        assert await store.messages(first.id) == (
+            MessageRef(Platform.TELEGRAM, MessageKind.TEXT, 10),
+            MessageRef(Platform.TELEGRAM, MessageKind.PICTURE, 11),
+            MessageRef(Platform.TELEGRAM, MessageKind.PHOTO_REPLY, 12),
+        )
+        assert await store.messages(second.id) == (
+            MessageRef(Platform.DISCORD, MessageKind.TEXT, 900),
+            MessageRef(Platform.DISCORD, MessageKind.TEXT, 901),
+        )

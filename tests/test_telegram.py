@@ -12,10 +12,11 @@ import pytest
 from telegram.error import InvalidToken
 
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
-from storycraft_bot.engine import StoryEngine
-from storycraft_bot.models import ChannelKey, Language, Platform
-from storycraft_bot.ports import Illustrator
-from storycraft_bot.storage import Store
+from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.models import ChannelKey, Language, Platform
+from storycraft_bot.core.ports import Illustrator
+from storycraft_bot.core.screen_records import StoredScreens
+from storycraft_bot.storage.sqlite import Store
 from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama, Reply
@@ -57,7 +58,7 @@ async def make_bot(
             max_retries=2,
             workflows=("sd15", "sdxl"),
         )
-        adapter = TelegramAdapter(core.engine, store, config)
+        adapter = TelegramAdapter(core.engine, StoredScreens(store), config)
         core.router.register(Platform.TELEGRAM, adapter)
         bot = Bot(core.engine, adapter, core.illustrator)
         if start:
@@ -648,7 +649,7 @@ async def test_settings_change_pictures_vote_window_and_style(
 async def test_an_event_that_changes_nothing_sends_no_edit(
     make_bot: BotFactory, tg: FakeTelegram
 ) -> None:
-    from storycraft_bot import events as ev
+    from storycraft_bot.core import events as ev
 
     bot = await make_bot()
     alice = tg.user(ALICE_ID, "Alice")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storycraft_bot.text_fitting import shorten_to, split_text
+from storycraft_bot.core.text_fitting import shorten_to, split_text
 
 
 def test_short_text_is_one_piece() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import string
 
-from storycraft_bot.models import DecidedBy, Language
-from storycraft_bot.texts import _TEXTS, decision_text, known_codes, text
+from storycraft_bot.core.models import DecidedBy, Language
+from storycraft_bot.core.texts import _TEXTS, decision_text, known_codes, text
 
 
 def placeholders(template: str) -> set[str]:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import from_json
 
-from .models import CHOICE_MAX_CHARS, MAX_CHOICES, MIN_CHOICES, SegmentDraft
+from storycraft_bot.core.models import CHOICE_MAX_CHARS, MAX_CHOICES, MIN_CHOICES, SegmentDraft
 
 
 class SegmentReply(BaseModel):

@@ -5,7 +5,7 @@ Keys are what the engine puts in events and errors; adapters call `text()`.
 
 from __future__ import annotations
 
-from .models import DecidedBy, Language, SegmentState, StatusReport
+from storycraft_bot.core.models import DecidedBy, Language, SegmentState, StatusReport
 
 _TEXTS: dict[str, dict[Language, str]] = {
     "story_exists": {

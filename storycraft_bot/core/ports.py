@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
-from .events import StoryEvent
-from .models import (
+from storycraft_bot.core.events import StoryEvent
+from storycraft_bot.core.models import (
     ImagePrompt,
     Language,
     Picture,
     PictureJob,
+    Place,
     Segment,
     SegmentDraft,
     StoryMemory,
@@ -111,3 +113,22 @@ class NullIllustrator:
 
     async def cancel_session(self, session_id: int) -> None:
         return None
+
+
+class GpuGate(Protocol):
+    """How the engine takes its turn on the GPU for text."""
+
+    def text_turn(
+        self, place: Place, session_id: int, job_id: str
+    ) -> AbstractAsyncContextManager[object]:
+        """Hold the GPU for one text request."""
+        ...
+
+
+class SeparateGpus:
+    """Text and pictures on different cards: text never waits."""
+
+    def text_turn(
+        self, place: Place, session_id: int, job_id: str
+    ) -> AbstractAsyncContextManager[object]:
+        return nullcontext()

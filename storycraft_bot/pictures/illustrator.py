@@ -10,14 +10,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .clock import Clock, Throttle
-from .comfy_pool import ComfyServer, ServerPool
-from .errors import IllustratorUnavailable, RenderFailed, RenderInterrupted, WorkflowError
-from .gpu_memory import GpuMemory
-from .gpu_queue import Dequeued, GpuQueue, JobKind, Ticket
-from .models import Picture, PictureJob
-from .ports import PictureReporter
-from .workflow import Workflow
+from storycraft_bot.core.clock import Clock, Throttle
+from storycraft_bot.core.errors import (
+    IllustratorUnavailable,
+    RenderFailed,
+    RenderInterrupted,
+    WorkflowError,
+)
+from storycraft_bot.core.models import Picture, PictureJob
+from storycraft_bot.core.ports import PictureReporter
+from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
+from storycraft_bot.pictures.gpu_memory import GpuMemory
+from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket
+from storycraft_bot.pictures.workflow import Workflow
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .models import DecidedBy
+from storycraft_bot.core.models import DecidedBy
 
 
 @dataclass(frozen=True, slots=True)

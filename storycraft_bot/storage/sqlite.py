@@ -20,8 +20,8 @@ from typing import Any, Self
 
 import aiosqlite
 
-from .errors import SchemaTooNewError, StorageError, StoryActionError
-from .models import (
+from storycraft_bot.core.errors import SchemaTooNewError, StorageError, StoryActionError
+from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
     Character,
@@ -29,6 +29,8 @@ from .models import (
     GuildDefaults,
     ImageState,
     Language,
+    MessageKind,
+    MessageRef,
     Picture,
     Place,
     Platform,
@@ -41,11 +43,12 @@ from .models import (
     StorySettings,
     VoteTally,
 )
+from storycraft_bot.core.store import VoteOutcome
 
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
-DEFAULT_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def discover_migrations(folder: Path) -> list[tuple[int, Path]]:
@@ -59,14 +62,6 @@ def discover_migrations(folder: Path) -> list[tuple[int, Path]]:
         if number != expected:
             raise StorageError(f"migration {path.name} is out of sequence (expected {expected})")
     return found
-
-
-class VoteOutcome:
-    """What a vote did: a new vote, a changed one, or nothing."""
-
-    NEW = "new"
-    CHANGED = "changed"
-    SAME = "same"
 
 
 class Store:
@@ -399,13 +394,30 @@ class Store:
                 (closes_at, segment_id),
             )
 
-    async def set_messages(self, segment_id: int, refs: Iterable[str]) -> None:
-        """Remember the platform messages that show a segment (adapter-defined strings)."""
+    async def set_messages(self, segment_id: int, refs: Iterable[MessageRef]) -> None:
+        """Remember the platform messages that show a segment, in order."""
         async with self._tx() as db:
-            await db.execute(
-                "UPDATE segments SET messages = ? WHERE id = ?",
-                (json.dumps(list(refs)), segment_id),
+            await db.execute("DELETE FROM message_refs WHERE segment_id = ?", (segment_id,))
+            await db.executemany(
+                "INSERT INTO message_refs (segment_id, position, platform, kind, message_id)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (segment_id, position, ref.platform.value, ref.kind.value, ref.message_id)
+                    for position, ref in enumerate(refs)
+                ],
             )
+
+    async def messages(self, segment_id: int) -> tuple[MessageRef, ...]:
+        """The platform messages that show a segment, in order."""
+        rows = await self._all(
+            "SELECT platform, kind, message_id FROM message_refs"
+            " WHERE segment_id = ? ORDER BY position",
+            (segment_id,),
+        )
+        return tuple(
+            MessageRef(Platform(r["platform"]), MessageKind(r["kind"]), r["message_id"])
+            for r in rows
+        )
 
     async def set_image_prompt(
         self, segment_id: int, positive: str, negative: str, source: str
@@ -433,13 +445,13 @@ class Store:
                 ),
             )
 
-    async def set_image_upload(self, segment_id: int, platform: str, ref: str) -> None:
+    async def set_image_upload(self, segment_id: int, platform: Platform, ref: str) -> None:
         """Remember a platform's reference to an uploaded picture (to send it again)."""
         async with self._tx() as db:
             await db.execute(
                 "UPDATE segments SET image_uploads = json_set(image_uploads, '$.' || ?, ?)"
                 " WHERE id = ?",
-                (platform, ref, segment_id),
+                (platform.value, ref, segment_id),
             )
 
     async def set_image_state(
@@ -455,8 +467,10 @@ class Store:
 
     # Votes
 
-    async def cast_vote(self, segment_id: int, voter: Actor, choice_index: int, now: float) -> str:
-        """Record one member's vote; returns a VoteOutcome value."""
+    async def cast_vote(
+        self, segment_id: int, voter: Actor, choice_index: int, now: float
+    ) -> VoteOutcome:
+        """Record one member's vote."""
         async with self._tx() as db:
             async with db.execute(
                 "SELECT choice_index FROM votes WHERE segment_id = ? AND user_id = ?",
@@ -573,6 +587,5 @@ def _segment(row: aiosqlite.Row) -> Segment:
         image_seed=row["image_seed"],
         image_server=row["image_server"],
         image_uploads=json.loads(row["image_uploads"] or "{}"),
-        messages=tuple(json.loads(row["messages"])),
         created_at=row["created_at"],
     )

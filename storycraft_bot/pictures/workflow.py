@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkflowError
+from storycraft_bot.core.errors import WorkflowError
 
 REQUIRED_BINDINGS = ("positive", "negative", "seed")
 OPTIONAL_BINDINGS = ("steps", "width", "height", "checkpoint")

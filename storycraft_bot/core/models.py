@@ -162,8 +162,24 @@ class Segment:
     image_seed: int | None = None
     image_server: str = ""
     image_uploads: dict[str, str] = field(default_factory=dict)  # platform -> its file ref
-    messages: tuple[str, ...] = ()
     created_at: float = 0.0
+
+
+class MessageKind(enum.StrEnum):
+    """What a platform message that shows a segment is."""
+
+    TEXT = "text"  # narration (the last one carries the status lines and buttons)
+    PICTURE = "picture"  # the main message, turned into the picture with a caption
+    PHOTO_REPLY = "photo_reply"  # the picture as a reply to the main message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """One platform message that shows (part of) a segment."""
+
+    platform: Platform
+    kind: MessageKind
+    message_id: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .clock import Clock
-from .comfyui import ComfyClient
+from storycraft_bot.core.clock import Clock
+from storycraft_bot.pictures.comfyui import ComfyClient
 
 log = logging.getLogger(__name__)
 

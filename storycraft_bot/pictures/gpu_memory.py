@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
-from .comfyui import ComfyClient
-from .errors import IllustratorError, NarratorError
-from .gpu_queue import GpuQueue, JobKind
-from .models import Place
+from storycraft_bot.core.errors import IllustratorError, NarratorError
+from storycraft_bot.core.models import Place
+from storycraft_bot.pictures.comfyui import ComfyClient
+from storycraft_bot.pictures.gpu_queue import GpuQueue, JobKind
 
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
@@ -88,25 +88,6 @@ class GpuMemory:
                 self._text_min_free // MIB,
                 "?" if after is None else after // MIB,
             )
-
-
-class GpuGate(Protocol):
-    """How the engine takes its turn on the GPU for text."""
-
-    def text_turn(
-        self, place: Place, session_id: int, job_id: str
-    ) -> AbstractAsyncContextManager[object]:
-        """Hold the GPU for one text request."""
-        ...
-
-
-class SeparateGpus:
-    """Text and pictures on different cards: text never waits."""
-
-    def text_turn(
-        self, place: Place, session_id: int, job_id: str
-    ) -> AbstractAsyncContextManager[object]:
-        return nullcontext()
 
 
 class SharedGpu:

@@ -8,11 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import MalformedReply
-from .models import Character, Language, Segment, SegmentDraft, StoryMemory
-from .ollama_gateway import Message, OllamaGateway
-from .ports import SegmentRequest
-from .reply_parsing import parse_reply, partial_narration, segment_schema
+from storycraft_bot.core.errors import MalformedReply
+from storycraft_bot.core.models import Character, Language, Segment, SegmentDraft, StoryMemory
+from storycraft_bot.core.ports import SegmentRequest
+from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
+from storycraft_bot.narration.reply_parsing import parse_reply, partial_narration, segment_schema
 
 log = logging.getLogger(__name__)
 

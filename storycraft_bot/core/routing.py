@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from .events import StoryEvent
-from .models import Platform
-from .ports import StoryView
+from storycraft_bot.core.events import StoryEvent
+from storycraft_bot.core.models import Platform
+from storycraft_bot.core.ports import StoryView
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from collections.abc import Collection, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from . import events as ev
-from .clock import Clock, Throttle
-from .errors import (
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.clock import Clock, Throttle
+from storycraft_bot.core.errors import (
     MalformedReply,
     ModelNotInstalled,
     NarratorError,
@@ -26,8 +26,7 @@ from .errors import (
     NarratorUnavailable,
     StoryActionError,
 )
-from .gpu_memory import GpuGate, SeparateGpus
-from .models import (
+from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
     DecidedBy,
@@ -48,9 +47,17 @@ from .models import (
     StorySettings,
     VoteTally,
 )
-from .ports import Illustrator, Narrator, PromptWriter, SegmentRequest, StoryView
-from .storage import Store, VoteOutcome
-from .voting import pick_winner
+from storycraft_bot.core.ports import (
+    GpuGate,
+    Illustrator,
+    Narrator,
+    PromptWriter,
+    SegmentRequest,
+    SeparateGpus,
+    StoryView,
+)
+from storycraft_bot.core.store import StoryStore, VoteOutcome
+from storycraft_bot.core.voting import pick_winner
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +105,7 @@ class StoryEngine:
 
     def __init__(
         self,
-        store: Store,
+        store: StoryStore,
         narrator: Narrator,
         prompt_writer: PromptWriter,
         illustrator: Illustrator,
@@ -601,7 +608,14 @@ class StoryEngine:
         """Background: write one segment, then prepare its picture."""
         key = session.place.key
         await self._emit(
-            ev.SegmentStarted(key, session.id, session.language, segment.id, segment.index)
+            ev.SegmentStarted(
+                key,
+                session.id,
+                session.language,
+                segment.id,
+                segment.index,
+                session.place.is_group,
+            )
         )
         throttle = Throttle(self._clock, self._config.narration_interval)
 

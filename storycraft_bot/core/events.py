@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import ChannelKey, DecidedBy, Language, Segment, VoteTally
+from storycraft_bot.core.models import ChannelKey, DecidedBy, Language, Segment, VoteTally
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class SegmentStarted(StoryEvent):
 
     segment_id: int
     index: int
+    is_group: bool
 
 
 @dataclass(frozen=True, slots=True)

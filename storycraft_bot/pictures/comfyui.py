@@ -21,7 +21,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from .errors import (
+from storycraft_bot.core.errors import (
     IllustratorUnavailable,
     RenderFailed,
     RenderInterrupted,

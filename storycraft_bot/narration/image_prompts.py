@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import NarratorError
-from .models import Character, ImagePrompt, Segment, StoryMemory
-from .ollama_gateway import Message, OllamaGateway
+from storycraft_bot.core.errors import NarratorError
+from storycraft_bot.core.models import Character, ImagePrompt, Segment, StoryMemory
+from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,12 @@ import httpx
 import ollama
 import pydantic
 
-from .errors import ModelNotInstalled, NarratorError, NarratorTimeout, NarratorUnavailable
+from storycraft_bot.core.errors import (
+    ModelNotInstalled,
+    NarratorError,
+    NarratorTimeout,
+    NarratorUnavailable,
+)
 
 log = logging.getLogger(__name__)
 

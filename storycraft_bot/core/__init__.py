@@ -1,0 +1,1 @@
+"""The core: story rules, events and ports. It knows no vendor and no platform."""

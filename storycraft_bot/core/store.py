@@ -1,0 +1,147 @@
+"""The store port: everything the core reads and writes, as a Protocol.
+
+SQLite (`storycraft_bot.storage.sqlite.Store`) implements it; the core never imports a
+backend. Each write is committed before it returns, so an event the engine emits after a
+write describes state that survives a restart.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import Protocol
+
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    DecidedBy,
+    GuildDefaults,
+    ImageState,
+    Language,
+    MessageRef,
+    Picture,
+    Place,
+    Platform,
+    Segment,
+    SegmentDraft,
+    Session,
+    SessionState,
+    StoryMemory,
+    StorySettings,
+    VoteTally,
+)
+
+
+class VoteOutcome(enum.StrEnum):
+    """What a vote did: a new vote, a changed one, or nothing."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    SAME = "same"
+
+
+class StoryStore(Protocol):
+    """Sessions, segments, votes, memory, pictures and message references."""
+
+    # Sessions
+
+    async def create_session(
+        self,
+        place: Place,
+        starter: Actor,
+        language: Language,
+        genre: str,
+        premise: str,
+        settings: StorySettings,
+        now: float,
+    ) -> Session:
+        """A new active story; StoryActionError(STORY_EXISTS) if the channel has one."""
+        ...
+
+    async def get_session(self, session_id: int) -> Session | None: ...
+
+    async def live_session(self, key: ChannelKey) -> Session | None:
+        """The channel's active or paused story."""
+        ...
+
+    async def active_sessions(self) -> list[Session]: ...
+
+    async def set_session_state(self, session_id: int, state: SessionState, now: float) -> None: ...
+
+    async def update_settings(
+        self, session_id: int, settings: StorySettings, now: float
+    ) -> None: ...
+
+    async def guild_defaults(self, platform: Platform, guild_id: str) -> GuildDefaults: ...
+
+    async def save_guild_defaults(
+        self, platform: Platform, guild_id: str, defaults: GuildDefaults, now: float
+    ) -> None: ...
+
+    # Segments
+
+    async def add_segment(
+        self, session_id: int, index: int, prompt_choice: str, now: float
+    ) -> Segment: ...
+
+    async def get_segment(self, segment_id: int) -> Segment | None: ...
+
+    async def current_segment(self, session_id: int) -> Segment | None:
+        """The newest live (not superseded) segment."""
+        ...
+
+    async def live_segments(self, session_id: int) -> list[Segment]:
+        """The story so far, oldest first."""
+        ...
+
+    async def finish_segment(self, segment_id: int, draft: SegmentDraft, now: float) -> Segment: ...
+
+    async def fail_segment(self, segment_id: int, now: float) -> None: ...
+
+    async def replace_segment(self, old: Segment, now: float) -> Segment:
+        """Supersede `old` and add a new GENERATING segment at its place."""
+        ...
+
+    async def step_back(self, current: Segment, previous: Segment, now: float) -> Segment:
+        """Supersede `current` and reopen `previous`."""
+        ...
+
+    async def decide(
+        self, segment: Segment, choice_index: int, decided_by: DecidedBy, now: float
+    ) -> Segment | None:
+        """Close `segment` and add the next one; None if it was no longer open."""
+        ...
+
+    async def set_vote_deadline(self, segment_id: int, closes_at: float) -> None: ...
+
+    # Pictures
+
+    async def set_image_prompt(
+        self, segment_id: int, positive: str, negative: str, source: str
+    ) -> None: ...
+
+    async def save_picture(self, segment_id: int, picture: Picture) -> None: ...
+
+    async def set_image_state(
+        self, segment_id: int, state: ImageState, *, file: str = "", seed: int | None = None
+    ) -> None: ...
+
+    async def set_image_upload(self, segment_id: int, platform: Platform, ref: str) -> None: ...
+
+    # Message references (what adapters remember through the ScreenRecords port)
+
+    async def messages(self, segment_id: int) -> tuple[MessageRef, ...]: ...
+
+    async def set_messages(self, segment_id: int, refs: Iterable[MessageRef]) -> None: ...
+
+    # Votes and memory
+
+    async def cast_vote(
+        self, segment_id: int, voter: Actor, choice_index: int, now: float
+    ) -> VoteOutcome: ...
+
+    async def tally(self, segment: Segment) -> VoteTally: ...
+
+    async def memory(self, session_id: int) -> StoryMemory: ...
+
+    async def save_memory(self, session_id: int, memory: StoryMemory, now: float) -> None: ...

@@ -1,0 +1,1 @@
+"""Narration: the Ollama side (client, prompts, replies, image prompts)."""

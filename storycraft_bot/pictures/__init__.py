@@ -1,0 +1,1 @@
+"""Pictures: ComfyUI servers, workflows, the GPU queue and memory hand-off."""

@@ -1,0 +1,1 @@
+"""Storage: the store behind the core's StoryStore port (SQLite)."""
