@@ -11,7 +11,7 @@ from storycraft_bot.core import events as ev
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, SegmentState
-from storycraft_bot.core.texts import decision_text, status_text, text
+from storycraft_bot.core.texts import Msg, decision_text, status_text, text
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)
@@ -79,15 +79,15 @@ class ConsoleView:
                 self._write(f"\n! {text(event.language, event.reason)}")
                 self.settled.set()
             case ev.PictureQueued():
-                self._write(text(event.language, "picture_queued", ahead=event.ahead))
+                self._write(text(event.language, Msg.PICTURE_QUEUED, ahead=event.ahead))
             case ev.PictureProgress():
-                self._write(text(event.language, "picture_drawing", percent=event.percent))
+                self._write(text(event.language, Msg.PICTURE_DRAWING, percent=event.percent))
             case ev.PictureReady():
                 self._write(f"🖼  {event.path}")
             case ev.PictureFailed() if not event.outage:
-                self._write(text(event.language, "picture_failed", reason=event.reason))
+                self._write(text(event.language, Msg.PICTURE_FAILED, reason=event.reason))
             case ev.StoryStopped():
-                self._write(text(event.language, "story_stopped"))
+                self._write(text(event.language, Msg.STORY_STOPPED))
                 self.settled.set()
             case ev.Notice():
                 self._write(text(event.language, event.code, **dict(event.params)))
@@ -143,7 +143,7 @@ async def run_console(
                     report.session.id,
                     report.session.language,
                     report.current.id,
-                    "narrator_unavailable",
+                    Msg.NARRATOR_UNAVAILABLE,
                 )
             )
     else:
@@ -162,7 +162,7 @@ async def run_console(
             return
         try:
             if line.isdigit() and not 1 <= int(line) <= view.choice_count:
-                say(text(view.language, "choose_number", count=view.choice_count))
+                say(text(view.language, Msg.CHOOSE_NUMBER, count=view.choice_count))
             elif line.isdigit() and view.current_segment is not None:
                 view.settled.clear()
                 try:
@@ -175,7 +175,7 @@ async def run_console(
                 await engine.retry(PLACE, PLAYER)
             elif line == "/redraw":
                 await engine.redraw(PLACE, PLAYER)
-                say(text(view.language, "redrawing"))
+                say(text(view.language, Msg.REDRAWING))
             elif line == "/undo":
                 await engine.undo(PLACE, PLAYER)
             elif line == "/status":

@@ -37,7 +37,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.text_fitting import split_text
-from storycraft_bot.core.texts import status_text, text
+from storycraft_bot.core.texts import Msg, status_text, text
 
 from .background import Background
 from .pacing import EditPacer
@@ -197,7 +197,7 @@ class StoryClient(discord.Client):
         if re.fullmatch(CHOICE_TEMPLATE, custom_id) or re.fullmatch(ACTION_TEMPLATE, custom_id):
             return
         language = self.adapter.language_of(interaction)
-        await self.adapter.answer(interaction, text(language, "choice_closed"))
+        await self.adapter.answer(interaction, text(language, Msg.CHOICE_CLOSED))
 
 
 def _adapter(interaction: discord.Interaction) -> DiscordAdapter:
@@ -335,7 +335,7 @@ class StoryCommands(app_commands.Group):
     @app_commands.command(name="help", description="How to play")
     async def help(self, interaction: discord.Interaction) -> None:
         await self.adapter.answer(
-            interaction, text(self.adapter.language_of(interaction), "help_discord")
+            interaction, text(self.adapter.language_of(interaction), Msg.HELP_DISCORD)
         )
 
 
@@ -459,7 +459,7 @@ class DiscordAdapter:
             await self.answer(interaction, text(language, err.code, **err.params))
         except Exception:
             log.exception("Discord: %s failed", name)
-            await self.answer(interaction, text(language, "internal_error"))
+            await self.answer(interaction, text(language, Msg.INTERNAL_ERROR))
         log.info(
             "Discord: %s in %s handled in %.2fs",
             name,
@@ -486,13 +486,13 @@ class DiscordAdapter:
                 )
                 key = ChannelKey(Platform.DISCORD, str(channel.id), str(thread.id))
                 place = Place(key, place.guild_id, True)
-                where = " " + text(chosen, "story_in_thread", thread=thread.mention)
+                where = " " + text(chosen, Msg.STORY_IN_THREAD, thread=thread.mention)
             await self._engine.start(
                 place, self._actor(interaction), premise=premise, genre=genre, language=chosen
             )
             about = f": *{premise[:200]}*" if premise else ""
             starter = interaction.user.display_name
-            return f"📖 **{starter}** — {text(chosen, 'story_started')}{about}{where}", True
+            return f"📖 **{starter}** — {text(chosen, Msg.STORY_STARTED)}{about}{where}", True
 
         await self._guarded(interaction, "/story start", work())
 
@@ -515,15 +515,15 @@ class DiscordAdapter:
             actor = self._actor(interaction)
             if command == "stop":
                 await self._engine.stop(place, actor)
-                return text(language, "story_stopped"), False
+                return text(language, Msg.STORY_STOPPED), False
             if command == "retry":
                 await self._engine.retry(place, actor)
-                return text(language, "retrying"), False
+                return text(language, Msg.RETRYING), False
             if command == "undo":
                 await self._engine.undo(place, actor)
-                return text(language, "undone"), False
+                return text(language, Msg.UNDONE), False
             await self._engine.redraw(place, actor)
-            return text(language, "redrawing"), False
+            return text(language, Msg.REDRAWING), False
 
         await self._guarded(interaction, f"/story {command}", work())
 
@@ -534,7 +534,7 @@ class DiscordAdapter:
     def _check_workflow(self, workflow: str | None) -> None:
         if workflow is not None and workflow not in self._config.workflows:
             raise StoryActionError(
-                "unknown_workflow", choices=", ".join(self._config.workflows) or "-"
+                Msg.UNKNOWN_WORKFLOW, choices=", ".join(self._config.workflows) or "-"
             )
 
     async def on_settings(
@@ -554,9 +554,9 @@ class DiscordAdapter:
                 pictures=pictures,
                 workflow=workflow,
             )
-            state = text(language, "on" if settings.pictures else "off")
+            state = text(language, Msg.ON if settings.pictures else Msg.OFF)
             window = int(settings.vote_window_seconds)
-            return text(language, "settings_title", pictures=state, window=window), False
+            return text(language, Msg.SETTINGS_TITLE, pictures=state, window=window), False
 
         await self._guarded(interaction, "/story settings", work())
 
@@ -579,15 +579,15 @@ class DiscordAdapter:
                 workflow=workflow,
                 threads=threads,
             )
-            unset = text(language, "default_value")
+            unset = text(language, Msg.DEFAULT_VALUE)
 
             def on_off(value: bool | None) -> str:
-                return unset if value is None else text(language, "on" if value else "off")
+                return unset if value is None else text(language, Msg.ON if value else Msg.OFF)
 
             seconds = defaults.vote_window_seconds
             summary = text(
                 language,
-                "defaults_title",
+                Msg.DEFAULTS_TITLE,
                 pictures=on_off(defaults.pictures),
                 window=f"{int(seconds)} s" if seconds else unset,
                 threads=on_off(defaults.threads),
@@ -606,10 +606,10 @@ class DiscordAdapter:
                 self._place(interaction), self._actor(interaction), segment_id, choice
             )
             code = {
-                PressKind.DECIDED: "chosen",
-                PressKind.VOTE_COUNTED: "vote_counted",
-                PressKind.VOTE_CHANGED: "vote_changed",
-                PressKind.VOTE_SAME: "vote_same",
+                PressKind.DECIDED: Msg.CHOSEN,
+                PressKind.VOTE_COUNTED: Msg.VOTE_COUNTED,
+                PressKind.VOTE_CHANGED: Msg.VOTE_CHANGED,
+                PressKind.VOTE_SAME: Msg.VOTE_SAME,
             }[outcome.kind]
             return text(language, code, choice=outcome.choice_text), False
 
@@ -621,12 +621,12 @@ class DiscordAdapter:
             place, actor = self._place(interaction), self._actor(interaction)
             if action == "r":
                 await self._engine.redraw(place, actor)
-                return text(language, "redrawing"), False
+                return text(language, Msg.REDRAWING), False
             if action == "x":
                 await self._engine.close_vote(place, actor)
-                return text(language, "vote_closed"), False
+                return text(language, Msg.VOTE_CLOSED), False
             await self._engine.retry(place, actor)
-            return text(language, "retrying"), False
+            return text(language, Msg.RETRYING), False
 
         await self._guarded(interaction, f"button {action}", work())
 
@@ -656,7 +656,7 @@ class DiscordAdapter:
                 shown.card.apply(event)
                 await self._pace(shown, urgent=isinstance(event, URGENT_EVENTS))
             if isinstance(event, ev.StoryStopped):
-                await self._channel(channel_id).send(text(event.language, "story_stopped"))
+                await self._channel(channel_id).send(text(event.language, Msg.STORY_STOPPED))
         except discord.Forbidden as err:
             log.warning(
                 "Discord: no permission in channel %s (%s); pausing its story", channel_id, err
@@ -729,12 +729,14 @@ class DiscordAdapter:
                 view.add_item(button)
         if card.can_close_vote:
             view.add_item(
-                ActionButton("x", card.segment_id, text(card.language, "close_vote_button"))
+                ActionButton("x", card.segment_id, text(card.language, Msg.CLOSE_VOTE_BUTTON))
             )
         if card.state == "failed":
-            view.add_item(ActionButton("t", card.segment_id, text(card.language, "retry_button")))
+            view.add_item(ActionButton("t", card.segment_id, text(card.language, Msg.RETRY_BUTTON)))
         elif card.can_redraw:
-            view.add_item(ActionButton("r", card.segment_id, text(card.language, "redraw_button")))
+            view.add_item(
+                ActionButton("r", card.segment_id, text(card.language, Msg.REDRAW_BUTTON))
+            )
         return view if view.children else None
 
     async def _flush(self, shown: _Shown) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.models import ImageState, Language, Platform, Segment, SegmentState
 from storycraft_bot.core.screen_records import ScreenRecords, ShownSegment
-from storycraft_bot.core.texts import decision_text, text
+from storycraft_bot.core.texts import Msg, decision_text, text
 
 #: Events after which a segment's message is edited at once; others wait for the pace.
 URGENT_EVENTS = (
@@ -63,7 +63,7 @@ class StoryCard:
         card.counts = (0,) * len(segment.choices)
         card.closes_at = segment.vote_closes_at
         if segment.state is SegmentState.FAILED:
-            card.failure = text(language, "narrator_unavailable")
+            card.failure = text(language, Msg.NARRATOR_UNAVAILABLE)
         if segment.image_state is ImageState.READY:
             card.picture_path = segment.image_file
         elif segment.image_state is ImageState.FAILED:
@@ -93,7 +93,7 @@ class StoryCard:
         """Undo took this part's choice back: the old message says so, without buttons."""
         self.state = "superseded"
         self.failure = ""
-        self.decision = text(self.language, "part_undone")
+        self.decision = text(self.language, Msg.PART_UNDONE)
 
     def fresh(self) -> StoryCard:
         """A new card for the same segment (for a new message), keeping its picture."""
@@ -125,15 +125,18 @@ class StoryCard:
                 )
             case ev.SegmentSuperseded():
                 self.mark_undone()
-                self.decision = text(self.language, f"part_{event.reason}")
+                self.decision = text(
+                    self.language,
+                    Msg.PART_RETRIED if event.reason is ev.Superseded.RETRIED else Msg.PART_UNDONE,
+                )
             case ev.SegmentFailed():
                 self.state = "failed"
                 self.failure = text(self.language, event.reason)
             case ev.PictureQueued():
-                self.picture = text(self.language, "picture_queued", ahead=event.ahead)
+                self.picture = text(self.language, Msg.PICTURE_QUEUED, ahead=event.ahead)
                 self.picture_failed = False
             case ev.PictureProgress():
-                self.picture = text(self.language, "picture_drawing", percent=event.percent)
+                self.picture = text(self.language, Msg.PICTURE_DRAWING, percent=event.percent)
                 self.picture_failed = False
             case ev.PictureReady():
                 self.picture = ""
@@ -143,7 +146,7 @@ class StoryCard:
                 self.picture = (
                     ""
                     if event.outage
-                    else text(self.language, "picture_failed", reason=event.reason)
+                    else text(self.language, Msg.PICTURE_FAILED, reason=event.reason)
                 )
                 self.picture_failed = not event.outage
             case ev.PictureDropped():
@@ -159,10 +162,10 @@ class StoryCard:
         `when` writes the vote's end time the platform's way (default: a UTC clock time)."""
         lines: list[str] = []
         if self.state == "writing":
-            lines.append(text(self.language, "writing"))
+            lines.append(text(self.language, Msg.WRITING))
         if self.is_open and self.is_group and self.closes_at is not None:
             closes = (when or _utc_clock)(self.closes_at)
-            lines.append("🗳 " + text(self.language, "vote_open", closes=closes))
+            lines.append("🗳 " + text(self.language, Msg.VOTE_OPEN, closes=closes))
         if self.decision:
             lines.append(("↩ " if self.state == "superseded" else "» ") + self.decision)
         if self.failure:

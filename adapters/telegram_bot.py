@@ -51,7 +51,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.text_fitting import shorten_to, split_text
-from storycraft_bot.core.texts import status_text, text
+from storycraft_bot.core.texts import Msg, status_text, text
 
 from .background import Background
 from .pacing import EditPacer
@@ -246,8 +246,8 @@ class TelegramAdapter:
 
     async def _on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = self._language(update)
-        button = InlineKeyboardButton(text(language, "begin_button"), callback_data="n")
-        await self._reply(update, text(language, "welcome"), InlineKeyboardMarkup([[button]]))
+        button = InlineKeyboardButton(text(language, Msg.BEGIN_BUTTON), callback_data="n")
+        await self._reply(update, text(language, Msg.WELCOME), InlineKeyboardMarkup([[button]]))
 
     async def _on_story(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         args = list(context.args or [])
@@ -271,7 +271,7 @@ class TelegramAdapter:
                 actor = await self._actor(update)
                 await self._engine.start(place, actor, premise=argument, language=language)
             elif command == "help":
-                await self._reply(update, text(language, "help"))
+                await self._reply(update, text(language, Msg.HELP))
             elif command == "status":
                 await self._reply(update, status_text(await self._engine.status(place)))
             elif command == "settings":
@@ -294,11 +294,11 @@ class TelegramAdapter:
     async def _show_settings(self, update: Update, place: Place, language: Language) -> None:
         report = await self._engine.status(place)
         settings = report.session.settings
-        state = text(language, "on" if settings.pictures else "off")
+        state = text(language, Msg.ON if settings.pictures else Msg.OFF)
         rows = [
             [
                 InlineKeyboardButton(
-                    text(language, "pictures_toggle", state=state),
+                    text(language, Msg.PICTURES_TOGGLE, state=state),
                     callback_data=f"s:p:{0 if settings.pictures else 1}",
                 )
             ],
@@ -316,7 +316,7 @@ class TelegramAdapter:
                 ]
             )
         title = text(
-            language, "settings_title", pictures=state, window=int(settings.vote_window_seconds)
+            language, Msg.SETTINGS_TITLE, pictures=state, window=int(settings.vote_window_seconds)
         )
         await self._reply(update, title, InlineKeyboardMarkup(rows))
 
@@ -331,7 +331,7 @@ class TelegramAdapter:
             answer = text(language, err.code, **err.params)
         except Exception:
             log.exception("Telegram: button %r failed", query.data)
-            answer = text(language, "internal_error")
+            answer = text(language, Msg.INTERNAL_ERROR)
         try:
             await query.answer(answer[:200])
         except BadRequest as err:
@@ -346,38 +346,38 @@ class TelegramAdapter:
         kind, _, rest = data.partition(":")
         numbers = rest.split(":") if rest else []
         if not all(n.isdigit() and len(n) < 12 for n in numbers):
-            raise StoryActionError("choice_closed")
+            raise StoryActionError(Msg.CHOICE_CLOSED)
         values = [int(n) for n in numbers]
         if kind == "c" and len(values) == 2:
             outcome = await self._engine.press(
                 place, await self._actor(update), values[0], values[1]
             )
             code = {
-                PressKind.DECIDED: "chosen",
-                PressKind.VOTE_COUNTED: "vote_counted",
-                PressKind.VOTE_CHANGED: "vote_changed",
-                PressKind.VOTE_SAME: "vote_same",
+                PressKind.DECIDED: Msg.CHOSEN,
+                PressKind.VOTE_COUNTED: Msg.VOTE_COUNTED,
+                PressKind.VOTE_CHANGED: Msg.VOTE_CHANGED,
+                PressKind.VOTE_SAME: Msg.VOTE_SAME,
             }[outcome.kind]
             return text(language, code, choice=outcome.choice_text)
         if kind == "n" and not values:
             await self._engine.start(place, await self._actor(update), language=language)
-            return text(language, "story_started")
+            return text(language, Msg.STORY_STARTED)
         if kind in ("r", "t", "x") and len(values) == 1:
             actor = await self._actor(update, moderating=True)
             if kind == "r":
                 await self._engine.redraw(place, actor)
-                return text(language, "redrawing")
+                return text(language, Msg.REDRAWING)
             if kind == "t":
                 await self._engine.retry(place, actor)
-                return text(language, "retrying")
+                return text(language, Msg.RETRYING)
             await self._engine.close_vote(place, actor)
-            return text(language, "vote_closed")
-        raise StoryActionError("choice_closed")
+            return text(language, Msg.VOTE_CLOSED)
+        raise StoryActionError(Msg.CHOICE_CLOSED)
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> str:
         _, what, value = [*data.split(":"), "", ""][:3]
         if what not in ("p", "w", "f") or not value.isdigit() or len(value) > 4:
-            raise StoryActionError("choice_closed")
+            raise StoryActionError(Msg.CHOICE_CLOSED)
         actor = await self._actor(update, moderating=True)
         if what == "p":
             await self._engine.configure(place, actor, pictures=value == "1")
@@ -387,8 +387,8 @@ class TelegramAdapter:
             workflow = self._config.workflows[int(value)]
             await self._engine.configure(place, actor, workflow=workflow)
         else:
-            raise StoryActionError("choice_closed")
-        return text(language, "settings_saved")
+            raise StoryActionError(Msg.CHOICE_CLOSED)
+        return text(language, Msg.SETTINGS_SAVED)
 
     async def _on_my_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
@@ -401,7 +401,7 @@ class TelegramAdapter:
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram: update failed: %s", context.error, exc_info=context.error)
         if isinstance(update, Update) and update.effective_message is not None:
-            await self._reply(update, text(self._language(update), "internal_error"))
+            await self._reply(update, text(self._language(update), Msg.INTERNAL_ERROR))
 
     # From the engine to Telegram (the StoryView port)
 
@@ -425,7 +425,7 @@ class TelegramAdapter:
                 shown.card.apply(event)
                 await self._request_flush(shown, urgent=isinstance(event, URGENT_EVENTS))
             if isinstance(event, ev.StoryStopped):
-                await self._send(chat_id, thread_id, text(event.language, "story_stopped"))
+                await self._send(chat_id, thread_id, text(event.language, Msg.STORY_STOPPED))
         except Forbidden as err:
             # Blocked by the user or removed: stop talking to the chat until someone acts.
             log.warning("Telegram: no access to chat %s (%s); pausing its story", chat_id, err)
@@ -494,13 +494,13 @@ class TelegramAdapter:
                 for i in range(len(card.choices))
             ]
         if card.can_close_vote:
-            close = text(card.language, "close_vote_button")
+            close = text(card.language, Msg.CLOSE_VOTE_BUTTON)
             rows.append([InlineKeyboardButton(close, callback_data=f"x:{card.segment_id}")])
         if card.state == "failed":
             rows.append(
                 [
                     InlineKeyboardButton(
-                        text(card.language, "retry_button"), callback_data=f"t:{card.segment_id}"
+                        text(card.language, Msg.RETRY_BUTTON), callback_data=f"t:{card.segment_id}"
                     )
                 ]
             )
@@ -508,7 +508,7 @@ class TelegramAdapter:
             rows.append(
                 [
                     InlineKeyboardButton(
-                        text(card.language, "redraw_button"), callback_data=f"r:{card.segment_id}"
+                        text(card.language, Msg.REDRAW_BUTTON), callback_data=f"r:{card.segment_id}"
                     )
                 ]
             )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import string
 
+import pytest
+
 from storycraft_bot.core.models import DecidedBy, Language
-from storycraft_bot.core.texts import _TEXTS, decision_text, known_codes, text
+from storycraft_bot.core.texts import _TEXTS, Msg, decision_text, known_codes, text
 
 
 def placeholders(template: str) -> set[str]:
@@ -27,3 +29,9 @@ def test_the_tie_break_is_said_out_loud() -> None:
         == "The group chose: Run (3 votes, tie broken at random)"
     )
     assert "жребием" in decision_text(Language.RU, DecidedBy.TIE, "Бежать", 3)
+
+
+def test_every_key_has_an_entry_and_an_unknown_key_fails_loudly() -> None:
+    assert known_codes() == set(Msg)
+    with pytest.raises(ValueError, match="no_such_key"):
+        text(Language.EN, "no_such_key")  # type: ignore[arg-type]

@@ -57,6 +57,7 @@ from storycraft_bot.core.ports import (
     StoryView,
 )
 from storycraft_bot.core.store import StoryStore, VoteOutcome
+from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.voting import pick_winner
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,11 @@ class PressOutcome:
     tally: VoteTally | None = None
 
 
-_REASONS: dict[type[NarratorError], str] = {
-    ModelNotInstalled: "model_not_installed",
-    NarratorTimeout: "narrator_timeout",
-    MalformedReply: "malformed_reply",
-    NarratorUnavailable: "narrator_unavailable",
+_REASONS: dict[type[NarratorError], Msg] = {
+    ModelNotInstalled: Msg.MODEL_NOT_INSTALLED,
+    NarratorTimeout: Msg.NARRATOR_TIMEOUT,
+    MalformedReply: Msg.MALFORMED_REPLY,
+    NarratorUnavailable: Msg.NARRATOR_UNAVAILABLE,
 }
 
 
@@ -149,7 +150,7 @@ class StoryEngine:
         """Open a story in the channel and start writing its first segment."""
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
-                raise StoryActionError("story_exists")
+                raise StoryActionError(Msg.STORY_EXISTS)
             now = self._clock.now()
             session = await self._store.create_session(
                 place,
@@ -180,7 +181,7 @@ class StoryEngine:
                 or segment.state is not SegmentState.OPEN
                 or not 0 <= choice_index < len(segment.choices)
             ):
-                raise StoryActionError("choice_closed")
+                raise StoryActionError(Msg.CHOICE_CLOSED)
             choice = segment.choices[choice_index]
             if not session.place.is_group:
                 await self._decide(session, segment, choice_index, DecidedBy.PRESS, votes=1)
@@ -209,9 +210,9 @@ class StoryEngine:
             self._require_manager(session, actor)
             segment = await self._store.current_segment(session.id)
             if segment is None or segment.state is not SegmentState.OPEN:
-                raise StoryActionError("choice_closed")
+                raise StoryActionError(Msg.CHOICE_CLOSED)
             if (await self._store.tally(segment)).voters == 0:
-                raise StoryActionError("no_votes_yet")
+                raise StoryActionError(Msg.NO_VOTES_YET)
             await self._finish_vote(session, segment, closed_early=True)
 
     async def has_story(self, place: Place) -> bool:
@@ -261,7 +262,7 @@ class StoryEngine:
             session = await self._require_session(place)
             current = await self._store.current_segment(session.id)
             if current is None:
-                raise StoryActionError("no_story")
+                raise StoryActionError(Msg.NO_STORY)
             if current.state is not SegmentState.FAILED:
                 self._require_manager(session, actor)
             await self._halt(session)
@@ -272,7 +273,9 @@ class StoryEngine:
                 "story %d: segment %d rewritten by %s", session.id, segment.index, actor.user_id
             )
             await self._emit(
-                ev.SegmentSuperseded(place.key, session.id, session.language, current.id, "retried")
+                ev.SegmentSuperseded(
+                    place.key, session.id, session.language, current.id, ev.Superseded.RETRIED
+                )
             )
             self._spawn(session.id, self._write(session, segment))
 
@@ -283,20 +286,20 @@ class StoryEngine:
             self._require_manager(session, actor)
             segments = await self._store.live_segments(session.id)
             if len(segments) < 2:
-                raise StoryActionError("nothing_to_undo")
+                raise StoryActionError(Msg.NOTHING_TO_UNDO)
             await self._halt(session)
             if session.state is SessionState.PAUSED:
                 session = await self._reactivate(session)
             previous = await self._store.step_back(segments[-1], segments[-2], self._clock.now())
             await self._emit(
                 ev.SegmentSuperseded(
-                    place.key, session.id, session.language, segments[-1].id, "undone"
+                    place.key, session.id, session.language, segments[-1].id, ev.Superseded.UNDONE
                 )
             )
             log.info(
                 "story %d: undo to segment %d by %s", session.id, previous.index, actor.user_id
             )
-            await self._emit(ev.Notice(place.key, session.id, session.language, "undone"))
+            await self._emit(ev.Notice(place.key, session.id, session.language, Msg.UNDONE))
             await self._emit(
                 ev.SegmentFinished(
                     place.key, session.id, session.language, previous, session.place.is_group
@@ -342,7 +345,7 @@ class StoryEngine:
     ) -> GuildDefaults:
         """Change the server's defaults for new stories (Manage Server); None keeps a value."""
         if not actor.can_manage_guild:
-            raise StoryActionError("not_allowed_guild")
+            raise StoryActionError(Msg.NOT_ALLOWED_GUILD)
         defaults = _with_given(
             await self.guild_defaults(place),
             vote_window_seconds=_window(vote_window_seconds),
@@ -362,11 +365,11 @@ class StoryEngine:
         async with self._lock(place.key):
             session = await self._require_session(place)
             if not session.settings.pictures or not self._illustrator.draws:
-                raise StoryActionError("pictures_disabled")
+                raise StoryActionError(Msg.PICTURES_DISABLED)
             segments = await self._store.live_segments(session.id)
             drawable = [s for s in segments if s.state in (SegmentState.OPEN, SegmentState.DECIDED)]
             if not drawable:
-                raise StoryActionError("busy_generating")
+                raise StoryActionError(Msg.BUSY_GENERATING)
             segment = drawable[-1]
             if segment.image_state is not ImageState.FAILED:
                 self._require_manager(session, actor)
@@ -462,7 +465,7 @@ class StoryEngine:
             session = await self._store.get_session(job.session_id)
             if session is not None and session.state is SessionState.ACTIVE:
                 await self._emit(
-                    ev.Notice(job.place.key, session.id, session.language, "pictures_off")
+                    ev.Notice(job.place.key, session.id, session.language, Msg.PICTURES_OFF)
                 )
         await self._picture_event(
             job,
@@ -503,13 +506,13 @@ class StoryEngine:
     async def _require_session(self, place: Place) -> Session:
         session = await self._store.live_session(place.key)
         if session is None:
-            raise StoryActionError("no_story")
+            raise StoryActionError(Msg.NO_STORY)
         return session
 
     @staticmethod
     def _require_manager(session: Session, actor: Actor) -> None:
         if actor.user_id != session.starter.user_id and not actor.can_moderate:
-            raise StoryActionError("not_allowed")
+            raise StoryActionError(Msg.NOT_ALLOWED)
 
     async def _reactivate(self, session: Session) -> Session:
         await self._store.set_session_state(session.id, SessionState.ACTIVE, self._clock.now())
@@ -553,7 +556,7 @@ class StoryEngine:
         """Commit the decision and the next segment, tell the adapters, start writing."""
         following = await self._store.decide(segment, choice_index, how, self._clock.now())
         if following is None:
-            raise StoryActionError("choice_closed")
+            raise StoryActionError(Msg.CHOICE_CLOSED)
         timer = self._vote_timers.pop(segment.id, None)
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
@@ -632,14 +635,14 @@ class StoryEngine:
         except NarratorError as err:
             reason = next(
                 (code for cls, code in _REASONS.items() if isinstance(err, cls)),
-                "narrator_unavailable",
+                Msg.NARRATOR_UNAVAILABLE,
             )
             log.warning("story %d: segment %d failed: %s", session.id, segment.index, err)
             await self._fail(session, segment, reason)
             return
         except Exception:
             log.exception("story %d: segment %d failed unexpectedly", session.id, segment.index)
-            await self._fail(session, segment, "internal_error")
+            await self._fail(session, segment, Msg.INTERNAL_ERROR)
             return
         finished = await self._store.finish_segment(segment.id, draft, self._clock.now())
         if finished.state is not SegmentState.OPEN:
@@ -660,7 +663,7 @@ class StoryEngine:
         else:
             await self._store.set_image_state(finished.id, ImageState.OFF)
 
-    async def _fail(self, session: Session, segment: Segment, reason: str) -> None:
+    async def _fail(self, session: Session, segment: Segment, reason: Msg) -> None:
         await self._store.fail_segment(segment.id, self._clock.now())
         await self._emit(
             ev.SegmentFailed(session.place.key, session.id, session.language, segment.id, reason)

@@ -14,6 +14,8 @@ StoryCraftError
 
 from __future__ import annotations
 
+from storycraft_bot.core.texts import Msg
+
 
 class StoryCraftError(Exception):
     """Base of every error StoryCraft raises on purpose."""
@@ -78,7 +80,7 @@ class RenderInterrupted(IllustratorError):
 class StoryActionError(StoryCraftError):
     """A user action that cannot be done now; adapters show `code` translated."""
 
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code)
+    def __init__(self, code: Msg, **params: object) -> None:
+        super().__init__(code.value)
         self.code = code
         self.params = params

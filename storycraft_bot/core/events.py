@@ -3,9 +3,11 @@ turns it into platform calls (send, edit, keyboard, photo)."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from storycraft_bot.core.models import ChannelKey, DecidedBy, Language, Segment, VoteTally
+from storycraft_bot.core.texts import Msg
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +62,27 @@ class ChoiceDecided(StoryEvent):
     votes: int
 
 
+class Superseded(enum.StrEnum):
+    """Why a segment was replaced."""
+
+    RETRIED = "retried"
+    UNDONE = "undone"
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentSuperseded(StoryEvent):
     """Retry or undo replaced this segment: its choices are closed for good."""
 
     segment_id: int
-    reason: str  # "retried" or "undone"
+    reason: Superseded
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentFailed(StoryEvent):
-    """The narrator could not write the segment; `reason` is a catalogue key."""
+    """The narrator could not write the segment; `reason` says why, for players."""
 
     segment_id: int
-    reason: str
+    reason: Msg
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +138,7 @@ class StoryStopped(StoryEvent):
 class Notice(StoryEvent):
     """A short message for the channel; `code` is a catalogue key."""
 
-    code: str
+    code: Msg
     params: tuple[tuple[str, str], ...] = ()
 
 

@@ -5,118 +5,181 @@ Keys are what the engine puts in events and errors; adapters call `text()`.
 
 from __future__ import annotations
 
+import enum
+
 from storycraft_bot.core.models import DecidedBy, Language, SegmentState, StatusReport
 
-_TEXTS: dict[str, dict[Language, str]] = {
-    "story_exists": {
+
+class Msg(enum.StrEnum):
+    """Every key of the message catalogue: a typo is a type error, not a raw key in chat."""
+
+    STORY_EXISTS = "story_exists"
+    NO_STORY = "no_story"
+    CHOICE_CLOSED = "choice_closed"
+    NOT_ALLOWED = "not_allowed"
+    BUSY_GENERATING = "busy_generating"
+    NOTHING_TO_UNDO = "nothing_to_undo"
+    NO_VOTES_YET = "no_votes_yet"
+    VOTE_COUNTED = "vote_counted"
+    VOTE_CHANGED = "vote_changed"
+    VOTE_SAME = "vote_same"
+    CHOSEN = "chosen"
+    STORY_STARTED = "story_started"
+    STORY_STOPPED = "story_stopped"
+    WRITING = "writing"
+    RETRYING = "retrying"
+    UNDONE = "undone"
+    NARRATOR_UNAVAILABLE = "narrator_unavailable"
+    NARRATOR_TIMEOUT = "narrator_timeout"
+    MODEL_NOT_INSTALLED = "model_not_installed"
+    MALFORMED_REPLY = "malformed_reply"
+    INTERNAL_ERROR = "internal_error"
+    PICTURES_OFF = "pictures_off"
+    PICTURE_QUEUED = "picture_queued"
+    PICTURE_DRAWING = "picture_drawing"
+    PICTURE_FAILED = "picture_failed"
+    PICTURES_DISABLED = "pictures_disabled"
+    REDRAWING = "redrawing"
+    WELCOME = "welcome"
+    BEGIN_BUTTON = "begin_button"
+    HELP = "help"
+    HELP_DISCORD = "help_discord"
+    SETTINGS_TITLE = "settings_title"
+    ON = "on"
+    OFF = "off"
+    PICTURES_TOGGLE = "pictures_toggle"
+    SETTINGS_SAVED = "settings_saved"
+    REDRAW_BUTTON = "redraw_button"
+    RETRY_BUTTON = "retry_button"
+    NOT_ALLOWED_GUILD = "not_allowed_guild"
+    DEFAULTS_TITLE = "defaults_title"
+    DEFAULT_VALUE = "default_value"
+    STORY_IN_THREAD = "story_in_thread"
+    UNKNOWN_WORKFLOW = "unknown_workflow"
+    PART_RETRIED = "part_retried"
+    PART_UNDONE = "part_undone"
+    VOTE_CLOSED = "vote_closed"
+    CLOSE_VOTE_BUTTON = "close_vote_button"
+    CHOOSE_NUMBER = "choose_number"
+    STATUS = "status"
+    STATUS_PREMISE = "status_premise"
+    STATUS_WRITING = "status_writing"
+    STATUS_WAITING = "status_waiting"
+    STATUS_VOTING = "status_voting"
+    STATUS_FAILED = "status_failed"
+    VOTE_OPEN = "vote_open"
+
+
+_TEXTS: dict[Msg, dict[Language, str]] = {
+    Msg.STORY_EXISTS: {
         Language.RU: "Здесь уже идёт история. Остановите её командой stop, чтобы начать новую.",
         Language.EN: "A story is already running here. Stop it first to start a new one.",
     },
-    "no_story": {
+    Msg.NO_STORY: {
         Language.RU: "Здесь сейчас нет истории. Начните новую командой start.",
         Language.EN: "There is no story here yet. Start one with the start command.",
     },
-    "choice_closed": {
+    Msg.CHOICE_CLOSED: {
         Language.RU: "Этот выбор уже закрыт.",
         Language.EN: "This choice is closed.",
     },
-    "not_allowed": {
+    Msg.NOT_ALLOWED: {
         Language.RU: "Это может сделать только тот, кто начал историю, или модератор.",
         Language.EN: "Only the person who started the story or a moderator can do that.",
     },
-    "busy_generating": {
+    Msg.BUSY_GENERATING: {
         Language.RU: "Рассказчик ещё пишет, подождите немного.",
         Language.EN: "The narrator is still writing; please wait a moment.",
     },
-    "nothing_to_undo": {
+    Msg.NOTHING_TO_UNDO: {
         Language.RU: "Отменять нечего: это начало истории.",
         Language.EN: "Nothing to undo: this is the start of the story.",
     },
-    "no_votes_yet": {
+    Msg.NO_VOTES_YET: {
         Language.RU: "Голосов пока нет.",
         Language.EN: "No votes yet.",
     },
-    "vote_counted": {
+    Msg.VOTE_COUNTED: {
         Language.RU: "Голос учтён: {choice}",
         Language.EN: "Vote counted: {choice}",
     },
-    "vote_changed": {
+    Msg.VOTE_CHANGED: {
         Language.RU: "Вы изменили голос: {choice}",
         Language.EN: "You changed your vote: {choice}",
     },
-    "vote_same": {
+    Msg.VOTE_SAME: {
         Language.RU: "Вы уже голосовали за это.",
         Language.EN: "You already voted for this.",
     },
-    "chosen": {
+    Msg.CHOSEN: {
         Language.RU: "Выбрано: {choice}",
         Language.EN: "Chosen: {choice}",
     },
-    "story_started": {
+    Msg.STORY_STARTED: {
         Language.RU: "История начинается…",
         Language.EN: "The story begins…",
     },
-    "story_stopped": {
+    Msg.STORY_STOPPED: {
         Language.RU: "История окончена. Спасибо за игру!",
         Language.EN: "The story has ended. Thanks for playing!",
     },
-    "writing": {
+    Msg.WRITING: {
         Language.RU: "✍️ Рассказчик пишет…",
         Language.EN: "✍️ The narrator is writing…",
     },
-    "retrying": {
+    Msg.RETRYING: {
         Language.RU: "Пишу этот фрагмент заново…",
         Language.EN: "Rewriting this part…",
     },
-    "undone": {
+    Msg.UNDONE: {
         Language.RU: "Последний выбор отменён — выбирайте снова.",
         Language.EN: "The last choice was undone — choose again.",
     },
-    "narrator_unavailable": {
+    Msg.NARRATOR_UNAVAILABLE: {
         Language.RU: "Рассказчик сейчас недоступен. Попробуйте retry чуть позже.",
         Language.EN: "The narrator is unavailable right now. Try retry in a little while.",
     },
-    "narrator_timeout": {
+    Msg.NARRATOR_TIMEOUT: {
         Language.RU: "Рассказчик думал слишком долго. Попробуйте retry.",
         Language.EN: "The narrator took too long. Try retry.",
     },
-    "model_not_installed": {
+    Msg.MODEL_NOT_INSTALLED: {
         Language.RU: "Модель рассказчика не установлена на сервере. Сообщите администратору бота.",
         Language.EN: "The narrator's model is not installed on the server. Tell the bot's admin.",
     },
-    "malformed_reply": {
+    Msg.MALFORMED_REPLY: {
         Language.RU: "Рассказчик ответил что-то непонятное. Попробуйте retry.",
         Language.EN: "The narrator's reply made no sense. Try retry.",
     },
-    "internal_error": {
+    Msg.INTERNAL_ERROR: {
         Language.RU: "Что-то пошло не так. Попробуйте ещё раз.",
         Language.EN: "Something went wrong. Please try again.",
     },
-    "pictures_off": {
+    Msg.PICTURES_OFF: {
         Language.RU: "Картинки выключены: художник недоступен. История продолжается текстом.",
         Language.EN: "Pictures are off: the illustrator is unavailable. The story goes on in text.",
     },
-    "picture_queued": {
+    Msg.PICTURE_QUEUED: {
         Language.RU: "🎨 Картинка в очереди ({ahead} впереди)",
         Language.EN: "🎨 Picture queued ({ahead} ahead)",
     },
-    "picture_drawing": {
+    Msg.PICTURE_DRAWING: {
         Language.RU: "🎨 Рисую… {percent}%",
         Language.EN: "🎨 Drawing… {percent}%",
     },
-    "picture_failed": {
+    Msg.PICTURE_FAILED: {
         Language.RU: "Картинка не получилась: {reason}",
         Language.EN: "The picture failed: {reason}",
     },
-    "pictures_disabled": {
+    Msg.PICTURES_DISABLED: {
         Language.RU: "Картинки для этой истории выключены.",
         Language.EN: "Pictures are off for this story.",
     },
-    "redrawing": {
+    Msg.REDRAWING: {
         Language.RU: "Рисую заново…",
         Language.EN: "Drawing it again…",
     },
-    "welcome": {
+    Msg.WELCOME: {
         Language.RU: (
             "Привет! Я рассказываю интерактивные истории с картинками. Я пишу часть "
             "истории и предлагаю варианты — вы выбираете кнопкой, что будет дальше. В группе "
@@ -130,11 +193,11 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "/story and your premise, e.g. /story The lost key of the lighthouse"
         ),
     },
-    "begin_button": {
+    Msg.BEGIN_BUTTON: {
         Language.RU: "📖 Начать историю",
         Language.EN: "📖 Begin a story",
     },
-    "help": {
+    Msg.HELP: {
         Language.RU: (
             "/story [завязка] — начать историю\n/status — что сейчас происходит\n"
             "/retry — переписать последнюю часть\n/undo — отменить последний выбор\n"
@@ -150,7 +213,7 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "started the story, or an admin."
         ),
     },
-    "help_discord": {
+    Msg.HELP_DISCORD: {
         Language.RU: (
             "`/story start` [завязка] [жанр] [язык] — начать историю\n"
             "`/story status` — что сейчас происходит\n`/story retry` — переписать последнюю "
@@ -168,92 +231,92 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "with the buttons under each part: in a channel everyone votes."
         ),
     },
-    "settings_title": {
+    Msg.SETTINGS_TITLE: {
         Language.RU: "Настройки истории: картинки {pictures}, голосование {window} с.",
         Language.EN: "Story settings: pictures {pictures}, voting {window} s.",
     },
-    "on": {Language.RU: "вкл.", Language.EN: "on"},
-    "off": {Language.RU: "выкл.", Language.EN: "off"},
-    "pictures_toggle": {
+    Msg.ON: {Language.RU: "вкл.", Language.EN: "on"},
+    Msg.OFF: {Language.RU: "выкл.", Language.EN: "off"},
+    Msg.PICTURES_TOGGLE: {
         Language.RU: "🖼 Картинки: {state}",
         Language.EN: "🖼 Pictures: {state}",
     },
-    "settings_saved": {
+    Msg.SETTINGS_SAVED: {
         Language.RU: "Сохранено.",
         Language.EN: "Saved.",
     },
-    "redraw_button": {
+    Msg.REDRAW_BUTTON: {
         Language.RU: "🎨 Нарисовать заново",
         Language.EN: "🎨 Redraw",
     },
-    "retry_button": {
+    Msg.RETRY_BUTTON: {
         Language.RU: "🔁 Попробовать снова",
         Language.EN: "🔁 Try again",
     },
-    "not_allowed_guild": {
+    Msg.NOT_ALLOWED_GUILD: {
         Language.RU: "Настройки сервера меняют только участники с правом «Управлять сервером».",
         Language.EN: "Only members with Manage Server can change the server's defaults.",
     },
-    "defaults_title": {
+    Msg.DEFAULTS_TITLE: {
         Language.RU: "Для новых историй: картинки {pictures}, голосование {window}, "
         "свой тред {threads}, стиль {workflow}.",
         Language.EN: "For new stories: pictures {pictures}, voting {window}, own thread "
         "{threads}, style {workflow}.",
     },
-    "default_value": {Language.RU: "по умолчанию", Language.EN: "default"},
-    "story_in_thread": {
+    Msg.DEFAULT_VALUE: {Language.RU: "по умолчанию", Language.EN: "default"},
+    Msg.STORY_IN_THREAD: {
         Language.RU: "История идёт в треде {thread}.",
         Language.EN: "The story is in the thread {thread}.",
     },
-    "unknown_workflow": {
+    Msg.UNKNOWN_WORKFLOW: {
         Language.RU: "Такого стиля нет. Есть: {choices}.",
         Language.EN: "No such style. There are: {choices}.",
     },
-    "part_retried": {
+    Msg.PART_RETRIED: {
         Language.RU: "Эта часть переписана — смотрите ниже.",
         Language.EN: "This part was rewritten — see below.",
     },
-    "part_undone": {
+    Msg.PART_UNDONE: {
         Language.RU: "Этот выбор отменён.",
         Language.EN: "This choice was undone.",
     },
-    "vote_closed": {
+    Msg.VOTE_CLOSED: {
         Language.RU: "Голосование закрыто.",
         Language.EN: "The vote is closed.",
     },
-    "close_vote_button": {
+    Msg.CLOSE_VOTE_BUTTON: {
         Language.RU: "⏹ Закрыть голосование",
         Language.EN: "⏹ Close the vote",
     },
-    "choose_number": {
+    Msg.CHOOSE_NUMBER: {
         Language.RU: "Введите номер от 1 до {count}.",
         Language.EN: "Type a number from 1 to {count}.",
     },
-    "status": {
+    Msg.STATUS: {
         Language.RU: "История «{genre}», частей: {parts}. {premise}{state}",
         Language.EN: "A {genre} story, {parts} part(s) so far. {premise}{state}",
     },
-    "status_premise": {
+    Msg.STATUS_PREMISE: {
         Language.RU: "Завязка: {premise}. ",
         Language.EN: "Premise: {premise}. ",
     },
-    "status_writing": {
+    Msg.STATUS_WRITING: {
         Language.RU: "Рассказчик пишет.",
         Language.EN: "The narrator is writing.",
     },
-    "status_waiting": {
+    Msg.STATUS_WAITING: {
         Language.RU: "Ждём выбора.",
         Language.EN: "Waiting for a choice.",
     },
-    "status_voting": {
+    Msg.STATUS_VOTING: {
         Language.RU: "Идёт голосование: {votes} гол.",
         Language.EN: "Voting: {votes} vote(s) so far.",
     },
-    "status_failed": {
+    Msg.STATUS_FAILED: {
         Language.RU: "Последняя часть не получилась — используйте retry.",
         Language.EN: "The last part failed — use retry.",
     },
-    "vote_open": {
+    Msg.VOTE_OPEN: {
         Language.RU: "Голосование открыто до {closes}",
         Language.EN: "Voting is open until {closes}",
     },
@@ -276,11 +339,9 @@ _DECIDED: dict[DecidedBy, dict[Language, str]] = {
 }
 
 
-def text(language: Language, code: str, **params: object) -> str:
+def text(language: Language, code: Msg, **params: object) -> str:
     """The message for `code` in `language` (English if the key lacks it)."""
-    entry = _TEXTS.get(code)
-    if entry is None:
-        return code
+    entry = _TEXTS[Msg(code)]  # an unknown key raises here, in tests, not in chat
     template = entry.get(language) or entry[Language.EN]
     return template.format(**params) if params else template
 
@@ -295,24 +356,24 @@ def status_text(report: StatusReport) -> str:
     lang = report.session.language
     current = report.current
     if current is None or current.state is SegmentState.GENERATING:
-        state = text(lang, "status_writing")
+        state = text(lang, Msg.STATUS_WRITING)
     elif current.state is SegmentState.FAILED:
-        state = text(lang, "status_failed")
+        state = text(lang, Msg.STATUS_FAILED)
     elif report.tally is not None and report.tally.voters:
-        state = text(lang, "status_voting", votes=report.tally.voters)
+        state = text(lang, Msg.STATUS_VOTING, votes=report.tally.voters)
     else:
-        state = text(lang, "status_waiting")
+        state = text(lang, Msg.STATUS_WAITING)
     premise = report.session.premise
     return text(
         lang,
-        "status",
+        Msg.STATUS,
         genre=report.session.genre,
         parts=report.segments,
-        premise=text(lang, "status_premise", premise=premise) if premise else "",
+        premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
         state=state,
     )
 
 
-def known_codes() -> frozenset[str]:
+def known_codes() -> frozenset[Msg]:
     """Every catalogue key (tests check both languages have each)."""
     return frozenset(_TEXTS)

@@ -44,6 +44,7 @@ from storycraft_bot.core.models import (
     VoteTally,
 )
 from storycraft_bot.core.store import VoteOutcome
+from storycraft_bot.core.texts import Msg
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ class Store:
         settings: StorySettings,
         now: float,
     ) -> Session:
-        """A new active story; StoryActionError("story_exists") if the channel has one."""
+        """A new active story; StoryActionError(Msg.STORY_EXISTS) if the channel has one."""
         try:
             async with self._tx() as db:
                 cur = await db.execute(
@@ -213,7 +214,7 @@ class Store:
                 )
                 session_id = cur.lastrowid
         except sqlite3.IntegrityError:
-            raise StoryActionError("story_exists") from None
+            raise StoryActionError(Msg.STORY_EXISTS) from None
         assert session_id is not None
         session = await self.get_session(session_id)
         assert session is not None
