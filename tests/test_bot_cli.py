@@ -157,7 +157,7 @@ async def test_a_story_in_the_terminal(console: Console, tmp_path: Path) -> None
     assert "Type a number from 1 to 3." in await console.read_until("1 to 3.")
     await console.type("/status")
     status = await console.read_until("Waiting for a choice.")
-    assert "A fantasy story, 2 part(s) so far. Premise: A lighthouse keeper finds a map." in status
+    assert "A fantasy story, 2 parts so far. Premise: A lighthouse keeper finds a map." in status
     await console.type("/undo")
     again = await console.read_until("3. Path 1.3")
     assert "undone" in again

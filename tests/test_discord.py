@@ -192,7 +192,7 @@ async def test_a_channel_vote_with_a_changed_vote_and_a_tie(
     decided = await dc.wait_until(
         lambda: "The group chose" in description(dc.messages[mid]) and dc.messages[mid]
     )
-    assert "(1 votes, tie broken at random)" in description(decided)
+    assert "(1 vote, tie broken at random)" in description(decided)
     assert not buttons(decided)
     await dc.wait_until(lambda: story(dc, 2))
 

@@ -215,7 +215,7 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
             and tg.messages[(group["id"], mid)]
         )
     )
-    assert "(1 votes, tie broken at random)" in decided["text"]
+    assert "(1 vote, tie broken at random)" in decided["text"]
     assert not keyboard(decided)
     await wait_story(tg, group["id"], 2)
 
@@ -517,7 +517,7 @@ async def test_removed_from_a_group_the_story_pauses(
             (m for m in tg.bot_messages(group["id"]) if m.get("text", "").startswith("A ")), None
         )
     )
-    assert status["text"].startswith("A fantasy story, 1 part(s) so far.")
+    assert status["text"].startswith("A fantasy story, 1 part so far.")
     assert bot.engine is not None
 
 

@@ -7,7 +7,7 @@ import string
 import pytest
 
 from storycraft_bot.core.models import DecidedBy, Language
-from storycraft_bot.core.texts import _TEXTS, Msg, decision_text, known_codes, text
+from storycraft_bot.core.texts import _TEXTS, Msg, decision_text, genre_name, known_codes, text
 
 
 def placeholders(template: str) -> set[str]:
@@ -35,3 +35,39 @@ def test_every_key_has_an_entry_and_an_unknown_key_fails_loudly() -> None:
     assert known_codes() == set(Msg)
     with pytest.raises(ValueError, match="no_such_key"):
         text(Language.EN, "no_such_key")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("language", "votes", "expected"),
+    [
+        (Language.EN, 1, "(1 vote)"),
+        (Language.EN, 2, "(2 votes)"),
+        (Language.EN, 0, "(0 votes)"),
+        (Language.RU, 1, "(1 голос)"),
+        (Language.RU, 3, "(3 голоса)"),
+        (Language.RU, 5, "(5 голосов)"),
+        (Language.RU, 11, "(11 голосов)"),
+        (Language.RU, 21, "(21 голос)"),
+        (Language.RU, 22, "(22 голоса)"),
+    ],
+)
+def test_counts_take_their_plural_form(language: Language, votes: int, expected: str) -> None:
+    assert expected in decision_text(language, DecidedBy.VOTE, "Run", votes)
+
+
+def test_counted_placeholders_in_the_catalogue_are_pluralised() -> None:
+    assert text(Language.RU, Msg.STATUS_VOTING, votes=2) == "Идёт голосование: 2 голоса."
+    assert text(Language.EN, Msg.PICTURE_QUEUED, ahead=1) == "🎨 Picture queued (1 picture ahead)"
+    assert "2 части" in text(Language.RU, Msg.STATUS, genre="g", parts=2, premise="", state="")
+
+
+def test_status_names_the_genre_in_the_story_language() -> None:
+    assert genre_name(Language.RU, "fantasy") == "фэнтези"
+    assert genre_name(Language.EN, "sci-fi") == "science fiction"
+    assert genre_name(Language.RU, "space opera") == "space opera"
+
+
+def test_no_message_asks_players_to_type_a_command_word_in_english() -> None:
+    for code in known_codes():
+        assert "Попробуйте retry" not in _TEXTS[code][Language.RU]
+        assert "Try retry" not in _TEXTS[code][Language.EN]

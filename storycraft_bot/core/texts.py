@@ -1,11 +1,17 @@
 """User-facing texts in Russian and English, shared by every adapter.
 
-Keys are what the engine puts in events and errors; adapters call `text()`.
+Keys are what the engine puts in events and errors; adapters call `text()`. Counts are
+written with their noun in the right plural form (Babel's CLDR rules: "1 голос",
+"3 голоса", "5 голосов"): a template names the count's placeholder, `text()` is given
+the number.
 """
 
 from __future__ import annotations
 
 import enum
+from functools import cache
+
+from babel import Locale
 
 from storycraft_bot.core.models import DecidedBy, Language, SegmentState, StatusReport
 
@@ -136,20 +142,20 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.EN: "The last choice was undone — choose again.",
     },
     Msg.NARRATOR_UNAVAILABLE: {
-        Language.RU: "Рассказчик сейчас недоступен. Попробуйте retry чуть позже.",
-        Language.EN: "The narrator is unavailable right now. Try retry in a little while.",
+        Language.RU: "Рассказчик сейчас недоступен. Нажмите «Попробовать снова» чуть позже.",
+        Language.EN: "The narrator is unavailable right now. Press “Try again” in a little while.",
     },
     Msg.NARRATOR_TIMEOUT: {
-        Language.RU: "Рассказчик думал слишком долго. Попробуйте retry.",
-        Language.EN: "The narrator took too long. Try retry.",
+        Language.RU: "Рассказчик думал слишком долго. Нажмите «Попробовать снова».",
+        Language.EN: "The narrator took too long. Press “Try again”.",
     },
     Msg.MODEL_NOT_INSTALLED: {
         Language.RU: "Модель рассказчика не установлена на сервере. Сообщите администратору бота.",
         Language.EN: "The narrator's model is not installed on the server. Tell the bot's admin.",
     },
     Msg.MALFORMED_REPLY: {
-        Language.RU: "Рассказчик ответил что-то непонятное. Попробуйте retry.",
-        Language.EN: "The narrator's reply made no sense. Try retry.",
+        Language.RU: "Рассказчик ответил что-то непонятное. Нажмите «Попробовать снова».",
+        Language.EN: "The narrator's reply made no sense. Press “Try again”.",
     },
     Msg.INTERNAL_ERROR: {
         Language.RU: "Что-то пошло не так. Попробуйте ещё раз.",
@@ -160,7 +166,7 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.EN: "Pictures are off: the illustrator is unavailable. The story goes on in text.",
     },
     Msg.PICTURE_QUEUED: {
-        Language.RU: "🎨 Картинка в очереди ({ahead} впереди)",
+        Language.RU: "🎨 Картинка в очереди (впереди: {ahead})",
         Language.EN: "🎨 Picture queued ({ahead} ahead)",
     },
     Msg.PICTURE_DRAWING: {
@@ -293,8 +299,8 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.EN: "Type a number from 1 to {count}.",
     },
     Msg.STATUS: {
-        Language.RU: "История «{genre}», частей: {parts}. {premise}{state}",
-        Language.EN: "A {genre} story, {parts} part(s) so far. {premise}{state}",
+        Language.RU: "История «{genre}», {parts}. {premise}{state}",
+        Language.EN: "A {genre} story, {parts} so far. {premise}{state}",
     },
     Msg.STATUS_PREMISE: {
         Language.RU: "Завязка: {premise}. ",
@@ -309,12 +315,12 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.EN: "Waiting for a choice.",
     },
     Msg.STATUS_VOTING: {
-        Language.RU: "Идёт голосование: {votes} гол.",
-        Language.EN: "Voting: {votes} vote(s) so far.",
+        Language.RU: "Идёт голосование: {votes}.",
+        Language.EN: "Voting: {votes} so far.",
     },
     Msg.STATUS_FAILED: {
-        Language.RU: "Последняя часть не получилась — используйте retry.",
-        Language.EN: "The last part failed — use retry.",
+        Language.RU: "Последняя часть не получилась — нажмите «Попробовать снова» под ней.",
+        Language.EN: "The last part failed — press “Try again” under it.",
     },
     Msg.VOTE_OPEN: {
         Language.RU: "Голосование открыто до {closes}",
@@ -325,30 +331,89 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
 _DECIDED: dict[DecidedBy, dict[Language, str]] = {
     DecidedBy.PRESS: {Language.RU: "Выбрано: {choice}", Language.EN: "Chosen: {choice}"},
     DecidedBy.VOTE: {
-        Language.RU: "Группа выбрала: {choice} ({votes} гол.)",
-        Language.EN: "The group chose: {choice} ({votes} votes)",
+        Language.RU: "Группа выбрала: {choice} ({votes})",
+        Language.EN: "The group chose: {choice} ({votes})",
     },
     DecidedBy.TIE: {
-        Language.RU: "Группа выбрала: {choice} ({votes} гол., ничья решена жребием)",
-        Language.EN: "The group chose: {choice} ({votes} votes, tie broken at random)",
+        Language.RU: "Группа выбрала: {choice} ({votes}, ничья решена жребием)",
+        Language.EN: "The group chose: {choice} ({votes}, tie broken at random)",
     },
     DecidedBy.CLOSED_EARLY: {
-        Language.RU: "Голосование закрыто досрочно. Выбрано: {choice} ({votes} гол.)",
-        Language.EN: "Voting closed early. Chosen: {choice} ({votes} votes)",
+        Language.RU: "Голосование закрыто досрочно. Выбрано: {choice} ({votes})",
+        Language.EN: "Voting closed early. Chosen: {choice} ({votes})",
     },
 }
+
+
+#: Placeholders that hold a count, and their noun's forms by CLDR plural category.
+_COUNTED: dict[str, dict[Language, dict[str, str]]] = {
+    "votes": {
+        Language.RU: {"one": "{n} голос", "few": "{n} голоса", "many": "{n} голосов"},
+        Language.EN: {"one": "{n} vote", "other": "{n} votes"},
+    },
+    "parts": {
+        Language.RU: {"one": "{n} часть", "few": "{n} части", "many": "{n} частей"},
+        Language.EN: {"one": "{n} part", "other": "{n} parts"},
+    },
+    "ahead": {
+        Language.RU: {"one": "{n} картинка", "few": "{n} картинки", "many": "{n} картинок"},
+        Language.EN: {"one": "{n} picture", "other": "{n} pictures"},
+    },
+    "players": {
+        Language.RU: {"one": "{n} игрок", "few": "{n} игрока", "many": "{n} игроков"},
+        Language.EN: {"one": "{n} player", "other": "{n} players"},
+    },
+}
+
+
+#: The genres the commands offer, by their stored value; others are shown as typed.
+_GENRES: dict[str, dict[Language, str]] = {
+    "fantasy": {Language.RU: "фэнтези", Language.EN: "fantasy"},
+    "sci-fi": {Language.RU: "фантастика", Language.EN: "science fiction"},
+    "horror": {Language.RU: "ужасы", Language.EN: "horror"},
+    "mystery": {Language.RU: "детектив", Language.EN: "mystery"},
+    "fairy tale": {Language.RU: "сказка", Language.EN: "fairy tale"},
+}
+
+
+def genre_name(language: Language, genre: str) -> str:
+    """A genre in the story's language ("fantasy" -> "фэнтези")."""
+    return _GENRES.get(genre.strip().lower(), {}).get(language, genre)
+
+
+@cache
+def _locale(language: Language) -> Locale:
+    return Locale.parse(language.value)
+
+
+def counted(language: Language, noun: str, count: int) -> str:
+    """`count` with its noun in the language's plural form ("3 голоса", "1 vote")."""
+    forms = _COUNTED[noun][language]
+    category = _locale(language).plural_form(count)
+    template = forms.get(category) or forms.get("other") or forms["many"]
+    return template.format(n=count)
+
+
+def _fill(template: str, language: Language, params: dict[str, object]) -> str:
+    values = {
+        name: counted(language, name, value)
+        if name in _COUNTED and isinstance(value, int) and not isinstance(value, bool)
+        else value
+        for name, value in params.items()
+    }
+    return template.format(**values)
 
 
 def text(language: Language, code: Msg, **params: object) -> str:
     """The message for `code` in `language` (English if the key lacks it)."""
     entry = _TEXTS[Msg(code)]  # an unknown key raises here, in tests, not in chat
     template = entry.get(language) or entry[Language.EN]
-    return template.format(**params) if params else template
+    return _fill(template, language, params) if params else template
 
 
 def decision_text(language: Language, decided_by: DecidedBy, choice: str, votes: int) -> str:
     """How the choice was made, in words ("tie broken at random" included)."""
-    return _DECIDED[decided_by][language].format(choice=choice, votes=votes)
+    return _fill(_DECIDED[decided_by][language], language, {"choice": choice, "votes": votes})
 
 
 def status_text(report: StatusReport) -> str:
@@ -367,7 +432,7 @@ def status_text(report: StatusReport) -> str:
     return text(
         lang,
         Msg.STATUS,
-        genre=report.session.genre,
+        genre=genre_name(lang, report.session.genre),
         parts=report.segments,
         premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
         state=state,
