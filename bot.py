@@ -25,6 +25,7 @@ from telegram.error import InvalidToken, TelegramError
 from adapters.console import ConsoleView, run_console, stdin_lines
 from adapters.discord_bot import DiscordAdapter, DiscordConfig
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
+from config.log_setup import configure_logging
 from config.settings import Settings, load_settings
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
@@ -377,14 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoryCraftError as err:
         print(f"storycraft: {err}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    configure_logging(
+        settings.log_level,
+        [s.get_secret_value() for s in (settings.discord_token, settings.telegram_token) if s],
+        quiet=args.mode == "console",  # keep the story readable
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    if args.mode == "console" and settings.log_level == "INFO":
-        logging.getLogger().setLevel(logging.WARNING)  # keep the story readable
     try:
         return asyncio.run(run(settings, console=args.mode == "console"))
     except StoryCraftError as err:

@@ -298,3 +298,29 @@ async def test_a_wrong_telegram_token_is_one_line_without_the_token(
     assert "Telegram refused TELEGRAM_TOKEN: check it with @BotFather" in err
     assert "999:wrong" not in err
     assert "Traceback" not in err
+
+
+async def test_no_token_reaches_the_log_even_at_debug(
+    tmp_path: Path, fake_ollama: FakeOllama, tg: FakeTelegram
+) -> None:
+    process = await spawn_bot(
+        tmp_path,
+        OLLAMA_URL=fake_ollama.url,
+        TELEGRAM_TOKEN=TOKEN,
+        TELEGRAM_API_URL=tg.url,
+        LOG_LEVEL="DEBUG",
+    )
+    try:
+        await tg.wait_until(lambda: tg.calls("getUpdates"))
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.stderr is not None
+    log = (await process.stderr.read()).decode()
+    assert "DEBUG" in log
+    assert "<redacted>" in log  # the libraries did log the URL that carries the token...
+    assert TOKEN not in log  # ...and it was redacted
