@@ -6,8 +6,29 @@ import string
 
 import pytest
 
-from storycraft_bot.core.models import DecidedBy, Language
-from storycraft_bot.core.texts import _TEXTS, Msg, decision_text, genre_name, known_codes, text
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    DecidedBy,
+    Language,
+    Place,
+    Platform,
+    Segment,
+    SegmentState,
+    Session,
+    SessionState,
+    StatusReport,
+    StorySettings,
+)
+from storycraft_bot.core.texts import (
+    _TEXTS,
+    Msg,
+    decision_text,
+    genre_name,
+    known_codes,
+    status_text,
+    text,
+)
 
 
 def placeholders(template: str) -> set[str]:
@@ -71,3 +92,26 @@ def test_no_message_asks_players_to_type_a_command_word_in_english() -> None:
     for code in known_codes():
         assert "Попробуйте retry" not in _TEXTS[code][Language.RU]
         assert "Try retry" not in _TEXTS[code][Language.EN]
+
+
+def _report(state: SessionState, current: SegmentState, segments: int) -> StatusReport:
+    place = Place(ChannelKey(Platform.TELEGRAM, "1"), "1", False)
+    session = Session(
+        1, place, Actor("u", "U"), state, Language.EN, "fantasy", "", StorySettings(), 0.0, 0.0
+    )
+    segment = Segment(9, 1, segments - 1, current, "", (), "")
+    return StatusReport(session, segments, segment)
+
+
+def test_status_of_a_paused_story_says_so_and_what_to_do() -> None:
+    line = status_text(_report(SessionState.PAUSED, SegmentState.GENERATING, 3))
+    assert "The story is paused" in line
+    assert "retry" in line
+    assert "2 parts so far" in line  # the part never written is not counted
+    assert "writing" not in line
+
+
+def test_status_while_writing_counts_only_the_parts_shown() -> None:
+    line = status_text(_report(SessionState.ACTIVE, SegmentState.GENERATING, 2))
+    assert "1 part so far" in line
+    assert "The narrator is writing." in line

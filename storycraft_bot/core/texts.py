@@ -13,7 +13,13 @@ from functools import cache
 
 from babel import Locale
 
-from storycraft_bot.core.models import DecidedBy, Language, SegmentState, StatusReport
+from storycraft_bot.core.models import (
+    DecidedBy,
+    Language,
+    SegmentState,
+    SessionState,
+    StatusReport,
+)
 
 
 class Msg(enum.StrEnum):
@@ -73,6 +79,7 @@ class Msg(enum.StrEnum):
     STATUS_WAITING = "status_waiting"
     STATUS_VOTING = "status_voting"
     STATUS_FAILED = "status_failed"
+    STATUS_PAUSED = "status_paused"
     VOTE_OPEN = "vote_open"
 
 
@@ -318,6 +325,12 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.RU: "Идёт голосование: {votes}.",
         Language.EN: "Voting: {votes} so far.",
     },
+    Msg.STATUS_PAUSED: {
+        Language.RU: "История на паузе: бот не смог писать в этот чат. Когда доступ вернётся, "
+        "тот, кто начал историю, или модератор продолжит её командой retry.",
+        Language.EN: "The story is paused: the bot could not post in this chat. Once it can, "
+        "the starter or a moderator continues it with the retry command.",
+    },
     Msg.STATUS_FAILED: {
         Language.RU: "Последняя часть не получилась — нажмите «Попробовать снова» под ней.",
         Language.EN: "The last part failed — press “Try again” under it.",
@@ -420,7 +433,10 @@ def status_text(report: StatusReport) -> str:
     """One paragraph about the channel's story for the status command."""
     lang = report.session.language
     current = report.current
-    if current is None or current.state is SegmentState.GENERATING:
+    writing = current is not None and current.state is SegmentState.GENERATING
+    if report.session.state is SessionState.PAUSED:
+        state = text(lang, Msg.STATUS_PAUSED)
+    elif current is None or writing:
         state = text(lang, Msg.STATUS_WRITING)
     elif current.state is SegmentState.FAILED:
         state = text(lang, Msg.STATUS_FAILED)
@@ -433,7 +449,7 @@ def status_text(report: StatusReport) -> str:
         lang,
         Msg.STATUS,
         genre=genre_name(lang, report.session.genre),
-        parts=report.segments,
+        parts=report.segments - (1 if writing else 0),  # a part being written is not shown yet
         premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
         state=state,
     )
