@@ -12,6 +12,7 @@ from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.models import (
     ImageState,
     Picture,
+    PictureFailure,
     PictureJob,
     SegmentState,
     Session,
@@ -55,7 +56,8 @@ class PictureReports:
             ),
         )
 
-    async def picture_failed(self, job: PictureJob, reason: str, *, outage: bool) -> None:
+    async def picture_failed(self, job: PictureJob, failure: PictureFailure, reason: str) -> None:
+        outage = failure is PictureFailure.OUTAGE
         if outage and job.session_id not in self._outage_told:
             self._outage_told.add(job.session_id)
             session = await self._store.get_session(job.session_id)

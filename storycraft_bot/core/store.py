@@ -16,6 +16,7 @@ from storycraft_bot.core.models import (
     ChannelKey,
     DecidedBy,
     GuildDefaults,
+    ImageSource,
     ImageState,
     Language,
     MessageRef,
@@ -117,7 +118,7 @@ class StoryStore(Protocol):
     # Pictures
 
     async def set_image_prompt(
-        self, segment_id: int, positive: str, negative: str, source: str
+        self, segment_id: int, positive: str, negative: str, source: ImageSource
     ) -> None: ...
 
     async def save_picture(self, segment_id: int, picture: Picture) -> None: ...

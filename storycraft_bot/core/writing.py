@@ -134,7 +134,7 @@ class Writer:
         self, session: Session, segment: Segment, *, reuse_prompt: bool = False
     ) -> None:
         """Write the segment's image prompt (or reuse the stored one) and queue the picture."""
-        if reuse_prompt and segment.image_prompt:
+        if reuse_prompt and segment.image_prompt and segment.image_prompt_source is not None:
             prompt = ImagePrompt(
                 segment.image_prompt, segment.image_negative, segment.image_prompt_source
             )

@@ -27,6 +27,7 @@ from storycraft_bot.core.models import (
     Character,
     DecidedBy,
     GuildDefaults,
+    ImageSource,
     ImageState,
     Language,
     MessageKind,
@@ -421,13 +422,13 @@ class Store:
         )
 
     async def set_image_prompt(
-        self, segment_id: int, positive: str, negative: str, source: str
+        self, segment_id: int, positive: str, negative: str, source: ImageSource
     ) -> None:
         async with self._tx() as db:
             await db.execute(
                 "UPDATE segments SET image_prompt = ?, image_negative = ?,"
                 " image_prompt_source = ? WHERE id = ?",
-                (positive, negative, source, segment_id),
+                (positive, negative, source.value, segment_id),
             )
 
     async def save_picture(self, segment_id: int, picture: Picture) -> None:
@@ -582,7 +583,9 @@ def _segment(row: aiosqlite.Row) -> Segment:
         vote_closes_at=row["vote_closes_at"],
         image_prompt=row["image_prompt"],
         image_negative=row["image_negative"],
-        image_prompt_source=row["image_prompt_source"],
+        image_prompt_source=(
+            ImageSource(row["image_prompt_source"]) if row["image_prompt_source"] else None
+        ),
         image_state=ImageState(row["image_state"]),
         image_file=row["image_file"],
         image_seed=row["image_seed"],
