@@ -334,13 +334,6 @@ class Store:
                 (now, segment_id),
             )
 
-    async def supersede_segment(self, segment_id: int, now: float) -> None:
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE segments SET state = 'superseded', updated_at = ? WHERE id = ?",
-                (now, segment_id),
-            )
-
     async def replace_segment(self, old: Segment, now: float) -> Segment:
         """Retry: supersede `old` and start a new segment at the same place."""
         async with self._tx() as db:
@@ -456,15 +449,10 @@ class Store:
                 (platform.value, ref, segment_id),
             )
 
-    async def set_image_state(
-        self, segment_id: int, state: ImageState, *, file: str = "", seed: int | None = None
-    ) -> None:
+    async def set_image_state(self, segment_id: int, state: ImageState) -> None:
         async with self._tx() as db:
             await db.execute(
-                "UPDATE segments SET image_state = ?,"
-                " image_file = CASE WHEN ? != '' THEN ? ELSE image_file END,"
-                " image_seed = COALESCE(?, image_seed) WHERE id = ?",
-                (state.value, file, file, seed, segment_id),
+                "UPDATE segments SET image_state = ? WHERE id = ?", (state.value, segment_id)
             )
 
     # Votes
