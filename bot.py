@@ -162,7 +162,9 @@ async def build_illustrator(
         log.info("COMFYUI_URLS is empty: stories are told without pictures")
         return NullIllustrator(), SeparateGpus()
     workflow = load_configured_workflow(settings)
-    clients = [ComfyClient(url, http, idle_timeout=settings.comfyui_idle_timeout) for url in urls]
+    clients = [
+        ComfyClient(url, http, clock, idle_timeout=settings.comfyui_idle_timeout) for url in urls
+    ]
     reachable = 0
     for client in clients:
         try:

@@ -12,6 +12,7 @@ import httpx
 import ollama
 import pytest
 
+from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.models import ChannelKey, Language, Place, Platform, StorySettings
 from storycraft_bot.core.ports import Illustrator, NullIllustrator
@@ -158,7 +159,7 @@ async def comfy_http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def comfy_client(fake_comfy: FakeComfyUI, comfy_http: httpx.AsyncClient) -> ComfyClient:
-    return ComfyClient(fake_comfy.url, comfy_http, idle_timeout=2.0, backoff=0.01)
+    return ComfyClient(fake_comfy.url, comfy_http, SystemClock(), idle_timeout=2.0, backoff=0.01)
 
 
 def sd15_workflow(**values: object) -> Workflow:
@@ -211,7 +212,9 @@ async def make_rig(
         seed: int = 1,
     ) -> PictureRig:
         clients = [
-            ComfyClient(url, comfy_http, idle_timeout=2.0, backoff=0.01, reconnects=1)
+            ComfyClient(
+                url, comfy_http, SystemClock(), idle_timeout=2.0, backoff=0.01, reconnects=1
+            )
             for url in servers
         ]
         pool = ServerPool(clients, clock, recheck_seconds=30)
@@ -300,7 +303,9 @@ async def make_core(
     def build(comfy: FakeComfyUI | None = None) -> Core:
         illustrator: Illustrator = NullIllustrator()
         if comfy is not None:
-            client = ComfyClient(comfy.url, comfy_http, idle_timeout=2, backoff=0.01, reconnects=1)
+            client = ComfyClient(
+                comfy.url, comfy_http, SystemClock(), idle_timeout=2, backoff=0.01, reconnects=1
+            )
             illustrator = ComfyIllustrator(
                 ServerPool([client], clock),
                 GpuQueue(),

@@ -22,6 +22,7 @@ class FakeClock:
         self._now = start
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._fell_asleep = asyncio.Condition()
 
     def now(self) -> float:
         return self._now
@@ -32,6 +33,8 @@ class FakeClock:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
+        async with self._fell_asleep:
+            self._fell_asleep.notify_all()
         await future
 
     async def advance(self, seconds: float) -> None:
@@ -43,6 +46,15 @@ class FakeClock:
                 future.set_result(None)
         for _ in range(20):
             await asyncio.sleep(0)
+
+    async def wait_for_sleepers(self, count: int = 1) -> None:
+        """Until `count` tasks are asleep on this clock (waits up to 10 s)."""
+
+        def asleep() -> int:
+            return sum(not future.done() for _, _, future in self._sleepers)
+
+        async with asyncio.timeout(10), self._fell_asleep:
+            await self._fell_asleep.wait_for(lambda: asleep() >= count)
 
 
 class RecordingView:

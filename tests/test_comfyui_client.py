@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from websockets.asyncio.client import connect
 
+from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.errors import (
     IllustratorUnavailable,
     RenderFailed,
@@ -20,6 +21,7 @@ from storycraft_bot.core.errors import (
 from storycraft_bot.pictures.comfyui import ComfyClient
 from tests.conftest import sd15_workflow
 from tests.fake_comfyui import TRACES, FakeComfyUI
+from tests.fakes import FakeClock
 
 
 class Progress:
@@ -204,7 +206,9 @@ async def test_a_server_that_is_down_is_unavailable(comfy_http) -> None:  # type
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = ComfyClient(f"http://127.0.0.1:{port}", comfy_http, backoff=0.01, reconnects=1)
+    client = ComfyClient(
+        f"http://127.0.0.1:{port}", comfy_http, SystemClock(), backoff=0.01, reconnects=1
+    )
     with pytest.raises(IllustratorUnavailable):
         await draw(client)
     with pytest.raises(IllustratorUnavailable, match="does not answer"):
@@ -215,14 +219,21 @@ async def test_a_server_that_accepts_but_never_runs_is_detected(
     comfy_http,
     fake_comfy: FakeComfyUI,  # type: ignore[no-untyped-def]
 ) -> None:
-    client = ComfyClient(fake_comfy.url, comfy_http, idle_timeout=0.2, backoff=0.01)
-    fake_comfy.hold = True
     import asyncio
 
+    clock = FakeClock()
+    client = ComfyClient(fake_comfy.url, comfy_http, clock, idle_timeout=60, backoff=0.01)
+    fake_comfy.hold = True
     drawing = asyncio.create_task(draw(client))
-    await asyncio.sleep(0.5)
-    assert not drawing.done()  # still queued on the server: keep waiting
+    async with asyncio.timeout(10):
+        while not fake_comfy.calls("GET", "/queue"):  # until the socket stays silent a minute
+            await clock.wait_for_sleepers()
+            await clock.advance(60)
+    await clock.wait_for_sleepers()  # asked the server, which still has it: listening again
+    assert not drawing.done()
+
     fake_comfy.pending.clear()  # the server forgets it (restarted)
+    await clock.advance(60)
     with pytest.raises(IllustratorUnavailable, match="lost prompt"):
         await drawing
 

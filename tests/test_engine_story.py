@@ -258,24 +258,34 @@ async def test_a_missing_model_with_no_fallback_says_so(
 
 
 async def test_a_slow_model_times_out(
-    make_engine: EngineFactory,
     make_gateway,
     store: Store,
     view: RecordingView,
     fake_ollama: FakeOllama,
     clock: FakeClock,
 ) -> None:
+    from storycraft_bot.core.engine import EngineConfig
+    from storycraft_bot.core.models import Language
     from storycraft_bot.narration.image_prompts import ModelPromptWriter
     from storycraft_bot.narration.narrator import OllamaNarrator
+    from tests.fakes import RecordingIllustrator
 
-    engine = make_engine(store)
     slow = await make_gateway(first_token_timeout=0.2, retries=0)
-    engine._narrator = OllamaNarrator(slow)  # same engine, a gateway with a short timeout
-    engine._prompts = ModelPromptWriter(slow, "qwen2.5:3b")
+    engine = StoryEngine(  # a gateway with a short timeout
+        store,
+        OllamaNarrator(slow),
+        ModelPromptWriter(slow, "qwen2.5:3b"),
+        RecordingIllustrator(),
+        view,
+        clock,
+        EngineConfig(language=Language.EN),
+    )
     fake_ollama.then(Reply(first_token_delay=3.0))
-    await engine.start(PRIVATE, ALICE)
-
-    failed = await view.wait_for(ev.SegmentFailed)
+    try:
+        await engine.start(PRIVATE, ALICE)
+        failed = await view.wait_for(ev.SegmentFailed)
+    finally:
+        await engine.shutdown()
     assert failed.reason == "narrator_timeout"
 
 

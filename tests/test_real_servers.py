@@ -17,6 +17,7 @@ import ollama
 import pytest
 from PIL import Image
 
+from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.models import Language, StoryMemory
 from storycraft_bot.core.ports import SegmentRequest
 from storycraft_bot.narration.narrator import OllamaNarrator
@@ -36,7 +37,7 @@ async def test_the_default_workflow_on_a_real_comfyui(request: pytest.FixtureReq
         values["checkpoint"] = checkpoint
     workflow = load_workflow(WORKFLOWS / "sd15.json").with_values(values)
     async with httpx.AsyncClient(timeout=60) as http:
-        client = ComfyClient(url, http, idle_timeout=300)
+        client = ComfyClient(url, http, SystemClock(), idle_timeout=300)
         await check_workflow(workflow, client.node_info, url)
         graph = workflow.render(
             {

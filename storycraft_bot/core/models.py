@@ -101,6 +101,21 @@ class ImageState(enum.StrEnum):
     OFF = "off"
 
 
+class ImageSource(enum.StrEnum):
+    """Who wrote a segment's image prompt."""
+
+    MODEL = "model"  # the language model
+    RULE = "rule"  # the rule-made fallback
+
+
+class PictureFailure(enum.StrEnum):
+    """Why a picture did not come."""
+
+    OUTAGE = "outage"  # no server could be reached (the story goes on in text)
+    RENDER = "render"  # the server ran the workflow and it failed
+    WORKFLOW = "workflow"  # the server refused the workflow
+
+
 @dataclass(frozen=True, slots=True)
 class StorySettings:
     """Per-session settings, stored as JSON beside the session."""
@@ -156,7 +171,7 @@ class Segment:
     vote_closes_at: float | None = None
     image_prompt: str = ""
     image_negative: str = ""
-    image_prompt_source: str = ""
+    image_prompt_source: ImageSource | None = None
     image_state: ImageState = ImageState.NONE
     image_file: str = ""
     image_seed: int | None = None
@@ -222,11 +237,11 @@ class SegmentDraft:
 
 @dataclass(frozen=True, slots=True)
 class ImagePrompt:
-    """An English Stable Diffusion prompt and who wrote it ("model" or "rule")."""
+    """An English Stable Diffusion prompt and who wrote it."""
 
     positive: str
     negative: str
-    source: str
+    source: ImageSource
 
 
 @dataclass(frozen=True, slots=True)

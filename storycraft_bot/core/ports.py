@@ -12,6 +12,7 @@ from storycraft_bot.core.models import (
     ImagePrompt,
     Language,
     Picture,
+    PictureFailure,
     PictureJob,
     Place,
     Segment,
@@ -75,8 +76,8 @@ class PictureReporter(Protocol):
 
     async def picture_ready(self, job: PictureJob, picture: Picture) -> None: ...
 
-    async def picture_failed(self, job: PictureJob, reason: str, *, outage: bool) -> None:
-        """`outage`: no server could be reached (the story goes on in text)."""
+    async def picture_failed(self, job: PictureJob, failure: PictureFailure, reason: str) -> None:
+        """`reason` is short and user-safe; an OUTAGE means the story goes on in text."""
         ...
 
     async def picture_dropped(self, job: PictureJob) -> None:

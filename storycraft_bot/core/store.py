@@ -16,6 +16,7 @@ from storycraft_bot.core.models import (
     ChannelKey,
     DecidedBy,
     GuildDefaults,
+    ImageSource,
     ImageState,
     Language,
     MessageRef,
@@ -117,14 +118,12 @@ class StoryStore(Protocol):
     # Pictures
 
     async def set_image_prompt(
-        self, segment_id: int, positive: str, negative: str, source: str
+        self, segment_id: int, positive: str, negative: str, source: ImageSource
     ) -> None: ...
 
     async def save_picture(self, segment_id: int, picture: Picture) -> None: ...
 
-    async def set_image_state(
-        self, segment_id: int, state: ImageState, *, file: str = "", seed: int | None = None
-    ) -> None: ...
+    async def set_image_state(self, segment_id: int, state: ImageState) -> None: ...
 
     async def set_image_upload(self, segment_id: int, platform: Platform, ref: str) -> None: ...
 

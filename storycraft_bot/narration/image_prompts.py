@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from storycraft_bot.core.errors import NarratorError
-from storycraft_bot.core.models import Character, ImagePrompt, Segment, StoryMemory
+from storycraft_bot.core.models import Character, ImagePrompt, ImageSource, Segment, StoryMemory
 from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def rule_prompt(genre: str, segment: Segment, memory: StoryMemory) -> ImagePromp
     parts = [segment.scene.strip().rstrip(".") or fallback_subject]
     parts += [c.looks for c in characters_present(segment, memory)]
     parts += [style_for(genre), _QUALITY]
-    return ImagePrompt(", ".join(p for p in parts if p), NEGATIVE_PROMPT, "rule")
+    return ImagePrompt(", ".join(p for p in parts if p), NEGATIVE_PROMPT, ImageSource.RULE)
 
 
 class ModelPromptWriter:
@@ -113,7 +113,7 @@ class ModelPromptWriter:
         parts = [prompt.rstrip(". ,")]
         parts += [c.looks for c in present if c.looks.casefold() not in prompt.casefold()]
         parts.append(style_for(genre))
-        made = ImagePrompt(", ".join(parts), NEGATIVE_PROMPT, "model")
+        made = ImagePrompt(", ".join(parts), NEGATIVE_PROMPT, ImageSource.MODEL)
         self._cache[cache_key] = made
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

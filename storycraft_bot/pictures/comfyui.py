@@ -9,9 +9,9 @@ outcome with `/history/{prompt_id}`, fetch the image from `/view`.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.errors import (
     IllustratorUnavailable,
     RenderFailed,
@@ -34,6 +35,16 @@ OnProgress = Callable[[int], Awaitable[None]]
 OnStarted = Callable[[], Awaitable[None]]
 
 _SOCKET_TROUBLE = (ConnectionClosed, InvalidHandshake, OSError, TimeoutError)
+
+
+class Message(enum.StrEnum):
+    """The ComfyUI messages we act on: socket frame types and history status messages."""
+
+    EXECUTION_START = "execution_start"
+    PROGRESS = "progress"
+    EXECUTING = "executing"
+    EXECUTION_INTERRUPTED = "execution_interrupted"
+    EXECUTION_ERROR = "execution_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,7 @@ class ComfyClient:
         self,
         base_url: str,
         http: httpx.AsyncClient,
+        clock: Clock,
         *,
         idle_timeout: float = 60.0,
         reconnects: int = 3,
@@ -62,6 +74,7 @@ class ComfyClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = http
+        self._clock = clock  # backoff, the idle timeout and how long a picture took
         self._idle_timeout = idle_timeout
         self._reconnects = reconnects
         self._retries = retries
@@ -192,7 +205,7 @@ class ComfyClient:
         submission is re-sent only under the same prompt_id, after checking that ComfyUI
         does not already have it.
         """
-        began = time.monotonic()
+        began = self._clock.now()
         client_id = uuid.uuid4().hex
         submitted = False
         dropped = 0
@@ -220,7 +233,7 @@ class ComfyClient:
                     self.base_url,
                     type(err).__name__,
                 )
-                await asyncio.sleep(self._backoff * dropped)
+                await self._clock.sleep(self._backoff * dropped)
         return await self._collect(await self._finished_entry(prompt_id), prompt_id, began)
 
     def _ws_url(self, client_id: str) -> str:
@@ -243,7 +256,7 @@ class ComfyClient:
                     self.base_url,
                     err,
                 )
-                await asyncio.sleep(self._backoff * (attempt + 1))
+                await self._clock.sleep(self._backoff * (attempt + 1))
                 # The failed try may have got through: never queue one prompt_id twice.
                 try:
                     running, pending = await self.queue_ids()
@@ -261,10 +274,8 @@ class ComfyClient:
     ) -> None:
         """Read frames until ComfyUI says our prompt is done."""
         while True:
-            try:
-                async with asyncio.timeout(self._idle_timeout):
-                    message = await ws.recv()
-            except TimeoutError:
+            message = await self._next_frame(ws)
+            if message is None:
                 if await self._still_known(prompt_id):
                     continue
                 raise IllustratorUnavailable(
@@ -281,13 +292,28 @@ class ComfyClient:
             data = frame.get("data") or {}
             if data.get("prompt_id") != prompt_id:
                 continue
-            if kind == "execution_start":
+            if kind == Message.EXECUTION_START:
                 await on_started()
-            elif kind == "progress":
+            elif kind == Message.PROGRESS:
                 maximum = max(1, int(data.get("max") or 1))
                 await on_progress(min(100, int(100 * int(data.get("value") or 0) / maximum)))
-            elif kind == "executing" and data.get("node") is None:
+            elif kind == Message.EXECUTING and data.get("node") is None:
                 return
+
+    async def _next_frame(self, ws: Any) -> str | bytes | None:
+        """The next frame, or None when the server stays silent for the idle timeout."""
+        receiving = asyncio.ensure_future(ws.recv())
+        silence = asyncio.ensure_future(self._clock.sleep(self._idle_timeout))
+        try:
+            done, _ = await asyncio.wait({receiving, silence}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            receiving.cancel()  # websockets' recv() may be cancelled without losing a frame
+            silence.cancel()
+        if receiving in done:
+            frame: str | bytes = receiving.result()
+            return frame
+        await asyncio.gather(receiving, return_exceptions=True)
+        return None
 
     async def _still_known(self, prompt_id: str) -> bool:
         if await self.history(prompt_id) is not None:
@@ -297,7 +323,7 @@ class ComfyClient:
 
     async def _finished_entry(self, prompt_id: str) -> dict[str, Any]:
         for delay in (0.0, 0.1, 0.3, 1.0):
-            await asyncio.sleep(delay)
+            await self._clock.sleep(delay)
             entry = await self.history(prompt_id)
             if entry is not None:
                 return entry
@@ -308,10 +334,10 @@ class ComfyClient:
         messages = {
             m[0]: m[1] for m in status.get("messages", []) if isinstance(m, list) and len(m) == 2
         }
-        if "execution_interrupted" in messages:
+        if Message.EXECUTION_INTERRUPTED in messages:
             raise RenderInterrupted("the picture was interrupted")
-        if "execution_error" in messages or status.get("status_str") == "error":
-            error = messages.get("execution_error", {})
+        if Message.EXECUTION_ERROR in messages or status.get("status_str") == "error":
+            error = messages.get(Message.EXECUTION_ERROR, {})
             log.error(
                 "ComfyUI at %s: prompt %s failed in %s: %s\n%s",
                 self.base_url,
@@ -331,7 +357,11 @@ class ComfyClient:
             raise RenderFailed("the workflow produced no image")
         data = await self.view(images[0])
         return Rendered(
-            data, str(images[0].get("filename")), prompt_id, self.base_url, time.monotonic() - began
+            data,
+            str(images[0].get("filename")),
+            prompt_id,
+            self.base_url,
+            self._clock.now() - began,
         )
 
 

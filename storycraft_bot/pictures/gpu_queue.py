@@ -27,11 +27,27 @@ class JobKind(enum.Enum):
     PICTURE = "picture"
 
 
+class TicketState(enum.StrEnum):
+    """Life of a ticket: waiting -> running -> done, or waiting -> dequeued."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    DONE = "done"
+    DEQUEUED = "dequeued"
+
+
+class DequeueReason(enum.StrEnum):
+    """Why a ticket left the queue before its turn."""
+
+    REPLACED = "replaced by a newer picture"
+    CANCELLED = "cancelled"
+
+
 class Dequeued(Exception):
     """The ticket left the queue before its turn: replaced by a newer picture or cancelled."""
 
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
+    def __init__(self, why: DequeueReason) -> None:
+        super().__init__(why.value)
         self.why = why
 
 
@@ -43,7 +59,7 @@ class Ticket:
     kind: JobKind
     guild: str
     session_id: int
-    state: str = "waiting"  # waiting -> running -> done, or waiting -> dequeued
+    state: TicketState = TicketState.WAITING
     granted: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -78,7 +94,7 @@ class GpuQueue:
             line = self._pictures.setdefault(guild, deque())
             for older in [t for t in line if t.session_id == session_id]:
                 line.remove(older)
-                self._dequeue(older, "replaced by a newer picture")
+                self._dequeue(older, DequeueReason.REPLACED)
             line.append(ticket)
         self._dispatch()
         return ticket
@@ -106,13 +122,13 @@ class GpuQueue:
 
     def done(self, ticket: Ticket) -> None:
         """The ticket's work ended (or its waiter gave up): free its place."""
-        if ticket.state == "running":
+        if ticket.state is TicketState.RUNNING:
             self._running.remove(ticket)
-        elif ticket.state == "waiting":
+        elif ticket.state is TicketState.WAITING:
             self._remove_waiting(ticket)
             ticket.granted.cancel()
-        if ticket.state != "dequeued":
-            ticket.state = "done"
+        if ticket.state is not TicketState.DEQUEUED:
+            ticket.state = TicketState.DONE
         self._dispatch()
 
     @asynccontextmanager
@@ -136,7 +152,7 @@ class GpuQueue:
         """Drop the session's waiting tickets; returns its running ones (to interrupt)."""
         for ticket in [t for t in self._waiting() if t.session_id == session_id]:
             self._remove_waiting(ticket)
-            self._dequeue(ticket, "cancelled")
+            self._dequeue(ticket, DequeueReason.CANCELLED)
         self._dispatch()
         return [t for t in self._running if t.session_id == session_id]
 
@@ -144,7 +160,7 @@ class GpuQueue:
 
     def ahead(self, ticket: Ticket) -> int:
         """How many waiting jobs come before this one, in the order they would be served."""
-        if ticket.state != "waiting":
+        if ticket.state is not TicketState.WAITING:
             return 0
         order = self._service_order()
         return order.index(ticket) if ticket in order else 0
@@ -183,8 +199,8 @@ class GpuQueue:
         if line is not None and ticket in line:
             line.remove(ticket)
 
-    def _dequeue(self, ticket: Ticket, why: str) -> None:
-        ticket.state = "dequeued"
+    def _dequeue(self, ticket: Ticket, why: DequeueReason) -> None:
+        ticket.state = TicketState.DEQUEUED
         if not ticket.granted.done():
             ticket.granted.set_exception(Dequeued(why))
             ticket.granted.exception()  # retrieved here, so an abandoned one does not warn
@@ -194,7 +210,7 @@ class GpuQueue:
             ticket = self._next()
             if ticket is None:
                 break
-            ticket.state = "running"
+            ticket.state = TicketState.RUNNING
             self._running.append(ticket)
             ticket.granted.set_result(None)
         self._changed.set()

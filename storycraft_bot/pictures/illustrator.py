@@ -17,7 +17,7 @@ from storycraft_bot.core.errors import (
     RenderInterrupted,
     WorkflowError,
 )
-from storycraft_bot.core.models import Picture, PictureJob
+from storycraft_bot.core.models import Picture, PictureFailure, PictureJob
 from storycraft_bot.core.ports import PictureReporter
 from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
 from storycraft_bot.pictures.gpu_memory import GpuMemory
@@ -154,12 +154,17 @@ class ComfyIllustrator:
                 log.warning(
                     "picture for segment %d failed on %s: %s", job.segment_id, server.name, err
                 )
-                await reporter.picture_failed(job, str(err), outage=False)
+                failure = (
+                    PictureFailure.WORKFLOW
+                    if isinstance(err, WorkflowError)
+                    else PictureFailure.RENDER
+                )
+                await reporter.picture_failed(job, failure, str(err))
                 return
             finally:
                 self._pool.release(server)
         log.warning("no ComfyUI server could draw segment %d", job.segment_id)
-        await reporter.picture_failed(job, "the illustrator is unavailable", outage=True)
+        await reporter.picture_failed(job, PictureFailure.OUTAGE, "the illustrator is unavailable")
 
     async def _draw(
         self, job: PictureJob, prompt_id: str, server: ComfyServer, reporter: PictureReporter

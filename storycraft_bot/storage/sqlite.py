@@ -27,6 +27,7 @@ from storycraft_bot.core.models import (
     Character,
     DecidedBy,
     GuildDefaults,
+    ImageSource,
     ImageState,
     Language,
     MessageKind,
@@ -333,13 +334,6 @@ class Store:
                 (now, segment_id),
             )
 
-    async def supersede_segment(self, segment_id: int, now: float) -> None:
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE segments SET state = 'superseded', updated_at = ? WHERE id = ?",
-                (now, segment_id),
-            )
-
     async def replace_segment(self, old: Segment, now: float) -> Segment:
         """Retry: supersede `old` and start a new segment at the same place."""
         async with self._tx() as db:
@@ -421,13 +415,13 @@ class Store:
         )
 
     async def set_image_prompt(
-        self, segment_id: int, positive: str, negative: str, source: str
+        self, segment_id: int, positive: str, negative: str, source: ImageSource
     ) -> None:
         async with self._tx() as db:
             await db.execute(
                 "UPDATE segments SET image_prompt = ?, image_negative = ?,"
                 " image_prompt_source = ? WHERE id = ?",
-                (positive, negative, source, segment_id),
+                (positive, negative, source.value, segment_id),
             )
 
     async def save_picture(self, segment_id: int, picture: Picture) -> None:
@@ -455,15 +449,10 @@ class Store:
                 (platform.value, ref, segment_id),
             )
 
-    async def set_image_state(
-        self, segment_id: int, state: ImageState, *, file: str = "", seed: int | None = None
-    ) -> None:
+    async def set_image_state(self, segment_id: int, state: ImageState) -> None:
         async with self._tx() as db:
             await db.execute(
-                "UPDATE segments SET image_state = ?,"
-                " image_file = CASE WHEN ? != '' THEN ? ELSE image_file END,"
-                " image_seed = COALESCE(?, image_seed) WHERE id = ?",
-                (state.value, file, file, seed, segment_id),
+                "UPDATE segments SET image_state = ? WHERE id = ?", (state.value, segment_id)
             )
 
     # Votes
@@ -582,7 +571,9 @@ def _segment(row: aiosqlite.Row) -> Segment:
         vote_closes_at=row["vote_closes_at"],
         image_prompt=row["image_prompt"],
         image_negative=row["image_negative"],
-        image_prompt_source=row["image_prompt_source"],
+        image_prompt_source=(
+            ImageSource(row["image_prompt_source"]) if row["image_prompt_source"] else None
+        ),
         image_state=ImageState(row["image_state"]),
         image_file=row["image_file"],
         image_seed=row["image_seed"],

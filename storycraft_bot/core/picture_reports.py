@@ -1,0 +1,98 @@
+"""What the illustrator reports about a picture, turned into stored state and events.
+
+This is the PictureReporter port the engine hands to the Illustrator with each job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.announcer import Announcer
+from storycraft_bot.core.models import (
+    ImageState,
+    Picture,
+    PictureFailure,
+    PictureJob,
+    SegmentState,
+    Session,
+    SessionState,
+)
+from storycraft_bot.core.store import StoryStore
+from storycraft_bot.core.texts import Msg
+
+
+class PictureReports:
+    """Records each report on the segment and shows it, unless the segment is gone."""
+
+    def __init__(self, store: StoryStore, announce: Announcer) -> None:
+        self._store = store
+        self._announce = announce
+        self._outage_told: set[int] = set()  # sessions told "pictures are off" this outage
+
+    async def picture_queued(self, job: PictureJob, ahead: int) -> None:
+        await self._report(
+            job,
+            ImageState.QUEUED,
+            lambda s: ev.PictureQueued(job.place.key, s.id, s.language, job.segment_id, ahead),
+        )
+
+    async def picture_progress(self, job: PictureJob, percent: int) -> None:
+        percent = max(0, min(100, percent))
+        await self._report(
+            job,
+            ImageState.DRAWING,
+            lambda s: ev.PictureProgress(job.place.key, s.id, s.language, job.segment_id, percent),
+        )
+
+    async def picture_ready(self, job: PictureJob, picture: Picture) -> None:
+        await self._store.save_picture(job.segment_id, picture)
+        self._outage_told.discard(job.session_id)  # pictures are back
+        await self._report(
+            job,
+            None,
+            lambda s: ev.PictureReady(
+                job.place.key, s.id, s.language, job.segment_id, picture.path
+            ),
+        )
+
+    async def picture_failed(self, job: PictureJob, failure: PictureFailure, reason: str) -> None:
+        outage = failure is PictureFailure.OUTAGE
+        if outage and job.session_id not in self._outage_told:
+            self._outage_told.add(job.session_id)
+            session = await self._store.get_session(job.session_id)
+            if session is not None and session.state is SessionState.ACTIVE:
+                await self._announce(
+                    ev.Notice(job.place.key, session.id, session.language, Msg.PICTURES_OFF)
+                )
+        await self._report(
+            job,
+            ImageState.FAILED,
+            lambda s: ev.PictureFailed(
+                job.place.key, s.id, s.language, job.segment_id, reason, outage
+            ),
+        )
+
+    async def picture_dropped(self, job: PictureJob) -> None:
+        segment = await self._store.get_segment(job.segment_id)
+        if segment is not None and segment.image_state in (ImageState.QUEUED, ImageState.DRAWING):
+            await self._store.set_image_state(job.segment_id, ImageState.NONE)
+        session = await self._store.get_session(job.session_id)
+        if session is not None:
+            await self._announce(
+                ev.PictureDropped(job.place.key, session.id, session.language, job.segment_id)
+            )
+
+    async def _report(
+        self,
+        job: PictureJob,
+        state: ImageState | None,
+        make: Callable[[Session], ev.StoryEvent],
+    ) -> None:
+        session = await self._store.get_session(job.session_id)
+        segment = await self._store.get_segment(job.segment_id)
+        if session is None or segment is None or segment.state is SegmentState.SUPERSEDED:
+            return
+        if state is not None:
+            await self._store.set_image_state(job.segment_id, state)
+        await self._announce(make(session))

@@ -1,0 +1,191 @@
+"""The writing pipeline: one segment from request to stored text, then its picture.
+
+Each call runs as a background task of its session (see `supervision`); a segment that was
+superseded while it was being written is dropped quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.announcer import Announcer
+from storycraft_bot.core.clock import Clock, Throttle
+from storycraft_bot.core.engine_config import EngineConfig
+from storycraft_bot.core.errors import (
+    MalformedReply,
+    ModelNotInstalled,
+    NarratorError,
+    NarratorTimeout,
+    NarratorUnavailable,
+)
+from storycraft_bot.core.models import (
+    ImagePrompt,
+    ImageState,
+    PictureJob,
+    Segment,
+    SegmentState,
+    Session,
+    StoryMemory,
+)
+from storycraft_bot.core.ports import (
+    GpuGate,
+    Illustrator,
+    Narrator,
+    PictureReporter,
+    PromptWriter,
+    SegmentRequest,
+)
+from storycraft_bot.core.store import StoryStore
+from storycraft_bot.core.texts import Msg
+
+log = logging.getLogger(__name__)
+
+_REASONS: dict[type[NarratorError], Msg] = {
+    ModelNotInstalled: Msg.MODEL_NOT_INSTALLED,
+    NarratorTimeout: Msg.NARRATOR_TIMEOUT,
+    MalformedReply: Msg.MALFORMED_REPLY,
+    NarratorUnavailable: Msg.NARRATOR_UNAVAILABLE,
+}
+
+
+class Writer:
+    """Writes segments with the narrator and hands their pictures to the illustrator."""
+
+    def __init__(
+        self,
+        store: StoryStore,
+        narrator: Narrator,
+        prompt_writer: PromptWriter,
+        illustrator: Illustrator,
+        gpu: GpuGate,
+        clock: Clock,
+        config: EngineConfig,
+        announce: Announcer,
+        reports: PictureReporter,
+    ) -> None:
+        self._store = store
+        self._narrator = narrator
+        self._prompts = prompt_writer
+        self._illustrator = illustrator
+        self._gpu = gpu
+        self._clock = clock
+        self._config = config
+        self._announce = announce
+        self._reports = reports
+
+    async def write(self, session: Session, segment: Segment) -> None:
+        """Write one segment, then prepare its picture."""
+        key = session.place.key
+        await self._announce(
+            ev.SegmentStarted(
+                key,
+                session.id,
+                session.language,
+                segment.id,
+                segment.index,
+                session.place.is_group,
+            )
+        )
+        throttle = Throttle(self._clock, self._config.narration_interval)
+
+        async def on_text(text: str) -> None:
+            if throttle.ready():
+                await self._announce(
+                    ev.NarrationGrew(key, session.id, session.language, segment.id, text)
+                )
+
+        try:
+            async with self._gpu.text_turn(session.place, session.id, f"text-{segment.id}"):
+                request = await self._segment_request(session, segment)
+                draft = await self._narrator.write_segment(request, on_text)
+        except NarratorError as err:
+            reason = next(
+                (code for cls, code in _REASONS.items() if isinstance(err, cls)),
+                Msg.NARRATOR_UNAVAILABLE,
+            )
+            log.warning("story %d: segment %d failed: %s", session.id, segment.index, err)
+            await self._fail(session, segment, reason)
+            return
+        except Exception:
+            log.exception("story %d: segment %d failed unexpectedly", session.id, segment.index)
+            await self._fail(session, segment, Msg.INTERNAL_ERROR)
+            return
+        finished = await self._store.finish_segment(segment.id, draft, self._clock.now())
+        if finished.state is not SegmentState.OPEN:
+            return  # superseded by retry, undo or stop while it was being written
+        log.info(
+            "story %d: segment %d written by %s (%d chars, %d choices)",
+            session.id,
+            finished.index,
+            draft.model,
+            len(draft.narration),
+            len(draft.choices),
+        )
+        await self._announce(
+            ev.SegmentFinished(key, session.id, session.language, finished, session.place.is_group)
+        )
+        if session.settings.pictures and self._illustrator.draws:
+            await self.illustrate(session, finished)
+        else:
+            await self._store.set_image_state(finished.id, ImageState.OFF)
+
+    async def illustrate(
+        self, session: Session, segment: Segment, *, reuse_prompt: bool = False
+    ) -> None:
+        """Write the segment's image prompt (or reuse the stored one) and queue the picture."""
+        if reuse_prompt and segment.image_prompt and segment.image_prompt_source is not None:
+            prompt = ImagePrompt(
+                segment.image_prompt, segment.image_negative, segment.image_prompt_source
+            )
+        else:
+            memory = await self._store.memory(session.id)
+            async with self._gpu.text_turn(session.place, session.id, f"prompt-{segment.id}"):
+                prompt = await self._prompts.image_prompt(session.genre, segment, memory)
+            await self._store.set_image_prompt(
+                segment.id, prompt.positive, prompt.negative, prompt.source
+            )
+        await self._store.set_image_state(segment.id, ImageState.QUEUED)
+        job = PictureJob(session.id, segment.id, session.place, prompt, session.settings.workflow)
+        await self._illustrator.enqueue(job, self._reports)
+
+    async def _fail(self, session: Session, segment: Segment, reason: Msg) -> None:
+        await self._store.fail_segment(segment.id, self._clock.now())
+        await self._announce(
+            ev.SegmentFailed(session.place.key, session.id, session.language, segment.id, reason)
+        )
+
+    async def _segment_request(self, session: Session, segment: Segment) -> SegmentRequest:
+        earlier = [
+            s for s in await self._store.live_segments(session.id) if s.index < segment.index
+        ]
+        memory = await self._refresh_memory(session, earlier)
+        # Everything the summary does not cover yet goes verbatim, at least the last few.
+        unsummarised = [s for s in earlier if s.index > memory.summary_upto]
+        keep = max(self._config.recent_segments, len(unsummarised))
+        return SegmentRequest(
+            language=session.language,
+            genre=session.genre,
+            premise=session.premise,
+            words=session.settings.segment_words,
+            choices=session.settings.choices,
+            memory=memory,
+            recent=earlier[-keep:],
+            chosen=segment.prompt_choice,
+        )
+
+    async def _refresh_memory(self, session: Session, earlier: list[Segment]) -> StoryMemory:
+        """Fold old segments into the summary every `memory_every` segments."""
+        memory = await self._store.memory(session.id)
+        cutoff = len(earlier) - self._config.recent_segments
+        due = [s for s in earlier[: max(cutoff, 0)] if s.index > memory.summary_upto]
+        if len(due) < self._config.memory_every:
+            return memory
+        try:
+            updated = await self._narrator.update_memory(session.language, memory, due)
+        except NarratorError as err:
+            log.warning("story %d: memory not refreshed (%s); keeping the old one", session.id, err)
+            return memory
+        await self._store.save_memory(session.id, updated, self._clock.now())
+        log.info("story %d: memory refreshed up to segment %d", session.id, updated.summary_upto)
+        return updated
