@@ -234,6 +234,11 @@ class Screen(abc.ABC, Generic[P]):
                     err,
                 )
 
+    @property
+    def on_screen(self) -> int:
+        """How many segments the registry holds now."""
+        return len(self._shown)
+
     async def close(self) -> None:
         """Stop every pacer and background task (the adapter's stop)."""
         self._shown.close()
