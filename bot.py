@@ -264,12 +264,12 @@ async def run(settings: Settings, *, console: bool) -> int:
         screens = StoredScreens(store)
         styles = illustrator.workflow_names if isinstance(illustrator, ComfyIllustrator) else ()
         if settings.telegram_token is not None:
-            telegram = await start_telegram(settings, engine, screens, router, styles)
+            telegram = await start_telegram(settings, engine, screens, router, styles, clock)
             if telegram is not None:
                 stack.push_async_callback(telegram.stop)
                 running.append(Platform.TELEGRAM)
         if settings.discord_token is not None:
-            discord_adapter = await start_discord(settings, engine, screens, router, styles)
+            discord_adapter = await start_discord(settings, engine, screens, router, styles, clock)
             if discord_adapter is not None:
                 stack.push_async_callback(discord_adapter.stop)
                 running.append(Platform.DISCORD)
@@ -293,6 +293,7 @@ async def start_discord(
     screens: ScreenRecords,
     router: PlatformRouter,
     workflows: tuple[str, ...],
+    clock: Clock,
 ) -> DiscordAdapter | None:
     """The Discord adapter, logged in and connecting; None (and one log line) if refused."""
     assert settings.discord_token is not None
@@ -307,6 +308,7 @@ async def start_discord(
             language=Language(settings.story_language),
             workflows=workflows,
         ),
+        clock,
     )
     router.register(Platform.DISCORD, adapter)  # before connecting: interactions may come at once
     try:
@@ -330,6 +332,7 @@ async def start_telegram(
     screens: ScreenRecords,
     router: PlatformRouter,
     workflows: tuple[str, ...],
+    clock: Clock,
 ) -> TelegramAdapter | None:
     """The Telegram adapter, started; None (and one log line) if Telegram refuses."""
     assert settings.telegram_token is not None
@@ -347,6 +350,7 @@ async def start_telegram(
             language=Language(settings.story_language),
             workflows=workflows,
         ),
+        clock,
     )
     router.register(Platform.TELEGRAM, adapter)  # before polling: updates may come at once
     try:

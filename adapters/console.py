@@ -11,10 +11,16 @@ from storycraft_bot.core import events as ev
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, SegmentState
-from storycraft_bot.core.texts import Msg, decision_text, status_text, text
+from storycraft_bot.core.texts import Msg, decision_text, text
+
+from .buttons import Button, ButtonKind
+from .commands import Command, ReplyKind, answer, parse_command, perform, press
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)
+
+#: The commands the terminal takes (/help prints _HELP, like any unknown line).
+CONSOLE_COMMANDS = (Command.STOP, Command.STATUS, Command.RETRY, Command.UNDO, Command.REDRAW)
 
 _HELP = {
     Language.RU: "Введите номер варианта. Команды: /retry /undo /redraw /status /stop /help",
@@ -160,31 +166,28 @@ async def run_console(
         line = await next_line("> ")
         if line is None:
             return
-        try:
-            if line.isdigit() and not 1 <= int(line) <= view.choice_count:
-                say(text(view.language, Msg.CHOOSE_NUMBER, count=view.choice_count))
-            elif line.isdigit() and view.current_segment is not None:
-                view.settled.clear()
-                try:
-                    await engine.press(PLACE, PLAYER, view.current_segment, int(line) - 1)
-                except StoryActionError:
-                    view.settled.set()
-                    raise
-            elif line == "/retry":
-                view.settled.clear()
-                await engine.retry(PLACE, PLAYER)
-            elif line == "/redraw":
-                await engine.redraw(PLACE, PLAYER)
-                say(text(view.language, Msg.REDRAWING))
-            elif line == "/undo":
-                await engine.undo(PLACE, PLAYER)
-            elif line == "/status":
-                say(status_text(await engine.status(PLACE)))
-            elif line == "/stop":
-                await engine.stop(PLACE, PLAYER)
-                return
-            elif line:
+        command = parse_command(line) if line.startswith("/") else None
+        if line.isdigit() and not 1 <= int(line) <= view.choice_count:
+            say(text(view.language, Msg.CHOOSE_NUMBER, count=view.choice_count))
+            continue
+        if line.isdigit() and view.current_segment is not None:
+            choice = Button(ButtonKind.CHOICE, view.current_segment, int(line) - 1)
+            work = press(engine, choice, PLACE, PLAYER, view.language)
+        elif command in CONSOLE_COMMANDS:
+            work = perform(engine, command, PLACE, PLAYER, view.language)
+        else:
+            if line:
                 say(_HELP[view.language])
-        except StoryActionError as err:
+            continue
+        if command is None or command is Command.RETRY:
+            view.settled.clear()  # a new part comes: wait for its events
+        reply = await answer(work, view.language, "console")
+        if reply is None:
+            continue
+        if reply.kind is ReplyKind.ERROR:
             view.settled.set()
-            say(text(view.language, err.code, **err.params))
+        # The screen shows what the engine did; say only what it cannot show yet.
+        if reply.kind in (ReplyKind.INFO, ReplyKind.ACK, ReplyKind.ERROR):
+            say(reply.text)
+        if command is Command.STOP and reply.kind is not ReplyKind.ERROR:
+            return

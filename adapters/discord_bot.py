@@ -15,7 +15,8 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +24,26 @@ import discord
 from discord import app_commands
 from PIL import Image
 
-from storycraft_bot.core import events as ev
-from storycraft_bot.core.engine import PressKind, StoryEngine
+from storycraft_bot.core.clock import Clock, SystemClock
+from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import (
-    Actor,
-    ChannelKey,
-    Language,
-    MessageKind,
-    MessageRef,
-    Place,
-    Platform,
-)
+from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform
 from storycraft_bot.core.screen_records import ScreenRecords
-from storycraft_bot.core.text_fitting import split_text
-from storycraft_bot.core.texts import Msg, status_text, text
+from storycraft_bot.core.texts import Msg, text
 
-from .background import Background
-from .pacing import EditPacer
-from .story_card import URGENT_EVENTS, StoryCard, load_card
+from .buttons import Button, ButtonKind, card_buttons, decode, encode
+from .commands import (
+    Command,
+    Reply,
+    ReplyKind,
+    answer,
+    perform,
+    press,
+    settings_text,
+    start_story,
+)
+from .screen import Fault, Screen, Shown, narration_pieces
+from .story_card import StoryCard
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,9 @@ DESCRIPTION_LIMIT = 4096
 STATUS_ROOM = 400
 LABEL_LIMIT = 80
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
-CHOICE_TEMPLATE = r"sc:c:(?P<segment>[0-9]{1,15}):(?P<choice>[0-9])"
-ACTION_TEMPLATE = r"sc:(?P<action>[rtx]):(?P<segment>[0-9]{1,15})"
+Piece = tuple[discord.Embed, discord.ui.View | None]  # one message: an embed, its buttons
+PREFIX = "sc:"
+TEMPLATE = r"sc:(?:c:[0-9]{1,15}:[0-9]|[rtx]:[0-9]{1,15})"  # ids buttons.encode makes
 NO_ACCESS = {
     Language.RU: "Мне не хватает прав в этом канале: нужны «Отправлять сообщения», "
     "«Встраивать ссылки» и «Прикреплять файлы». История на паузе; когда права будут, "
@@ -115,58 +118,32 @@ class DiscordConfig:
     workflows: tuple[str, ...] = ()  # picture styles a story may choose
 
 
-class ChoiceButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CHOICE_TEMPLATE
-):
-    """A story choice; its custom_id names the segment and the choice."""
+class StoryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=TEMPLATE):
+    """A card's button; its custom_id (buttons.encode with the `sc:` prefix) names the
+    segment, so it resolves after a restart. `button` is None for a template-shaped id
+    the bot never makes."""
 
-    def __init__(self, segment_id: int, choice: int, label: str = "…") -> None:
+    def __init__(self, button: Button | None, custom_id: str = "") -> None:
+        choice = button is not None and button.kind is ButtonKind.CHOICE
         super().__init__(
             discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.primary,
-                custom_id=f"sc:c:{segment_id}:{choice}",
-                row=min(choice, 3),  # rows 0-3 for choices, 4 for actions
+                label=(button.label if button else "") or "…",
+                style=discord.ButtonStyle.primary if choice else discord.ButtonStyle.secondary,
+                custom_id=encode(button, PREFIX) if button else custom_id,
+                row=min(button.index, 3) if button and choice else 4,  # rows 0-3: choices
             )
         )
-        self.segment_id = segment_id
-        self.choice = choice
+        self.button = button
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
-    ) -> ChoiceButton:
-        return cls(int(match["segment"]), int(match["choice"]))
+    ) -> StoryButton:
+        custom_id = str(match.string)
+        return cls(decode(custom_id, PREFIX), custom_id)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _adapter(interaction).on_choice(interaction, self.segment_id, self.choice)
-
-
-class ActionButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=ACTION_TEMPLATE
-):
-    """Redraw (r), retry (t) or close the vote on (x) the segment named in its custom_id."""
-
-    def __init__(self, action: str, segment_id: int, label: str = "…") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"sc:{action}:{segment_id}",
-                row=4,
-            )
-        )
-        self.action = action
-        self.segment_id = segment_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
-    ) -> ActionButton:
-        return cls(match["action"], int(match["segment"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await _adapter(interaction).on_action(interaction, self.action)
+        await _adapter(interaction).on_button(interaction, self.button)
 
 
 class StoryClient(discord.Client):
@@ -185,7 +162,7 @@ class StoryClient(discord.Client):
         self.tree: app_commands.CommandTree[StoryClient] = app_commands.CommandTree(self)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(ChoiceButton, ActionButton)
+        self.add_dynamic_items(StoryButton)
         await self.adapter.setup(self)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -193,29 +170,15 @@ class StoryClient(discord.Client):
         if interaction.type is not discord.InteractionType.component:
             return
         data: dict[str, Any] = dict(interaction.data or {})
-        custom_id = str(data.get("custom_id", ""))
-        if re.fullmatch(CHOICE_TEMPLATE, custom_id) or re.fullmatch(ACTION_TEMPLATE, custom_id):
+        if re.fullmatch(TEMPLATE, str(data.get("custom_id", ""))):
             return
-        language = self.adapter.language_of(interaction)
-        await self.adapter.answer(interaction, text(language, Msg.CHOICE_CLOSED))
+        await self.adapter.on_button(interaction, None)
 
 
 def _adapter(interaction: discord.Interaction) -> DiscordAdapter:
     client = interaction.client
     assert isinstance(client, StoryClient)
     return client.adapter
-
-
-@dataclass(eq=False)
-class _Shown:
-    """One segment on screen: its card and the messages that show it."""
-
-    card: StoryCard
-    channel_id: int
-    messages: list[int] = field(default_factory=list)  # narration messages; last is the main one
-    sent: dict[int, str] = field(default_factory=dict)
-    picture_shown: str = ""
-    pacer: EditPacer | None = None
 
 
 class StoryCommands(app_commands.Group):
@@ -260,23 +223,23 @@ class StoryCommands(app_commands.Group):
 
     @app_commands.command(name="stop", description="End the story")
     async def stop(self, interaction: discord.Interaction) -> None:
-        await self.adapter.on_command(interaction, "stop")
+        await self.adapter.on_command(interaction, Command.STOP)
 
     @app_commands.command(name="status", description="What is going on")
     async def status(self, interaction: discord.Interaction) -> None:
-        await self.adapter.on_command(interaction, "status")
+        await self.adapter.on_command(interaction, Command.STATUS)
 
     @app_commands.command(name="retry", description="Rewrite the newest part")
     async def retry(self, interaction: discord.Interaction) -> None:
-        await self.adapter.on_command(interaction, "retry")
+        await self.adapter.on_command(interaction, Command.RETRY)
 
     @app_commands.command(name="undo", description="Take the last choice back")
     async def undo(self, interaction: discord.Interaction) -> None:
-        await self.adapter.on_command(interaction, "undo")
+        await self.adapter.on_command(interaction, Command.UNDO)
 
     @app_commands.command(name="redraw", description="Draw the newest picture again")
     async def redraw(self, interaction: discord.Interaction) -> None:
-        await self.adapter.on_command(interaction, "redraw")
+        await self.adapter.on_command(interaction, Command.REDRAW)
 
     @app_commands.command(name="settings", description="Change the story's settings")
     @app_commands.describe(
@@ -334,21 +297,25 @@ class StoryCommands(app_commands.Group):
 
     @app_commands.command(name="help", description="How to play")
     async def help(self, interaction: discord.Interaction) -> None:
-        await self.adapter.answer(
-            interaction, text(self.adapter.language_of(interaction), Msg.HELP_DISCORD)
-        )
+        await self.adapter.on_command(interaction, Command.HELP)
 
 
-class DiscordAdapter:
+class DiscordAdapter(Screen[Piece]):
     """Runs the Discord client and implements the engine's StoryView for Discord."""
 
-    def __init__(self, engine: StoryEngine, records: ScreenRecords, config: DiscordConfig) -> None:
-        self._engine = engine
-        self._records = records
+    platform = Platform.DISCORD
+    picture_rides_on_text = True
+
+    def __init__(
+        self,
+        engine: StoryEngine,
+        records: ScreenRecords,
+        config: DiscordConfig,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(engine, records, clock or SystemClock())
         self._config = config
-        self._shown: dict[int, _Shown] = {}
         self._no_access: set[int] = set()  # channels we could not post in, not yet explained
-        self._background = Background()
         self._runner: asyncio.Task[None] | None = None
         self.client = StoryClient(self, config.guild_ready_timeout)
 
@@ -368,10 +335,7 @@ class DiscordAdapter:
         await self.client.wait_until_ready()
 
     async def stop(self) -> None:
-        for shown in self._shown.values():
-            if shown.pacer is not None:
-                shown.pacer.cancel()
-        await self._background.close()
+        await self.close()
         await self.client.close()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
@@ -448,18 +412,20 @@ class DiscordAdapter:
                     NO_ACCESS[self.language_of(interaction)], ephemeral=True
                 )
 
-    async def _guarded(self, interaction: discord.Interaction, name: str, work: Any) -> None:
+    async def _guarded(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        work: Awaitable[Reply | None],
+        *,
+        public: bool = False,
+    ) -> None:
+        """Every interaction's one error path (see commands.answer), answered once."""
         started = time.monotonic()
-        language = self.language_of(interaction)
-        try:
-            reply = await work
-            if reply:
-                await self.answer(interaction, reply[0], public=reply[1])
-        except StoryActionError as err:
-            await self.answer(interaction, text(language, err.code, **err.params))
-        except Exception:
-            log.exception("Discord: %s failed", name)
-            await self.answer(interaction, text(language, Msg.INTERNAL_ERROR))
+        reply = await answer(work, self.language_of(interaction), f"Discord: {name}")
+        if reply is not None:
+            shown_to_all = public and reply.kind is not ReplyKind.ERROR
+            await self.answer(interaction, reply.text, public=shown_to_all)
         log.info(
             "Discord: %s in %s handled in %.2fs",
             name,
@@ -474,7 +440,7 @@ class DiscordAdapter:
         genre: str | None,
         language: str | None,
     ) -> None:
-        async def work() -> tuple[str, bool]:
+        async def work() -> Reply:
             chosen = Language(language) if language else self.language_of(interaction)
             place = self._place(interaction)
             where = ""
@@ -487,14 +453,13 @@ class DiscordAdapter:
                 key = ChannelKey(Platform.DISCORD, str(channel.id), str(thread.id))
                 place = Place(key, place.guild_id, True)
                 where = " " + text(chosen, Msg.STORY_IN_THREAD, thread=thread.mention)
-            await self._engine.start(
-                place, self._actor(interaction), premise=premise, genre=genre, language=chosen
-            )
+            actor = self._actor(interaction)
+            started = await start_story(self._engine, place, actor, chosen, premise, genre)
             about = f": *{premise[:200]}*" if premise else ""
             starter = interaction.user.display_name
-            return f"📖 **{starter}** — {text(chosen, Msg.STORY_STARTED)}{about}{where}", True
+            return Reply(f"📖 **{starter}** — {started.text}{about}{where}", started.kind)
 
-        await self._guarded(interaction, "/story start", work())
+        await self._guarded(interaction, "/story start", work(), public=True)
 
     async def _new_thread(
         self, channel: discord.TextChannel, place: Place, title: str
@@ -506,26 +471,16 @@ class DiscordAdapter:
             auto_archive_duration=1440,
         )
 
-    async def on_command(self, interaction: discord.Interaction, command: str) -> None:
-        async def work() -> tuple[str, bool] | None:
-            language = self.language_of(interaction)
-            place = self._place(interaction)
-            if command == "status":
-                return status_text(await self._engine.status(place)), False
-            actor = self._actor(interaction)
-            if command == "stop":
-                await self._engine.stop(place, actor)
-                return text(language, Msg.STORY_STOPPED), False
-            if command == "retry":
-                await self._engine.retry(place, actor)
-                return text(language, Msg.RETRYING), False
-            if command == "undo":
-                await self._engine.undo(place, actor)
-                return text(language, Msg.UNDONE), False
-            await self._engine.redraw(place, actor)
-            return text(language, Msg.REDRAWING), False
-
-        await self._guarded(interaction, f"/story {command}", work())
+    async def on_command(self, interaction: discord.Interaction, command: Command) -> None:
+        work = perform(
+            self._engine,
+            command,
+            self._place(interaction),
+            self._actor(interaction),
+            self.language_of(interaction),
+            help_text=Msg.HELP_DISCORD,
+        )
+        await self._guarded(interaction, f"/story {command}", work)
 
     def workflow_choices(self, current: str) -> list[app_commands.Choice[str]]:
         names = [n for n in self._config.workflows if current.lower() in n.lower()]
@@ -544,8 +499,7 @@ class DiscordAdapter:
         pictures: bool | None,
         workflow: str | None = None,
     ) -> None:
-        async def work() -> tuple[str, bool]:
-            language = self.language_of(interaction)
+        async def work() -> Reply:
             self._check_workflow(workflow)
             settings = await self._engine.configure(
                 self._place(interaction),
@@ -554,9 +508,7 @@ class DiscordAdapter:
                 pictures=pictures,
                 workflow=workflow,
             )
-            state = text(language, Msg.ON if settings.pictures else Msg.OFF)
-            window = int(settings.vote_window_seconds)
-            return text(language, Msg.SETTINGS_TITLE, pictures=state, window=window), False
+            return Reply(settings_text(self.language_of(interaction), settings), ReplyKind.INFO)
 
         await self._guarded(interaction, "/story settings", work())
 
@@ -568,7 +520,7 @@ class DiscordAdapter:
         workflow: str | None,
         threads: bool | None,
     ) -> None:
-        async def work() -> tuple[str, bool]:
+        async def work() -> Reply:
             language = self.language_of(interaction)
             self._check_workflow(workflow)
             defaults = await self._engine.configure_guild(
@@ -593,201 +545,76 @@ class DiscordAdapter:
                 threads=on_off(defaults.threads),
                 workflow=defaults.workflow or unset,
             )
-            return summary, False
+            return Reply(summary, ReplyKind.INFO)
 
         await self._guarded(interaction, "/story defaults", work())
 
-    async def on_choice(
-        self, interaction: discord.Interaction, segment_id: int, choice: int
-    ) -> None:
-        async def work() -> tuple[str, bool]:
-            language = self.language_of(interaction)
-            outcome = await self._engine.press(
-                self._place(interaction), self._actor(interaction), segment_id, choice
-            )
-            code = {
-                PressKind.DECIDED: Msg.CHOSEN,
-                PressKind.VOTE_COUNTED: Msg.VOTE_COUNTED,
-                PressKind.VOTE_CHANGED: Msg.VOTE_CHANGED,
-                PressKind.VOTE_SAME: Msg.VOTE_SAME,
-            }[outcome.kind]
-            return text(language, code, choice=outcome.choice_text), False
-
-        await self._guarded(interaction, "choice", work())
-
-    async def on_action(self, interaction: discord.Interaction, action: str) -> None:
-        async def work() -> tuple[str, bool]:
-            language = self.language_of(interaction)
+    async def on_button(self, interaction: discord.Interaction, button: Button | None) -> None:
+        async def work() -> Reply:
+            if button is None:
+                raise StoryActionError(Msg.CHOICE_CLOSED)
             place, actor = self._place(interaction), self._actor(interaction)
-            if action == "r":
-                await self._engine.redraw(place, actor)
-                return text(language, Msg.REDRAWING), False
-            if action == "x":
-                await self._engine.close_vote(place, actor)
-                return text(language, Msg.VOTE_CLOSED), False
-            await self._engine.retry(place, actor)
-            return text(language, Msg.RETRYING), False
+            return await press(self._engine, button, place, actor, self.language_of(interaction))
 
-        await self._guarded(interaction, f"button {action}", work())
+        name = f"button {button.kind.name.lower()}" if button else "button"
+        await self._guarded(interaction, name, work())
 
-    # From the engine to Discord (the StoryView port)
+    # From the engine to Discord: the Screen hooks
 
-    async def show(self, event: ev.StoryEvent) -> None:
-        channel_id = int(event.key.thread_id or event.key.channel_id)
-        try:
-            if isinstance(event, ev.SegmentStarted):
-                card = StoryCard(
-                    event.session_id, event.segment_id, event.index, event.language, event.is_group
-                )
-                started = _Shown(card, channel_id)
-                self._shown[event.segment_id] = started
-                await self._pace(started, urgent=True)
-                return
-            if isinstance(event, ev.Notice):
-                await self._channel(channel_id).send(
-                    text(event.language, event.code, **dict(event.params))
-                )
-                return
-            segment_id = ev.segment_of(event)
-            shown = await self._find(segment_id, channel_id) if segment_id else None
-            if shown is not None and shown.card.reopens(event):
-                shown = await self._reshow(shown)
-            if shown is not None:
-                shown.card.apply(event)
-                await self._pace(shown, urgent=isinstance(event, URGENT_EVENTS))
-            if isinstance(event, ev.StoryStopped):
-                await self._channel(channel_id).send(text(event.language, Msg.STORY_STOPPED))
-        except discord.Forbidden as err:
-            log.warning(
-                "Discord: no permission in channel %s (%s); pausing its story", channel_id, err
-            )
-            self._no_access.add(channel_id)
-            self._pause_later(event.key)
-        except discord.HTTPException as err:
-            log.warning(
-                "Discord: could not show %s in %s: %s", type(event).__name__, channel_id, err
-            )
+    def edit_interval(self, card: StoryCard) -> float:
+        return self._config.edit_interval
 
-    def _pause_later(self, key: ChannelKey) -> None:
-        """Pause the story so it stops making requests Discord refuses (too many invalid
-        requests get a bot banned). Scheduled: the engine may hold the channel's lock."""
-        self._background.run(self._engine.pause(Place(key, "", True)), f"pause {key}")
+    def fault(self, error: Exception) -> Fault | None:
+        if isinstance(error, discord.Forbidden):
+            return Fault.NO_ACCESS
+        return Fault.FAILED if isinstance(error, discord.HTTPException) else None
+
+    def lost_access(self, key: ChannelKey) -> None:
+        self._no_access.add(_channel_id(key))
+
+    async def post(self, key: ChannelKey, message: str) -> None:
+        await self._channel(_channel_id(key)).send(message)
 
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(channel_id)
 
-    async def _find(self, segment_id: int, channel_id: int) -> _Shown | None:
-        """The segment's screen state; rebuilt from the database after a restart."""
-        shown = self._shown.get(segment_id)
-        if shown is not None:
-            return shown
-        loaded = await load_card(self._records, segment_id, Platform.DISCORD)
-        if loaded is None:
-            return None
-        card, stored = loaded
-        shown = _Shown(card, channel_id, [ref.message_id for ref in stored.messages])
-        shown.picture_shown = card.picture_path
-        self._shown[segment_id] = shown
-        return shown
-
-    async def _reshow(self, old: _Shown) -> _Shown:
-        """Mark the old message undone and start a new one for the reopened segment."""
-        old.card.mark_undone()
-        await self._pace(old, urgent=True)
-        fresh = _Shown(old.card.fresh(), old.channel_id)
-        self._shown[old.card.segment_id] = fresh
-        return fresh
-
-    async def _pace(self, shown: _Shown, *, urgent: bool) -> None:
-        if shown.pacer is None:
-            shown.pacer = EditPacer(self._config.edit_interval, lambda: self._flush(shown))
-        await shown.pacer.request(urgent=urgent)
-
-    def _embeds(self, shown: _Shown) -> list[discord.Embed]:
+    def layout(self, shown: Shown) -> list[Piece]:
         card = shown.card
         status = "\n".join(card.status_lines(lambda ts: f"<t:{int(ts)}:T> (<t:{int(ts)}:R>)"))
-        pieces = (
-            split_text(card.narration, DESCRIPTION_LIMIT - STATUS_ROOM) if card.narration else []
-        )
-        if not pieces:
-            pieces = [""]
-        pieces[-1] = "\n\n".join(p for p in (pieces[-1], status) if p) or "…"
+        pieces = narration_pieces(card.narration, status, DESCRIPTION_LIMIT - STATUS_ROOM)
         colour = discord.Colour.blurple() if card.is_open else discord.Colour.dark_grey()
         embeds = [discord.Embed(description=piece, colour=colour) for piece in pieces]
         embeds[0].title = f"{card.index + 1}"
         if card.picture_path:
             embeds[-1].set_image(url=f"attachment://{Path(card.picture_path).name}")
-        return embeds
+        view = self._view(card)
+        return [(embed, view if embed is embeds[-1] else None) for embed in embeds]
 
     def _view(self, card: StoryCard) -> discord.ui.View | None:
         view = discord.ui.View(timeout=None)
-        if card.is_open:
-            for number in range(len(card.choices)):
-                button = ChoiceButton(
-                    card.segment_id, number, card.choice_label(number, LABEL_LIMIT)
-                )
-                view.add_item(button)
-        if card.can_close_vote:
-            view.add_item(
-                ActionButton("x", card.segment_id, text(card.language, Msg.CLOSE_VOTE_BUTTON))
-            )
-        if card.state == "failed":
-            view.add_item(ActionButton("t", card.segment_id, text(card.language, Msg.RETRY_BUTTON)))
-        elif card.can_redraw:
-            view.add_item(
-                ActionButton("r", card.segment_id, text(card.language, Msg.REDRAW_BUTTON))
-            )
+        for button in card_buttons(card, LABEL_LIMIT):
+            view.add_item(StoryButton(button))
         return view if view.children else None
 
-    async def _flush(self, shown: _Shown) -> None:
-        """Bring the segment's messages in line with its card (called by its pacer)."""
-        embeds = self._embeds(shown)
-        view = self._view(shown.card)
-        new_picture = (
-            bool(shown.card.picture_path) and shown.card.picture_path != shown.picture_shown
-        )
-        changed = False
-        for number, embed in enumerate(embeds):
-            last = number == len(embeds) - 1
-            piece_view = view if last else None
-            files = [await self._picture_file(shown)] if last and new_picture else []
-            fingerprint = json.dumps(embed.to_dict(), sort_keys=True) + str(
-                [c.to_component_dict() for c in piece_view.children] if piece_view else ""
-            )
-            if number < len(shown.messages):
-                message_id = shown.messages[number]
-                if shown.sent.get(message_id) == fingerprint and not files:
-                    continue
-                new_id = await self._edit(shown, message_id, embed, piece_view, files)
-                if new_id != message_id:
-                    shown.messages[number] = new_id
-                    changed = True
-                shown.sent[new_id] = fingerprint
-            else:
-                message = await self._channel(shown.channel_id).send(
-                    embed=embed,
-                    view=piece_view or discord.utils.MISSING,
-                    files=files or discord.utils.MISSING,
-                )
-                shown.messages.append(message.id)
-                shown.sent[message.id] = fingerprint
-                changed = True
-        if new_picture:
-            shown.picture_shown = shown.card.picture_path
-        if changed:
-            refs = [MessageRef(Platform.DISCORD, MessageKind.TEXT, m) for m in shown.messages]
-            await self._records.set_messages(shown.card.segment_id, refs)
+    def fingerprint(self, piece: Piece) -> str:
+        embed, view = piece
+        components = [c.to_component_dict() for c in view.children] if view else ""
+        return json.dumps(embed.to_dict(), sort_keys=True) + str(components)
 
-    async def _edit(
-        self,
-        shown: _Shown,
-        message_id: int,
-        embed: discord.Embed,
-        view: discord.ui.View | None,
-        files: list[discord.File],
-    ) -> int:
+    async def send(self, shown: Shown, piece: Piece, *, last: bool) -> int:
+        embed, view = piece
+        files = await self._new_picture(shown) if last else []
+        message = await self._channel(_channel_id(shown.key)).send(
+            embed=embed, view=view or discord.utils.MISSING, files=files or discord.utils.MISSING
+        )
+        return message.id
+
+    async def edit(self, shown: Shown, number: int, piece: Piece, *, last: bool) -> int:
         """Edit with the bot token; a deleted or too-old message is posted again."""
-        message = self._channel(shown.channel_id).get_partial_message(message_id)
+        embed, view = piece
+        message_id = shown.messages[number]
+        files = await self._new_picture(shown) if last else []
+        message = self._channel(_channel_id(shown.key)).get_partial_message(message_id)
         try:
             if files:
                 await message.edit(embed=embed, view=view, attachments=files)
@@ -802,16 +629,21 @@ class DiscordAdapter:
             log.info("Discord: message %s is too old to edit again; posting a new one", message_id)
         if not files and shown.card.picture_path:
             files = [await self._picture_file(shown)]
-        fresh = await self._channel(shown.channel_id).send(
+        fresh = await self._channel(_channel_id(shown.key)).send(
             embed=embed, view=view or discord.utils.MISSING, files=files or discord.utils.MISSING
         )
         return fresh.id
 
-    async def _picture_file(self, shown: _Shown) -> discord.File:
+    async def _new_picture(self, shown: Shown) -> list[discord.File]:
+        """The card's picture as an upload if it is not on screen yet."""
+        path = shown.card.picture_path
+        return [await self._picture_file(shown)] if path and path != shown.picture_shown else []
+
+    async def _picture_file(self, shown: Shown) -> discord.File:
         """The picture as an upload, re-encoded smaller if over the guild's limit."""
         path = Path(shown.card.picture_path)
         data = await asyncio.to_thread(path.read_bytes)
-        channel = self.client.get_channel(shown.channel_id)
+        channel = self.client.get_channel(_channel_id(shown.key))
         guild = getattr(channel, "guild", None)
         limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
         name = path.name
@@ -825,6 +657,10 @@ class DiscordAdapter:
                 limit,
             )
         return discord.File(io.BytesIO(data), filename=name)
+
+
+def _channel_id(key: ChannelKey) -> int:
+    return int(key.thread_id or key.channel_id)
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

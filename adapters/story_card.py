@@ -8,6 +8,7 @@ platform ids and makes no calls.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,17 @@ URGENT_EVENTS = (
 )
 
 
+class CardState(enum.StrEnum):
+    """Where a shown segment is in its life."""
+
+    WRITING = "writing"
+    OPEN = "open"
+    DECIDED = "decided"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    SUPERSEDED = "superseded"
+
+
 @dataclass
 class StoryCard:
     """The live state of one segment as players see it."""
@@ -37,7 +49,7 @@ class StoryCard:
     index: int
     language: Language
     is_group: bool
-    state: str = "writing"  # writing | open | decided | failed | stopped | superseded
+    state: CardState = CardState.WRITING
     narration: str = ""
     choices: tuple[str, ...] = ()
     counts: tuple[int, ...] = ()
@@ -52,11 +64,11 @@ class StoryCard:
     def from_segment(cls, segment: Segment, language: Language, is_group: bool) -> StoryCard:
         """Rebuild a card from the database (after a restart)."""
         state = {
-            SegmentState.GENERATING: "writing",
-            SegmentState.OPEN: "open",
-            SegmentState.DECIDED: "decided",
-            SegmentState.FAILED: "failed",
-        }.get(segment.state, "decided")
+            SegmentState.GENERATING: CardState.WRITING,
+            SegmentState.OPEN: CardState.OPEN,
+            SegmentState.DECIDED: CardState.DECIDED,
+            SegmentState.FAILED: CardState.FAILED,
+        }.get(segment.state, CardState.DECIDED)
         card = cls(segment.session_id, segment.id, segment.index, language, is_group, state)
         card.narration = segment.narration
         card.choices = segment.choices
@@ -72,12 +84,23 @@ class StoryCard:
 
     @property
     def is_open(self) -> bool:
-        return self.state == "open"
+        return self.state is CardState.OPEN
 
     @property
     def can_redraw(self) -> bool:
         """The picture failed on a part that still counts: offer a redraw."""
-        return self.picture_failed and self.state in ("open", "decided")
+        return self.picture_failed and self.state in (CardState.OPEN, CardState.DECIDED)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more will change on this card's message unless a picture is still coming
+        (decided, superseded or stopped)."""
+        return self.state in (CardState.DECIDED, CardState.SUPERSEDED, CardState.STOPPED)
+
+    @property
+    def picture_pending(self) -> bool:
+        """A picture is queued or being drawn for this card."""
+        return bool(self.picture) and not self.picture_failed
 
     @property
     def can_close_vote(self) -> bool:
@@ -87,11 +110,14 @@ class StoryCard:
     def reopens(self, event: ev.StoryEvent) -> bool:
         """Undo is showing this (already decided) segment again: its old message should be
         marked undone and the segment shown afresh at the bottom of the chat."""
-        return isinstance(event, ev.SegmentFinished) and self.state in ("decided", "superseded")
+        return isinstance(event, ev.SegmentFinished) and self.state in (
+            CardState.DECIDED,
+            CardState.SUPERSEDED,
+        )
 
     def mark_undone(self) -> None:
         """Undo took this part's choice back: the old message says so, without buttons."""
-        self.state = "superseded"
+        self.state = CardState.SUPERSEDED
         self.failure = ""
         self.decision = text(self.language, Msg.PART_UNDONE)
 
@@ -108,7 +134,7 @@ class StoryCard:
                 self.narration = event.text
             case ev.SegmentFinished():  # also when undo reopens an older segment
                 segment = event.segment
-                self.state = "open"
+                self.state = CardState.OPEN
                 self.failure = ""
                 self.narration = segment.narration
                 self.choices = segment.choices
@@ -119,7 +145,7 @@ class StoryCard:
                 self.counts = event.tally.counts
                 self.closes_at = event.tally.closes_at
             case ev.ChoiceDecided():
-                self.state = "decided"
+                self.state = CardState.DECIDED
                 self.decision = decision_text(
                     self.language, event.decided_by, event.choice_text, event.votes
                 )
@@ -130,7 +156,7 @@ class StoryCard:
                     Msg.PART_RETRIED if event.reason is ev.Superseded.RETRIED else Msg.PART_UNDONE,
                 )
             case ev.SegmentFailed():
-                self.state = "failed"
+                self.state = CardState.FAILED
                 self.failure = text(self.language, event.reason)
             case ev.PictureQueued():
                 self.picture = text(self.language, Msg.PICTURE_QUEUED, ahead=event.ahead)
@@ -152,8 +178,8 @@ class StoryCard:
             case ev.PictureDropped():
                 self.picture = ""
             case ev.StoryStopped():
-                if self.state in ("open", "writing"):
-                    self.state = "stopped"
+                if self.state in (CardState.OPEN, CardState.WRITING):
+                    self.state = CardState.STOPPED
             case _:
                 pass
 
@@ -161,13 +187,13 @@ class StoryCard:
         """Lines under the narration: writing, votes, decision, failure, picture.
         `when` writes the vote's end time the platform's way (default: a UTC clock time)."""
         lines: list[str] = []
-        if self.state == "writing":
+        if self.state is CardState.WRITING:
             lines.append(text(self.language, Msg.WRITING))
         if self.is_open and self.is_group and self.closes_at is not None:
             closes = (when or _utc_clock)(self.closes_at)
             lines.append("🗳 " + text(self.language, Msg.VOTE_OPEN, closes=closes))
         if self.decision:
-            lines.append(("↩ " if self.state == "superseded" else "» ") + self.decision)
+            lines.append(("↩ " if self.state is CardState.SUPERSEDED else "» ") + self.decision)
         if self.failure:
             lines.append("⚠️ " + self.failure)
         if self.picture:

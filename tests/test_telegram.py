@@ -43,7 +43,11 @@ async def make_bot(
     bots: list[Bot] = []
 
     async def build(
-        *, comfy: FakeComfyUI | None = None, token: str = TOKEN, start: bool = True
+        *,
+        comfy: FakeComfyUI | None = None,
+        token: str = TOKEN,
+        start: bool = True,
+        clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
     ) -> Bot:
         core = make_core(comfy)
         config = TelegramConfig(
@@ -58,7 +62,7 @@ async def make_bot(
             max_retries=2,
             workflows=("sd15", "sdxl"),
         )
-        adapter = TelegramAdapter(core.engine, StoredScreens(store), config)
+        adapter = TelegramAdapter(core.engine, StoredScreens(store), config, clock)
         core.router.register(Platform.TELEGRAM, adapter)
         bot = Bot(core.engine, adapter, core.illustrator)
         if start:
@@ -393,10 +397,10 @@ async def test_a_deleted_story_message_is_posted_again(
 
 
 async def test_comfyui_failing_the_story_goes_on_without_pictures(
-    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI, clock: FakeClock
 ) -> None:
     fake_comfy.fail_prompts = 1000
-    await make_bot(comfy=fake_comfy)
+    bot = await make_bot(comfy=fake_comfy, clock=clock)
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
@@ -412,7 +416,9 @@ async def test_comfyui_failing_the_story_goes_on_without_pictures(
     tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
     second = await wait_story(tg, chat["id"], 2)
     assert "photo" not in second
-    await asyncio.sleep(0.3)
+    await bot.engine.wait_idle()  # part 2's picture has failed too
+    await clock.advance(60)  # past every pace and retry: a second notice would be out now
+    await bot.engine.wait_idle()
     assert sum("Pictures are off" in m.get("text", "") for m in tg.bot_messages(chat["id"])) == 1
 
 
@@ -549,9 +555,9 @@ async def test_a_retried_part_loses_its_buttons(make_bot: BotFactory, tg: FakeTe
 
 
 async def test_a_user_who_blocks_the_bot_pauses_the_story(
-    make_bot: BotFactory, tg: FakeTelegram, store: Store
+    make_bot: BotFactory, tg: FakeTelegram, store: Store, clock: FakeClock
 ) -> None:
-    await make_bot()
+    bot = await make_bot(clock=clock)
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
@@ -564,8 +570,10 @@ async def test_a_user_who_blocks_the_bot_pauses_the_story(
         return session is not None and session.state.value == "paused"
 
     await eventually(paused)
+    await bot.engine.wait_idle()
     refused = len([1 for name, p in tg.requests if str(p.get("chat_id")) == str(chat["id"])])
-    await asyncio.sleep(0.3)
+    await clock.advance(60)  # every paced edit would have gone out by now
+    await bot.engine.wait_idle()
     after = len([1 for name, p in tg.requests if str(p.get("chat_id")) == str(chat["id"])])
     assert after == refused  # no more requests Telegram would refuse
 
@@ -651,20 +659,29 @@ async def test_an_event_that_changes_nothing_sends_no_edit(
 ) -> None:
     from storycraft_bot.core import events as ev
 
-    bot = await make_bot()
+    clock = FakeClock()
+    bot = await make_bot(clock=clock)
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
     message = await wait_story(tg, chat["id"], 1)
     await bot.engine.wait_idle()
+    await clock.advance(1)  # any edit still paced goes out now
     edits = len(tg.calls("editMessageText"))
     key = ChannelKey(Platform.TELEGRAM, str(chat["id"]))
 
     for _ in range(3):  # nothing to clear: the message already shows no picture status
         await bot.adapter.show(ev.PictureDropped(key, 1, Language.EN, segment_id=1))
-    await asyncio.sleep(0.3)  # past the pacing interval
+    await asyncio.sleep(0)  # the paced flush starts waiting on the clock
+    await clock.advance(1)  # past the pacing interval: the paced flush runs now
+    # Then one real change, paced the same way: once it has arrived, any edit the no-op
+    # events caused would have arrived before it.
+    await bot.adapter.show(ev.PictureProgress(key, 1, Language.EN, segment_id=1, percent=50))
+    await asyncio.sleep(0)
+    await clock.advance(1)
+    await tg.wait_until(lambda: len(tg.calls("editMessageText")) > edits)
 
-    assert len(tg.calls("editMessageText")) == edits
+    assert len(tg.calls("editMessageText")) == edits + 1
     assert tg.errors == []
     assert tg.messages[(chat["id"], message["message_id"])]["text"].startswith("Part 1.")
 

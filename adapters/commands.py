@@ -1,0 +1,160 @@
+"""One command vocabulary for every screen: the commands, the one table that says which
+engine call each makes and what it answers, the press replies, and the one error path.
+
+Which replies a screen shows is the screen's policy, by `ReplyKind`: Discord must answer
+every interaction and shows all; a Telegram chat command shows information and errors
+(its effect appears in the chat anyway); the console also says what takes a while.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from storycraft_bot.core.engine import PressKind, StoryEngine
+from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.models import Actor, Language, Place, StorySettings
+from storycraft_bot.core.texts import Msg, status_text, text
+
+from .buttons import Button, ButtonKind
+
+log = logging.getLogger(__name__)
+
+
+class Command(enum.StrEnum):
+    """What a player can ask for; the value is the command's word."""
+
+    START = "start"
+    STOP = "stop"
+    STATUS = "status"
+    RETRY = "retry"
+    UNDO = "undo"
+    REDRAW = "redraw"
+    SETTINGS = "settings"
+    HELP = "help"
+    CLOSE_VOTE = "close"
+
+
+def parse_command(word: str) -> Command | None:
+    """`/retry`, `retry` or `/retry@SomeBot` as a command; None for anything else."""
+    name = word.strip().lstrip("/").split("@")[0].lower()
+    try:
+        return Command(name)
+    except ValueError:
+        return None
+
+
+class ReplyKind(enum.Enum):
+    """What a reply is, so each screen can decide whether to show it."""
+
+    INFO = enum.auto()  # asked-for information (status, help)
+    ACK = enum.auto()  # the request is taken; its effect takes a while (a picture)
+    SEEN = enum.auto()  # the request is done and its effect is on screen already
+    ERROR = enum.auto()  # refused or failed
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    kind: ReplyKind
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A command that is one engine call on (place, actor) and a fixed answer."""
+
+    call: Callable[[StoryEngine, Place, Actor], Awaitable[object]]
+    reply: Msg
+    kind: ReplyKind
+
+
+#: The table: command -> engine call -> reply. These are for the starter or a moderator.
+ACTIONS: dict[Command, Action] = {
+    Command.STOP: Action(StoryEngine.stop, Msg.STORY_STOPPED, ReplyKind.SEEN),
+    Command.RETRY: Action(StoryEngine.retry, Msg.RETRYING, ReplyKind.SEEN),
+    Command.UNDO: Action(StoryEngine.undo, Msg.UNDONE, ReplyKind.SEEN),
+    Command.REDRAW: Action(StoryEngine.redraw, Msg.REDRAWING, ReplyKind.ACK),
+    Command.CLOSE_VOTE: Action(StoryEngine.close_vote, Msg.VOTE_CLOSED, ReplyKind.SEEN),
+}
+
+#: Commands whose actor must be checked as a moderator (Telegram asks the chat for these).
+MODERATED = frozenset(ACTIONS)
+
+#: What pressing an action button means.
+BUTTON_COMMANDS = {
+    ButtonKind.CLOSE_VOTE: Command.CLOSE_VOTE,
+    ButtonKind.RETRY: Command.RETRY,
+    ButtonKind.REDRAW: Command.REDRAW,
+}
+
+#: The presser's private answer to a choice press.
+PRESS_REPLIES = {
+    PressKind.DECIDED: Msg.CHOSEN,
+    PressKind.VOTE_COUNTED: Msg.VOTE_COUNTED,
+    PressKind.VOTE_CHANGED: Msg.VOTE_CHANGED,
+    PressKind.VOTE_SAME: Msg.VOTE_SAME,
+}
+
+
+async def perform(
+    engine: StoryEngine,
+    command: Command,
+    place: Place,
+    actor: Actor,
+    language: Language,
+    *,
+    help_text: Msg = Msg.HELP,
+) -> Reply:
+    """Run a command that takes no arguments (all but START and SETTINGS)."""
+    if command is Command.STATUS:
+        return Reply(status_text(await engine.status(place)), ReplyKind.INFO)
+    if command is Command.HELP:
+        return Reply(text(language, help_text), ReplyKind.INFO)
+    action = ACTIONS.get(command)
+    if action is None:
+        raise ValueError(f"{command} takes arguments: the screen asks for them")
+    await action.call(engine, place, actor)
+    return Reply(text(language, action.reply), action.kind)
+
+
+async def start_story(
+    engine: StoryEngine,
+    place: Place,
+    actor: Actor,
+    language: Language,
+    premise: str = "",
+    genre: str | None = None,
+) -> Reply:
+    await engine.start(place, actor, premise=premise, genre=genre, language=language)
+    return Reply(text(language, Msg.STORY_STARTED), ReplyKind.SEEN)
+
+
+async def press(
+    engine: StoryEngine, button: Button, place: Place, actor: Actor, language: Language
+) -> Reply:
+    """A press on a card's button (a decoded id, see buttons.decode)."""
+    if button.kind is ButtonKind.CHOICE:
+        outcome = await engine.press(place, actor, button.segment_id, button.index)
+        reply = text(language, PRESS_REPLIES[outcome.kind], choice=outcome.choice_text)
+        return Reply(reply, ReplyKind.SEEN)
+    return await perform(engine, BUTTON_COMMANDS[button.kind], place, actor, language)
+
+
+def settings_text(language: Language, settings: StorySettings) -> str:
+    state = text(language, Msg.ON if settings.pictures else Msg.OFF)
+    window = int(settings.vote_window_seconds)
+    return text(language, Msg.SETTINGS_TITLE, pictures=state, window=window)
+
+
+async def answer(work: Awaitable[Reply | None], language: Language, what: str) -> Reply | None:
+    """The one error path: a refusal becomes its catalogue text; anything else is logged
+    once with its traceback and answered with the internal-error text."""
+    try:
+        return await work
+    except StoryActionError as err:
+        return Reply(text(language, err.code, **err.params), ReplyKind.ERROR)
+    except Exception:
+        log.exception("%s failed", what)
+        return Reply(text(language, Msg.INTERNAL_ERROR), ReplyKind.ERROR)

@@ -1,0 +1,337 @@
+"""The outline every screen shares: which segments are on screen, what an engine event
+changes, pacing, skipping no-op edits, the narration pieces. A platform (Discord,
+Telegram, later the web) subclasses `Screen` and writes only its hooks: how a card is
+rendered into pieces, how a piece is sent or edited, how a channel message is posted,
+and which of its errors mean "no access".
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import ClassVar, Generic, TypeVar
+
+from storycraft_bot.core import events as ev
+from storycraft_bot.core.clock import Clock
+from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.models import ChannelKey, MessageKind, MessageRef, Place, Platform
+from storycraft_bot.core.screen_records import ScreenRecords, ShownSegment
+from storycraft_bot.core.text_fitting import split_text
+from storycraft_bot.core.texts import Msg, text
+
+from .background import Background
+from .pacing import EditPacer
+from .story_card import URGENT_EVENTS, CardState, StoryCard, load_card
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P")  # one rendered piece (a message's content), the platform's own type
+
+DEFAULT_CAPACITY = 256  # segments kept on screen in memory; older ones are rebuilt
+
+
+class Fault(enum.Enum):
+    """What a platform error means for the story."""
+
+    NO_ACCESS = enum.auto()  # the platform refuses us in the channel: pause the story
+    FAILED = enum.auto()  # this call failed: log it and go on
+
+
+@dataclass(eq=False)
+class Shown:
+    """One segment on screen: its card and the messages that show it."""
+
+    card: StoryCard
+    key: ChannelKey
+    messages: list[int] = field(default_factory=list)  # narration; the last is the main one
+    captioned: bool = False  # the main message became the picture, narration as caption
+    photo_reply: int | None = None  # the picture as a separate reply to the main message
+    upload: str = ""  # the platform's reference to the uploaded picture, to send it again
+    sent: dict[int, str] = field(default_factory=dict)  # fingerprint of what each shows
+    picture_shown: str = ""
+    pacer: EditPacer | None = None
+
+    @classmethod
+    def restored(cls, card: StoryCard, key: ChannelKey, stored: ShownSegment) -> Shown:
+        """The screen state of a segment from its stored message references."""
+        shown = cls(card, key, upload=stored.upload, picture_shown=card.picture_path)
+        for ref in stored.messages:
+            if ref.kind is MessageKind.PHOTO_REPLY:
+                shown.photo_reply = ref.message_id
+            else:
+                shown.messages.append(ref.message_id)
+                shown.captioned = shown.captioned or ref.kind is MessageKind.PICTURE
+        return shown
+
+    def refs(self, platform: Platform) -> list[MessageRef]:
+        def ref(kind: MessageKind, message_id: int) -> MessageRef:
+            return MessageRef(platform, kind, message_id)
+
+        refs = [ref(MessageKind.TEXT, m) for m in self.messages[:-1]]
+        if self.messages:
+            main = MessageKind.PICTURE if self.captioned else MessageKind.TEXT
+            refs.append(ref(main, self.messages[-1]))
+        if self.photo_reply is not None:
+            refs.append(ref(MessageKind.PHOTO_REPLY, self.photo_reply))
+        return refs
+
+    def close(self) -> None:
+        if self.pacer is not None:
+            self.pacer.cancel()
+
+
+class ShownRegistry:
+    """The segments on screen, by segment id: bounded. A segment leaves when it is
+    settled (see `Screen._settle`) or, least recently used first, past `capacity`; an
+    evicted one is rebuilt from the ScreenRecords on its next event."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[int, Shown] = OrderedDict()
+        # Segments that left settled: if undo reopens one, its old message must be marked
+        # undone and the part shown afresh, as if it had stayed. Ids only, also bounded.
+        self._settled: OrderedDict[int, None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, segment_id: object) -> bool:
+        return segment_id in self._entries
+
+    def get(self, segment_id: int) -> Shown | None:
+        shown = self._entries.get(segment_id)
+        if shown is not None:
+            self._entries.move_to_end(segment_id)
+        return shown
+
+    def put(self, shown: Shown) -> None:
+        segment_id = shown.card.segment_id
+        old = self._entries.pop(segment_id, None)
+        if old is not None and old is not shown:
+            old.close()
+        self._entries[segment_id] = shown
+        self._settled.pop(segment_id, None)
+        while len(self._entries) > self._capacity:
+            _, evicted = self._entries.popitem(last=False)
+            evicted.close()
+
+    def settle(self, shown: Shown) -> None:
+        """`shown` is done: drop it (if it is still the segment's entry)."""
+        segment_id = shown.card.segment_id
+        if self._entries.get(segment_id) is not shown:
+            return
+        del self._entries[segment_id]
+        shown.close()
+        self._settled[segment_id] = None
+        while len(self._settled) > self._capacity * 4:
+            self._settled.popitem(last=False)
+
+    def left_settled(self, segment_id: int) -> bool:
+        return segment_id in self._settled
+
+    def close(self) -> None:
+        for shown in self._entries.values():
+            shown.close()
+        self._entries.clear()
+
+
+def narration_pieces(narration: str, status: str, limit: int) -> list[str]:
+    """The narration split for messages of `limit` characters, the status lines under the
+    last piece (the caller keeps room for them in `limit`)."""
+    pieces = split_text(narration, limit) if narration else []
+    pieces = pieces or [""]
+    pieces[-1] = "\n\n".join(p for p in (pieces[-1], status) if p) or "…"
+    return pieces
+
+
+class Screen(abc.ABC, Generic[P]):
+    """The engine's StoryView for one platform, with the platform left to the hooks."""
+
+    platform: ClassVar[Platform]
+    #: True when a new picture goes out with the last piece's edit (Discord's attachment);
+    #: False when `show_picture` shows it separately (Telegram's photo).
+    picture_rides_on_text: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        engine: StoryEngine,
+        records: ScreenRecords,
+        clock: Clock,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+    ) -> None:
+        self._engine = engine
+        self._records = records
+        self._clock = clock
+        self._shown = ShownRegistry(capacity)
+        self._background = Background()
+
+    # Hooks: what each platform writes
+
+    @abc.abstractmethod
+    def edit_interval(self, card: StoryCard) -> float:
+        """Seconds between two edits of one of the card's messages."""
+
+    @abc.abstractmethod
+    def layout(self, shown: Shown) -> list[P]:
+        """The card as message pieces; the last one carries the status and the buttons."""
+
+    @abc.abstractmethod
+    def fingerprint(self, piece: P) -> str:
+        """What a piece shows, to skip edits that would change nothing."""
+
+    @abc.abstractmethod
+    async def send(self, shown: Shown, piece: P, *, last: bool) -> int:
+        """Post a new message with `piece`; its id."""
+
+    @abc.abstractmethod
+    async def edit(self, shown: Shown, number: int, piece: P, *, last: bool) -> int:
+        """Edit message `number` to show `piece`; the id now showing it (a new one if the
+        platform made us post it again)."""
+
+    @abc.abstractmethod
+    async def post(self, key: ChannelKey, message: str) -> None:
+        """A plain message in the channel (notices, "the story has ended")."""
+
+    @abc.abstractmethod
+    def fault(self, error: Exception) -> Fault | None:
+        """What a platform error means; None for errors that are not the platform's."""
+
+    async def show_picture(self, shown: Shown, pieces: list[P]) -> bool:
+        """Show the card's new picture; True if the message references changed."""
+        return False
+
+    def lost_access(self, key: ChannelKey) -> None:
+        """Called once the platform refused us in `key` (before the story pauses)."""
+
+    # The outline
+
+    async def show(self, event: ev.StoryEvent) -> None:
+        try:
+            await self._dispatch(event)
+        except Exception as err:
+            fault = self.fault(err)
+            if fault is None:
+                raise
+            where = event.key
+            if fault is Fault.NO_ACCESS:
+                log.warning(
+                    "%s: no access to %s (%s); pausing its story", self.platform, where, err
+                )
+                self.lost_access(where)
+                # Scheduled, not awaited: the engine may hold the channel's lock right now.
+                pause = self._engine.pause(Place(where, "", True))
+                self._background.run(pause, f"pause {where}")
+            else:
+                log.warning(
+                    "%s: could not show %s in %s: %s",
+                    self.platform,
+                    type(event).__name__,
+                    where,
+                    err,
+                )
+
+    @property
+    def on_screen(self) -> int:
+        """How many segments the registry holds now."""
+        return len(self._shown)
+
+    async def close(self) -> None:
+        """Stop every pacer and background task (the adapter's stop)."""
+        self._shown.close()
+        await self._background.close()
+
+    async def _dispatch(self, event: ev.StoryEvent) -> None:
+        if isinstance(event, ev.SegmentStarted):
+            card = StoryCard(
+                event.session_id, event.segment_id, event.index, event.language, event.is_group
+            )
+            started = Shown(card, event.key)
+            self._shown.put(started)
+            await self._pace(started, urgent=True)
+            return
+        if isinstance(event, ev.Notice):
+            await self.post(event.key, text(event.language, event.code, **dict(event.params)))
+            return
+        segment_id = ev.segment_of(event)
+        shown = await self._find(segment_id, event) if segment_id else None
+        if shown is not None and shown.card.reopens(event):
+            shown = await self._reshow(shown)
+        if shown is not None:
+            shown.card.apply(event)
+            await self._pace(shown, urgent=isinstance(event, URGENT_EVENTS))
+        if isinstance(event, ev.StoryStopped):
+            await self.post(event.key, text(event.language, Msg.STORY_STOPPED))
+
+    async def _find(self, segment_id: int, event: ev.StoryEvent) -> Shown | None:
+        """The segment's screen state; rebuilt from the records after a restart or after
+        it left the registry."""
+        shown = self._shown.get(segment_id)
+        if shown is not None:
+            return shown
+        loaded = await load_card(self._records, segment_id, self.platform)
+        if loaded is None:
+            return None
+        card, stored = loaded
+        if isinstance(event, ev.SegmentFinished) and self._shown.left_settled(segment_id):
+            card.state = CardState.DECIDED  # its message shows it decided: undo reopens it
+        shown = Shown.restored(card, event.key, stored)
+        if isinstance(event, ev.PictureReady):
+            shown.picture_shown = ""  # this event brings the picture: it is not shown yet
+        self._shown.put(shown)
+        return shown
+
+    async def _reshow(self, old: Shown) -> Shown:
+        """Mark the old message undone and start a new one for the reopened segment."""
+        old.card.mark_undone()
+        await self._pace(old, urgent=True)
+        fresh = Shown(old.card.fresh(), old.key)
+        self._shown.put(fresh)
+        return fresh
+
+    async def _pace(self, shown: Shown, *, urgent: bool) -> None:
+        """Edit now (urgent) or at most once per interval, always with the latest state."""
+        if shown.pacer is None:
+            interval = self.edit_interval(shown.card)
+            shown.pacer = EditPacer(interval, lambda: self._flush(shown), self._clock)
+        await shown.pacer.request(urgent=urgent)
+
+    async def _flush(self, shown: Shown) -> None:
+        """Bring the segment's messages in line with its card (called by its pacer)."""
+        card = shown.card
+        pieces = self.layout(shown)
+        new_picture = bool(card.picture_path) and card.picture_path != shown.picture_shown
+        changed = False
+        for number, piece in enumerate(pieces):
+            last = number == len(pieces) - 1
+            fingerprint = self.fingerprint(piece)
+            if number < len(shown.messages):
+                message_id = shown.messages[number]
+                carries_picture = last and new_picture and self.picture_rides_on_text
+                if shown.sent.get(message_id) == fingerprint and not carries_picture:
+                    continue  # a no-op edit: the platform would refuse or waste it
+                new_id = await self.edit(shown, number, piece, last=last)
+                if new_id != message_id:
+                    shown.messages[number] = new_id
+                    changed = True
+            else:
+                new_id = await self.send(shown, piece, last=last)
+                shown.messages.append(new_id)
+                changed = True
+            shown.sent[new_id] = fingerprint
+        if new_picture:
+            changed = await self.show_picture(shown, pieces) or changed
+            shown.picture_shown = card.picture_path
+        if changed:
+            await self._records.set_messages(card.segment_id, shown.refs(self.platform))
+        self._settle(shown)
+
+    def _settle(self, shown: Shown) -> None:
+        """A part that is decided, superseded or stopped, with no picture coming and no
+        edit waiting, leaves the registry: nothing more will change on its message."""
+        pending = shown.pacer is not None and shown.pacer.pending
+        if shown.card.settled and not shown.card.picture_pending and not pending:
+            self._shown.settle(shown)
