@@ -167,6 +167,7 @@ async def build_illustrator(
     reachable = 0
     for client in clients:
         try:
+            await client.check_version()  # ServerTooOld stops start-up, like the checkpoint
             await check_workflow(workflow, client.node_info, client.base_url)
             reachable += 1
         except IllustratorUnavailable as err:
