@@ -33,6 +33,7 @@ from storycraft_bot.core.errors import (
     IllustratorUnavailable,
     ModelNotInstalled,
     NarratorError,
+    StorageError,
     StoryCraftError,
 )
 from storycraft_bot.core.models import Language, Platform, StorySettings
@@ -48,6 +49,7 @@ from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import ComfyIllustrator
 from storycraft_bot.pictures.workflow import Workflow, check_workflow, find_workflow, load_workflow
+from storycraft_bot.storage.lock import DatabaseLock
 from storycraft_bot.storage.sqlite import Store
 
 WORKFLOWS = Path(__file__).resolve().parent / "config" / "workflows"
@@ -72,9 +74,9 @@ def ollama_config(settings: Settings) -> OllamaConfig:
             "num_ctx": settings.num_ctx,
             "num_predict": settings.num_predict,
         },
-        keep_alive=settings.keep_alive,
+        keep_alive=settings.ollama_keep_alive,
         first_token_timeout=settings.first_token_timeout,
-        total_timeout=settings.total_timeout,
+        token_timeout=settings.token_timeout,
         retries=settings.retries,
     )
 
@@ -168,6 +170,7 @@ async def build_illustrator(
     reachable = 0
     for client in clients:
         try:
+            await client.check_version()  # ServerTooOld stops start-up, like the checkpoint
             await check_workflow(workflow, client.node_info, client.base_url)
             reachable += 1
         except IllustratorUnavailable as err:
@@ -214,22 +217,23 @@ async def run(settings: Settings, *, console: bool) -> int:
 
     timeout = httpx.Timeout(settings.connect_timeout, read=settings.first_token_timeout)
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(DatabaseLock(settings.database_path))  # one process per file
+        clock = SystemClock()
         http = await stack.enter_async_context(
             httpx.AsyncClient(base_url=settings.ollama_url, timeout=timeout)
         )
         client = ollama.AsyncClient(host=settings.ollama_url, timeout=timeout)
         stack.push_async_callback(client.close)
-        gateway = OllamaGateway(client, http, ollama_config(settings))
+        gateway = OllamaGateway(client, http, ollama_config(settings), clock=clock)
         try:
             prompt_model = await check_ollama(gateway, settings)
         except NarratorError as err:
             print(f"storycraft: {err} (OLLAMA_URL={settings.ollama_url})", file=sys.stderr)
             return 1
-        clock = SystemClock()
         comfy_http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=settings.connect_timeout))
         )
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        writable_folder(settings.data_dir, "DATA_DIR")
         store = await stack.enter_async_context(Store(settings.database_path))
         illustrator, gate = await build_illustrator(settings, comfy_http, gateway, clock)
         if isinstance(illustrator, ComfyIllustrator):
@@ -368,6 +372,16 @@ async def start_telegram(
         await adapter.stop()
         return None
     return adapter
+
+
+def writable_folder(folder: Path, setting: str) -> None:
+    """Create the folder if needed; StorageError (one line naming the setting) if unusable."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorageError(f"cannot create {folder} ({setting}): {err.strerror or err}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot write to {folder} ({setting})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

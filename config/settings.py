@@ -6,8 +6,10 @@ the environment at import time.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,11 +32,11 @@ class Settings(BaseSettings):
     temperature: float = Field(0.8, ge=0.0, le=2.0)
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     num_ctx: int = Field(8192, ge=512)
-    num_predict: int = Field(700, ge=64)
+    num_predict: int = Field(1500, ge=64, le=32768)
     keep_alive: str = "10m"
-    connect_timeout: float = Field(5.0, gt=0)
-    first_token_timeout: float = Field(60.0, gt=0)
-    total_timeout: float = Field(300.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0, le=300)
+    first_token_timeout: float = Field(60.0, gt=0, le=3600)
+    token_timeout: float = Field(60.0, gt=0, le=3600)
     retries: int = Field(2, ge=0, le=10)
 
     # Storage
@@ -61,15 +63,15 @@ class Settings(BaseSettings):
     picture_steps: int = Field(0, ge=0, le=200)
     pictures_per_guild: int = Field(1, ge=1, le=16)
     pictures_total: int = Field(0, ge=0, le=64)
-    comfyui_idle_timeout: float = Field(120.0, gt=0)
-    comfyui_recheck_seconds: float = Field(30.0, gt=0)
+    comfyui_idle_timeout: float = Field(120.0, gt=0, le=3600)
+    comfyui_recheck_seconds: float = Field(30.0, gt=0, le=3600)
     gpu_mode: Literal["separate", "shared"] = "separate"
     picture_min_free_vram_mb: int = Field(3072, ge=0)
     text_min_free_vram_mb: int = Field(2048, ge=0)
 
     # Platforms (secrets)
     discord_token: SecretStr | None = None
-    discord_test_guild: int | None = None
+    discord_test_guild: int | None = Field(None, gt=0)
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
 
@@ -77,10 +79,8 @@ class Settings(BaseSettings):
 
     @field_validator("ollama_url", "telegram_api_url")
     @classmethod
-    def _url_has_scheme(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    def _url_is_whole(cls, value: str) -> str:
+        return check_url(value)
 
     @field_validator("discord_token", "telegram_token", "discord_test_guild", mode="before")
     @classmethod
@@ -89,11 +89,19 @@ class Settings(BaseSettings):
 
     @field_validator("comfyui_urls")
     @classmethod
-    def _urls_have_scheme(cls, value: str) -> str:
-        for url in (part.strip() for part in value.split(",")):
-            if url and not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} must start with http:// or https://")
-        return value
+    def _urls_are_whole(cls, value: str) -> str:
+        return ",".join(check_url(url) for url in value.split(",") if url.strip())
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _keep_alive_grammar(cls, value: str) -> str:
+        keep_alive_value(value)  # raises ValueError with the grammar
+        return value.strip()
+
+    @property
+    def ollama_keep_alive(self) -> str | float:
+        """KEEP_ALIVE as Ollama reads it: a number of seconds is sent as a JSON number."""
+        return keep_alive_value(self.keep_alive)
 
     @property
     def comfyui_servers(self) -> list[str]:
@@ -104,6 +112,48 @@ class Settings(BaseSettings):
     def image_prompt_model(self) -> str:
         """The model for image prompts: its own setting, else the story model."""
         return self.prompt_model or self.story_model
+
+
+# Go's time.ParseDuration grammar, which Ollama uses for a keep_alive string.
+_GO_DURATION = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+")
+
+
+def keep_alive_value(text: str) -> str | float:
+    """Ollama's keep_alive: a number of seconds (negative: for ever, 0: unload at once) or
+    a Go duration such as 5m, 1h30m, 300s; anything else raises ValueError."""
+    text = text.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        if _GO_DURATION.fullmatch(text) is None:
+            raise ValueError(
+                "must be a duration such as 5m, 1h30m or 300s, a number of seconds, "
+                "or -1 (for ever) / 0 (unload at once)"
+            ) from None
+        return text
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError("must be a finite number of seconds")
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def check_url(value: str) -> str:
+    """An http(s) URL parsed whole: scheme, host, a port in range; returned without a
+    trailing slash. Raises ValueError naming what is wrong."""
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"must start with http:// or https:// (got {url!r})")
+    try:
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError:
+        raise ValueError(f"bad port in {url!r} (1-65535)") from None
+    if not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    if port == 0:
+        raise ValueError(f"bad port in {url!r} (1-65535)")
+    if parts.query or parts.fragment:
+        raise ValueError(f"no query or fragment allowed in {url!r}")
+    return url.rstrip("/")
 
 
 def load_settings(env_file: Path | str | None = ".env") -> Settings:

@@ -12,7 +12,7 @@ import httpx
 import ollama
 import pytest
 
-from storycraft_bot.core.clock import SystemClock
+from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.models import ChannelKey, Language, Place, Platform, StorySettings
 from storycraft_bot.core.ports import Illustrator, NullIllustrator
@@ -66,7 +66,7 @@ def gateway_config(**changes: object) -> OllamaConfig:
         "model": "llama3.1:8b",
         "fallback_model": "qwen2.5:3b",
         "first_token_timeout": 5.0,
-        "total_timeout": 10.0,
+        "token_timeout": 10.0,
         "retries": 2,
         "backoff_base": 0.01,
         "backoff_max": 0.02,
@@ -83,13 +83,15 @@ async def make_gateway(fake_ollama: FakeOllama) -> AsyncIterator[GatewayFactory]
     """Builds gateways on the real ollama client and httpx, pointed at the fake."""
     opened: list[tuple[ollama.AsyncClient, httpx.AsyncClient]] = []
 
-    async def build(url: str | None = None, **changes: object) -> OllamaGateway:
+    async def build(
+        url: str | None = None, clock: Clock | None = None, **changes: object
+    ) -> OllamaGateway:
         base = url or fake_ollama.url
         timeout = httpx.Timeout(2.0)
         client = ollama.AsyncClient(host=base, timeout=timeout)
         http = httpx.AsyncClient(base_url=base, timeout=timeout)
         opened.append((client, http))
-        return OllamaGateway(client, http, gateway_config(**changes), random.Random(7))
+        return OllamaGateway(client, http, gateway_config(**changes), random.Random(7), clock=clock)
 
     yield build
     for client, http in opened:
@@ -322,7 +324,12 @@ async def make_core(
             illustrator,
             router,
             clock,
-            EngineConfig(language=Language.EN, story=StorySettings(vote_window_seconds=60)),
+            # 600 words: the narrator keeps a part within 10 characters a word, and the
+            # adapter tests need parts longer than one message.
+            EngineConfig(
+                language=Language.EN,
+                story=StorySettings(vote_window_seconds=60, segment_words=600),
+            ),
             random.Random(3),
         )
         core = Core(engine, router, illustrator)

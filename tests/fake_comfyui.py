@@ -57,6 +57,9 @@ class FakeComfyUI:
     fail_prompts: int = 0  # answer this many POST /prompt with 500
     drop_socket_at_step: int | None = None  # close sockets once, at this sampler step
     hold: bool = False  # accept prompts but do not run them (a stuck server)
+    # What /system_stats reports (None: not at all). Like the real servers, before 0.3.45 a
+    # client's prompt_id is ignored, and before 0.3.57 /interrupt stops whatever runs.
+    version: str | None = "0.3.64"
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     url: str = ""
     history: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -145,6 +148,8 @@ class FakeComfyUI:
             return problem
         self._number += 1
         prompt_id = str(body.get("prompt_id") or uuid.uuid4())
+        if self._older_than((0, 3, 45)):
+            prompt_id = str(uuid.uuid4())
         extra = dict(body.get("extra_data") or {})
         extra["client_id"] = str(body.get("client_id", ""))
         self.pending.append(Job(self._number, prompt_id, prompt, extra["client_id"], extra))
@@ -223,6 +228,8 @@ class FakeComfyUI:
     async def _interrupt_handler(self, request: web.Request) -> web.Response:
         body = await self._record(request) or {}
         wanted = body.get("prompt_id") if isinstance(body, dict) else None
+        if self._older_than((0, 3, 57)):
+            wanted = None
         if self.running is not None and (wanted is None or wanted == self.running.prompt_id):
             self._interrupt = True
         return web.Response(status=200)
@@ -236,11 +243,17 @@ class FakeComfyUI:
             self.vram_free = self.vram_total
         return web.Response(status=200)
 
+    def _older_than(self, version: tuple[int, ...]) -> bool:
+        if self.version is None:
+            return True
+        return tuple(int(part) for part in self.version.split(".")) < version
+
     async def _system_stats(self, request: web.Request) -> web.Response:
         await self._record(request)
         return _json(
             {
-                "system": {"os": "posix", "comfyui_version": "0.3.64", "python_version": "3.11.7"},
+                "system": {"os": "posix", "python_version": "3.11.7"}
+                | ({"comfyui_version": self.version} if self.version is not None else {}),
                 "devices": [
                     {
                         "name": "cuda:0 NVIDIA GeForce RTX 3060 : cudaMallocAsync",

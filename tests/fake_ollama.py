@@ -3,6 +3,8 @@
 `/api/version`, `/api/tags`, `/api/ps`, and streaming NDJSON `/api/chat` and `/api/generate`
 (the last line `done: true` with counts and durations), errors as `{"error": "..."}`.
 Replies follow the JSON schema sent in `format`, unless a test scripts something else.
+Like a real server, a reply longer than `options.num_predict` tokens (here: 4 characters a
+token) is cut there and ends with `done_reason: "length"`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 VERSION = "0.12.6"
+CHARS_PER_TOKEN = 4
 
 
 @dataclass
@@ -31,6 +34,21 @@ class Reply:
     cut_after_chunks: int | None = None  # drop the connection mid-stream
     garbage_line: bool = False  # send a line that is not JSON
     chunk_size: int = 16
+    # Each chunk waits for one release: the test decides how slowly tokens come.
+    pace: asyncio.Semaphore | None = None
+
+    @classmethod
+    def segment(cls, narration: str, choices: list[str], scene: str = "", **more: Any) -> Reply:
+        """A segment reply with exactly these fields (empty choices, long narration...)."""
+        value = {"narration": narration, "choices": choices, "scene": scene}
+        return cls(content=json.dumps(value, ensure_ascii=False), **more)
+
+    @classmethod
+    def memory(cls, summary: str, characters: list[tuple[str, str]], **more: Any) -> Reply:
+        """A memory reply with this summary and these (name, looks) pairs."""
+        cast = [{"name": name, "looks": looks} for name, looks in characters]
+        value = {"summary": summary, "characters": cast}
+        return cls(content=json.dumps(value, ensure_ascii=False), **more)
 
 
 @dataclass
@@ -44,6 +62,13 @@ class FakeOllama:
     segments_written: int = 0
     loaded: set[str] = field(default_factory=set)
     _runner: web.AppRunner | None = None
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def wait_until(self, check: Any) -> Any:
+        """Wait up to 10 s until `check()` is truthy (re-checked after every request)."""
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(check)
+        return check()
 
     def then(self, *replies: Reply) -> FakeOllama:
         """Queue scripted replies, used in order before falling back to the default."""
@@ -98,6 +123,8 @@ class FakeOllama:
             return _error(400, "invalid JSON body")
         body["_path"] = request.path
         self.requests.append(body)
+        async with self._changed:
+            self._changed.notify_all()
         reply = self.script.popleft() if self.script else Reply()
         model = body.get("model", "")
         if reply.status != 200:
@@ -109,10 +136,14 @@ class FakeOllama:
             return web.json_response(_final(model, field_name, done_reason="unload"))
         self.loaded.add(model)
         content = reply.content if reply.content is not None else self._default_content(body)
+        done_reason = "stop"
+        cap = (body.get("options") or {}).get("num_predict")
+        if isinstance(cap, int) and cap > 0 and len(content) > cap * CHARS_PER_TOKEN:
+            content, done_reason = content[: cap * CHARS_PER_TOKEN], "length"
         if reply.first_token_delay:
             await asyncio.sleep(reply.first_token_delay)
         if body.get("stream", True) is False:
-            final = _final(model, field_name)
+            final = _final(model, field_name, done_reason=done_reason)
             final[field_name] = _piece(field_name, content)
             return web.json_response(final)
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
@@ -121,6 +152,8 @@ class FakeOllama:
             content[i : i + reply.chunk_size] for i in range(0, len(content), reply.chunk_size)
         ]
         for number, chunk in enumerate(chunks):
+            if reply.pace is not None:
+                await reply.pace.acquire()
             if reply.cut_after_chunks is not None and number >= reply.cut_after_chunks:
                 assert request.transport is not None
                 request.transport.abort()  # the peer sees the stream end mid-body
@@ -136,7 +169,8 @@ class FakeOllama:
             await response.write(json.dumps(line).encode() + b"\n")
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
-        await response.write(json.dumps(_final(model, field_name)).encode() + b"\n")
+        final_line = _final(model, field_name, done_reason=done_reason)
+        await response.write(json.dumps(final_line).encode() + b"\n")
         await response.write_eof()
         return response
 

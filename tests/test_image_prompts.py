@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from storycraft_bot.core.models import Character, Segment, SegmentState, StoryMemory
-from storycraft_bot.narration.image_prompts import ModelPromptWriter, rule_prompt
+from storycraft_bot.narration.image_prompts import (
+    MODEL_PROMPT_MAX_CHARS,
+    PROMPT_MAX_CHARS,
+    PROMPT_MAX_WORDS,
+    ModelPromptWriter,
+    fit_prompt,
+    rule_prompt,
+)
 from storycraft_bot.narration.ollama_gateway import OllamaGateway
 from tests.fake_ollama import FakeOllama, Reply
 
@@ -63,3 +72,40 @@ def test_the_rule_prompt_is_english_even_for_a_russian_genre_without_a_scene() -
     prompt = rule_prompt("сказка", segment, MEMORY)
     assert prompt.positive.isascii()
     assert prompt.positive.startswith("a story scene, storybook illustration")
+
+
+async def test_the_prompt_request_is_bounded_and_an_overlong_reply_falls_back(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    rambling = ", ".join(f"detail number {n}" for n in range(28))  # 84 words
+    fake_ollama.then(Reply(content=json.dumps({"prompt": rambling})))
+    writer = ModelPromptWriter(gateway, "qwen2.5:3b")
+
+    prompt = await writer.image_prompt("fantasy", SEGMENT, MEMORY)
+
+    sent = fake_ollama.chat_requests("prompt")[0]
+    assert sent["format"]["properties"]["prompt"]["maxLength"] == MODEL_PROMPT_MAX_CHARS
+    assert sent["options"]["num_predict"] > 0
+    assert prompt.source == "rule"
+    assert "detail number" not in prompt.positive
+
+
+def test_every_prompt_fits_one_text_encoder_chunk() -> None:
+    scene = "a knight " + "and another knight " * 40 + "on a bridge"
+    segment = Segment(1, 1, 0, SegmentState.OPEN, "Mara and Oskar.", ("a", "b"), scene)
+
+    prompt = rule_prompt("fantasy", segment, MEMORY)
+
+    assert len(prompt.positive.split()) <= PROMPT_MAX_WORDS
+    assert len(prompt.positive) <= PROMPT_MAX_CHARS
+    assert prompt.positive.startswith("a knight and another knight")
+
+
+def test_fitting_keeps_whole_phrases_in_order_of_importance() -> None:
+    looks = "red-haired woman in a green cloak"
+    parts = ["a tower at night", looks, "epic fantasy art, painterly", "word " * 60]
+
+    fitted = fit_prompt(parts)
+
+    assert fitted.startswith(f"a tower at night, {looks}, epic fantasy art, painterly")
+    assert "word" not in fitted  # the phrase that does not fit is left out whole

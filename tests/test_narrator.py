@@ -7,10 +7,26 @@ import json
 import pytest
 
 from storycraft_bot.core.errors import MalformedReply
-from storycraft_bot.core.models import Character, Language, Segment, SegmentState, StoryMemory
+from storycraft_bot.core.models import (
+    CHOICE_MAX_CHARS,
+    Character,
+    Language,
+    Segment,
+    SegmentDraft,
+    SegmentState,
+    StoryMemory,
+)
 from storycraft_bot.core.ports import SegmentRequest
+from storycraft_bot.narration.memory_reply import MemoryReply
 from storycraft_bot.narration.narrator import OllamaNarrator, build_messages
 from storycraft_bot.narration.ollama_gateway import OllamaGateway
+from storycraft_bot.narration.reply_parsing import (
+    CHOICE_MAX_WORDS,
+    NARRATION_CHARS_PER_WORD,
+    SCENE_MAX_CHARS,
+    ReplyBounds,
+    reply_model,
+)
 from tests.fake_ollama import FakeOllama, Reply
 
 
@@ -145,3 +161,123 @@ async def test_a_broken_memory_reply_raises(
         await OllamaNarrator(gateway).update_memory(
             Language.EN, StoryMemory(), [segment(0, "x", ("a", "b"), 0)]
         )
+
+
+async def test_the_schema_bounds_the_reply_and_num_predict_follows_the_length(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    await collect(OllamaNarrator(gateway), request(words=100, choices=3))
+
+    sent = fake_ollama.chat_requests("segment")[0]
+    bounds = ReplyBounds.for_request(100, 3)
+    assert sent["format"] == reply_model(bounds).model_json_schema()
+    props = sent["format"]["properties"]
+    assert (props["choices"]["minItems"], props["choices"]["maxItems"]) == (3, 3)
+    assert props["choices"]["items"]["maxLength"] == CHOICE_MAX_CHARS
+    assert props["choices"]["items"]["minLength"] == 1
+    assert props["narration"]["maxLength"] == 100 * NARRATION_CHARS_PER_WORD
+    assert props["scene"]["maxLength"] == SCENE_MAX_CHARS
+    assert sent["options"]["num_predict"] == bounds.num_predict
+    longer = await collect(OllamaNarrator(gateway), request(words=300, choices=3))
+    assert longer is not None
+    wider = fake_ollama.chat_requests("segment")[1]["options"]["num_predict"]
+    assert wider > bounds.num_predict
+
+
+async def test_an_empty_choice_is_dropped_without_asking_again(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply.segment("A fork in the road.", ["Go left", "", "Wait"], "a fork"))
+
+    _, draft = await collect(OllamaNarrator(gateway), request(words=5))
+
+    assert isinstance(draft, SegmentDraft)
+    assert draft.choices == ("Go left", "Wait")
+    assert draft.repaired
+    assert len(fake_ollama.chat_requests("segment")) == 1
+
+
+async def test_empty_and_wordy_choices_are_asked_again_or_cut(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    wordy = "walk slowly and carefully along the narrow winding path " * 3
+    fake_ollama.then(
+        Reply.segment("A fork in the road.", ["", " ", "Go"], "a fork"),
+        Reply.segment("A fork in the road.", [wordy, "Stay"], "a fork"),
+    )
+
+    _, draft = await collect(OllamaNarrator(gateway), request(words=5, choices=2))
+
+    assert isinstance(draft, SegmentDraft)
+    assert len(fake_ollama.chat_requests("segment")) == 2
+    assert len(draft.choices[0].rstrip("…").split()) == CHOICE_MAX_WORDS
+    assert draft.choices[1] == "Stay"
+
+
+async def test_an_over_long_narration_is_cut_at_a_sentence_and_never_shown_longer(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    long = "The wind howls over the moor. " * 60  # 1800 characters, the cap is 500
+    fake_ollama.then(Reply.segment(long, ["Run", "Hide"], "a moor"))
+
+    seen, draft = await collect(OllamaNarrator(gateway), request(words=50, choices=2))
+
+    assert isinstance(draft, SegmentDraft)
+    limit = 50 * NARRATION_CHARS_PER_WORD
+    assert len(draft.narration) <= limit
+    assert draft.narration.endswith("moor.")
+    assert draft.choices == ("Run", "Hide")
+    assert max(len(text) for text in seen) <= limit
+
+
+async def test_a_reply_cut_at_the_token_cap_is_asked_again_shorter(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    runaway = "On and on the story goes " * 400  # far past num_predict
+    fake_ollama.then(Reply.segment(runaway, ["Run", "Hide"], "a moor"))
+
+    _, draft = await collect(OllamaNarrator(gateway), request(words=50, choices=3))
+
+    assert isinstance(draft, SegmentDraft)
+    assert draft.narration.startswith("Part 1.")  # the second, well-behaved reply
+    second = fake_ollama.chat_requests("segment")[1]["messages"][-1]["content"]
+    assert "too long" in second
+    assert "50 words" in second
+
+
+@pytest.mark.parametrize(
+    ("summary", "cast"),
+    [
+        ("Mara walked on.", [("<sep>", "looks <sep>")]),
+        ("Mara walked on. <|eot_id|>", [("Mara", "red hair")]),
+        ("Mara walked on.", [("", "red hair")]),
+        ("Mara walked on.", [("name", "description")]),
+        ("Mara walked on.", [("Mara", "red hair</s>")]),
+        ("...", [("Mara", "red hair")]),
+    ],
+)
+async def test_a_nonsense_memory_is_refused(
+    gateway: OllamaGateway, fake_ollama: FakeOllama, summary: str, cast: list[tuple[str, str]]
+) -> None:
+    fake_ollama.then(Reply.memory(summary, cast))
+
+    with pytest.raises(MalformedReply, match="memory reply refused"):
+        await OllamaNarrator(gateway).update_memory(
+            Language.EN, StoryMemory(), [segment(0, "x", ("a", "b"), 0)]
+        )
+    sent = fake_ollama.chat_requests("memory")[0]
+    assert sent["format"] == MemoryReply.model_json_schema()
+    assert sent["options"]["num_predict"] == MemoryReply.num_predict()
+
+
+async def test_a_good_memory_reply_is_trimmed_and_kept(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply.memory("  Mara walked on.  ", [(" Mara ", " red  hair ")]))
+
+    memory = await OllamaNarrator(gateway).update_memory(
+        Language.EN, StoryMemory(), [segment(0, "x", ("a", "b"), 0)]
+    )
+
+    assert memory.summary == "Mara walked on."
+    assert memory.characters == (Character("Mara", "red hair"),)

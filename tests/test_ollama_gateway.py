@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 
@@ -10,7 +11,8 @@ import pytest
 from storycraft_bot.core.errors import ModelNotInstalled, NarratorTimeout, NarratorUnavailable
 from storycraft_bot.narration.ollama_gateway import OllamaGateway
 from tests.conftest import GatewayFactory
-from tests.fake_ollama import FakeOllama, Reply
+from tests.fake_ollama import CHARS_PER_TOKEN, FakeOllama, Reply
+from tests.fakes import FakeClock
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -103,24 +105,118 @@ async def test_no_model_at_all_names_the_pull_command(
         await gateway.chat(HELLO)
 
 
+class Seen:
+    """An `on_content` that records the text and lets a test wait for the n-th piece."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, text: str) -> None:
+        self.texts.append(text)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(5), self._changed:
+            await self._changed.wait_for(lambda: len(self.texts) >= count)
+
+
 async def test_a_slow_first_token_times_out(
     make_gateway: GatewayFactory, fake_ollama: FakeOllama
 ) -> None:
-    gateway = await make_gateway(first_token_timeout=0.2, retries=0)
-    fake_ollama.then(Reply(content="late", first_token_delay=3.0))
+    clock = FakeClock()
+    gateway = await make_gateway(clock=clock, first_token_timeout=60, retries=0)
+    fake_ollama.then(Reply(content="late", pace=asyncio.Semaphore(0)))
+    reply = asyncio.create_task(gateway.chat(HELLO))
+    await fake_ollama.wait_until(lambda: fake_ollama.requests)
 
-    with pytest.raises(NarratorTimeout, match="no first token"):
-        await gateway.chat(HELLO)
+    await clock.advance(59)
+    assert not reply.done()
+    await clock.advance(2)
+
+    with pytest.raises(NarratorTimeout, match=r"no first token from llama3\.1:8b in 60s"):
+        await reply
 
 
-async def test_a_reply_that_never_ends_hits_the_total_timeout(
+async def test_slow_tokens_that_keep_coming_outlast_any_total(
     make_gateway: GatewayFactory, fake_ollama: FakeOllama
 ) -> None:
-    gateway = await make_gateway(total_timeout=0.3, retries=0)
-    fake_ollama.then(Reply(content="x" * 400, chunk_size=4, chunk_delay=0.05))
+    """A CPU model at one chunk every 50 s: 10 minutes for the reply, never a stall."""
+    clock = FakeClock()
+    gateway = await make_gateway(clock=clock, first_token_timeout=60, token_timeout=60)
+    pace = asyncio.Semaphore(0)
+    fake_ollama.then(Reply(content="slow but steady " * 6, chunk_size=8, pace=pace))
+    seen = Seen()
+    reply = asyncio.create_task(gateway.chat(HELLO, on_content=seen))
+    await fake_ollama.wait_until(lambda: fake_ollama.requests)
+    for chunk in range(12):
+        await clock.advance(50)
+        pace.release()
+        await seen.wait_for(chunk + 1)
 
-    with pytest.raises(NarratorTimeout, match="took longer"):
-        await gateway.chat(HELLO)
+    result = await reply
+    assert result.content == "slow but steady " * 6
+    assert clock.now() - FakeClock().now() == 600  # far past the old 300 s total
+
+
+async def test_a_stall_between_tokens_times_out(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama
+) -> None:
+    clock = FakeClock()
+    gateway = await make_gateway(clock=clock, token_timeout=30, retries=0)
+    pace = asyncio.Semaphore(2)  # two chunks, then nothing
+    fake_ollama.then(Reply(content="x" * 64, chunk_size=8, pace=pace))
+    seen = Seen()
+    reply = asyncio.create_task(gateway.chat(HELLO, on_content=seen))
+    await seen.wait_for(2)
+    await clock.advance(29)
+    assert not reply.done()
+    await clock.advance(2)
+
+    with pytest.raises(NarratorTimeout, match=r"no token from llama3\.1:8b for 30s"):
+        await reply
+
+
+async def test_retry_waits_on_the_injected_clock(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama
+) -> None:
+    clock = FakeClock()
+    gateway = await make_gateway(clock=clock, backoff_base=4.0, backoff_max=4.0)
+    fake_ollama.then(Reply(status=503, error="queue full"), Reply(content="fine"))
+    reply = asyncio.create_task(gateway.chat(HELLO))
+    await fake_ollama.wait_until(lambda: fake_ollama.requests)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(fake_ollama.requests) == 1  # asleep until the clock moves
+
+    await clock.advance(4.0)  # the jittered delay is within [2, 4]
+
+    assert (await reply).content == "fine"
+    assert len(fake_ollama.requests) == 2
+
+
+async def test_a_reply_cut_at_num_predict_says_so(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply(content="y" * 400))
+
+    result = await gateway.chat(HELLO, num_predict=20)
+
+    assert result.truncated
+    assert result.content == "y" * 20 * CHARS_PER_TOKEN
+    assert fake_ollama.requests[-1]["options"]["num_predict"] == 20
+
+
+async def test_num_predict_stays_under_the_configured_ceiling(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama
+) -> None:
+    gateway = await make_gateway(options={"num_predict": 300})
+
+    result = await gateway.chat(HELLO, num_predict=900)
+
+    assert not result.truncated
+    assert fake_ollama.requests[-1]["options"]["num_predict"] == 300
 
 
 async def test_a_stream_cut_midway_is_retried_from_the_start(

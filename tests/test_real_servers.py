@@ -68,7 +68,7 @@ async def test_a_segment_from_a_real_ollama(request: pytest.FixtureRequest) -> N
     model = request.config.getoption("--ollama-model")
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         client = ollama.AsyncClient(host=url, timeout=httpx.Timeout(30, read=300))
-        gateway = OllamaGateway(client, http, OllamaConfig(model=model, total_timeout=600))
+        gateway = OllamaGateway(client, http, OllamaConfig(model=model, token_timeout=600))
         narrator = OllamaNarrator(gateway)
         request_ = SegmentRequest(
             Language.RU, "фэнтези", "Потерянный ключ", 80, 3, StoryMemory(), (), ""

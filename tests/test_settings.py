@@ -71,3 +71,14 @@ def test_env_example_documents_every_setting() -> None:
         line.split("=")[0].lstrip("# ").strip() for line in example.splitlines() if "=" in line
     }
     assert {name.upper() for name in Settings.model_fields} <= documented
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"), [("5m", "5m"), ("1h30m", "1h30m"), ("300", 300), ("-1", -1), ("0", 0)]
+)
+def test_keep_alive_follows_ollamas_grammar(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, sent: str | int
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KEEP_ALIVE", value)
+    assert load_settings(None).ollama_keep_alive == sent  # a number goes as a JSON number

@@ -7,8 +7,14 @@ StoryCraftError
 ├── NarratorError            Ollama could not give us a segment
 │   ├── NarratorUnavailable  cannot connect, 5xx, 503 queue full (retried first)
 │   ├── ModelNotInstalled    404 for the model (and the fallback)
-│   ├── NarratorTimeout      no first token in time, or the whole reply too slow
+│   ├── NarratorTimeout      no first token, or no next token, in time
 │   └── MalformedReply       the reply could not be understood, even repaired
+├── IllustratorError         ComfyUI could not give us a picture
+│   ├── IllustratorUnavailable  cannot connect, 5xx (tried again later)
+│   ├── WorkflowError        the workflow does not fit the server
+│   ├── ServerTooOld         the server's ComfyUI is older than the client needs
+│   ├── RenderFailed         the prompt failed on the server
+│   └── RenderInterrupted    the prompt was interrupted
 └── StoryActionError         a user's action that cannot be done; `code` picks the text
 """
 
@@ -50,7 +56,7 @@ class ModelNotInstalled(NarratorError):
 
 
 class NarratorTimeout(NarratorError):
-    """Ollama was too slow (first token or whole reply)."""
+    """Ollama was too slow: no first token in time, or no next token for too long."""
 
 
 class MalformedReply(NarratorError):
@@ -67,6 +73,10 @@ class IllustratorUnavailable(IllustratorError):
 
 class WorkflowError(IllustratorError):
     """The workflow is wrong: bad file or bindings, unknown nodes, a missing checkpoint."""
+
+
+class ServerTooOld(IllustratorError):
+    """The ComfyUI server is older than the client needs (its own prompt_id: 0.3.45)."""
 
 
 class RenderFailed(IllustratorError):

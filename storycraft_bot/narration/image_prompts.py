@@ -1,13 +1,17 @@
 """English Stable Diffusion prompts for finished segments: a short model call with a
-cache, and a rule-made prompt when the model fails."""
+cache, and a rule-made prompt when the model fails.
+
+SD1.5's text encoder reads 77 tokens per chunk; ComfyUI splits a longer prompt into chunks
+that dilute each other. So the model is asked for a bounded prompt, and every prompt (the
+model's or the rule's, with looks and style added) is fitted to about what one chunk holds.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from storycraft_bot.core.errors import NarratorError
 from storycraft_bot.core.models import Character, ImagePrompt, ImageSource, Segment, StoryMemory
@@ -38,21 +42,41 @@ _GENRE_STYLE = {
 _DEFAULT_STYLE = "digital painting, detailed illustration"
 _QUALITY = "highly detailed, sharp focus, beautiful lighting"
 
+#: About 77 CLIP tokens: words plus the commas between phrases, with room for the rest.
+PROMPT_MAX_WORDS = 50
+PROMPT_MAX_CHARS = 320
+#: What the model itself may write, before looks and style are added.
+MODEL_PROMPT_MAX_CHARS = 240
+_PROMPT_TOKENS = 120  # num_predict for the prompt reply: its longest JSON and no more
+
 _SYSTEM = (
     "You write prompts for Stable Diffusion. From a story part, write ONE English prompt of "
-    "comma-separated phrases, at most 60 words: main subject first, then setting, lighting "
+    "comma-separated phrases, at most 35 words: main subject first, then setting, lighting "
     "and mood, then style tags. Describe characters by their looks, never by name. No "
     "sentences, no text in the picture."
 )
-_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"prompt": {"type": "string"}},
-    "required": ["prompt"],
-}
 
 
 class _PromptReply(BaseModel):
-    prompt: str
+    prompt: str = Field(min_length=3, max_length=MODEL_PROMPT_MAX_CHARS)
+
+
+def fit_prompt(parts: list[str]) -> str:
+    """Comma-joined phrases, in order of importance, cut to what one text-encoder chunk
+    uses: at most PROMPT_MAX_WORDS words and PROMPT_MAX_CHARS characters."""
+    phrases = [p.strip(" ,.") for part in parts for p in part.split(",") if p.strip(" ,.")]
+    kept: list[str] = []
+    words = chars = 0
+    for phrase in phrases:
+        size = len(phrase.split())
+        if words + size > PROMPT_MAX_WORDS or chars + len(phrase) + 2 > PROMPT_MAX_CHARS:
+            if not kept:  # one huge phrase: keep its first words
+                kept.append(" ".join(phrase.split()[:PROMPT_MAX_WORDS])[:PROMPT_MAX_CHARS])
+            break
+        kept.append(phrase)
+        words += size
+        chars += len(phrase) + 2
+    return ", ".join(kept)
 
 
 def characters_present(segment: Segment, memory: StoryMemory) -> tuple[Character, ...]:
@@ -73,7 +97,7 @@ def rule_prompt(genre: str, segment: Segment, memory: StoryMemory) -> ImagePromp
     parts = [segment.scene.strip().rstrip(".") or fallback_subject]
     parts += [c.looks for c in characters_present(segment, memory)]
     parts += [style_for(genre), _QUALITY]
-    return ImagePrompt(", ".join(p for p in parts if p), NEGATIVE_PROMPT, ImageSource.RULE)
+    return ImagePrompt(fit_prompt([p for p in parts if p]), NEGATIVE_PROMPT, ImageSource.RULE)
 
 
 class ModelPromptWriter:
@@ -103,7 +127,12 @@ class ModelPromptWriter:
             },
         ]
         try:
-            result = await self._gateway.chat(messages, schema=_SCHEMA, model=self._model)
+            result = await self._gateway.chat(
+                messages,
+                schema=_PromptReply.model_json_schema(),
+                model=self._model,
+                num_predict=_PROMPT_TOKENS,
+            )
             prompt = _PromptReply.model_validate_json(result.content).prompt.strip()
             if not prompt:
                 raise ValueError("empty prompt")
@@ -113,7 +142,7 @@ class ModelPromptWriter:
         parts = [prompt.rstrip(". ,")]
         parts += [c.looks for c in present if c.looks.casefold() not in prompt.casefold()]
         parts.append(style_for(genre))
-        made = ImagePrompt(", ".join(parts), NEGATIVE_PROMPT, ImageSource.MODEL)
+        made = ImagePrompt(fit_prompt(parts), NEGATIVE_PROMPT, ImageSource.MODEL)
         self._cache[cache_key] = made
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from storycraft_bot.core.errors import MalformedReply
 from storycraft_bot.core.models import Character, Language, Segment, SegmentDraft, StoryMemory
 from storycraft_bot.core.ports import SegmentRequest
+from storycraft_bot.narration.memory_reply import MemoryReply, memory_schema
 from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
-from storycraft_bot.narration.reply_parsing import parse_reply, partial_narration, segment_schema
+from storycraft_bot.narration.reply_parsing import (
+    ReplyBounds,
+    parse_reply,
+    partial_narration,
+    segment_schema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,10 @@ _JSON_ONLY = (
     'Reply with one JSON object only: {"narration": "...", "choices": ["...", "..."], '
     '"scene": "..."}. No other text.'
 )
+_SHORTER = (
+    "Your last reply was too long and was cut off. Write the part again, at most {words} "
+    "words, and finish the JSON object."
+)
 
 _MEMORY_SYSTEM = (
     "You keep the memory of an interactive story. Merge the previous summary with the new "
@@ -63,29 +72,6 @@ _MEMORY_SYSTEM = (
     "characters and places with a short English description of how each looks (for an "
     "illustrator). Keep the descriptions stable unless the story changes them."
 )
-
-
-class _MemoryReply(BaseModel):
-    summary: str
-    characters: list[Character]
-
-
-def _memory_schema() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            "summary": {"type": "string"},
-            "characters": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"name": {"type": "string"}, "looks": {"type": "string"}},
-                    "required": ["name", "looks"],
-                },
-            },
-        },
-        "required": ["summary", "characters"],
-    }
 
 
 def build_messages(request: SegmentRequest) -> list[Message]:
@@ -120,28 +106,42 @@ class OllamaNarrator:
         self, request: SegmentRequest, on_text: Callable[[str], Awaitable[None]]
     ) -> SegmentDraft:
         messages = build_messages(request)
-        schema = segment_schema(request.choices)
+        bounds = ReplyBounds.for_request(request.words, request.choices)
+        schema = segment_schema(bounds)
         shown = ""
 
         async def on_content(buffer: str) -> None:
             nonlocal shown
-            narration = partial_narration(buffer)
+            narration = partial_narration(buffer, bounds.narration_max)
             if narration and narration != shown:
                 shown = narration
                 await on_text(narration)
 
-        result = await self._gateway.chat(messages, schema=schema, on_content=on_content)
-        draft = parse_reply(result.content, result.model)
+        result = await self._gateway.chat(
+            messages, schema=schema, on_content=on_content, num_predict=bounds.num_predict
+        )
+        draft = parse_reply(result.content, result.model, bounds)
         if draft is not None:
             if draft.repaired:
-                log.warning("repaired a malformed reply from %s", result.model)
+                log.warning(
+                    "repaired a %s reply from %s",
+                    "cut-off" if result.truncated else "malformed",
+                    result.model,
+                )
             return draft
-        log.warning(
-            "unusable reply from %s, asking once more: %.200r", result.model, result.content
+        if result.truncated:
+            log.warning("reply from %s hit the token cap, asking for a shorter one", result.model)
+            hint = _SHORTER.format(words=request.words)
+        else:
+            log.warning(
+                "unusable reply from %s, asking once more: %.200r", result.model, result.content
+            )
+            hint = _JSON_ONLY
+        retry_messages = [*messages, {"role": "user", "content": hint}]
+        result = await self._gateway.chat(
+            retry_messages, schema=schema, on_content=on_content, num_predict=bounds.num_predict
         )
-        retry_messages = [*messages, {"role": "user", "content": _JSON_ONLY}]
-        result = await self._gateway.chat(retry_messages, schema=schema, on_content=on_content)
-        draft = parse_reply(result.content, result.model)
+        draft = parse_reply(result.content, result.model, bounds)
         if draft is None:
             log.error("second unusable reply from %s: %.200r", result.model, result.content)
             raise MalformedReply("the narrator's reply could not be understood")
@@ -150,6 +150,8 @@ class OllamaNarrator:
     async def update_memory(
         self, language: Language, memory: StoryMemory, segments: Sequence[Segment]
     ) -> StoryMemory:
+        """The memory with `segments` folded in; MalformedReply (the caller keeps the last
+        good memory) when the reply breaks the schema or holds markup or placeholders."""
         if not segments:
             return memory
         lang_name = "Russian" if language is Language.RU else "English"
@@ -163,18 +165,19 @@ class OllamaNarrator:
                 f"Known characters: {known}\n\nNew parts:\n{parts}",
             },
         ]
-        result = await self._gateway.chat(messages, schema=_memory_schema())
+        result = await self._gateway.chat(
+            messages, schema=memory_schema(), num_predict=MemoryReply.num_predict()
+        )
         try:
-            reply = _MemoryReply.model_validate_json(result.content)
+            reply = MemoryReply.model_validate_json(result.content)
         except ValidationError as err:
             raise MalformedReply(
-                f"memory reply did not fit the schema: {err.error_count()} errors"
+                f"memory reply refused ({'cut off, ' if result.truncated else ''}"
+                f"{err.error_count()} errors: {err.errors()[0]['msg']})"
             ) from err
-        characters = tuple(
-            Character(c.name.strip(), c.looks.strip()) for c in reply.characters if c.name.strip()
-        )
+        characters = tuple(Character(c.name, c.looks) for c in reply.characters)
         return StoryMemory(
-            summary=reply.summary.strip() or memory.summary,
+            summary=reply.summary or memory.summary,
             summary_upto=segments[-1].index,
             characters=characters or memory.characters,
         )

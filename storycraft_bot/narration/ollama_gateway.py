@@ -1,8 +1,10 @@
 """Talks to Ollama through the official `ollama` async client.
 
 The one place that turns transport and HTTP errors into our own classes, retries with
-jittered backoff, enforces first-token and total timeouts, and switches to the fallback
-model when the configured one is not installed.
+jittered backoff, and switches to the fallback model when the configured one is not
+installed. Timeouts follow progress: a reply may take as long as it likes while tokens keep
+coming (a CPU model writes 1-5 a second), but not `first_token_timeout` before the first
+one nor `token_timeout` between two. Its length is bounded by `num_predict` instead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import httpx
 import ollama
 import pydantic
 
+from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.errors import (
     ModelNotInstalled,
     NarratorError,
@@ -43,7 +46,7 @@ class OllamaConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     keep_alive: str | float = "10m"
     first_token_timeout: float = 60.0
-    total_timeout: float = 300.0
+    token_timeout: float = 60.0
     retries: int = 2
     backoff_base: float = 0.5
     backoff_max: float = 8.0
@@ -55,6 +58,12 @@ class ChatResult:
 
     content: str
     model: str
+    done_reason: str = "stop"
+
+    @property
+    def truncated(self) -> bool:
+        """The model stopped at `num_predict`, so the reply is cut short."""
+        return self.done_reason == "length"
 
 
 class OllamaGateway:
@@ -66,11 +75,13 @@ class OllamaGateway:
         http: httpx.AsyncClient,
         config: OllamaConfig,
         rng: random.Random | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._client = client
         self._http = http  # for /api/version, which the official client does not wrap
         self._config = config
         self._rng = rng or random.Random()
+        self._clock = clock or SystemClock()
         self._unavailable_models: set[str] = set()
 
     @property
@@ -116,13 +127,20 @@ class OllamaGateway:
         schema: Mapping[str, Any] | None = None,
         on_content: OnContent | None = None,
         model: str | None = None,
+        num_predict: int | None = None,
     ) -> ChatResult:
-        """Stream one chat reply, retrying safe failures; `on_content` sees the text so far."""
+        """Stream one chat reply, retrying safe failures; `on_content` sees the text so far.
+
+        `num_predict` caps this reply's tokens (within the configured ceiling)."""
         current = self._pick_model(model or self._config.model)
+        options = dict(self._config.options)
+        if num_predict is not None:
+            ceiling = options.get("num_predict")
+            options["num_predict"] = min(num_predict, ceiling) if ceiling else num_predict
         attempt = 0
         while True:
             try:
-                return await self._chat_once(current, messages, schema, on_content)
+                return await self._chat_once(current, messages, schema, options, on_content)
             except ModelNotInstalled:
                 replacement = self._replacement_for(current)
                 if replacement is None:
@@ -142,7 +160,7 @@ class OllamaGateway:
                     self._config.retries,
                     delay,
                 )
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
 
     def _pick_model(self, wanted: str) -> str:
         if wanted in self._unavailable_models:
@@ -164,45 +182,80 @@ class OllamaGateway:
         model: str,
         messages: Sequence[Message],
         schema: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
         on_content: OnContent | None,
+    ) -> ChatResult:
+        progress = _Progress(self._clock.now() + self._config.first_token_timeout)
+        reader = asyncio.create_task(
+            self._read_stream(model, messages, schema, options, on_content, progress)
+        )
+        watchdog = asyncio.create_task(self._watch(reader, progress))
+        try:
+            return await reader
+        except asyncio.CancelledError:
+            if progress.stalled is None:
+                raise  # our caller was cancelled, not the reply
+            raise NarratorTimeout(progress.stalled.format(model=model)) from None
+        finally:
+            watchdog.cancel()
+
+    async def _watch(self, reader: asyncio.Task[ChatResult], progress: _Progress) -> None:
+        """Cancel the reader once no token came before the deadline (moved by each token)."""
+        while not reader.done():
+            left = progress.deadline - self._clock.now()
+            if left <= 0:
+                progress.stalled = (
+                    f"no token from {{model}} for {self._config.token_timeout:g}s"
+                    if progress.tokens
+                    else f"no first token from {{model}} in {self._config.first_token_timeout:g}s"
+                )
+                reader.cancel()
+                return
+            await self._clock.sleep(left)
+
+    async def _read_stream(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        schema: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
+        on_content: OnContent | None,
+        progress: _Progress,
     ) -> ChatResult:
         pieces: list[str] = []
         try:
-            async with asyncio.timeout(self._config.total_timeout):
-                stream: AsyncIterator[ollama.ChatResponse] = await self._client.chat(
-                    model=model,
-                    messages=[dict(m) for m in messages],
-                    format=dict(schema) if schema is not None else None,
-                    options=dict(self._config.options),
-                    keep_alive=self._config.keep_alive,
-                    stream=True,
-                )
-                try:
-                    async with asyncio.timeout(self._config.first_token_timeout):
-                        first = await anext(stream, None)
-                except TimeoutError:
-                    raise NarratorTimeout(
-                        f"no first token from {model} in {self._config.first_token_timeout:g}s"
-                    ) from None
-                part = first
-                while part is not None:
-                    content = part.message.content or ""
-                    if content:
-                        pieces.append(content)
-                        if on_content is not None:
-                            await on_content("".join(pieces))
-                    if part.done:
-                        return ChatResult("".join(pieces), part.model or model)
-                    part = await anext(stream, None)
-                raise NarratorUnavailable("the reply ended before Ollama said it was done")
-        except TimeoutError:
-            raise NarratorTimeout(
-                f"reply from {model} took longer than {self._config.total_timeout:g}s"
-            ) from None
+            stream: AsyncIterator[ollama.ChatResponse] = await self._client.chat(
+                model=model,
+                messages=[dict(m) for m in messages],
+                format=dict(schema) if schema is not None else None,
+                options=dict(options),
+                keep_alive=self._config.keep_alive,
+                stream=True,
+            )
+            async for part in stream:
+                progress.tokens += 1
+                progress.deadline = self._clock.now() + self._config.token_timeout
+                content = part.message.content or ""
+                if content:
+                    pieces.append(content)
+                    if on_content is not None:
+                        await on_content("".join(pieces))
+                if part.done:
+                    return ChatResult("".join(pieces), part.model or model, part.done_reason or "")
+            raise NarratorUnavailable("the reply ended before Ollama said it was done")
         except NarratorError:
             raise
         except Exception as err:
             raise _map_error(err, model) from err
+
+
+@dataclass(slots=True)
+class _Progress:
+    """How far a streaming reply has got; the watchdog reads it."""
+
+    deadline: float
+    tokens: int = 0
+    stalled: str | None = None
 
 
 def _map_error(err: BaseException, model: str) -> NarratorError:

@@ -4,6 +4,11 @@ The flow for a picture, as the recorded traces show it: open `/ws?clientId=<ours
 `POST /prompt` with our own `prompt_id` and that client id, read frames for our prompt
 (`execution_start`, `progress`, ... and last `executing` with `node: null`), confirm the
 outcome with `/history/{prompt_id}`, fetch the image from `/view`.
+
+Versions: a client-chosen `prompt_id` needs ComfyUI 0.3.45 (older servers answer with their
+own id, and the client would wait for ever), so older servers are refused. `/interrupt` with
+a `prompt_id` needs 0.3.57; before that it stops whatever is running, perhaps another
+user's picture, so on such servers a cancelled picture is only deleted from the queue.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import enum
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ from storycraft_bot.core.errors import (
     IllustratorUnavailable,
     RenderFailed,
     RenderInterrupted,
+    ServerTooOld,
     WorkflowError,
 )
 
@@ -35,6 +42,24 @@ OnProgress = Callable[[int], Awaitable[None]]
 OnStarted = Callable[[], Awaitable[None]]
 
 _SOCKET_TROUBLE = (ConnectionClosed, InvalidHandshake, OSError, TimeoutError)
+
+Version = tuple[int, ...]
+OWN_PROMPT_ID_VERSION: Version = (0, 3, 45)
+TARGETED_INTERRUPT_VERSION: Version = (0, 3, 57)
+
+
+def parse_version(text: object) -> Version | None:
+    """(0, 3, 64) from "0.3.64" or "v0.3.64-rc1"; None when there is no version."""
+    if not isinstance(text, str):
+        return None
+    numbers = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", text.strip())
+    if numbers is None:
+        return None
+    return tuple(int(n) for n in numbers.groups(default="0"))
+
+
+def _dotted(version: Version) -> str:
+    return ".".join(str(n) for n in version)
 
 
 class Message(enum.StrEnum):
@@ -79,6 +104,7 @@ class ComfyClient:
         self._reconnects = reconnects
         self._retries = retries
         self._backoff = backoff
+        self.version: Version | None = None  # read by check_version()
 
     def __repr__(self) -> str:
         return f"ComfyClient({self.base_url})"
@@ -125,6 +151,32 @@ class ComfyClient:
         stats = await self._json("/system_stats")
         return stats if isinstance(stats, dict) else {}
 
+    async def check_version(self) -> Version:
+        """Read the server's ComfyUI version from /system_stats (once); ServerTooOld when
+        it is older than 0.3.45 or does not say (IllustratorUnavailable if unreachable)."""
+        if self.version is not None:
+            return self.version
+        system = (await self.system_stats()).get("system") or {}
+        reported = system.get("comfyui_version") if isinstance(system, dict) else None
+        version = parse_version(reported)
+        if version is None or version < OWN_PROMPT_ID_VERSION:
+            shown = f"is version {reported}" if version is not None else "does not report a version"
+            raise ServerTooOld(
+                f"ComfyUI at {self.base_url} {shown}; StoryCraft needs ComfyUI "
+                f"{_dotted(OWN_PROMPT_ID_VERSION)} or newer (update it, or remove it from "
+                "COMFYUI_URLS)"
+            )
+        if version < TARGETED_INTERRUPT_VERSION:
+            log.warning(
+                "ComfyUI at %s is version %s: a cancelled picture is only deleted from its "
+                "queue, never interrupted (stopping only our prompt needs %s)",
+                self.base_url,
+                _dotted(version),
+                _dotted(TARGETED_INTERRUPT_VERSION),
+            )
+        self.version = version
+        return version
+
     async def free_vram(self) -> int | None:
         """Free memory of the first device, in bytes (None if not reported)."""
         devices = (await self.system_stats()).get("devices") or []
@@ -150,7 +202,17 @@ class ComfyClient:
         return entry if isinstance(entry, dict) else None
 
     async def interrupt(self, prompt_id: str) -> None:
-        """Stop the prompt if it is running (at its next step)."""
+        """Stop the prompt if it is running (at its next step). Not on servers before
+        0.3.57, where /interrupt would stop whatever runs, perhaps another user's prompt."""
+        if await self.check_version() < TARGETED_INTERRUPT_VERSION:
+            log.info(
+                "not interrupting %s on %s (ComfyUI %s stops any running prompt); "
+                "it was only deleted from the queue",
+                prompt_id,
+                self.base_url,
+                _dotted(await self.check_version()),
+            )
+            return
         await self._request("POST", "/interrupt", json_body={"prompt_id": prompt_id})
 
     async def delete_pending(self, prompt_ids: list[str]) -> None:
@@ -205,6 +267,7 @@ class ComfyClient:
         submission is re-sent only under the same prompt_id, after checking that ComfyUI
         does not already have it.
         """
+        await self.check_version()  # a server that was down at start is checked now
         began = self._clock.now()
         client_id = uuid.uuid4().hex
         submitted = False

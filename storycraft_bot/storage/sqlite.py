@@ -89,7 +89,12 @@ class Store:
 
     async def open(self) -> None:
         """Open the file, turn on WAL and foreign keys, apply pending migrations."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StorageError(
+                f"cannot create the folder of database {self._path}: {err.strerror or err}"
+            ) from err
         try:
             db = await aiosqlite.connect(self._path, isolation_level=None)
         except sqlite3.Error as err:
@@ -101,6 +106,10 @@ class Store:
             await db.execute("PRAGMA foreign_keys=ON")
             await db.execute("PRAGMA busy_timeout=5000")
             await self._migrate()
+        except sqlite3.Error as err:
+            # A corrupt or foreign file, or one we may not write: one line, not a traceback.
+            await self.close()
+            raise StorageError(f"cannot use database {self._path}: {err}") from err
         except BaseException:
             await self.close()
             raise
