@@ -353,14 +353,10 @@ class StoryEngine:
                     )
                     segment = await self._store.replace_segment(current, self._clock.now())
                     self._tasks.spawn(session.id, self._writer.write(session, segment))
-                elif current.state is SegmentState.OPEN:
-                    if current.vote_closes_at is not None:
-                        self._votes.schedule(session, current)
-                    if (
-                        current.image_state in (ImageState.QUEUED, ImageState.DRAWING)
-                        and current.image_prompt
-                    ):
-                        self._tasks.spawn(session.id, self._writer.illustrate(session, current))
+                elif current.state is SegmentState.OPEN and current.vote_closes_at is not None:
+                    self._votes.schedule(session, current)
+                segments = await self._store.live_segments(session.id)
+                self._tasks.spawn(session.id, self._writer.recover_pictures(session, segments))
         if sessions:
             log.info("resumed %d stories", len(sessions))
         return len(sessions)

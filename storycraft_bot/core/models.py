@@ -253,6 +253,8 @@ class PictureJob:
     place: Place
     prompt: ImagePrompt
     workflow: str = ""
+    #: Recovered after a restart: drawn after every live picture, never replaced by one.
+    backlog: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,12 @@ class Writer:
             await self._store.set_image_state(finished.id, ImageState.OFF)
 
     async def illustrate(
-        self, session: Session, segment: Segment, *, reuse_prompt: bool = False
+        self,
+        session: Session,
+        segment: Segment,
+        *,
+        reuse_prompt: bool = False,
+        backlog: bool = False,
     ) -> None:
         """Write the segment's image prompt (or reuse the stored one) and queue the picture."""
         if reuse_prompt and segment.image_prompt and segment.image_prompt_source is not None:
@@ -146,8 +151,32 @@ class Writer:
                 segment.id, prompt.positive, prompt.negative, prompt.source
             )
         await self._store.set_image_state(segment.id, ImageState.QUEUED)
-        job = PictureJob(session.id, segment.id, session.place, prompt, session.settings.workflow)
+        job = PictureJob(
+            session.id, segment.id, session.place, prompt, session.settings.workflow, backlog
+        )
         await self._illustrator.enqueue(job, self._reports)
+
+    async def recover_pictures(self, session: Session, segments: list[Segment]) -> None:
+        """After a restart: every written segment whose picture was asked for (queued or
+        drawing) or never asked for (the restart came first) gets it, newest first, behind
+        live pictures. Its stored image prompt is reused, or written again if missing."""
+        drawing = session.settings.pictures and self._illustrator.draws
+        missing = [
+            s
+            for s in segments
+            if s.state in (SegmentState.OPEN, SegmentState.DECIDED)
+            and s.image_state in (ImageState.NONE, ImageState.QUEUED, ImageState.DRAWING)
+        ]
+        for segment in sorted(missing, key=lambda s: s.index, reverse=True):
+            if not drawing:
+                # Nothing will draw it: settle the row, the picture can be redrawn later.
+                await self._store.set_image_state(segment.id, ImageState.NONE)
+                continue
+            fresh = await self._store.get_segment(segment.id)
+            if fresh is None or fresh.state not in (SegmentState.OPEN, SegmentState.DECIDED):
+                continue  # undone or rewritten meanwhile
+            log.info("story %d: picture of segment %d recovered", session.id, segment.index)
+            await self.illustrate(session, fresh, reuse_prompt=True, backlog=True)
 
     async def _fail(self, session: Session, segment: Segment, reason: Msg) -> None:
         await self._store.fail_segment(segment.id, self._clock.now())
