@@ -178,6 +178,9 @@ class Segment:
     image_server: str = ""
     image_uploads: dict[str, str] = field(default_factory=dict)  # platform -> its file ref
     created_at: float = 0.0
+    #: Automatic tries after a narrator outage that led here; when the next one is due.
+    auto_retries: int = 0
+    auto_retry_at: float | None = None
 
 
 class MessageKind(enum.StrEnum):
