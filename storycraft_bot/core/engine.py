@@ -37,6 +37,7 @@ from storycraft_bot.core.models import (
     StatusReport,
     StorySettings,
 )
+from storycraft_bot.core.outage_retries import OutageRetries
 from storycraft_bot.core.picture_reports import PictureReports
 from storycraft_bot.core.ports import (
     GpuGate,
@@ -80,6 +81,7 @@ class StoryEngine:
         self._emit = Announcer(view)
         self._lock = ChannelLocks()
         self._tasks = Supervisor()
+        self._outages = OutageRetries(store, clock, self._lock, self._tasks, self._emit)
         self._writer = Writer(
             store,
             narrator,
@@ -90,7 +92,9 @@ class StoryEngine:
             config,
             self._emit,
             PictureReports(store, self._emit),
+            self._outages.schedule,
         )
+        self._outages.attach(self._writer)
         self._votes = VoteTimers(
             store, clock, rng or random.Random(), self._lock, self._tasks, self._writer, self._emit
         )
@@ -353,14 +357,12 @@ class StoryEngine:
                     )
                     segment = await self._store.replace_segment(current, self._clock.now())
                     self._tasks.spawn(session.id, self._writer.write(session, segment))
-                elif current.state is SegmentState.OPEN:
-                    if current.vote_closes_at is not None:
-                        self._votes.schedule(session, current)
-                    if (
-                        current.image_state in (ImageState.QUEUED, ImageState.DRAWING)
-                        and current.image_prompt
-                    ):
-                        self._tasks.spawn(session.id, self._writer.illustrate(session, current))
+                elif current.state is SegmentState.OPEN and current.vote_closes_at is not None:
+                    self._votes.schedule(session, current)
+                elif current.state is SegmentState.FAILED:
+                    self._outages.schedule(session, current)
+                segments = await self._store.live_segments(session.id)
+                self._tasks.spawn(session.id, self._writer.recover_pictures(session, segments))
         if sessions:
             log.info("resumed %d stories", len(sessions))
         return len(sessions)

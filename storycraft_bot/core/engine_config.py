@@ -18,6 +18,10 @@ class EngineConfig:
     recent_segments: int = 3
     memory_every: int = 4
     narration_interval: float = 1.0
+    #: After a narrator outage a part is tried again by itself this many times, the first
+    #: after `outage_retry_delay` seconds, each later one twice as late.
+    outage_retries: int = 3
+    outage_retry_delay: float = 30.0
 
 
 def bounded_window(seconds: float | None) -> float | None:

@@ -178,6 +178,9 @@ class Segment:
     image_server: str = ""
     image_uploads: dict[str, str] = field(default_factory=dict)  # platform -> its file ref
     created_at: float = 0.0
+    #: Automatic tries after a narrator outage that led here; when the next one is due.
+    auto_retries: int = 0
+    auto_retry_at: float | None = None
 
 
 class MessageKind(enum.StrEnum):
@@ -253,6 +256,8 @@ class PictureJob:
     place: Place
     prompt: ImagePrompt
     workflow: str = ""
+    #: Recovered after a restart: drawn after every live picture, never replaced by one.
+    backlog: bool = False
 
 
 @dataclass(frozen=True, slots=True)

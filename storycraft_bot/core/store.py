@@ -115,6 +115,10 @@ class StoryStore(Protocol):
 
     async def set_vote_deadline(self, segment_id: int, closes_at: float) -> None: ...
 
+    async def set_auto_retry(self, segment_id: int, tries: int, due: float | None) -> None:
+        """How many automatic tries led to the segment, and when the next one is due."""
+        ...
+
     # Pictures
 
     async def set_image_prompt(

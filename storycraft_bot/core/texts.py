@@ -43,6 +43,7 @@ class Msg(enum.StrEnum):
     UNDONE = "undone"
     NARRATOR_UNAVAILABLE = "narrator_unavailable"
     NARRATOR_TIMEOUT = "narrator_timeout"
+    NARRATOR_BACK = "narrator_back"
     MODEL_NOT_INSTALLED = "model_not_installed"
     MALFORMED_REPLY = "malformed_reply"
     INTERNAL_ERROR = "internal_error"
@@ -151,6 +152,10 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
     Msg.NARRATOR_UNAVAILABLE: {
         Language.RU: "Рассказчик сейчас недоступен. Нажмите «Попробовать снова» чуть позже.",
         Language.EN: "The narrator is unavailable right now. Press “Try again” in a little while.",
+    },
+    Msg.NARRATOR_BACK: {
+        Language.RU: "Рассказчик снова на связи — история продолжается.",
+        Language.EN: "The narrator is back — the story goes on.",
     },
     Msg.NARRATOR_TIMEOUT: {
         Language.RU: "Рассказчик думал слишком долго. Нажмите «Попробовать снова».",

@@ -7,6 +7,8 @@ superseded while it was being written is dropped quietly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
@@ -47,6 +49,10 @@ _REASONS: dict[type[NarratorError], Msg] = {
     MalformedReply: Msg.MALFORMED_REPLY,
     NarratorUnavailable: Msg.NARRATOR_UNAVAILABLE,
 }
+#: Failures that end when the narrator answers again: the part is tried again by itself.
+_OUTAGES = (NarratorUnavailable, NarratorTimeout)
+
+OnOutage = Callable[[Session, Segment], None]
 
 
 class Writer:
@@ -63,6 +69,7 @@ class Writer:
         config: EngineConfig,
         announce: Announcer,
         reports: PictureReporter,
+        on_outage: OnOutage | None = None,
     ) -> None:
         self._store = store
         self._narrator = narrator
@@ -73,9 +80,13 @@ class Writer:
         self._config = config
         self._announce = announce
         self._reports = reports
+        self._on_outage = on_outage
 
-    async def write(self, session: Session, segment: Segment) -> None:
-        """Write one segment, then prepare its picture."""
+    async def write(
+        self, session: Session, segment: Segment, *, after_outage: bool = False
+    ) -> None:
+        """Write one segment, then prepare its picture. `after_outage`: an automatic try
+        after the narrator was unreachable; its first words tell players it is back."""
         key = session.place.key
         await self._announce(
             ev.SegmentStarted(
@@ -88,8 +99,15 @@ class Writer:
             )
         )
         throttle = Throttle(self._clock, self._config.narration_interval)
+        untold = after_outage
 
         async def on_text(text: str) -> None:
+            nonlocal untold
+            if untold:
+                untold = False
+                await self._announce(
+                    ev.Notice(key, session.id, session.language, Msg.NARRATOR_BACK)
+                )
             if throttle.ready():
                 await self._announce(
                     ev.NarrationGrew(key, session.id, session.language, segment.id, text)
@@ -106,6 +124,8 @@ class Writer:
             )
             log.warning("story %d: segment %d failed: %s", session.id, segment.index, err)
             await self._fail(session, segment, reason)
+            if isinstance(err, _OUTAGES):
+                await self._retry_later(session, segment)
             return
         except Exception:
             log.exception("story %d: segment %d failed unexpectedly", session.id, segment.index)
@@ -131,7 +151,12 @@ class Writer:
             await self._store.set_image_state(finished.id, ImageState.OFF)
 
     async def illustrate(
-        self, session: Session, segment: Segment, *, reuse_prompt: bool = False
+        self,
+        session: Session,
+        segment: Segment,
+        *,
+        reuse_prompt: bool = False,
+        backlog: bool = False,
     ) -> None:
         """Write the segment's image prompt (or reuse the stored one) and queue the picture."""
         if reuse_prompt and segment.image_prompt and segment.image_prompt_source is not None:
@@ -146,8 +171,42 @@ class Writer:
                 segment.id, prompt.positive, prompt.negative, prompt.source
             )
         await self._store.set_image_state(segment.id, ImageState.QUEUED)
-        job = PictureJob(session.id, segment.id, session.place, prompt, session.settings.workflow)
+        job = PictureJob(
+            session.id, segment.id, session.place, prompt, session.settings.workflow, backlog
+        )
         await self._illustrator.enqueue(job, self._reports)
+
+    async def recover_pictures(self, session: Session, segments: list[Segment]) -> None:
+        """After a restart: every written segment whose picture was asked for (queued or
+        drawing) or never asked for (the restart came first) gets it, newest first, behind
+        live pictures. Its stored image prompt is reused, or written again if missing."""
+        drawing = session.settings.pictures and self._illustrator.draws
+        missing = [
+            s
+            for s in segments
+            if s.state in (SegmentState.OPEN, SegmentState.DECIDED)
+            and s.image_state in (ImageState.NONE, ImageState.QUEUED, ImageState.DRAWING)
+        ]
+        for segment in sorted(missing, key=lambda s: s.index, reverse=True):
+            if not drawing:
+                # Nothing will draw it: settle the row, the picture can be redrawn later.
+                await self._store.set_image_state(segment.id, ImageState.NONE)
+                continue
+            fresh = await self._store.get_segment(segment.id)
+            if fresh is None or fresh.state not in (SegmentState.OPEN, SegmentState.DECIDED):
+                continue  # undone or rewritten meanwhile
+            log.info("story %d: picture of segment %d recovered", session.id, segment.index)
+            await self.illustrate(session, fresh, reuse_prompt=True, backlog=True)
+
+    async def _retry_later(self, session: Session, segment: Segment) -> None:
+        """Plan the next automatic try (a few, each twice as late), stored for restarts."""
+        if segment.auto_retries >= self._config.outage_retries or self._on_outage is None:
+            return
+        delay = self._config.outage_retry_delay * 2**segment.auto_retries
+        due = self._clock.now() + delay
+        await self._store.set_auto_retry(segment.id, segment.auto_retries, due)
+        log.info("story %d: segment %d tried again in %.0fs", session.id, segment.index, delay)
+        self._on_outage(session, replace(segment, auto_retry_at=due))
 
     async def _fail(self, session: Session, segment: Segment, reason: Msg) -> None:
         await self._store.fail_segment(segment.id, self._clock.now())

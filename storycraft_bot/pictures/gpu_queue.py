@@ -3,7 +3,8 @@
 Plain asyncio, no threads. Limits: at most `per_guild` pictures at once per guild (a
 Telegram chat counts as its own guild) and `total` jobs at once overall. Guilds are
 served round-robin, so one busy server cannot starve the others; text jobs go before
-pictures. A session has at most one waiting picture: a newer one replaces it.
+pictures. A session has at most one waiting picture: a newer one replaces it. Pictures
+recovered after a restart wait in a backlog behind every live picture, in arrival order.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ log = logging.getLogger(__name__)
 
 
 class JobKind(enum.Enum):
-    """Text goes before pictures."""
+    """Text goes before pictures, live pictures before the backlog."""
 
     TEXT = "text"
     PICTURE = "picture"
+    BACKLOG = "backlog"
 
 
 class TicketState(enum.StrEnum):
@@ -78,6 +80,7 @@ class GpuQueue:
         self._total = total
         self._text: deque[Ticket] = deque()
         self._pictures: dict[str, deque[Ticket]] = {}  # per guild, in arrival order
+        self._backlog: deque[Ticket] = deque()
         self._served: dict[str, int] = {}  # guild -> when it was last served (a counter)
         self._serial = 0
         self._running: list[Ticket] = []
@@ -90,6 +93,8 @@ class GpuQueue:
         ticket = Ticket(job_id, kind, guild, session_id)
         if kind is JobKind.TEXT:
             self._text.append(ticket)
+        elif kind is JobKind.BACKLOG:
+            self._backlog.append(ticket)
         else:
             line = self._pictures.setdefault(guild, deque())
             for older in [t for t in line if t.session_id == session_id]:
@@ -176,7 +181,8 @@ class GpuQueue:
     # Internals
 
     def _waiting(self) -> list[Ticket]:
-        return [*self._text, *(t for line in self._pictures.values() for t in line)]
+        pictures = (t for line in self._pictures.values() for t in line)
+        return [*self._text, *pictures, *self._backlog]
 
     def _rounds(self) -> list[str]:
         """Guilds with waiting pictures, least recently served first (round-robin)."""
@@ -190,11 +196,13 @@ class GpuQueue:
             for line in lines.values():
                 if line:
                     order.append(line.pop(0))
-        return order
+        return order + list(self._backlog)
 
     def _remove_waiting(self, ticket: Ticket) -> None:
         if ticket in self._text:
             self._text.remove(ticket)
+        if ticket in self._backlog:
+            self._backlog.remove(ticket)
         line = self._pictures.get(ticket.guild)
         if line is not None and ticket in line:
             line.remove(ticket)
@@ -219,10 +227,14 @@ class GpuQueue:
     def _next(self) -> Ticket | None:
         if self._text:
             return self._text.popleft()
-        busy = Counter(t.guild for t in self._running if t.kind is JobKind.PICTURE)
+        busy = Counter(t.guild for t in self._running if t.kind is not JobKind.TEXT)
         for guild in self._rounds():
             if busy[guild] < self._per_guild:
                 self._serial += 1
                 self._served[guild] = self._serial  # to the back of the round
                 return self._pictures[guild].popleft()
+        for ticket in self._backlog:
+            if busy[ticket.guild] < self._per_guild:
+                self._backlog.remove(ticket)
+                return ticket
         return None

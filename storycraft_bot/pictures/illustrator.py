@@ -75,7 +75,8 @@ class ComfyIllustrator:
 
     async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
         prompt_id = str(uuid.uuid4())
-        ticket = self._queue.join(JobKind.PICTURE, job.place.guild_id, job.session_id, prompt_id)
+        kind = JobKind.BACKLOG if job.backlog else JobKind.PICTURE
+        ticket = self._queue.join(kind, job.place.guild_id, job.session_id, prompt_id)
         task = asyncio.create_task(
             self._run(job, ticket, reporter), name=f"picture-{job.segment_id}"
         )

@@ -398,6 +398,13 @@ class Store:
                 (closes_at, segment_id),
             )
 
+    async def set_auto_retry(self, segment_id: int, tries: int, due: float | None) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE segments SET auto_retries = ?, auto_retry_at = ? WHERE id = ?",
+                (tries, due, segment_id),
+            )
+
     async def set_messages(self, segment_id: int, refs: Iterable[MessageRef]) -> None:
         """Remember the platform messages that show a segment, in order."""
         async with self._tx() as db:
@@ -566,6 +573,7 @@ def _session(row: aiosqlite.Row) -> Session:
 
 
 def _segment(row: aiosqlite.Row) -> Segment:
+    columns = set(row.keys())
     return Segment(
         id=row["id"],
         session_id=row["session_id"],
@@ -589,4 +597,7 @@ def _segment(row: aiosqlite.Row) -> Segment:
         image_server=row["image_server"],
         image_uploads=json.loads(row["image_uploads"] or "{}"),
         created_at=row["created_at"],
+        # Absent on a database still at an older migration (its tests open those).
+        auto_retries=row["auto_retries"] if "auto_retries" in columns else 0,
+        auto_retry_at=row["auto_retry_at"] if "auto_retry_at" in columns else None,
     )
