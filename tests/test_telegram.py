@@ -200,9 +200,7 @@ async def test_a_server_refusing_photos_on_text_gets_one_photo_reply_per_part(
     # Each part kept its text message and got one photo reply; the refusal came once.
     story = [m for m in tg.bot_messages(chat["id"]) if "text" in m and "Part" in m["text"]]
     assert [m["text"][:7] for m in story] == ["Part 1.", "Part 2.", "Part 3."]
-    assert [p["reply_to_message_id"] for p in photo_replies()] == [
-        m["message_id"] for m in story
-    ]
+    assert [p["reply_to_message_id"] for p in photo_replies()] == [m["message_id"] for m in story]
     assert tg.errors == [("editMessageMedia", "Bad Request: message can't be edited")]
     assert len(tg.calls("editMessageMedia")) == 1
 
@@ -745,3 +743,22 @@ async def test_each_forum_topic_has_its_own_story(
         )
     )
     assert sorted(m["message_thread_id"] for m in stories) == [77, 78]  # each in its own topic
+
+
+async def test_the_russian_settings_keyboard_speaks_russian_units(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Алиса", "ru")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    await wait_story(tg, chat["id"], 1)
+    tg.send_text(chat, alice, "/settings")
+    panel = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(chat["id"]) if m.get("text", "").startswith("Настройки")),
+            None,
+        )
+    )
+    windows = [label for label, data in keyboard(panel) if data.startswith("s:w:")]
+    assert windows == ["⏱ 30 с", "⏱ 60 с", "⏱ 120 с"]
