@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import sys
 from collections.abc import AsyncIterator
 from typing import TextIO
@@ -29,50 +31,108 @@ _HELP = {
 
 
 class ConsoleView:
-    """Prints engine events: narration as it streams, then numbered choices."""
+    """Prints engine events: narration as it streams, then numbered choices.
+
+    Nothing is printed into a streaming narration: other news (pictures, notices) waits
+    until the part is finished. A prompt that is showing is printed again under news."""
 
     def __init__(self, out: TextIO, language: Language) -> None:
         self._out = out
         self.language = language
-        self._printed: dict[int, int] = {}  # narration characters already printed
         self._streaming: int | None = None  # the segment whose narration is streaming now
+        self._index = 0  # the streaming segment's index
+        self._shown = ""  # the streaming narration as printed so far
+        self._line_open = False  # the last line printed has no newline yet
+        self._prompt = ""  # the prompt waiting for the player ("" when none)
+        self._held: dict[object, str] = {}  # news waiting for the narration to end
         self.current_segment: int | None = None
         self.choice_count = 0
         self.settled = asyncio.Event()  # set when the engine waits for the player again
 
     def _write(self, line: str = "", end: str = "\n") -> None:
-        self._out.write(line + end)
+        printed = line + end
+        if not printed:
+            return
+        self._out.write(printed)
         self._out.flush()
+        self._line_open = not printed.endswith("\n")
 
-    def _stream(self, segment_id: int, narration: str) -> None:
-        done = self._printed.get(segment_id, 0)
-        if narration.startswith(narration[:done]) and len(narration) > done:
-            self._write(narration[done:], end="")
-            self._printed[segment_id] = len(narration)
+    def ask(self, prompt: str) -> None:
+        """Show a prompt; news arriving before the answer goes above it."""
+        self._prompt = prompt
+        self._write(prompt, end="")
+
+    def answered(self) -> None:
+        """The player's line came in (the terminal has moved to a new line)."""
+        self._prompt = ""
+        self._line_open = False
+
+    def _say(self, line: str, about: object = None) -> None:
+        """A line of news: held while a narration streams (the newest per `about`)."""
+        if self._streaming is not None:
+            self._held[object() if about is None else about] = line
+            return
+        if self._line_open:
+            self._write()
+        self._write(line)
+        if self._prompt:
+            self._write(self._prompt, end="")
+
+    def _stream(self, narration: str, *, final: bool = False) -> None:
+        """Print what is new; a narration that no longer continues the printed one (the
+        reply was repaired or asked again) is printed again in full, never glued on."""
+        shown = self._shown
+        if narration.startswith(shown):
+            self._write(narration[len(shown) :], end="")
+        elif shown.startswith(narration) and not final:
+            return  # a new reply that agrees so far with what is shown: wait for more
+        else:
+            if self._line_open:
+                self._write()
+            self._write(text(self.language, Msg.NARRATION_RESTARTED))
+            self._write(f"— {self._index + 1} —")
+            self._write(narration, end="")
+        self._shown = narration
+
+    def _end_stream(self) -> None:
+        """The narration is over: end its line and print the news that waited."""
+        if self._line_open:
+            self._write()
+        self._streaming = None
+        self._shown = ""
+        held = list(self._held.values())
+        self._held.clear()
+        for line in held:
+            self._say(line)
 
     async def show(self, event: ev.StoryEvent) -> None:
         self.language = event.language
         match event:
             case ev.SegmentStarted():
                 self.settled.clear()
+                if self._streaming is not None:
+                    self._end_stream()
+                elif self._line_open:
+                    self._write()
                 self._streaming = event.segment_id
-                self._printed[event.segment_id] = 0
+                self._index = event.index
+                self._shown = ""
                 self._write(f"\n— {event.index + 1} —")
-            case ev.NarrationGrew():
-                self._stream(event.segment_id, event.text)
+            case ev.NarrationGrew() if event.segment_id == self._streaming:
+                self._stream(event.text)
             case ev.SegmentFinished():
                 segment = event.segment
-                if self._streaming != segment.id:  # shown again (undo, restart)
-                    self._write(f"\n— {segment.index + 1} —\n{segment.narration}")
-                elif self._printed.get(segment.id, 0):
-                    self._stream(segment.id, segment.narration)
-                    self._write()
-                else:
-                    self._write(segment.narration)
-                self._streaming = None
+                if self._streaming == segment.id:
+                    self._stream(segment.narration, final=True)
+                else:  # shown again (undo, restart)
+                    if self._line_open:
+                        self._write()
+                    self._write(f"\n— {segment.index + 1} —\n{segment.narration}", end="")
+                self._write()
                 self._write()
                 for number, choice in enumerate(segment.choices, start=1):
                     self._write(f"  {number}. {choice}")
+                self._end_stream()
                 self.current_segment = segment.id
                 self.choice_count = len(segment.choices)
                 self.settled.set()
@@ -80,39 +140,56 @@ class ConsoleView:
                 how = decision_text(
                     event.language, event.decided_by, event.choice_text, event.votes
                 )
-                self._write(f"» {how}")
+                self._say(f"» {how}")
             case ev.SegmentFailed():
-                self._write(f"\n! {text(event.language, event.reason)}")
+                if self._streaming == event.segment_id:
+                    self._end_stream()
+                self._say(f"\n! {text(event.language, event.reason)}")
                 self.settled.set()
             case ev.PictureQueued():
-                self._write(text(event.language, Msg.PICTURE_QUEUED, ahead=event.ahead))
+                line = text(event.language, Msg.PICTURE_QUEUED, ahead=event.ahead)
+                self._say(line, event.segment_id)
             case ev.PictureProgress():
-                self._write(text(event.language, Msg.PICTURE_DRAWING, percent=event.percent))
+                line = text(event.language, Msg.PICTURE_DRAWING, percent=event.percent)
+                self._say(line, event.segment_id)
             case ev.PictureReady():
-                self._write(f"🖼  {event.path}")
+                self._say(f"🖼  {event.path}", event.segment_id)
             case ev.PictureFailed() if not event.outage:
-                self._write(text(event.language, Msg.PICTURE_FAILED, reason=event.reason))
+                line = text(event.language, Msg.PICTURE_FAILED, reason=event.reason)
+                self._say(line, event.segment_id)
             case ev.StoryStopped():
-                self._write(text(event.language, Msg.STORY_STOPPED))
+                if self._streaming is not None:
+                    self._end_stream()
+                self._say(text(event.language, Msg.STORY_STOPPED))
                 self.settled.set()
             case ev.Notice():
-                self._write(text(event.language, event.code, **dict(event.params)))
+                self._say(text(event.language, event.code, **dict(event.params)))
             case _:
                 pass
 
 
-async def stdin_lines() -> AsyncIterator[str]:
-    """Lines from standard input without blocking the event loop."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except ValueError:  # a regular file: read it in a thread instead
-        while line := await asyncio.to_thread(sys.stdin.readline):
-            yield line
+async def stdin_lines(stream: TextIO | None = None) -> AsyncIterator[str]:
+    """Lines from standard input (or `stream`) without blocking the event loop; ends at
+    end of input, also when it is closed, /dev/null or a file."""
+    source = sys.stdin if stream is None else stream
+    if source is None or source.closed:  # started with stdin closed (`<&-`)
         return
-    while line_bytes := await reader.readline():
-        yield line_bytes.decode("utf-8", errors="replace")
+    try:
+        mode = os.fstat(source.fileno()).st_mode
+    except (OSError, ValueError):
+        mode = 0
+    # Only pipes, sockets and terminals can be watched by the event loop (epoll refuses
+    # /dev/null and files); anything else is read in a thread, where it never blocks long.
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and source.isatty()):
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        await loop.connect_read_pipe(lambda: protocol, source)
+        while line_bytes := await reader.readline():
+            yield line_bytes.decode("utf-8", errors="replace")
+        return
+    while line := await asyncio.to_thread(source.readline):
+        yield line
 
 
 async def run_console(
@@ -125,10 +202,13 @@ async def run_console(
         out.flush()
 
     async def next_line(prompt: str) -> str | None:
-        out.write(prompt)
-        out.flush()
+        view.ask(prompt)
         line = await anext(lines, None)
-        return None if line is None else line.strip()
+        view.answered()
+        if line is None:  # end of input (Ctrl-D, a closed pipe): leave the prompt's line
+            say("")
+            return None
+        return line.strip()
 
     try:
         report = await engine.status(PLACE)

@@ -541,7 +541,7 @@ class DiscordAdapter(Screen[Piece]):
                 language,
                 Msg.DEFAULTS_TITLE,
                 pictures=on_off(defaults.pictures),
-                window=f"{int(seconds)} s" if seconds else unset,
+                window=text(language, Msg.SECONDS_SHORT, window=int(seconds)) if seconds else unset,
                 threads=on_off(defaults.threads),
                 workflow=defaults.workflow or unset,
             )
@@ -580,7 +580,7 @@ class DiscordAdapter(Screen[Piece]):
 
     def layout(self, shown: Shown) -> list[Piece]:
         card = shown.card
-        status = "\n".join(card.status_lines(lambda ts: f"<t:{int(ts)}:T> (<t:{int(ts)}:R>)"))
+        status = "\n".join(card.status_lines(_vote_deadline))
         pieces = narration_pieces(card.narration, status, DESCRIPTION_LIMIT - STATUS_ROOM)
         colour = discord.Colour.blurple() if card.is_open else discord.Colour.dark_grey()
         embeds = [discord.Embed(description=piece, colour=colour) for piece in pieces]
@@ -694,3 +694,9 @@ class _quiet:
 
     def __exit__(self, kind: object, error: object, trace: object) -> bool:
         return isinstance(error, discord.HTTPException)
+
+
+def _vote_deadline(language: Language, closes_at: float) -> str:
+    """Discord writes the time in each reader's own zone and counts down itself."""
+    stamp = int(closes_at)
+    return text(language, Msg.VOTE_OPEN, closes=f"<t:{stamp}:T> (<t:{stamp}:R>)")

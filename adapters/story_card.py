@@ -7,15 +7,19 @@ platform ids and makes no calls.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from storycraft_bot.core import events as ev
+from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.models import ImageState, Language, Platform, Segment, SegmentState
 from storycraft_bot.core.screen_records import ScreenRecords, ShownSegment
-from storycraft_bot.core.texts import Msg, decision_text, text
+from storycraft_bot.core.texts import Msg, counted, decision_text, text
+
+#: Writes a vote's line from its language and end time ("Voting closes in 45 seconds").
+Deadline = Callable[[Language, float], str]
 
 #: Events after which a segment's message is edited at once; others wait for the pace.
 URGENT_EVENTS = (
@@ -183,15 +187,14 @@ class StoryCard:
             case _:
                 pass
 
-    def status_lines(self, when: Callable[[float], str] | None = None) -> list[str]:
+    def status_lines(self, deadline: Deadline) -> list[str]:
         """Lines under the narration: writing, votes, decision, failure, picture.
-        `when` writes the vote's end time the platform's way (default: a UTC clock time)."""
+        `deadline` writes when the vote ends, the platform's way (see `closes_in`)."""
         lines: list[str] = []
         if self.state is CardState.WRITING:
             lines.append(text(self.language, Msg.WRITING))
         if self.is_open and self.is_group and self.closes_at is not None:
-            closes = (when or _utc_clock)(self.closes_at)
-            lines.append("🗳 " + text(self.language, Msg.VOTE_OPEN, closes=closes))
+            lines.append("🗳 " + deadline(self.language, self.closes_at))
         if self.decision:
             lines.append(("↩ " if self.state is CardState.SUPERSEDED else "» ") + self.decision)
         if self.failure:
@@ -209,8 +212,23 @@ class StoryCard:
         return label[:limit]
 
 
-def _utc_clock(timestamp: float) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%H:%M:%S UTC")
+def closes_in(clock: Clock) -> Deadline:
+    """A vote's end counted from `clock`'s now ("closes in 45 seconds", "in 2 minutes"),
+    for screens that cannot show a time in each reader's own time zone."""
+
+    def line(language: Language, closes_at: float) -> str:
+        left = math.ceil(closes_at - clock.now())
+        if left <= 0:
+            return text(language, Msg.VOTE_CLOSING)
+        # Under 90 s in seconds; beyond, whole minutes are precise enough and change less.
+        amount = (
+            counted(language, "seconds", left)
+            if left < 90
+            else counted(language, "minutes", round(left / 60))
+        )
+        return text(language, Msg.VOTE_CLOSES_IN, left=amount)
+
+    return line
 
 
 async def load_card(

@@ -59,7 +59,7 @@ from .commands import (
     start_story,
 )
 from .screen import Fault, Screen, Shown, narration_pieces
-from .story_card import StoryCard
+from .story_card import StoryCard, closes_in
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,9 @@ class TelegramAdapter(Screen[Piece]):
         super().__init__(engine, records, clock or SystemClock())
         self._config = config
         self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
+        # Older and self-hosted Bot API servers refuse media on a text message. Once this
+        # server has, pictures go as photo replies, so no flush repeats the refused call.
+        self._media_on_text_refused = False
         self._app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(config.token)
@@ -294,7 +297,12 @@ class TelegramAdapter(Screen[Piece]):
                     callback_data=f"s:p:{0 if settings.pictures else 1}",
                 )
             ],
-            [InlineKeyboardButton(f"⏱ {w} s", callback_data=f"s:w:{w}") for w in VOTE_WINDOWS],
+            [
+                InlineKeyboardButton(
+                    "⏱ " + text(language, Msg.SECONDS_SHORT, window=w), callback_data=f"s:w:{w}"
+                )
+                for w in VOTE_WINDOWS
+            ],
         ]
         if len(self._config.workflows) > 1:
             current = settings.workflow or self._config.workflows[0]
@@ -398,7 +406,7 @@ class TelegramAdapter(Screen[Piece]):
     def layout(self, shown: Shown) -> list[Piece]:
         """The texts of the segment's messages; the last one carries the status lines."""
         card = shown.card
-        status = "\n".join(card.status_lines())
+        status = "\n".join(card.status_lines(closes_in(self._clock)))
         markup = self._keyboard(card)
         if shown.captioned:
             room = CAPTION_LIMIT - len(status) - 2
@@ -464,15 +472,26 @@ class TelegramAdapter(Screen[Piece]):
         chat_id, thread_id = _chat(shown.key)
         markup = pieces[-1][1]
         main = shown.messages[-1]
-        caption_body = "\n\n".join(
-            p for p in (shown.card.narration, "\n".join(shown.card.status_lines())) if p
-        )
-        if len(pieces) == 1 and (shown.captioned or len(caption_body) <= CAPTION_LIMIT):
+        status = "\n".join(shown.card.status_lines(closes_in(self._clock)))
+        caption_body = "\n\n".join(p for p in (shown.card.narration, status) if p)
+        fits = len(pieces) == 1 and len(caption_body) <= CAPTION_LIMIT
+        # A photo message takes a new photo anywhere; a text message only where the
+        # server lets media replace text (see `_media_on_text_refused`).
+        if len(pieces) == 1 and (shown.captioned or (fits and not self._media_on_text_refused)):
             media = InputMediaPhoto(data, caption=caption_body)
             try:
                 result = await bot.edit_message_media(media, chat_id, main, reply_markup=markup)
             except BadRequest as err:
-                if "not found" not in err.message.lower():
+                reason = err.message.lower()
+                if not shown.captioned and _refuses_media_on_text(reason):
+                    self._media_on_text_refused = True
+                    log.warning(
+                        "Telegram: this Bot API server refuses a photo on a text message (%s); "
+                        "pictures are sent as replies from now on",
+                        err.message,
+                    )
+                    return await self._photo_reply(shown, data)
+                if "not found" not in reason:
                     raise
                 result = await bot.send_photo(
                     chat_id,
@@ -485,23 +504,36 @@ class TelegramAdapter(Screen[Piece]):
             shown.captioned = True
             if isinstance(result, Message):
                 shown.sent[result.message_id] = _fingerprint(caption_body, markup)
-        elif shown.photo_reply is not None:
+            await self._keep_upload(shown, result)
+            return True
+        return await self._photo_reply(shown, data)
+
+    async def _photo_reply(self, shown: Shown, data: bytes) -> bool:
+        """The picture as a photo replying to the part's message: one per part, edited in
+        place when the picture changes."""
+        bot = self._app.bot
+        chat_id, thread_id = _chat(shown.key)
+        if shown.photo_reply is not None:
             result = await bot.edit_message_media(InputMediaPhoto(data), chat_id, shown.photo_reply)
         else:
             result = await bot.send_photo(
                 chat_id,
                 data,
-                reply_parameters=ReplyParameters(main),
+                reply_parameters=ReplyParameters(shown.messages[-1]),
                 message_thread_id=thread_id,
             )
             if isinstance(result, Message):
                 shown.photo_reply = result.message_id
+        await self._keep_upload(shown, result)
+        return True
+
+    async def _keep_upload(self, shown: Shown, result: Message | bool) -> None:
+        """Store the uploaded photo's file_id, to send it again without uploading."""
         if isinstance(result, Message) and result.photo:
             shown.upload = result.photo[-1].file_id
             await self._records.set_image_upload(
                 shown.card.segment_id, Platform.TELEGRAM, shown.upload
             )
-        return True
 
     async def _send(
         self,
@@ -518,6 +550,14 @@ class TelegramAdapter(Screen[Piece]):
 
 def _fingerprint(piece: str, markup: InlineKeyboardMarkup | None) -> str:
     return piece + "\x00" + (json.dumps(markup.to_dict(), sort_keys=True) if markup else "")
+
+
+def _refuses_media_on_text(reason: str) -> bool:
+    """The server's answer when it will not turn a text message into a photo."""
+    return any(
+        phrase in reason
+        for phrase in ("can't be edited", "there is no media", "media can't be", "wrong type")
+    )
 
 
 def _chat(key: ChannelKey) -> tuple[int, int | None]:

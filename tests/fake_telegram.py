@@ -64,6 +64,8 @@ class FakeTelegram:
     rate_limit_next: dict[str, int] = field(default_factory=dict)  # method -> retry_after
     blocked: set[int] = field(default_factory=set)  # private chats whose user blocked the bot
     errors: list[tuple[str, str]] = field(default_factory=list)  # (method, description) refused
+    # Like older and self-hosted Bot API servers: editMessageMedia refuses text messages.
+    refuse_media_on_text: bool = False
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -371,6 +373,8 @@ class FakeTelegram:
 
     async def _m_editMessageMedia(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         message = self._target(params)
+        if self.refuse_media_on_text and "text" in message:
+            raise ApiError(400, "Bad Request: message can't be edited")
         media = params["media"]
         caption = str(media.get("caption", ""))
         _check_text(caption, 1024, "message caption is too long", allow_empty=True)

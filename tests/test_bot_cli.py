@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -14,7 +15,7 @@ import pytest
 
 from config.settings import Settings
 from tests.fake_comfyui import FakeComfyUI
-from tests.fake_ollama import FakeOllama
+from tests.fake_ollama import FakeOllama, Reply
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 BOT = Path(__file__).resolve().parent.parent / "bot.py"
@@ -32,7 +33,9 @@ def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
-async def spawn_bot(tmp_path: Path, *args: str, **values: str) -> asyncio.subprocess.Process:
+async def spawn_bot(
+    tmp_path: Path, *args: str, stdin: int = asyncio.subprocess.PIPE, **values: str
+) -> asyncio.subprocess.Process:
     """`python bot.py ARGS` in tmp_path, with pipes, no .env, and these settings."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -40,7 +43,7 @@ async def spawn_bot(tmp_path: Path, *args: str, **values: str) -> asyncio.subpro
         *args,
         "--env-file",
         str(tmp_path / "none.env"),
-        stdin=asyncio.subprocess.PIPE,
+        stdin=stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=tmp_path,
@@ -166,6 +169,61 @@ async def test_a_story_in_the_terminal(console: Console, tmp_path: Path) -> None
     assert "The story has ended" in await console.read_until("Thanks for playing!")
     async with asyncio.timeout(10):
         assert await console.process.wait() == 0
+
+
+async def test_a_console_with_stdin_from_dev_null_ends_cleanly(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    process = await spawn_bot(
+        tmp_path, "console", stdin=asyncio.subprocess.DEVNULL, OLLAMA_URL=fake_ollama.url
+    )
+    async with asyncio.timeout(30):
+        out, err = await process.communicate()
+    assert process.returncode == 0
+    assert out.decode().endswith("(Enter for a surprise): \n")
+    assert "Traceback" not in err.decode()
+    assert "Exception" not in err.decode()
+
+
+def segment_reply(narration: str, cut_after_chunks: int | None = None) -> Reply:
+    """A well-formed reply, streamed slowly enough for the terminal to show it growing."""
+    content = json.dumps(
+        {"narration": narration, "choices": ["Go on", "Turn back"], "scene": "snow"}
+    )
+    return Reply(content, chunk_size=8, chunk_delay=0.03, cut_after_chunks=cut_after_chunks)
+
+
+async def test_a_stream_cut_and_asked_again_is_printed_again_in_the_terminal(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    cut = "Wind was drawing shapes on the frozen glass of the mill."
+    again = "Heavy clouds rolled in, swollen with snow."
+    fake_ollama.then(segment_reply(cut, cut_after_chunks=8), segment_reply(again))
+    code, out, err = await run_bot(
+        tmp_path, "console", stdin=b"\n/stop\n", OLLAMA_URL=fake_ollama.url
+    )
+    assert code == 0
+    assert "Wind was drawing" in out  # the cut reply had been shown...
+    # ...and the new one replaced it: printed again whole, not glued to the cut text.
+    assert f"↻ The narrator started this part over:\n— 1 —\n{again}\n\n  1. Go on\n" in out
+    assert out.count(again) == 1
+    assert "Traceback" not in err
+
+
+async def test_a_malformed_reply_asked_again_is_printed_again_in_the_terminal(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    rambling = json.dumps({"narration": "The first try rambles on and on and on", "choices": []})
+    fake_ollama.then(Reply(content=rambling, chunk_size=8, chunk_delay=0.03))
+    code, out, _ = await run_bot(
+        tmp_path, "console", stdin=b"\n/stop\n", OLLAMA_URL=fake_ollama.url
+    )
+    assert code == 0
+    assert "The first try" in out
+    part = out.split("↻ The narrator started this part over:\n— 1 —\n", 1)[1]
+    assert part.startswith("Part 1. Mara the wanderer")
+    assert "rambles" not in part
+    assert "Part 1. Mara" not in out.split("↻", 1)[0]
 
 
 async def test_sigterm_shuts_down_cleanly_and_a_restart_continues(

@@ -11,7 +11,7 @@ import pytest
 from adapters.buttons import Button, ButtonKind, decode, encode
 from adapters.commands import ACTIONS, MODERATED, Command, ReplyKind, answer, parse_command, perform
 from adapters.screen import Fault, Screen, Shown, narration_pieces
-from adapters.story_card import StoryCard
+from adapters.story_card import StoryCard, closes_in
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.models import (
     Actor,
@@ -70,7 +70,7 @@ class RecordingScreen(Screen[str]):
         return 1.0
 
     def layout(self, shown: Shown) -> list[str]:
-        status = "\n".join(shown.card.status_lines())
+        status = "\n".join(shown.card.status_lines(closes_in(self._clock)))
         pieces = narration_pieces(shown.card.narration, status, 50)
         pieces[-1] += " " + " ".join(encode(b) for b in _buttons(shown.card))
         return pieces

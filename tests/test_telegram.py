@@ -176,10 +176,39 @@ async def test_a_private_story_through_three_segments_with_pictures(
     assert tg.errors == []
 
 
+async def test_a_server_refusing_photos_on_text_gets_one_photo_reply_per_part(
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI
+) -> None:
+    tg.refuse_media_on_text = True  # an older or self-hosted Bot API server
+    await make_bot(comfy=fake_comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story A lighthouse keeper finds a map")
+
+    def photo_replies() -> list[dict[str, Any]]:
+        return [m for m in tg.bot_messages(chat["id"]) if "photo" in m]
+
+    for part in (1, 2):
+        message = await wait_story(tg, chat["id"], part)
+        photo = await tg.wait_until(lambda n=part: len(photo_replies()) == n and photo_replies())
+        assert photo[-1]["reply_to_message_id"] == message["message_id"]
+        query = tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
+        assert await answer_of(tg, query) == f"Chosen: Path {part}.1"
+    await wait_story(tg, chat["id"], 3)
+    await tg.wait_until(lambda: len(photo_replies()) == 3)
+
+    # Each part kept its text message and got one photo reply; the refusal came once.
+    story = [m for m in tg.bot_messages(chat["id"]) if "text" in m and "Part" in m["text"]]
+    assert [m["text"][:7] for m in story] == ["Part 1.", "Part 2.", "Part 3."]
+    assert [p["reply_to_message_id"] for p in photo_replies()] == [m["message_id"] for m in story]
+    assert tg.errors == [("editMessageMedia", "Bad Request: message can't be edited")]
+    assert len(tg.calls("editMessageMedia")) == 1
+
+
 async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     make_bot: BotFactory, tg: FakeTelegram, clock: FakeClock
 ) -> None:
-    await make_bot()
+    await make_bot(clock=clock)
     alice, bob, carol = (
         tg.user(ALICE_ID, "Alice"),
         tg.user(BOB_ID, "Bob"),
@@ -188,6 +217,7 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     group = tg.group_chat(-1001)
     tg.send_text(group, alice, "/story@StoryCraftBot start")
     message = await wait_story(tg, group["id"], 1)
+    assert "🗳" not in message["text"]  # the window opens with the first vote
     mid = message["message_id"]
     first, second, third = (data for _, data in keyboard(message))
 
@@ -198,6 +228,8 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     )
     assert await answer_of(tg, tg.press(group, bob, mid, second)) == "You already voted for this."
     assert await answer_of(tg, tg.press(group, carol, mid, third)) == "Vote counted: Path 1.3"
+    await clock.wait_for_sleepers(2)  # the vote's timer and the paced count edit
+    await clock.advance(29)
     live = await tg.wait_until(
         lambda: (
             [
@@ -209,10 +241,10 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
             and tg.messages[(group["id"], mid)]
         )
     )
-    assert "Voting is open until" in live["text"]
+    assert "🗳 Voting closes in 31 seconds" in live["text"]  # counted on the clock, no UTC time
     assert keyboard(live)[-1] == ("⏹ Close the vote", "x:1")
 
-    await clock.advance(60)  # the window ends: one vote each, a three-way tie
+    await clock.advance(31)  # the window ends: one vote each, a three-way tie
     decided = await tg.wait_until(
         lambda: (
             "The group chose" in tg.messages[(group["id"], mid)]["text"]
@@ -711,3 +743,22 @@ async def test_each_forum_topic_has_its_own_story(
         )
     )
     assert sorted(m["message_thread_id"] for m in stories) == [77, 78]  # each in its own topic
+
+
+async def test_the_russian_settings_keyboard_speaks_russian_units(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Алиса", "ru")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    await wait_story(tg, chat["id"], 1)
+    tg.send_text(chat, alice, "/settings")
+    panel = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(chat["id"]) if m.get("text", "").startswith("Настройки")),
+            None,
+        )
+    )
+    windows = [label for label, data in keyboard(panel) if data.startswith("s:w:")]
+    assert windows == ["⏱ 30 с", "⏱ 60 с", "⏱ 120 с"]

@@ -82,6 +82,10 @@ class Msg(enum.StrEnum):
     STATUS_FAILED = "status_failed"
     STATUS_PAUSED = "status_paused"
     VOTE_OPEN = "vote_open"
+    VOTE_CLOSES_IN = "vote_closes_in"
+    VOTE_CLOSING = "vote_closing"
+    SECONDS_SHORT = "seconds_short"
+    NARRATION_RESTARTED = "narration_restarted"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -344,6 +348,22 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.RU: "Голосование открыто до {closes}",
         Language.EN: "Voting is open until {closes}",
     },
+    Msg.VOTE_CLOSES_IN: {
+        Language.RU: "Голосование закроется через {left}",
+        Language.EN: "Voting closes in {left}",
+    },
+    Msg.VOTE_CLOSING: {
+        Language.RU: "Голосование закрывается…",
+        Language.EN: "Voting is closing…",
+    },
+    Msg.SECONDS_SHORT: {
+        Language.RU: "{window} с",
+        Language.EN: "{window} s",
+    },
+    Msg.NARRATION_RESTARTED: {
+        Language.RU: "↻ Рассказчик начал эту часть заново:",
+        Language.EN: "↻ The narrator started this part over:",
+    },
 }
 
 _DECIDED: dict[DecidedBy, dict[Language, str]] = {
@@ -376,6 +396,15 @@ _COUNTED: dict[str, dict[Language, dict[str, str]]] = {
     "ahead": {
         Language.RU: {"one": "{n} картинка", "few": "{n} картинки", "many": "{n} картинок"},
         Language.EN: {"one": "{n} picture", "other": "{n} pictures"},
+    },
+    # After "через" / "in": Russian takes the accusative ("через 1 минуту").
+    "seconds": {
+        Language.RU: {"one": "{n} секунду", "few": "{n} секунды", "many": "{n} секунд"},
+        Language.EN: {"one": "{n} second", "other": "{n} seconds"},
+    },
+    "minutes": {
+        Language.RU: {"one": "{n} минуту", "few": "{n} минуты", "many": "{n} минут"},
+        Language.EN: {"one": "{n} minute", "other": "{n} minutes"},
     },
     "players": {
         Language.RU: {"one": "{n} игрок", "few": "{n} игрока", "many": "{n} игроков"},
