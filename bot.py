@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import discord
 import httpx
@@ -25,6 +24,7 @@ from telegram.error import InvalidToken, TelegramError
 from adapters.console import ConsoleView, run_console, stdin_lines
 from adapters.discord_bot import DiscordAdapter, DiscordConfig
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
+from config import shipped_workflows
 from config.settings import Settings, load_settings
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
@@ -49,7 +49,6 @@ from storycraft_bot.pictures.illustrator import ComfyIllustrator
 from storycraft_bot.pictures.workflow import Workflow, check_workflow, find_workflow, load_workflow
 from storycraft_bot.storage.sqlite import Store
 
-WORKFLOWS = Path(__file__).resolve().parent / "config" / "workflows"
 MIB = 1024 * 1024
 
 log = logging.getLogger("storycraft")
@@ -118,7 +117,7 @@ async def check_ollama(gateway: OllamaGateway, settings: Settings) -> str:
 
 def load_configured_workflow(settings: Settings) -> Workflow:
     """The default workflow with the settings' checkpoint, size and steps put in."""
-    workflow = load_workflow(find_workflow(settings.comfyui_workflow, WORKFLOWS))
+    workflow = load_workflow(find_workflow(settings.comfyui_workflow, shipped_workflows()))
     return workflow.with_values(
         _overrides(settings, checkpoint=settings.comfyui_checkpoint or None)
     )
@@ -127,7 +126,7 @@ def load_configured_workflow(settings: Settings) -> Workflow:
 def load_other_workflows(settings: Settings, default: Workflow) -> dict[str, Workflow]:
     """The other shipped workflows a story may choose (their own checkpoints kept)."""
     others = {}
-    for path in sorted(WORKFLOWS.glob("*.json")):
+    for path in sorted(shipped_workflows().glob("*.json")):
         if path.stem.endswith(".bindings") or path.stem == default.name:
             continue
         try:
