@@ -1,15 +1,22 @@
 # Two entry points for a fresh machine: `make run` and `make test`.
-# Both create the virtualenv on first use and reinstall when pyproject.toml changes.
+# Both create the virtualenv on first use and reinstall when pyproject.toml or the lock changes.
+# Exact versions come from the locks (requirements.lock: runtime, for the Docker image;
+# requirements-dev.lock: runtime + dev, for make and CI); `make lock` refreshes both.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make lock` keeps the pins that still fit pyproject.toml; LOCK_FLAGS=--upgrade moves all.
+LOCK_FLAGS ?=
+COMPILE := $(BIN)/uv pip compile --quiet --python-version 3.11 --universal --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_FLAGS) pyproject.toml
 
-.PHONY: run console test lint bench clean
+.PHONY: run console test lint lock bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 run: $(BIN)/.installed
@@ -23,11 +30,19 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Branch coverage of the whole run, bot.py and the console spawned by tests included.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report
+
+lock: $(BIN)/.installed
+	$(COMPILE) -o requirements.lock
+	$(COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*

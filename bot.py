@@ -25,6 +25,7 @@ from telegram.error import InvalidToken, TelegramError
 from adapters.console import ConsoleView, run_console, stdin_lines
 from adapters.discord_bot import DiscordAdapter, DiscordConfig
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
+from config import shipped_workflows
 from config.log_setup import configure_logging
 from config.settings import Settings, load_settings
 from storycraft_bot.core.clock import Clock, SystemClock
@@ -52,7 +53,6 @@ from storycraft_bot.pictures.workflow import Workflow, check_workflow, find_work
 from storycraft_bot.storage.lock import DatabaseLock
 from storycraft_bot.storage.sqlite import Store
 
-WORKFLOWS = Path(__file__).resolve().parent / "config" / "workflows"
 MIB = 1024 * 1024
 
 log = logging.getLogger("storycraft")
@@ -121,7 +121,7 @@ async def check_ollama(gateway: OllamaGateway, settings: Settings) -> str:
 
 def load_configured_workflow(settings: Settings) -> Workflow:
     """The default workflow with the settings' checkpoint, size and steps put in."""
-    workflow = load_workflow(find_workflow(settings.comfyui_workflow, WORKFLOWS))
+    workflow = load_workflow(find_workflow(settings.comfyui_workflow, shipped_workflows()))
     return workflow.with_values(
         _overrides(settings, checkpoint=settings.comfyui_checkpoint or None)
     )
@@ -130,7 +130,7 @@ def load_configured_workflow(settings: Settings) -> Workflow:
 def load_other_workflows(settings: Settings, default: Workflow) -> dict[str, Workflow]:
     """The other shipped workflows a story may choose (their own checkpoints kept)."""
     others = {}
-    for path in sorted(WORKFLOWS.glob("*.json")):
+    for path in sorted(shipped_workflows().glob("*.json")):
         if path.stem.endswith(".bindings") or path.stem == default.name:
             continue
         try:

@@ -76,7 +76,7 @@ async def run_stories(stories: int, segments_each: int) -> tuple[float, int]:
                 await engine.wait_idle()
                 seconds = time.perf_counter() - started
                 await engine.shutdown()
-                await client.close()
+                await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
                 return seconds, done
     finally:
         await server.stop()

@@ -12,6 +12,7 @@ import httpx
 import ollama
 import pytest
 
+from config import shipped_workflows
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.models import ChannelKey, Language, Place, Platform, StorySettings
@@ -32,7 +33,7 @@ from tests.fake_ollama import FakeOllama
 from tests.fake_telegram import FakeTelegram
 from tests.fakes import FakeClock, RecordingIllustrator, RecordingView
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / "config" / "workflows"
+WORKFLOWS = shipped_workflows()
 PRIVATE = Place(ChannelKey(Platform.TELEGRAM, "1001"), guild_id="tg:1001", is_group=False)
 GROUP = Place(ChannelKey(Platform.DISCORD, "2002"), guild_id="g1", is_group=True)
 
@@ -95,7 +96,7 @@ async def make_gateway(fake_ollama: FakeOllama) -> AsyncIterator[GatewayFactory]
 
     yield build
     for client, http in opened:
-        await client.close()
+        await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
         await http.aclose()
 
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 TOKEN = "fake-discord-token"
 APP_ID = 900
@@ -584,7 +584,7 @@ class FakeDiscord:
     def _attachments(self, body: Any, files: dict[str, bytes]) -> list[dict[str, Any]]:
         result = []
         for index, (name, data) in enumerate(sorted(files.items())):
-            meta = next(
+            meta: dict[str, Any] = next(
                 (
                     a
                     for a in body.get("attachments", [])
@@ -672,6 +672,7 @@ async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:
         body: Any = {}
         reader = await request.multipart()
         async for part in reader:
+            assert isinstance(part, BodyPartReader)  # Discord sends no nested multipart
             if part.name == "payload_json":
                 body = json.loads(await part.text())
             elif part.name:

@@ -54,7 +54,7 @@ async def spawn_bot(
 async def run_bot(
     tmp_path: Path, *args: str, stdin: bytes = b"", **values: str
 ) -> tuple[int, str, str]:
-    process = await spawn_bot(tmp_path, *args, **values)
+    process = await spawn_bot(tmp_path, *args, stdin=asyncio.subprocess.PIPE, **values)
     async with asyncio.timeout(30):
         out, err = await process.communicate(stdin)
     assert process.returncode is not None
@@ -93,7 +93,9 @@ async def start_console(
     processes: list[asyncio.subprocess.Process] = []
 
     async def start(**values: str) -> Console:
-        process = await spawn_bot(tmp_path, "console", OLLAMA_URL=fake_ollama.url, **values)
+        process = await spawn_bot(
+            tmp_path, "console", stdin=asyncio.subprocess.PIPE, OLLAMA_URL=fake_ollama.url, **values
+        )
         processes.append(process)
         return Console(process)
 

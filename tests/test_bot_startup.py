@@ -78,7 +78,7 @@ async def test_a_start_up_failure_is_one_line_and_a_non_zero_exit(
 ) -> None:
     values = {"OLLAMA_URL": fake_ollama.url, **prepare(tmp_path)}
 
-    exit_code, _, err = await run_bot(tmp_path, "console", **values)
+    exit_code, _, err = await run_bot(tmp_path, "console", stdin=b"", **values)
 
     lines = err.strip().splitlines()
     assert len(lines) == 1, err

@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 
+import httpx
 import pytest
 from PIL import Image
 from websockets.asyncio.client import connect
@@ -18,7 +19,7 @@ from storycraft_bot.core.errors import (
     RenderInterrupted,
     WorkflowError,
 )
-from storycraft_bot.pictures.comfyui import ComfyClient
+from storycraft_bot.pictures.comfyui import ComfyClient, Rendered
 from tests.conftest import sd15_workflow
 from tests.fake_comfyui import TRACES, FakeComfyUI
 from tests.fakes import FakeClock
@@ -40,7 +41,9 @@ def graph(seed: int = 1, **values: object) -> dict[str, object]:
     return sd15_workflow(**values).render({"positive": "a cat", "negative": "blurry", "seed": seed})
 
 
-async def draw(client: ComfyClient, seed: int = 1, prompt_id: str | None = None, **values: object):
+async def draw(
+    client: ComfyClient, seed: int = 1, prompt_id: str | None = None, **values: object
+) -> tuple[Rendered, Progress]:
     progress = Progress()
     rendered = await client.draw(
         graph(seed, **values),
@@ -82,7 +85,10 @@ async def test_the_fake_frame_order_matches_the_trace(fake_comfy: FakeComfyUI) -
             seen.append(frame["type"])
             if frame["type"] == "executing" and frame["data"]["node"] is None:
                 break
-    strip = lambda kinds: [k for k in kinds if k not in ("status", "progress_state")]  # noqa: E731
+
+    def strip(kinds: list[str]) -> list[str]:
+        return [k for k in kinds if k not in ("status", "progress_state")]
+
     assert strip(seen) == strip(recorded)
 
 
@@ -200,7 +206,7 @@ async def test_an_interrupt_stops_the_prompt_at_the_next_step(
     assert entry["status"]["status_str"] == "error"
 
 
-async def test_a_server_that_is_down_is_unavailable(comfy_http) -> None:  # type: ignore[no-untyped-def]
+async def test_a_server_that_is_down_is_unavailable(comfy_http: httpx.AsyncClient) -> None:
     import socket
 
     with socket.socket() as probe:
@@ -216,8 +222,8 @@ async def test_a_server_that_is_down_is_unavailable(comfy_http) -> None:  # type
 
 
 async def test_a_server_that_accepts_but_never_runs_is_detected(
-    comfy_http,
-    fake_comfy: FakeComfyUI,  # type: ignore[no-untyped-def]
+    comfy_http: httpx.AsyncClient,
+    fake_comfy: FakeComfyUI,
 ) -> None:
     import asyncio
 

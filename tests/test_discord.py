@@ -107,6 +107,7 @@ def description(message: dict[str, Any]) -> str:
 
 
 def story(dc: FakeDiscord, part: int, channel: int = STORIES) -> dict[str, Any] | None:
+    message: dict[str, Any]
     for message in reversed(dc.story_messages(channel)):
         if description(message).startswith(f"Part {part}.") and any(
             c.startswith("sc:c:") for _, c in buttons(message)

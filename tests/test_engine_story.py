@@ -12,7 +12,7 @@ from storycraft_bot.core.engine import PressKind, StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, DecidedBy, Segment, SegmentState, SessionState
 from storycraft_bot.storage.sqlite import Store
-from tests.conftest import PRIVATE, EngineFactory
+from tests.conftest import PRIVATE, EngineFactory, GatewayFactory
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fakes import FakeClock, RecordingView
 
@@ -258,7 +258,7 @@ async def test_a_missing_model_with_no_fallback_says_so(
 
 
 async def test_a_slow_model_times_out(
-    make_gateway,
+    make_gateway: GatewayFactory,
     store: Store,
     view: RecordingView,
     fake_ollama: FakeOllama,

@@ -12,6 +12,7 @@ from PIL import Image
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.errors import StoryActionError, WorkflowError
 from storycraft_bot.core.models import Actor, ImageState
+from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.workflow import check_workflow
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import GROUP, PRIVATE, RigFactory, sd15_workflow
@@ -260,8 +261,8 @@ async def test_shared_gpu_hands_memory_over_both_ways(
 
 
 async def test_the_workflow_is_checked_against_the_server(
-    comfy_client,
-    fake_comfy: FakeComfyUI,  # type: ignore[no-untyped-def]
+    comfy_client: ComfyClient,
+    fake_comfy: FakeComfyUI,
 ) -> None:
     await check_workflow(sd15_workflow(), comfy_client.node_info, fake_comfy.url)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 import random
 import uuid
-from pathlib import Path
 
 import httpx
 import ollama
 import pytest
 from PIL import Image
 
+from config import shipped_workflows
 from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.models import Language, StoryMemory
 from storycraft_bot.core.ports import SegmentRequest
@@ -25,7 +25,7 @@ from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.workflow import check_workflow, load_workflow
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / "config" / "workflows"
+WORKFLOWS = shipped_workflows()
 
 
 async def test_the_default_workflow_on_a_real_comfyui(request: pytest.FixtureRequest) -> None:
@@ -79,7 +79,7 @@ async def test_a_segment_from_a_real_ollama(request: pytest.FixtureRequest) -> N
             growth.append(text)
 
         draft = await narrator.write_segment(request_, on_text)
-        await client.close()
+        await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
     assert draft.narration
     assert 2 <= len(draft.choices) <= 4
     assert growth

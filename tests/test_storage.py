@@ -21,9 +21,9 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.store import VoteOutcome
 from storycraft_bot.storage.sqlite import (
-    DEFAULT_MIGRATIONS,
     Store,
     discover_migrations,
+    shipped_migrations,
 )
 from tests.conftest import GROUP
 
@@ -32,7 +32,7 @@ ALICE = Actor("u1", "Alice")
 
 async def test_a_new_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     async with Store(tmp_path / "db.sqlite3") as store:
-        assert await store.schema_version() == len(discover_migrations(DEFAULT_MIGRATIONS))
+        assert await store.schema_version() == len(discover_migrations(shipped_migrations()))
         async with store.db.execute("PRAGMA journal_mode") as cur:
             assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
         async with store.db.execute("PRAGMA foreign_keys") as cur:
@@ -145,7 +145,7 @@ async def test_migration_5_turns_message_strings_into_typed_refs(tmp_path: Path)
     path = tmp_path / "old.sqlite3"
     old = tmp_path / "old_migrations"
     old.mkdir()
-    for _, file in discover_migrations(DEFAULT_MIGRATIONS)[:4]:
+    for _, file in discover_migrations(shipped_migrations())[:4]:
         (old / file.name).write_text(file.read_text())
     async with Store(path, old) as store:
         tg = await store.create_session(

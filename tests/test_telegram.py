@@ -85,6 +85,7 @@ def story_message(
     tg: FakeTelegram, chat_id: int, *, part: int | None = None
 ) -> dict[str, Any] | None:
     """The newest bot message with choice buttons (or part N's by its 'Part N.' text)."""
+    message: dict[str, Any]
     for message in reversed(tg.bot_messages(chat_id)):
         body = message.get("text", message.get("caption", ""))
         if part is not None and not body.startswith(f"Part {part}."):

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -50,7 +51,14 @@ from storycraft_bot.core.texts import Msg
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
-DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def shipped_migrations() -> Path:
+    """The `migrations` package's folder, the same from a checkout and any install."""
+    folder = resources.files("migrations")
+    if not isinstance(folder, Path):  # only a zip import gives another kind; we ship none
+        raise StorageError(f"the migrations are not in a folder ({folder})")
+    return folder
 
 
 def discover_migrations(folder: Path) -> list[tuple[int, Path]]:
@@ -69,9 +77,9 @@ def discover_migrations(folder: Path) -> list[tuple[int, Path]]:
 class Store:
     """All reads and writes of StoryCraft's database."""
 
-    def __init__(self, path: Path, migrations: Path = DEFAULT_MIGRATIONS) -> None:
+    def __init__(self, path: Path, migrations: Path | None = None) -> None:
         self._path = path
-        self._migrations = migrations
+        self._migrations = migrations or shipped_migrations()
         self._db: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
