@@ -214,7 +214,7 @@ async def test_two_simultaneous_presses_never_decide_twice(
     closes = [dc.click(ALICE, mid, "sc:x:1"), dc.click(MOD, mid, "sc:x:1")]  # both at once
     answers = sorted([await reply_to(dc, c) for c in closes])
 
-    assert answers == ["The vote is closed.", "This choice is closed."]
+    assert answers == ["The vote is closed.", "This part is over."]
     await dc.wait_until(lambda: story(dc, 2))
     await bot.engine.wait_idle()
     assert len(await store.live_segments(1)) == 2
@@ -245,7 +245,7 @@ async def test_a_press_after_a_restart_and_on_an_old_segment(
     assert not buttons(dc.messages[int(message["id"])])  # the rewritten part lost its buttons
     # ...but a press made on the old copy while that edit was on its way still arrives:
     stale = dc.click(BOB, int(message["id"]), choices[0][1], seen=seen_before_retry)
-    assert await reply_to(dc, stale) == "This choice is closed."
+    assert await reply_to(dc, stale) == "This part is over."
     assert is_ephemeral(dc, stale)
 
 
@@ -376,7 +376,7 @@ async def test_buttons_of_unknown_form_or_segment_are_closed_and_missing_permiss
     old = dc.post_as_bot(STORIES, ["story:choice:1:0", "sc:c:999:1", "sc:c:1:9"])
     for custom_id in ("story:choice:1:0", "sc:c:999:1", "sc:c:1:9"):
         press = dc.click(ALICE, old, custom_id)
-        assert await reply_to(dc, press) == "This choice is closed."
+        assert await reply_to(dc, press) == "This part is over."
         assert is_ephemeral(dc, press)
 
     dc.no_permission.add(2001)
@@ -511,7 +511,8 @@ async def test_a_premise_that_mentions_everyone_pings_nobody(
 
     # Sent messages and replies say "ping nobody" (edits never notify, embeds never ping).
     sent = [b for m, p, b in dc.requests if m == "POST" and p.endswith("/messages")]
-    callbacks = [b["data"] for m, p, b in dc.requests if p.startswith("/interactions/")]
+    followups = [b for m, p, b in dc.requests if m == "POST" and p.startswith("/webhooks/")]
     assert sent
-    for body in [*sent, *callbacks]:
+    assert followups
+    for body in [*sent, *followups]:
         assert body.get("allowed_mentions") == {"parse": []}, body

@@ -281,9 +281,9 @@ async def test_two_users_pressing_at_the_same_instant(
 
     answers = sorted([await answer_of(tg, q) for q in queries])
 
-    assert answers == ["Chosen: Path 1.1", "This choice is closed."] or answers == [
+    assert answers == ["Chosen: Path 1.1", "This part is over."] or answers == [
         "Chosen: Path 1.2",
-        "This choice is closed.",
+        "This part is over.",
     ]
     await wait_story(tg, chat["id"], 2)
     assert len(await store.live_segments(1)) == 2
@@ -300,10 +300,10 @@ async def test_forged_and_stale_buttons_say_the_choice_is_closed(
     mid = message["message_id"]
 
     for forged in ("c:999:0", "c:1:9", "zz", "c:1:x", "c:" + "9" * 40 + ":1", "s:p:abc"):
-        assert await answer_of(tg, tg.press(chat, alice, mid, forged)) == "This choice is closed."
+        assert await answer_of(tg, tg.press(chat, alice, mid, forged)) == "This part is over."
     assert await answer_of(tg, tg.press(chat, alice, mid, "c:1:0")) == "Chosen: Path 1.1"
     await wait_story(tg, chat["id"], 2)
-    assert await answer_of(tg, tg.press(chat, alice, mid, "c:1:1")) == "This choice is closed."
+    assert await answer_of(tg, tg.press(chat, alice, mid, "c:1:1")) == "This part is over."
 
 
 async def test_a_press_after_a_restart(make_bot: BotFactory, tg: FakeTelegram) -> None:
@@ -639,7 +639,7 @@ async def test_settings_change_pictures_vote_window_and_style(
         assert await answer_of(tg, tg.press(group, alice, panel["message_id"], data)) == "Saved."
     assert (
         await answer_of(tg, tg.press(group, alice, panel["message_id"], "s:f:7"))
-        == "This choice is closed."
+        == "This part is over."
     )
     session = await store.get_session(1)
     assert session is not None
