@@ -240,15 +240,11 @@ class FakeDiscord:
 
     def post_as_bot(self, channel_id: int, custom_ids: list[str]) -> int:
         """A message the bot sent long ago (e.g. by an older version), with these buttons."""
-        row = {
-            "type": 1,
-            "components": [
-                {"type": 2, "style": 1, "label": c[:80], "custom_id": c} for c in custom_ids
-            ],
-        }
-        message = self._store_message(
-            channel_id, {"embeds": [{"description": "old"}], "components": [row]}, {}
-        )
+        buttons = [{"type": 2, "style": 1, "label": c[:80], "custom_id": c} for c in custom_ids]
+        rows = [{"type": 1, "components": buttons[i : i + 5]} for i in range(0, len(buttons), 5)]
+        body = {"embeds": [{"description": "old"}], "components": rows}
+        _check_message(body)  # at most 5 rows of 5, as Discord allows
+        message = self._store_message(channel_id, body, {})
         return int(message["id"])
 
     def rate_limit(self, method: str, prefix: str, seconds: float) -> None:
