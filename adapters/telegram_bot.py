@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,27 @@ COMMANDS = {
 }
 
 
+class AnswersFirst(AIORateLimiter):
+    """PTB's rate limiter, except for answers to callback queries: after any 429 it holds
+    every request for `retry_after`, and an answer held that long is refused ("query is
+    too old"). Answers are one per press and never counted against a chat."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if endpoint == "answerCallbackQuery":
+            return await callback(*args, **kwargs)
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class TelegramConfig:
     """How to reach Telegram and how hard to push it."""
@@ -141,7 +162,7 @@ class TelegramAdapter(Screen[Piece]):
             .base_file_url(config.base_file_url)
             .concurrent_updates(True)
             .rate_limiter(
-                AIORateLimiter(
+                AnswersFirst(
                     overall_max_rate=config.overall_rate,
                     group_max_rate=config.group_rate,
                     max_retries=config.max_retries,
