@@ -78,18 +78,18 @@ def decode(data: str, prefix: str = "") -> Button | None:
         return None
     if len(numbers) != (2 if kind is ButtonKind.CHOICE else 1):
         return None
-    segment = _number(numbers[0], MAX_SEGMENT_DIGITS)
+    segment = number(numbers[0], MAX_SEGMENT_DIGITS)
     if segment is None or segment < 1:
         return None
     if kind is not ButtonKind.CHOICE:
         return Button(kind, segment)
-    index = _number(numbers[1], 1)
+    index = number(numbers[1], 1)
     if index is None or index >= MAX_CHOICES:
         return None
     return Button(kind, segment, index)
 
 
-def _number(digits: str, max_digits: int) -> int | None:
+def number(digits: str, max_digits: int) -> int | None:
     """A non-negative number in plain ASCII digits, written as `str(int)` writes it."""
     if not 0 < len(digits) <= max_digits or not (digits.isascii() and digits.isdigit()):
         return None

@@ -12,6 +12,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from storycraft_bot.core.engine import PressKind, StoryEngine
 from storycraft_bot.core.errors import StoryActionError
@@ -82,11 +83,21 @@ ACTIONS: dict[Command, Action] = {
 #: Commands whose actor must be checked as a moderator (Telegram asks the chat for these).
 MODERATED = frozenset(ACTIONS)
 
-#: What pressing an action button means.
-BUTTON_COMMANDS = {
-    ButtonKind.CLOSE_VOTE: Command.CLOSE_VOTE,
-    ButtonKind.RETRY: Command.RETRY,
-    ButtonKind.REDRAW: Command.REDRAW,
+
+class PartCall(Protocol):
+    """An engine call a button makes on the part it was posted on."""
+
+    def __call__(
+        self, engine: StoryEngine, place: Place, actor: Actor, /, *, segment_id: int | None = None
+    ) -> Awaitable[object]: ...
+
+
+#: What pressing an action button means: its command (for the reply) and the engine call,
+#: which refuses with "this part is over" unless the button's part is still the one acted on.
+BUTTON_COMMANDS: dict[ButtonKind, tuple[Command, PartCall]] = {
+    ButtonKind.CLOSE_VOTE: (Command.CLOSE_VOTE, StoryEngine.close_vote),
+    ButtonKind.RETRY: (Command.RETRY, StoryEngine.retry),
+    ButtonKind.REDRAW: (Command.REDRAW, StoryEngine.redraw),
 }
 
 #: The presser's private answer to a choice press.
@@ -132,14 +143,20 @@ async def start_story(
 
 
 async def press(
-    engine: StoryEngine, button: Button, place: Place, actor: Actor, language: Language
+    engine: StoryEngine, button: Button | None, place: Place, actor: Actor, language: Language
 ) -> Reply:
-    """A press on a card's button (a decoded id, see buttons.decode)."""
+    """A press on a card's button (a decoded id, see buttons.decode); `None` (an id the bot
+    never made) is refused like a press on a part that is over."""
+    if button is None:
+        raise StoryActionError(Msg.PART_OVER)
     if button.kind is ButtonKind.CHOICE:
         outcome = await engine.press(place, actor, button.segment_id, button.index)
         reply = text(language, PRESS_REPLIES[outcome.kind], choice=outcome.choice_text)
         return Reply(reply, ReplyKind.SEEN)
-    return await perform(engine, BUTTON_COMMANDS[button.kind], place, actor, language)
+    command, call = BUTTON_COMMANDS[button.kind]
+    await call(engine, place, actor, segment_id=button.segment_id)
+    action = ACTIONS[command]
+    return Reply(text(language, action.reply), action.kind)
 
 
 def settings_text(language: Language, settings: StorySettings) -> str:

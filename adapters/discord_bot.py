@@ -396,12 +396,11 @@ class DiscordAdapter(Screen[Piece]):
     async def answer(
         self, interaction: discord.Interaction, message: str, *, public: bool = False
     ) -> None:
-        """Reply once; refusals and confirmations are ephemeral."""
+        """Say `message` once the interaction is acknowledged (see `_acknowledge`): after a
+        loading message the first followup replaces it, after a button's deferred update
+        it is a message of its own."""
         try:
-            if interaction.response.is_done():
-                await interaction.followup.send(message, ephemeral=not public)
-            else:
-                await interaction.response.send_message(message, ephemeral=not public)
+            await interaction.followup.send(message, ephemeral=not public)
         except discord.HTTPException as err:
             log.warning("Discord: could not answer interaction %s: %s", interaction.id, err)
         channel_id = interaction.channel_id
@@ -412,6 +411,22 @@ class DiscordAdapter(Screen[Piece]):
                     NO_ACCESS[self.language_of(interaction)], ephemeral=True
                 )
 
+    async def _acknowledge(self, interaction: discord.Interaction, *, public: bool) -> bool:
+        """Answer at once, before any work: the engine's call may wait behind rate-limited
+        edits, and Discord refuses a first answer after 3 s (10062). A button gets a
+        deferred update (type 6, nothing changes on screen), a command a loading message
+        (type 5). False if Discord refused it: the press still counts, but nothing more is
+        said to the user (the followups would be refused too)."""
+        try:
+            if interaction.type is discord.InteractionType.component:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=not public, thinking=True)
+        except discord.HTTPException as err:
+            log.warning("Discord: interaction %s could not be answered: %s", interaction.id, err)
+            return False
+        return True
+
     async def _guarded(
         self,
         interaction: discord.Interaction,
@@ -420,11 +435,16 @@ class DiscordAdapter(Screen[Piece]):
         *,
         public: bool = False,
     ) -> None:
-        """Every interaction's one error path (see commands.answer), answered once."""
+        """Every interaction's one path: acknowledged first, then the work and its one
+        error path (see commands.answer), then its outcome as a followup."""
         started = time.monotonic()
+        acknowledged = await self._acknowledge(interaction, public=public)
         reply = await answer(work, self.language_of(interaction), f"Discord: {name}")
-        if reply is not None:
+        if reply is not None and acknowledged:
             shown_to_all = public and reply.kind is not ReplyKind.ERROR
+            if public and not shown_to_all:
+                # The loading message is public (`/story start`): a refusal goes privately.
+                await _deleted_original(interaction)
             await self.answer(interaction, reply.text, public=shown_to_all)
         log.info(
             "Discord: %s in %s handled in %.2fs",
@@ -551,8 +571,6 @@ class DiscordAdapter(Screen[Piece]):
 
     async def on_button(self, interaction: discord.Interaction, button: Button | None) -> None:
         async def work() -> Reply:
-            if button is None:
-                raise StoryActionError(Msg.CHOICE_CLOSED)
             place, actor = self._place(interaction), self._actor(interaction)
             return await press(self._engine, button, place, actor, self.language_of(interaction))
 
@@ -684,6 +702,12 @@ def shrink(data: bytes, limit: int) -> bytes:
             quality -= 10
         else:
             scale *= 0.75
+
+
+async def _deleted_original(interaction: discord.Interaction) -> None:
+    """Remove the public loading message of a deferred command (best effort)."""
+    with _quiet():
+        await interaction.delete_original_response()
 
 
 class _quiet:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.text_fitting import shorten_to
 from storycraft_bot.core.texts import Msg, text
 
-from .buttons import ButtonKind, card_buttons, decode, encode
+from .buttons import ButtonKind, card_buttons, decode, encode, number
 from .commands import (
     MODERATED,
     Command,
@@ -97,6 +98,27 @@ COMMANDS = {
 }
 
 
+class AnswersFirst(AIORateLimiter):
+    """PTB's rate limiter, except for answers to callback queries: after any 429 it holds
+    every request for `retry_after`, and an answer held that long is refused ("query is
+    too old"). Answers are one per press and never counted against a chat."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if endpoint == "answerCallbackQuery":
+            return await callback(*args, **kwargs)
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class TelegramConfig:
     """How to reach Telegram and how hard to push it."""
@@ -110,6 +132,10 @@ class TelegramConfig:
     overall_rate: float = 30.0
     group_rate: float = 20.0
     poll_timeout: int = 10
+    #: Seconds a press waits for its outcome before its callback query is answered without
+    #: it (the outcome then shows in the story's message): a refusal comes this quickly,
+    #: an edit held up by a rate limit does not, and a late answer is refused.
+    answer_within: float = 0.5
     language: Language = Language.RU
     workflows: tuple[str, ...] = ()  # picture styles a story may choose
 
@@ -139,7 +165,7 @@ class TelegramAdapter(Screen[Piece]):
             .base_file_url(config.base_file_url)
             .concurrent_updates(True)
             .rate_limiter(
-                AIORateLimiter(
+                AnswersFirst(
                     overall_max_rate=config.overall_rate,
                     group_max_rate=config.group_rate,
                     max_retries=config.max_retries,
@@ -319,23 +345,39 @@ class TelegramAdapter(Screen[Piece]):
         await self._reply(update, title, InlineKeyboardMarkup(rows))
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer the callback query at once: with the press's outcome if it is known
+        within `answer_within` (refusals always are), else empty while the work goes on."""
         query = update.callback_query
         assert query is not None
         language = self._language(update)
         started = time.monotonic()
-        reply = await answer(
-            self._button(update, query.data or "", language),
-            language,
-            f"Telegram: button {query.data!r}",
+        what = f"Telegram: button {query.data!r}"
+        work = asyncio.create_task(
+            answer(self._button(update, query.data or "", language), language, what)
         )
         try:
-            await query.answer(reply.text[:200] if reply else None)
-        except BadRequest as err:
-            log.warning("Telegram: could not answer button %s: %s", query.id, err)
-        log.info("Telegram: button %r handled in %.2fs", query.data, time.monotonic() - started)
+            done, _ = await asyncio.wait({work}, timeout=self._config.answer_within)
+            reply = work.result() if done else None
+            await self._answer_query(query.id, query.answer(reply.text[:200] if reply else None))
+            late = await work
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        if not done and late is not None and late.kind is ReplyKind.ERROR:
+            log.info("%s: answered before its refusal: %s", what, late.text)
+        log.info("%s handled in %.2fs", what, time.monotonic() - started)
+
+    @staticmethod
+    async def _answer_query(query_id: str, answering: Awaitable[bool]) -> None:
+        """A refused answer (a 429 past the retries, a timeout, a query too old) is only
+        logged: the press itself worked, so the chat hears nothing of it."""
+        try:
+            await answering
+        except TelegramError as err:
+            log.warning("Telegram: could not answer button %s: %s", query_id, err)
 
     async def _button(self, update: Update, data: str, language: Language) -> Reply:
-        """Act on callback data; forged or unknown data gets "this choice is closed"."""
+        """Act on callback data; data the bot never offered gets "this part is over"."""
         place = self._place(update)
         if data.startswith("s:"):
             return await self._setting(update, place, data, language)
@@ -343,26 +385,24 @@ class TelegramAdapter(Screen[Piece]):
             actor = await self._actor(update)
             return await start_story(self._engine, place, actor, language)
         button = decode(data)
-        if button is None:
-            raise StoryActionError(Msg.CHOICE_CLOSED)
-        actor = await self._actor(update, moderating=button.kind is not ButtonKind.CHOICE)
+        moderating = button is not None and button.kind is not ButtonKind.CHOICE
+        actor = await self._actor(update, moderating=moderating)
         return await press(self._engine, button, place, actor, language)
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> Reply:
-        _, what, value = [*data.split(":"), "", ""][:3]
-        digits = value.isascii() and value.isdigit()
-        if what not in ("p", "w", "f") or not digits or len(value) > 4:
-            raise StoryActionError(Msg.CHOICE_CLOSED)
-        actor = await self._actor(update, moderating=True)
-        if what == "p":
-            await self._engine.configure(place, actor, pictures=value == "1")
-        elif what == "w":
-            await self._engine.configure(place, actor, vote_window_seconds=float(value))
-        elif int(value) < len(self._config.workflows):
-            workflow = self._config.workflows[int(value)]
-            await self._engine.configure(place, actor, workflow=workflow)
+        """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`: only values the keyboard offers."""
+        what, _, digits = data.removeprefix("s:").partition(":")
+        value = number(digits, 4)
+        if what == "p" and value in (0, 1):
+            change: dict[str, Any] = {"pictures": value == 1}
+        elif what == "w" and value in VOTE_WINDOWS:
+            change = {"vote_window_seconds": float(value)}
+        elif what == "f" and value is not None and value < len(self._config.workflows):
+            change = {"workflow": self._config.workflows[value]}
         else:
-            raise StoryActionError(Msg.CHOICE_CLOSED)
+            raise StoryActionError(Msg.PART_OVER)
+        actor = await self._actor(update, moderating=True)
+        await self._engine.configure(place, actor, **change)
         return Reply(text(language, Msg.SETTINGS_SAVED), ReplyKind.SEEN)
 
     async def _on_my_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -375,7 +415,9 @@ class TelegramAdapter(Screen[Piece]):
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram: update failed: %s", context.error, exc_info=context.error)
-        if isinstance(update, Update) and update.effective_message is not None:
+        # Not under a pressed button's story: the press may well have worked.
+        pressed = isinstance(update, Update) and update.callback_query is not None
+        if isinstance(update, Update) and update.effective_message is not None and not pressed:
             await self._reply(update, text(self._language(update), Msg.INTERNAL_ERROR))
 
     # From the engine to Telegram: the Screen hooks

@@ -5,8 +5,9 @@ It keeps a small world (a guild, channels, members, messages with components and
 attachments), plays users (a slash command, a button press by a given member), records
 every request, and enforces what matters: the 3 s first answer and one answer per
 interaction, custom_id and label lengths, 5 buttons a row, content and embed limits,
-attachments kept on edit only when listed, 10008 for deleted messages, 30046 and 50013
-on demand.
+attachments kept on edit only when listed, 10008 for deleted messages, 30046, 50013 and
+429 (with `retry_after`, on any route, for a while) on demand. A deferred command (type 5)
+shows a loading message that its first followup replaces, with the defer's visibility.
 """
 
 from __future__ import annotations
@@ -83,6 +84,17 @@ class Interaction:
     created: float
     answered: bool = False
     original: dict[str, Any] | None = None
+    loading_flags: int | None = None  # a deferred command's loading message, until replaced
+    answered_at: float | None = None  # seconds after the interaction was created
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Requests of `method` whose path starts with `prefix` get 429 until `until`."""
+
+    method: str
+    prefix: str
+    until: float
 
 
 @dataclass
@@ -107,6 +119,8 @@ class FakeDiscord:
     )  # (path, Discord error code) refused
     too_old: set[int] = field(default_factory=set)  # message ids that answer 30046 to edits
     no_permission: set[int] = field(default_factory=set)  # channel ids where the bot may not post
+    rate_limits: list[RateLimit] = field(default_factory=list)
+    limited: list[tuple[str, str]] = field(default_factory=list)  # (method, path) given a 429
     interaction_deadline: float = 3.0
     url: str = ""
     channels: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -226,16 +240,22 @@ class FakeDiscord:
 
     def post_as_bot(self, channel_id: int, custom_ids: list[str]) -> int:
         """A message the bot sent long ago (e.g. by an older version), with these buttons."""
-        row = {
-            "type": 1,
-            "components": [
-                {"type": 2, "style": 1, "label": c[:80], "custom_id": c} for c in custom_ids
-            ],
-        }
-        message = self._store_message(
-            channel_id, {"embeds": [{"description": "old"}], "components": [row]}, {}
-        )
+        buttons = [{"type": 2, "style": 1, "label": c[:80], "custom_id": c} for c in custom_ids]
+        rows = [{"type": 1, "components": buttons[i : i + 5]} for i in range(0, len(buttons), 5)]
+        body = {"embeds": [{"description": "old"}], "components": rows}
+        _check_message(body)  # at most 5 rows of 5, as Discord allows
+        message = self._store_message(channel_id, body, {})
         return int(message["id"])
+
+    def rate_limit(self, method: str, prefix: str, seconds: float) -> None:
+        """Every `method` request under `prefix` gets 429 for the next `seconds`, its
+        `retry_after` the time left (e.g. all edits of a channel: "PATCH",
+        "/channels/2000/messages/")."""
+        self.rate_limits.append(RateLimit(method, prefix, time.monotonic() + seconds))
+
+    def answered_within(self, interaction_id: int) -> float | None:
+        """Seconds from the interaction to its first answer (None: not answered)."""
+        return self._interactions[interaction_id].answered_at
 
     def delete(self, message_id: int) -> None:
         self.deleted.add(message_id)
@@ -358,6 +378,9 @@ class FakeDiscord:
         path = "/" + request.match_info["path"]
         body, files = await _read_body(request)
         self.requests.append((request.method, path, body))
+        limited = self._limited(request.method, path)
+        if limited is not None:
+            return limited
         try:
             if request.headers.get("Authorization") not in (
                 f"Bot {TOKEN}",
@@ -371,6 +394,34 @@ class FakeDiscord:
         async with self._changed:
             self._changed.notify_all()
         return result
+
+    def _limited(self, method: str, path: str) -> web.Response | None:
+        """A 429 as Discord sends it (discord.py retries after `retry_after`; without a
+        `Via` header it takes the 429 for a Cloudflare ban)."""
+        now = time.monotonic()
+        left = max(
+            (
+                r.until - now
+                for r in self.rate_limits
+                if r.method == method and path.startswith(r.prefix)
+            ),
+            default=0.0,
+        )
+        if left <= 0:
+            return None
+        self.limited.append((method, path))
+        body = {"message": "You are being rate limited.", "retry_after": left, "global": False}
+        headers = {
+            "Content-Type": "application/json",
+            "Via": "1.1 google",
+            "Retry-After": str(max(1, round(left))),
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": f"{left:.3f}",
+            "X-RateLimit-Bucket": f"fake-{method}-{path.split('/')[1]}",
+            "X-RateLimit-Scope": "user",
+        }
+        return web.Response(status=429, body=json.dumps(body).encode(), headers=headers)
 
     async def _route(
         self, method: str, path: str, body: Any, files: dict[str, bytes]
@@ -426,12 +477,16 @@ class FakeDiscord:
             raise ApiError(404, 10062, "Unknown interaction")
         if interaction.answered:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
-        if time.monotonic() - interaction.created > self.interaction_deadline:
+        waited = time.monotonic() - interaction.created
+        if waited > self.interaction_deadline:
             raise ApiError(404, 10062, "Unknown interaction")
         interaction.answered = True
+        interaction.answered_at = waited
         kind = body["type"]
         data = body.get("data") or {}
         resource: dict[str, Any] = {"type": kind}
+        if kind == 5:
+            interaction.loading_flags = data.get("flags", 0) & 64
         if kind == 4:
             _check_message(data)
             message = self._store_message(None, data, files, interaction_reply=True)
@@ -463,7 +518,13 @@ class FakeDiscord:
             raise ApiError(404, 10015, "Unknown Webhook")
         if method == "POST":  # a followup
             _check_message(body)
+            if interaction.loading_flags is not None:
+                # The first followup replaces the loading message and keeps its visibility.
+                body = {**body, "flags": interaction.loading_flags}
             message = self._store_message(None, body, files, interaction_reply=True)
+            if interaction.loading_flags is not None:
+                interaction.loading_flags = None
+                interaction.original = message
             self.replies.setdefault(interaction.id, []).append(message)
             if body.get("flags", 0) & 64:
                 self.ephemeral.append(message)
@@ -479,6 +540,10 @@ class FakeDiscord:
             interaction.original = original
             self.replies.setdefault(interaction.id, []).append(original)
             return _json(original)
+        if method == "DELETE" and parts[-1] == "@original":
+            interaction.loading_flags = None
+            interaction.original = None
+            return web.Response(status=204)
         raise ApiError(405, 0, "405: Method Not Allowed")
 
     def _thread(self, parent_id: int, body: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ It speaks the real wire format (form-encoded, JSON or multipart bodies; `{"ok": 
 replies; `getUpdates` long polling with offsets), keeps a small world of chats, users and
 messages, plays users (commands, button presses), and enforces the limits that bite:
 callback_data 1-64 bytes, text 4096, caption 1024, "message is not modified", "message to
-edit not found", a callback query answered twice, and 429 with retry_after on demand.
+edit not found", a callback query answered twice or late ("query is too old"), and 429
+with retry_after on demand (the next call of a method, or every call for a while).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +64,10 @@ class FakeTelegram:
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # language -> list
     answered: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limit_next: dict[str, int] = field(default_factory=dict)  # method -> retry_after
+    rate_limited_until: dict[str, float] = field(default_factory=dict)  # method -> monotonic
+    # Telegram documents no exact limit for answering a query; the fake holds the bot to
+    # Discord's 3 s, so a press answered only after slow work fails here as well.
+    answer_deadline: float = 3.0
     blocked: set[int] = field(default_factory=set)  # private chats whose user blocked the bot
     errors: list[tuple[str, str]] = field(default_factory=list)  # (method, description) refused
     # Like older and self-hosted Bot API servers: editMessageMedia refuses text messages.
@@ -140,6 +146,11 @@ class FakeTelegram:
         self._push({"callback_query": query})
         return query_id
 
+    def rate_limit(self, method: str, seconds: float) -> None:
+        """Every call of `method` gets 429 for the next `seconds`, `retry_after` the whole
+        seconds left (as Telegram counts them)."""
+        self.rate_limited_until[method] = time.monotonic() + seconds
+
     def bot_removed(self, chat: dict[str, Any], by: dict[str, Any]) -> None:
         member = {"user": BOT, "status": "left"}
         old = {"user": BOT, "status": "member"}
@@ -207,6 +218,9 @@ class FakeTelegram:
             self._changed.notify_all()  # a long poll may take a while: say it arrived
         try:
             retry = self.rate_limit_next.pop(method, None)
+            left = self.rate_limited_until.get(method, 0.0) - time.monotonic()
+            if left > 0:
+                retry = max(retry or 0, math.ceil(left))
             if retry is not None:
                 raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
             if "chat_id" in params and int(params["chat_id"]) in self.blocked:
@@ -296,7 +310,8 @@ class FakeTelegram:
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         query = self._queries.get(str(params["callback_query_id"]))
-        if query is None or query["answered"]:
+        late = query is not None and time.monotonic() - query["at"] > self.answer_deadline
+        if query is None or query["answered"] or late:
             raise ApiError(
                 400,
                 "Bad Request: query is too old and response timeout expired or query ID is invalid",

@@ -7,6 +7,8 @@ import asyncio
 import copy
 import io
 import json
+import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from tests.fake_comfyui import FakeComfyUI
 from tests.fake_discord import MANAGE_GUILD, MANAGE_MESSAGES, TOKEN, FakeDiscord, Member
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fakes import FakeClock
+from tests.forgeries import dump, forgeries
 
 ALICE = Member(501, "Alice")
 BOB = Member(502, "Bob")
@@ -35,6 +38,7 @@ CAROL = Member(503, "Carol")
 MOD = Member(509, "Mod", permissions=MANAGE_MESSAGES | (1 << 11))
 OWNER = Member(510, "Owner", permissions=MANAGE_GUILD | MANAGE_MESSAGES | (1 << 11))
 STORIES = 2000
+BATCH = 250  # forged presses in flight at once
 
 
 @dataclass
@@ -215,7 +219,7 @@ async def test_two_simultaneous_presses_never_decide_twice(
     closes = [dc.click(ALICE, mid, "sc:x:1"), dc.click(MOD, mid, "sc:x:1")]  # both at once
     answers = sorted([await reply_to(dc, c) for c in closes])
 
-    assert answers == ["The vote is closed.", "This choice is closed."]
+    assert answers == ["The vote is closed.", "This part is over."]
     await dc.wait_until(lambda: story(dc, 2))
     await bot.engine.wait_idle()
     assert len(await store.live_segments(1)) == 2
@@ -246,7 +250,7 @@ async def test_a_press_after_a_restart_and_on_an_old_segment(
     assert not buttons(dc.messages[int(message["id"])])  # the rewritten part lost its buttons
     # ...but a press made on the old copy while that edit was on its way still arrives:
     stale = dc.click(BOB, int(message["id"]), choices[0][1], seen=seen_before_retry)
-    assert await reply_to(dc, stale) == "This choice is closed."
+    assert await reply_to(dc, stale) == "This part is over."
     assert is_ephemeral(dc, stale)
 
 
@@ -377,7 +381,7 @@ async def test_buttons_of_unknown_form_or_segment_are_closed_and_missing_permiss
     old = dc.post_as_bot(STORIES, ["story:choice:1:0", "sc:c:999:1", "sc:c:1:9"])
     for custom_id in ("story:choice:1:0", "sc:c:999:1", "sc:c:1:9"):
         press = dc.click(ALICE, old, custom_id)
-        assert await reply_to(dc, press) == "This choice is closed."
+        assert await reply_to(dc, press) == "This part is over."
         assert is_ephemeral(dc, press)
 
     dc.no_permission.add(2001)
@@ -512,7 +516,96 @@ async def test_a_premise_that_mentions_everyone_pings_nobody(
 
     # Sent messages and replies say "ping nobody" (edits never notify, embeds never ping).
     sent = [b for m, p, b in dc.requests if m == "POST" and p.endswith("/messages")]
-    callbacks = [b["data"] for m, p, b in dc.requests if p.startswith("/interactions/")]
+    followups = [b for m, p, b in dc.requests if m == "POST" and p.startswith("/webhooks/")]
     assert sent
-    for body in [*sent, *callbacks]:
+    assert followups
+    for body in [*sent, *followups]:
         assert body.get("allowed_mentions") == {"parse": []}, body
+
+
+async def test_presses_and_commands_are_answered_in_time_while_every_edit_waits(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    # Scaled down: a 1 s deadline while every edit of the channel is refused for 3 s.
+    dc.interaction_deadline = 1.0
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    mid = int(message["id"])
+    assert await reply_to(dc, dc.click(ALICE, mid, "sc:c:1:0")) == "Vote counted: Path 1.1"
+    await dc.wait_until(lambda: ("⏹ Close the vote", "sc:x:1") in buttons(dc.messages[mid]))
+
+    dc.rate_limit("PATCH", f"/channels/{STORIES}/messages/", 3.0)
+    close = dc.click(ALICE, mid, "sc:x:1")  # its decision edit waits out the 429s
+    vote = dc.click(BOB, mid, "sc:c:1:1")  # behind the close on the channel's lock
+    status = dc.slash(BOB, STORIES, "status")
+    assert await reply_to(dc, close) == "The vote is closed."  # the outcome, by followup
+    assert await reply_to(dc, vote) == "This part is over."
+    assert "1 part so far" in await reply_to(dc, status)
+    assert dc.limited  # the edits really were held up
+    for interaction in (close, vote, status):
+        answered = dc.answered_within(interaction)
+        assert answered is not None
+        assert answered < dc.interaction_deadline
+    assert all(code not in (10062, 40060) for _, code in dc.errors)
+    assert is_ephemeral(dc, close)
+    await dc.wait_until(lambda: story(dc, 2))  # the decision is on screen once the 429s end
+    assert "Voting closed early" in description(dc.messages[mid])
+    assert not buttons(dc.messages[mid])
+
+
+async def test_buttons_of_an_old_part_change_nothing(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store, tmp_path: Path
+) -> None:
+    bot = await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    first = await dc.wait_until(lambda: story(dc, 1))
+    mid = int(first["id"])
+    await reply_to(dc, dc.click(ALICE, int(first["id"]), "sc:c:1:0"))
+    await dc.wait_until(lambda: ("⏹ Close the vote", "sc:x:1") in buttons(dc.messages[mid]))
+    assert await reply_to(dc, dc.click(ALICE, int(first["id"]), "sc:x:1")) == "The vote is closed."
+    await dc.wait_until(lambda: story(dc, 2))
+    await bot.engine.wait_idle()
+    before = dump(tmp_path / "story.sqlite3")
+
+    # What the starter's client may still show on part 1 (an older copy of it), and the
+    # template-shaped ids of parts that never were: each is "over", privately.
+    old = dc.post_as_bot(STORIES, ["sc:t:1", "sc:r:1", "sc:x:1", "sc:c:1:2", "sc:t:99", "sc:x:3"])
+    for custom_id in ("sc:t:1", "sc:r:1", "sc:x:1", "sc:c:1:2", "sc:t:99", "sc:x:3"):
+        press = dc.click(ALICE, old, custom_id)
+        assert await reply_to(dc, press) == "This part is over.", custom_id
+        assert is_ephemeral(dc, press)
+    await bot.engine.wait_idle()
+    assert dump(tmp_path / "story.sqlite3") == before
+    retried = dc.slash(ALICE, STORIES, "retry")  # the command still acts on the newest part
+    assert await reply_to(dc, retried) == "Rewriting this part…"
+
+
+async def test_ten_thousand_forged_ids_change_nothing_and_each_is_answered(
+    make_bot: BotFactory, dc: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    await dc.wait_until(lambda: story(dc, 1))
+    await bot.engine.wait_idle()
+    before = dump(tmp_path / "story.sqlite3")
+
+    forged = forgeries(10_000, random.Random(7), prefix="sc:", limit=100)
+    messages = [dc.post_as_bot(STORIES, forged[i : i + 25]) for i in range(0, len(forged), 25)]
+    presses: list[int] = []
+    for start in range(0, len(forged), BATCH):
+        batch = [
+            dc.click(BOB, messages[n // 25], forged[n])
+            for n in range(start, min(start + BATCH, len(forged)))
+        ]
+        await dc.wait_until(lambda batch=batch: all(p in dc.replies for p in batch))
+        presses += batch
+
+    assert {dc.reply_text(p) for p in presses} <= {
+        "This part is over.",
+        "Only the person who started the story or a moderator can do that.",
+    }
+    assert all(is_ephemeral(dc, p) for p in presses)
+    await bot.engine.wait_idle()
+    assert dump(tmp_path / "story.sqlite3") == before
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

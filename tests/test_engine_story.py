@@ -92,7 +92,7 @@ async def test_a_press_on_an_old_segment_is_closed(
 
     with pytest.raises(StoryActionError) as closed:
         await engine.press(PRIVATE, ALICE, first.id, 1)
-    assert closed.value.code == "choice_closed"
+    assert closed.value.code == "part_over"
 
 
 @pytest.mark.parametrize(("segment_id", "choice"), [(999, 0), (1, 7), (1, -1)])
@@ -102,7 +102,7 @@ async def test_forged_presses_are_closed(
     await engine.start(PRIVATE, ALICE)
     await opened_segment(view)
 
-    with pytest.raises(StoryActionError, match="choice_closed"):
+    with pytest.raises(StoryActionError, match="part_over"):
         await engine.press(PRIVATE, ALICE, segment_id, choice)
 
 
@@ -148,7 +148,7 @@ async def test_stop_keeps_the_record_and_allows_a_new_story(
     stopped = await store.get_session(session.id)
     assert stopped is not None
     assert stopped.state is SessionState.STOPPED
-    with pytest.raises(StoryActionError, match="choice_closed"):
+    with pytest.raises(StoryActionError, match="part_over"):
         await engine.press(PRIVATE, ALICE, first.id, 0)
     again = await engine.start(PRIVATE, BOB)
     assert again.id != session.id
@@ -189,7 +189,7 @@ async def test_retry_rewrites_the_newest_segment(
     assert [(e.segment_id, e.reason) for e in view.of(ev.SegmentSuperseded)] == [
         (first.id, "retried")
     ]
-    with pytest.raises(StoryActionError, match="choice_closed"):
+    with pytest.raises(StoryActionError, match="part_over"):
         await engine.press(PRIVATE, ALICE, first.id, 0)
 
 

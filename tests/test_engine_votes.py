@@ -143,7 +143,7 @@ async def test_a_vote_after_the_window_closed_is_refused(
     await clock.advance(60)
     await view.wait_for(ev.ChoiceDecided)
 
-    with pytest.raises(StoryActionError, match="choice_closed"):
+    with pytest.raises(StoryActionError, match="part_over"):
         await engine.press(GROUP, CAROL, segment.id, 1)
 
 

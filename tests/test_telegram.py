@@ -4,6 +4,8 @@ with the real engine, narrator (fake Ollama) and illustrator (fake ComfyUI)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,7 @@ from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fakes import FakeClock
+from tests.forgeries import dump, forgeries
 
 ALICE_ID, BOB_ID, CAROL_ID = 501, 502, 503
 
@@ -48,6 +51,7 @@ async def make_bot(
         token: str = TOKEN,
         start: bool = True,
         clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
+        max_retries: int = 2,
     ) -> Bot:
         core = make_core(comfy)
         config = TelegramConfig(
@@ -59,7 +63,7 @@ async def make_bot(
             overall_rate=1000,
             group_rate=1000,
             poll_timeout=1,
-            max_retries=2,
+            max_retries=max_retries,
             workflows=("sd15", "sdxl"),
         )
         adapter = TelegramAdapter(core.engine, StoredScreens(store), config, clock)
@@ -314,9 +318,9 @@ async def test_two_users_pressing_at_the_same_instant(
 
     answers = sorted([await answer_of(tg, q) for q in queries])
 
-    assert answers == ["Chosen: Path 1.1", "This choice is closed."] or answers == [
+    assert answers == ["Chosen: Path 1.1", "This part is over."] or answers == [
         "Chosen: Path 1.2",
-        "This choice is closed.",
+        "This part is over.",
     ]
     await wait_story(tg, chat["id"], 2)
     assert len(await store.live_segments(1)) == 2
@@ -333,10 +337,10 @@ async def test_forged_and_stale_buttons_say_the_choice_is_closed(
     mid = message["message_id"]
 
     for forged in ("c:999:0", "c:1:9", "zz", "c:1:x", "c:" + "9" * 40 + ":1", "s:p:abc"):
-        assert await answer_of(tg, tg.press(chat, alice, mid, forged)) == "This choice is closed."
+        assert await answer_of(tg, tg.press(chat, alice, mid, forged)) == "This part is over."
     assert await answer_of(tg, tg.press(chat, alice, mid, "c:1:0")) == "Chosen: Path 1.1"
     await wait_story(tg, chat["id"], 2)
-    assert await answer_of(tg, tg.press(chat, alice, mid, "c:1:1")) == "This choice is closed."
+    assert await answer_of(tg, tg.press(chat, alice, mid, "c:1:1")) == "This part is over."
 
 
 async def test_a_press_after_a_restart(make_bot: BotFactory, tg: FakeTelegram) -> None:
@@ -672,7 +676,7 @@ async def test_settings_change_pictures_vote_window_and_style(
         assert await answer_of(tg, tg.press(group, alice, panel["message_id"], data)) == "Saved."
     assert (
         await answer_of(tg, tg.press(group, alice, panel["message_id"], "s:f:7"))
-        == "This choice is closed."
+        == "This part is over."
     )
     session = await store.get_session(1)
     assert session is not None
@@ -763,3 +767,74 @@ async def test_the_russian_settings_keyboard_speaks_russian_units(
     )
     windows = [label for label, data in keyboard(panel) if data.startswith("s:w:")]
     assert windows == ["⏱ 30 с", "⏱ 60 с", "⏱ 120 с"]
+
+
+async def test_a_press_is_answered_in_time_while_every_edit_waits(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    # Scaled down: a 1 s deadline while every edit of the chat is refused for 2 s.
+    tg.answer_deadline = 1.0
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    message = await wait_story(tg, chat["id"], 1)
+    tg.rate_limit("editMessageText", 2.0)
+    pressed = tg.press(chat, alice, message["message_id"], "c:1:0")  # decides: an urgent edit
+    await tg.wait_until(lambda: pressed in tg.answered)
+    assert not any("query is too old" in e for _, e in tg.errors)
+    await wait_story(tg, chat["id"], 2)  # the outcome shows once the 429s end
+    assert any("Too Many Requests" in e for _, e in tg.errors)
+
+
+async def test_a_refused_answer_leaves_the_chat_alone(
+    make_bot: BotFactory, tg: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    await make_bot(max_retries=0)  # the 429 is past the rate limiter's retries at once
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    message = await wait_story(tg, chat["id"], 1)
+    tg.rate_limit("answerCallbackQuery", 30)
+    tg.press(chat, alice, message["message_id"], "c:1:0")
+    await wait_story(tg, chat["id"], 2)  # the press worked
+    await tg.wait_until(lambda: "could not answer button" in caplog.text)
+    texts = [m.get("text", "") for m in tg.bot_messages(chat["id"])]
+    assert not any("went wrong" in t for t in texts)
+
+
+async def test_ten_thousand_forged_callbacks_change_nothing_and_each_is_answered(
+    make_bot: BotFactory,
+    tg: FakeTelegram,
+    store: Store,
+    tmp_path: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = await make_bot()
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(BOB_ID, "Bob")
+    group = tg.group_chat(-1009)
+    tg.send_text(group, alice, "/story")
+    message = await wait_story(tg, group["id"], 1)
+    await bot.engine.wait_idle()
+    before = dump(tmp_path / "story.sqlite3")
+
+    forged = forgeries(10_000, random.Random(11))
+    queries: list[str] = []
+    for start in range(0, len(forged), 100):
+        batch = [
+            tg.press(group, bob, message["message_id"], d) for d in forged[start : start + 100]
+        ]
+        await tg.wait_until(lambda batch=batch: all(q in tg.answered for q in batch))
+        queries += batch
+
+    answers = {str(tg.answered[q].get("text", "")) for q in queries}
+    assert "This part is over." in answers
+    # "": answered in time without its refusal, which this load delayed past answer_within.
+    assert answers <= {
+        "",
+        "This part is over.",
+        "Only the person who started the story or a moderator can do that.",
+    }
+    await bot.engine.wait_idle()
+    assert dump(tmp_path / "story.sqlite3") == before
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

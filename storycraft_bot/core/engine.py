@@ -144,7 +144,7 @@ class StoryEngine:
                 or segment.state is not SegmentState.OPEN
                 or not 0 <= choice_index < len(segment.choices)
             ):
-                raise StoryActionError(Msg.CHOICE_CLOSED)
+                raise StoryActionError(Msg.PART_OVER)
             choice = segment.choices[choice_index]
             if not session.place.is_group:
                 await self._votes.decide(session, segment, choice_index, DecidedBy.PRESS, votes=1)
@@ -161,14 +161,18 @@ class StoryEngine:
                 await self._emit(ev.VotesChanged(place.key, session.id, session.language, tally))
             return PressOutcome(VOTE_PRESSES[result], choice, tally)
 
-    async def close_vote(self, place: Place, actor: Actor) -> None:
-        """The starter (or a moderator) ends the group vote now."""
+    async def close_vote(
+        self, place: Place, actor: Actor, *, segment_id: int | None = None
+    ) -> None:
+        """The starter (or a moderator) ends the group vote now; `segment_id` (a button's
+        part) must be the part whose vote is open."""
         async with self._lock(place.key):
-            session = await self._require_session(place)
-            self._require_manager(session, actor)
+            session = await self._require_session(place, segment_id)
             segment = await self._store.current_segment(session.id)
+            _require_part(segment, segment_id)
+            self._require_manager(session, actor)
             if segment is None or segment.state is not SegmentState.OPEN:
-                raise StoryActionError(Msg.CHOICE_CLOSED)
+                raise StoryActionError(Msg.PART_OVER if segment_id else Msg.CHOICE_CLOSED)
             if (await self._store.tally(segment)).voters == 0:
                 raise StoryActionError(Msg.NO_VOTES_YET)
             await self._votes.finish(session, segment, closed_early=True)
@@ -210,11 +214,13 @@ class StoryEngine:
         memory = await self._store.memory(session.id)
         return StatusReport(session, len(segments), current, tally, memory)
 
-    async def retry(self, place: Place, actor: Actor) -> None:
-        """Write the newest segment again (the starter or a moderator; anyone after a failure)."""
+    async def retry(self, place: Place, actor: Actor, *, segment_id: int | None = None) -> None:
+        """Write the newest segment again (the starter or a moderator; anyone after a
+        failure); `segment_id` (a button's part) must be the newest part."""
         async with self._lock(place.key):
-            session = await self._require_session(place)
+            session = await self._require_session(place, segment_id)
             current = await self._store.current_segment(session.id)
+            _require_part(current, segment_id)
             if current is None:
                 raise StoryActionError(Msg.NO_STORY)
             if current.state is not SegmentState.FAILED:
@@ -313,15 +319,17 @@ class StoryEngine:
         log.info("guild %s defaults changed by %s: %s", place.guild_id, actor.user_id, defaults)
         return defaults
 
-    async def redraw(self, place: Place, actor: Actor) -> Segment:
+    async def redraw(self, place: Place, actor: Actor, *, segment_id: int | None = None) -> Segment:
         """A new picture (new seed) for the newest segment. After a failed picture anyone
-        may ask; otherwise the starter or a moderator."""
+        may ask; otherwise the starter or a moderator. `segment_id` (a button's part) must
+        be the newest part with a picture."""
         async with self._lock(place.key):
-            session = await self._require_session(place)
-            if not session.settings.pictures or not self._illustrator.draws:
-                raise StoryActionError(Msg.PICTURES_DISABLED)
+            session = await self._require_session(place, segment_id)
             segments = await self._store.live_segments(session.id)
             drawable = [s for s in segments if s.state in (SegmentState.OPEN, SegmentState.DECIDED)]
+            _require_part(drawable[-1] if drawable else None, segment_id)
+            if not session.settings.pictures or not self._illustrator.draws:
+                raise StoryActionError(Msg.PICTURES_DISABLED)
             if not drawable:
                 raise StoryActionError(Msg.BUSY_GENERATING)
             segment = drawable[-1]
@@ -377,10 +385,12 @@ class StoryEngine:
 
     # Internals
 
-    async def _require_session(self, place: Place) -> Session:
+    async def _require_session(self, place: Place, segment_id: int | None = None) -> Session:
+        """The channel's live story; a button's press (`segment_id`) on a channel without
+        one is on a part that is over."""
         session = await self._store.live_session(place.key)
         if session is None:
-            raise StoryActionError(Msg.NO_STORY)
+            raise StoryActionError(Msg.PART_OVER if segment_id is not None else Msg.NO_STORY)
         return session
 
     @staticmethod
@@ -397,3 +407,10 @@ class StoryEngine:
         segments = await self._store.live_segments(session.id)
         await self._tasks.halt(session.id, [s.id for s in segments])
         await self._illustrator.cancel_session(session.id)
+
+
+def _require_part(segment: Segment | None, segment_id: int | None) -> None:
+    """A button names the part it was posted on: it acts only while that part is the one
+    the action applies to (a command, `segment_id` None, acts on whichever is)."""
+    if segment_id is not None and (segment is None or segment.id != segment_id):
+        raise StoryActionError(Msg.PART_OVER)

@@ -28,6 +28,7 @@ class Msg(enum.StrEnum):
     STORY_EXISTS = "story_exists"
     NO_STORY = "no_story"
     CHOICE_CLOSED = "choice_closed"
+    PART_OVER = "part_over"
     NOT_ALLOWED = "not_allowed"
     BUSY_GENERATING = "busy_generating"
     NOTHING_TO_UNDO = "nothing_to_undo"
@@ -100,6 +101,10 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
     Msg.CHOICE_CLOSED: {
         Language.RU: "Этот выбор уже закрыт.",
         Language.EN: "This choice is closed.",
+    },
+    Msg.PART_OVER: {
+        Language.RU: "Эта часть истории уже закончилась.",
+        Language.EN: "This part is over.",
     },
     Msg.NOT_ALLOWED: {
         Language.RU: "Это может сделать только тот, кто начал историю, или модератор.",
