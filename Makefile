@@ -33,9 +33,11 @@ lint: $(BIN)/.installed
 # Branch coverage of the whole run, bot.py and the console spawned by tests included.
 test: lint
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage run -m pytest -q -m "not stress"
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
+	# Thousands of forged presses: behaviour, not coverage, so without the tracer's cost.
+	$(BIN)/python -m pytest -q -m stress
 
 lock: $(BIN)/.installed
 	$(COMPILE) -o requirements.lock

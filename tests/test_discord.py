@@ -581,6 +581,7 @@ async def test_buttons_of_an_old_part_change_nothing(
     assert await reply_to(dc, retried) == "Rewriting this part…"
 
 
+@pytest.mark.stress
 async def test_ten_thousand_forged_ids_change_nothing_and_each_is_answered(
     make_bot: BotFactory, dc: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
