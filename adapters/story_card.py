@@ -59,6 +59,7 @@ class StoryCard:
     picture: str = ""  # the picture's status line ("" when none to show)
     picture_failed: bool = False
     picture_path: str = ""
+    picture_dropped: bool = False  # late progress of a dropped picture must not come back
 
     @classmethod
     def from_segment(cls, segment: Segment, language: Language, is_group: bool) -> StoryCard:
@@ -120,6 +121,13 @@ class StoryCard:
         self.state = CardState.SUPERSEDED
         self.failure = ""
         self.decision = text(self.language, Msg.PART_UNDONE)
+        self.drop_picture()
+
+    def drop_picture(self) -> None:
+        """No picture is coming for this message (retry, undo, stop): clear its line."""
+        if not self.picture_failed:
+            self.picture = ""
+        self.picture_dropped = True
 
     def fresh(self) -> StoryCard:
         """A new card for the same segment (for a new message), keeping its picture."""
@@ -161,7 +169,8 @@ class StoryCard:
             case ev.PictureQueued():
                 self.picture = text(self.language, Msg.PICTURE_QUEUED, ahead=event.ahead)
                 self.picture_failed = False
-            case ev.PictureProgress():
+                self.picture_dropped = False
+            case ev.PictureProgress() if not self.picture_dropped:
                 self.picture = text(self.language, Msg.PICTURE_DRAWING, percent=event.percent)
                 self.picture_failed = False
             case ev.PictureReady():
@@ -176,10 +185,11 @@ class StoryCard:
                 )
                 self.picture_failed = not event.outage
             case ev.PictureDropped():
-                self.picture = ""
+                self.drop_picture()
             case ev.StoryStopped():
                 if self.state in (CardState.OPEN, CardState.WRITING):
                     self.state = CardState.STOPPED
+                self.drop_picture()
             case _:
                 pass
 

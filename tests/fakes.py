@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from storycraft_bot.core import events as ev
@@ -101,3 +102,22 @@ class RecordingIllustrator:
 
     async def cancel_session(self, session_id: int) -> None:
         self.cancelled.append(session_id)
+
+
+@contextlib.asynccontextmanager
+async def ticking(clock: FakeClock, step: float = 0.05) -> AsyncIterator[None]:
+    """Inside the block the fake clock runs on its own, `step` seconds a turn, while a
+    test waits for real servers (paced edits come out; timers far away do not fire)."""
+
+    async def run() -> None:
+        while True:
+            await clock.advance(step)
+            await asyncio.sleep(0.002)
+
+    task = asyncio.create_task(run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -496,8 +496,14 @@ async def test_undo_shows_the_reopened_part_again_at_the_bottom(
         "Path 1.3",
     ]
     for old in (first, second):
-        shown = dc.messages[int(old["id"])]
-        assert description(shown).endswith("↩ This choice was undone.")
+        # Marked within one edit interval (the paced edits of the old message come first).
+        shown = await dc.wait_until(
+            lambda o=old: (
+                (m := dc.messages[int(o["id"])])
+                and description(m).endswith("↩ This choice was undone.")
+                and m
+            )
+        )
         assert not buttons(shown)
 
 

@@ -21,7 +21,7 @@ from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fake_telegram import TOKEN, FakeTelegram
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, ticking
 
 ALICE_ID, BOB_ID, CAROL_ID = 501, 502, 503
 
@@ -404,17 +404,18 @@ async def test_comfyui_failing_the_story_goes_on_without_pictures(
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
-    message = await wait_story(tg, chat["id"], 1)
+    async with ticking(clock):  # the paced edits of the streamed part come out
+        message = await wait_story(tg, chat["id"], 1)
 
-    notice = await tg.wait_until(
-        lambda: next(
-            (m for m in tg.bot_messages(chat["id"]) if "Pictures are off" in m.get("text", "")),
-            None,
+        notice = await tg.wait_until(
+            lambda: next(
+                (m for m in tg.bot_messages(chat["id"]) if "Pictures are off" in m.get("text", "")),
+                None,
+            )
         )
-    )
-    assert "The story goes on in text" in notice["text"]
-    tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
-    second = await wait_story(tg, chat["id"], 2)
+        assert "The story goes on in text" in notice["text"]
+        tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
+        second = await wait_story(tg, chat["id"], 2)
     assert "photo" not in second
     await bot.engine.wait_idle()  # part 2's picture has failed too
     await clock.advance(60)  # past every pace and retry: a second notice would be out now
@@ -561,7 +562,8 @@ async def test_a_user_who_blocks_the_bot_pauses_the_story(
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
-    message = await wait_story(tg, chat["id"], 1)
+    async with ticking(clock):
+        message = await wait_story(tg, chat["id"], 1)
     tg.press(chat, alice, message["message_id"], "c:1:0")
     tg.blocked.add(chat["id"])  # blocked while the next part is written
 
@@ -602,8 +604,15 @@ async def test_undo_shows_the_reopened_part_again_at_the_bottom(
     old = tg.messages[(chat["id"], first["message_id"])]
     assert old["text"].endswith("↩ This choice was undone.")
     assert not keyboard(old)
-    part_two = tg.messages[(chat["id"], second["message_id"])]
-    assert part_two["text"].endswith("↩ This choice was undone.")
+    # Marked within one edit interval (its paced edits come first).
+    part_two = await tg.wait_until(
+        lambda: (
+            (m := tg.messages[(chat["id"], second["message_id"])])["text"].endswith(
+                "↩ This choice was undone."
+            )
+            and m
+        )
+    )
     assert not keyboard(part_two)
     assert (
         await answer_of(tg, tg.press(chat, alice, again["message_id"], "c:1:0"))
@@ -664,8 +673,9 @@ async def test_an_event_that_changes_nothing_sends_no_edit(
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
-    message = await wait_story(tg, chat["id"], 1)
-    await bot.engine.wait_idle()
+    async with ticking(clock):
+        message = await wait_story(tg, chat["id"], 1)
+        await bot.engine.wait_idle()
     await clock.advance(1)  # any edit still paced goes out now
     edits = len(tg.calls("editMessageText"))
     key = ChannelKey(Platform.TELEGRAM, str(chat["id"]))
@@ -676,7 +686,7 @@ async def test_an_event_that_changes_nothing_sends_no_edit(
     await clock.advance(1)  # past the pacing interval: the paced flush runs now
     # Then one real change, paced the same way: once it has arrived, any edit the no-op
     # events caused would have arrived before it.
-    await bot.adapter.show(ev.PictureProgress(key, 1, Language.EN, segment_id=1, percent=50))
+    await bot.adapter.show(ev.PictureQueued(key, 1, Language.EN, segment_id=1, ahead=0))
     await asyncio.sleep(0)
     await clock.advance(1)
     await tg.wait_until(lambda: len(tg.calls("editMessageText")) > edits)
