@@ -118,6 +118,7 @@ class DiscordConfig:
     language: Language = Language.RU
     guild_ready_timeout: float = 2.0
     workflows: tuple[str, ...] = ()  # picture styles a story may choose
+    upload_limit: int | None = None  # bytes a picture upload may weigh; None: the guild's
 
 
 class StoryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=TEMPLATE):
@@ -662,6 +663,8 @@ class DiscordAdapter(Screen[Piece]):
         return [await self._picture_file(shown)] if path and path != shown.picture_shown else []
 
     def _upload_limit(self, shown: Shown) -> int:
+        if self._config.upload_limit is not None:
+            return self._config.upload_limit
         channel = self.client.get_channel(_channel_id(shown.key))
         guild = getattr(channel, "guild", None)
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
@@ -711,7 +714,8 @@ def shrink(data: bytes, limit: int) -> bytes:
         size = (max(1, int(picture.width * scale)), max(1, int(picture.height * scale)))
         buffer = io.BytesIO()
         picture.resize(size).save(buffer, "JPEG", quality=quality, optimize=True)
-        if buffer.tell() <= limit or (scale < 0.1 and quality <= 40):
+        # Past a tenth of the size it cannot get usefully smaller: send what it is.
+        if buffer.tell() <= limit or scale < 0.1:
             return buffer.getvalue()
         if quality > 60:
             quality -= 10

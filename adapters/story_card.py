@@ -176,6 +176,7 @@ class StoryCard:
             case ev.PictureReady():
                 self.picture = ""
                 self.picture_failed = False
+                self.picture_dropped = True  # no more progress for this picture
                 self.picture_path = event.path
             case ev.PictureFailed():
                 self.picture = (
@@ -184,6 +185,7 @@ class StoryCard:
                     else text(self.language, Msg.PICTURE_FAILED, reason=event.reason)
                 )
                 self.picture_failed = not event.outage
+                self.picture_dropped = True  # no more progress for this picture
             case ev.PictureDropped():
                 self.drop_picture()
             case ev.StoryStopped():

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import heapq
 import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
+
+import pytest
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.models import PictureJob
@@ -121,3 +124,11 @@ async def ticking(clock: FakeClock, step: float = 0.05) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def no_escapes(caplog: pytest.LogCaptureFixture) -> None:
+    """No platform error left as a task exception or a traceback."""
+    gc.collect()  # unretrieved task exceptions are reported when the task is collected
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    ours = ("adapters", "storycraft_bot", "asyncio")  # a library may log its own tracebacks
+    assert not [r for r in caplog.records if r.exc_info and r.name.startswith(ours)]

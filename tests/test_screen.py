@@ -3,7 +3,6 @@ a real implementation of the Screen hooks that keeps what it was asked to do."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Sequence
 
@@ -30,7 +29,7 @@ from storycraft_bot.core.models import (
 from storycraft_bot.core.screen_records import ShownSegment
 from storycraft_bot.core.texts import Msg, text
 from tests.conftest import CoreFactory
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, no_escapes
 
 KEY = ChannelKey(Platform.CONSOLE, "screen")
 EN = Language.EN
@@ -350,13 +349,6 @@ async def test_the_one_error_path(make_core: CoreFactory, caplog: pytest.LogCapt
         await perform(engine, Command.START, place, actor, EN)
 
 
-def no_escapes(caplog: pytest.LogCaptureFixture) -> None:
-    """No platform error left as a task exception or a traceback."""
-    gc.collect()  # unretrieved task exceptions are reported when the task is collected
-    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
-    assert not [r for r in caplog.records if r.exc_info is not None]
-
-
 async def test_an_urgent_edit_joins_the_pending_one_and_waits_at_most_one_interval(
     make_screen: type[RecordingScreen], clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -474,4 +466,32 @@ async def test_a_gone_message_is_posted_again_and_the_old_one_loses_its_buttons(
     assert screen.retired(KEY, old)
     assert not screen.retired(KEY, new)
     assert [r.message_id for r in records.messages[1]] == [new]
+    await screen.close()
+
+
+@pytest.mark.parametrize(
+    "drop",
+    [
+        ev.SegmentSuperseded(KEY, 1, EN, 1, ev.Superseded.RETRIED),
+        ev.StoryStopped(KEY, 1, EN, 1),
+        ev.PictureDropped(KEY, 1, EN, 1),
+        ev.PictureFailed(KEY, 1, EN, 1, "no server", outage=True),
+    ],
+    ids=["retry", "stop", "dropped", "failed"],
+)
+async def test_a_dropped_picture_clears_its_progress_line_for_good(
+    make_screen: type[RecordingScreen], clock: FakeClock, drop: ev.StoryEvent
+) -> None:
+    screen = make_screen()
+    await screen.show(started(1))
+    await screen.show(finished(1))
+    await screen.show(ev.PictureProgress(KEY, 1, EN, 1, percent=40))
+    await clock.advance(1)
+    assert "Drawing… 40%" in screen.calls[-1][2]
+    await screen.show(drop)
+    await screen.show(ev.PictureProgress(KEY, 1, EN, 1, percent=60))  # late news of it
+    await clock.advance(1)
+    assert "Drawing" not in screen.calls[-1][2]
+    await clock.advance(5)
+    assert "Drawing" not in screen.calls[-1][2]
     await screen.close()

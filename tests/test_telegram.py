@@ -4,6 +4,7 @@ with the real engine, narrator (fake Ollama) and illustrator (fake ComfyUI)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fake_telegram import TOKEN, FakeTelegram
-from tests.fakes import FakeClock, ticking
+from tests.fakes import FakeClock, no_escapes, ticking
 
 ALICE_ID, BOB_ID, CAROL_ID = 501, 502, 503
 
@@ -48,20 +49,22 @@ async def make_bot(
         token: str = TOKEN,
         start: bool = True,
         clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
+        **changes: Any,
     ) -> Bot:
         core = make_core(comfy)
-        config = TelegramConfig(
-            token=token,
-            base_url=tg.base_url,
-            base_file_url=tg.file_url,
-            private_edit_interval=0.05,
-            group_edit_interval=0.1,
-            overall_rate=1000,
-            group_rate=1000,
-            poll_timeout=1,
-            max_retries=2,
-            workflows=("sd15", "sdxl"),
-        )
+        settings: dict[str, Any] = {
+            "token": token,
+            "base_url": tg.base_url,
+            "base_file_url": tg.file_url,
+            "private_edit_interval": 0.05,
+            "group_edit_interval": 0.1,
+            "overall_rate": 1000,
+            "group_rate": 1000,
+            "poll_timeout": 1,
+            "max_retries": 2,
+            "workflows": ("sd15", "sdxl"),
+        }
+        config = TelegramConfig(**{**settings, **changes})
         adapter = TelegramAdapter(core.engine, StoredScreens(store), config, clock)
         core.router.register(Platform.TELEGRAM, adapter)
         bot = Bot(core.engine, adapter, core.illustrator)
@@ -721,3 +724,69 @@ async def test_each_forum_topic_has_its_own_story(
         )
     )
     assert sorted(m["message_thread_id"] for m in stories) == [77, 78]  # each in its own topic
+
+
+FAULTS = {
+    "429 past the rate limiter's retries": (429, "Too Many Requests: retry after 2", 2, 1),
+    "403 on edits": (403, "Forbidden: bot was kicked from the supergroup chat", None, 50),
+    "message to edit not found": (400, "Bad Request: message to edit not found", None, 1),
+    "message can't be edited": (400, "Bad Request: message can't be edited", None, 1),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_every_refused_edit_takes_the_one_error_path(
+    make_bot: BotFactory,
+    tg: FakeTelegram,
+    store: Store,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+) -> None:
+    code, description, retry_after, times = FAULTS[fault]
+    await make_bot(clock=clock, max_retries=0, group_edit_interval=3.0)
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1009)
+    tg.refuse_next("editMessageText", code, description, retry_after=retry_after, times=times)
+    async with ticking(clock):
+        tg.send_text(group, alice, "/story")
+        if code == 403:
+
+            async def paused() -> bool:
+                session = await store.get_session(1)
+                return session is not None and session.state.value == "paused"
+
+            await eventually(paused)
+            await clock.advance(30)  # every paced edit would be out by now
+            refused = [e for e in tg.errors if e[0] == "editMessageText"]
+            assert len(refused) == 1  # one refused edit, then the story paused
+        else:
+            shown = await wait_story(tg, group["id"], 1)
+            assert [label for label, _ in keyboard(shown)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+    if code == 400:  # posted again; the old message was asked to drop its keyboard
+        first = tg.bot_messages(group["id"])[0]
+        assert first["message_id"] != shown["message_id"]
+        await tg.wait_until(lambda: tg.calls("editMessageReplyMarkup"))
+        assert int(tg.calls("editMessageReplyMarkup")[0]["message_id"]) == first["message_id"]
+    no_escapes(caplog)
+
+
+async def test_no_group_message_is_edited_twice_within_the_group_interval(
+    make_bot: BotFactory, tg: FakeTelegram, clock: FakeClock
+) -> None:
+    tg.now = clock.now
+    await make_bot(clock=clock, group_edit_interval=3.0)
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(ALICE_ID + 1, "Bob")
+    group = tg.group_chat(-1010)
+    async with ticking(clock, step=0.2):
+        tg.send_text(group, alice, "/story")
+        first = await wait_story(tg, group["id"], 1)
+        for user, choice in ((alice, 0), (bob, 1), (alice, 1)):
+            await answer_of(
+                tg, tg.press(group, user, first["message_id"], keyboard(first)[choice][1])
+            )
+        await wait_story(tg, group["id"], 2)
+    assert len(tg.edit_times[(group["id"], first["message_id"])]) >= 3
+    for times in tg.edit_times.values():
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert all(gap >= 3.0 for gap in gaps), times
