@@ -51,6 +51,8 @@ DESCRIPTION_LIMIT = 4096
 STATUS_ROOM = 400
 LABEL_LIMIT = 80
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+UNKNOWN_CHANNEL = 10003
+TOO_MANY_OLD_EDITS = 30046  # edits of messages older than an hour: post the part anew
 Piece = tuple[discord.Embed, discord.ui.View | None]  # one message: an embed, its buttons
 PREFIX = "sc:"
 TEMPLATE = r"sc:(?:c:[0-9]{1,15}:[0-9]|[rtx]:[0-9]{1,15})"  # ids buttons.encode makes
@@ -116,6 +118,7 @@ class DiscordConfig:
     language: Language = Language.RU
     guild_ready_timeout: float = 2.0
     workflows: tuple[str, ...] = ()  # picture styles a story may choose
+    upload_limit: int | None = None  # bytes a picture upload may weigh; None: the guild's
 
 
 class StoryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=TEMPLATE):
@@ -583,9 +586,29 @@ class DiscordAdapter(Screen[Piece]):
         return self._config.edit_interval
 
     def fault(self, error: Exception) -> Fault | None:
-        if isinstance(error, discord.Forbidden):
+        if isinstance(error, discord.Forbidden) or (
+            isinstance(error, discord.NotFound) and error.code == UNKNOWN_CHANNEL
+        ):
             return Fault.NO_ACCESS
+        if isinstance(error, discord.NotFound) or (
+            isinstance(error, discord.HTTPException) and error.code == TOO_MANY_OLD_EDITS
+        ):
+            return Fault.GONE
+        if isinstance(error, discord.RateLimited) or (
+            isinstance(error, discord.HTTPException) and error.status == 429
+        ):
+            return Fault.RATE_LIMITED  # discord.py waited out its retries: hold the channel
         return Fault.FAILED if isinstance(error, discord.HTTPException) else None
+
+    def retry_after(self, error: Exception) -> float:
+        if isinstance(error, discord.RateLimited):
+            return error.retry_after
+        response = getattr(error, "response", None)
+        header = response.headers.get("Retry-After") if response is not None else None
+        try:
+            return float(header) if header else self._config.edit_interval
+        except ValueError:
+            return self._config.edit_interval
 
     def lost_access(self, key: ChannelKey) -> None:
         self._no_access.add(_channel_id(key))
@@ -604,7 +627,8 @@ class DiscordAdapter(Screen[Piece]):
         embeds = [discord.Embed(description=piece, colour=colour) for piece in pieces]
         embeds[0].title = f"{card.index + 1}"
         if card.picture_path:
-            embeds[-1].set_image(url=f"attachment://{Path(card.picture_path).name}")
+            # The name the file is uploaded under (a shrunk picture is sent as .jpg).
+            embeds[-1].set_image(url=f"attachment://{self._upload_name(shown)}")
         view = self._view(card)
         return [(embed, view if embed is embeds[-1] else None) for embed in embeds]
 
@@ -620,61 +644,73 @@ class DiscordAdapter(Screen[Piece]):
         return json.dumps(embed.to_dict(), sort_keys=True) + str(components)
 
     async def send(self, shown: Shown, piece: Piece, *, last: bool) -> int:
+        return await self._send(shown, piece, await self._new_picture(shown) if last else [])
+
+    async def repost(self, shown: Shown, number: int, piece: Piece, *, last: bool) -> int:
+        """The message again, with its picture if it has one (a new upload: the old
+        message's attachment goes with it)."""
+        path = shown.card.picture_path
+        files = [await self._picture_file(shown)] if last and path else []
+        return await self._send(shown, piece, files)
+
+    async def _send(self, shown: Shown, piece: Piece, files: list[discord.File]) -> int:
         embed, view = piece
-        files = await self._new_picture(shown) if last else []
         message = await self._channel(_channel_id(shown.key)).send(
             embed=embed, view=view or discord.utils.MISSING, files=files or discord.utils.MISSING
         )
         return message.id
 
-    async def edit(self, shown: Shown, number: int, piece: Piece, *, last: bool) -> int:
-        """Edit with the bot token; a deleted or too-old message is posted again."""
+    async def edit(self, shown: Shown, number: int, piece: Piece, *, last: bool) -> None:
+        """Edit with the bot token (interaction tokens expire after 15 minutes)."""
         embed, view = piece
-        message_id = shown.messages[number]
+        # A File is consumed by the request that sends it: built afresh for every attempt.
         files = await self._new_picture(shown) if last else []
-        message = self._channel(_channel_id(shown.key)).get_partial_message(message_id)
-        try:
-            if files:
-                await message.edit(embed=embed, view=view, attachments=files)
-            else:
-                await message.edit(embed=embed, view=view)
-            return message_id
-        except discord.NotFound:
-            log.info("Discord: message %s was deleted; posting it again", message_id)
-        except discord.HTTPException as err:
-            if err.code != 30046:
-                raise
-            log.info("Discord: message %s is too old to edit again; posting a new one", message_id)
-        if not files and shown.card.picture_path:
-            files = [await self._picture_file(shown)]
-        fresh = await self._channel(_channel_id(shown.key)).send(
-            embed=embed, view=view or discord.utils.MISSING, files=files or discord.utils.MISSING
-        )
-        return fresh.id
+        message = self._channel(_channel_id(shown.key)).get_partial_message(shown.messages[number])
+        if files:
+            await message.edit(embed=embed, view=view, attachments=files)
+        else:
+            await message.edit(embed=embed, view=view)
+
+    async def strip(self, key: ChannelKey, message_id: int) -> None:
+        message = self._channel(_channel_id(key)).get_partial_message(message_id)
+        await message.edit(view=None)
 
     async def _new_picture(self, shown: Shown) -> list[discord.File]:
         """The card's picture as an upload if it is not on screen yet."""
         path = shown.card.picture_path
         return [await self._picture_file(shown)] if path and path != shown.picture_shown else []
 
-    async def _picture_file(self, shown: Shown) -> discord.File:
-        """The picture as an upload, re-encoded smaller if over the guild's limit."""
-        path = Path(shown.card.picture_path)
-        data = await asyncio.to_thread(path.read_bytes)
+    def _upload_limit(self, shown: Shown) -> int:
+        if self._config.upload_limit is not None:
+            return self._config.upload_limit
         channel = self.client.get_channel(_channel_id(shown.key))
         guild = getattr(channel, "guild", None)
-        limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
-        name = path.name
+        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+
+    def _upload_name(self, shown: Shown) -> str:
+        """The picture's file name in the upload: .jpg when it must be shrunk to fit."""
+        path = Path(shown.card.picture_path)
+        try:
+            too_big = path.stat().st_size > self._upload_limit(shown)
+        except OSError:
+            too_big = False  # reading it will fail too, and say why
+        return path.with_suffix(".jpg").name if too_big else path.name
+
+    async def _picture_file(self, shown: Shown) -> discord.File:
+        """A new upload of the picture, re-encoded smaller if over the guild's limit,
+        named as the embed refers to it."""
+        path = Path(shown.card.picture_path)
+        data = await asyncio.to_thread(path.read_bytes)
+        limit = self._upload_limit(shown)
         if len(data) > limit:
             data = await asyncio.to_thread(shrink, data, limit)
-            name = path.with_suffix(".jpg").name
             log.info(
                 "Discord: picture %s re-encoded to %d bytes for the %d-byte limit",
                 path,
                 len(data),
                 limit,
             )
-        return discord.File(io.BytesIO(data), filename=name)
+        return discord.File(io.BytesIO(data), filename=self._upload_name(shown))
 
 
 def _channel_id(key: ChannelKey) -> int:
@@ -696,7 +732,8 @@ def shrink(data: bytes, limit: int) -> bytes:
         size = (max(1, int(picture.width * scale)), max(1, int(picture.height * scale)))
         buffer = io.BytesIO()
         picture.resize(size).save(buffer, "JPEG", quality=quality, optimize=True)
-        if buffer.tell() <= limit or (scale < 0.1 and quality <= 40):
+        # Past a tenth of the size it cannot get usefully smaller: send what it is.
+        if buffer.tell() <= limit or scale < 0.1:
             return buffer.getvalue()
         if quality > 60:
             quality -= 10

@@ -2,12 +2,17 @@
 changes, pacing, skipping no-op edits, the narration pieces. A platform (Discord,
 Telegram, later the web) subclasses `Screen` and writes only its hooks: how a card is
 rendered into pieces, how a piece is sent or edited, how a channel message is posted,
-and which of its errors mean "no access".
+and what each of its errors means (a `Fault`). Every platform call, paced or urgent,
+goes through one error path here: rate limits hold the whole channel and are retried,
+"no access" pauses the story once, a lost message is posted again (the old one loses
+its buttons where the platform still lets us), "not modified" is ignored, anything else
+is logged once with the story id.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
 import logging
 from collections import OrderedDict
@@ -37,6 +42,9 @@ class Fault(enum.Enum):
     """What a platform error means for the story."""
 
     NO_ACCESS = enum.auto()  # the platform refuses us in the channel: pause the story
+    RATE_LIMITED = enum.auto()  # wait `retry_after` (the whole channel), then retry
+    GONE = enum.auto()  # the message is deleted or may no longer be edited: post it again
+    NOT_MODIFIED = enum.auto()  # the edit would change nothing: fine as it is
     FAILED = enum.auto()  # this call failed: log it and go on
 
 
@@ -53,11 +61,13 @@ class Shown:
     sent: dict[int, str] = field(default_factory=dict)  # fingerprint of what each shows
     picture_shown: str = ""
     pacer: EditPacer | None = None
+    stored: tuple[MessageRef, ...] = ()  # the references last saved in the records
 
     @classmethod
     def restored(cls, card: StoryCard, key: ChannelKey, stored: ShownSegment) -> Shown:
         """The screen state of a segment from its stored message references."""
         shown = cls(card, key, upload=stored.upload, picture_shown=card.picture_path)
+        shown.stored = tuple(stored.messages)
         for ref in stored.messages:
             if ref.kind is MessageKind.PHOTO_REPLY:
                 shown.photo_reply = ref.message_id
@@ -129,6 +139,9 @@ class ShownRegistry:
         while len(self._settled) > self._capacity * 4:
             self._settled.popitem(last=False)
 
+    def in_channel(self, key: ChannelKey) -> list[Shown]:
+        return [shown for shown in self._entries.values() if shown.key == key]
+
     def left_settled(self, segment_id: int) -> bool:
         return segment_id in self._settled
 
@@ -168,6 +181,9 @@ class Screen(abc.ABC, Generic[P]):
         self._clock = clock
         self._shown = ShownRegistry(capacity)
         self._background = Background()
+        self._holds: dict[ChannelKey, float] = {}  # rate-limited channels: until when
+        self._refused: set[ChannelKey] = set()  # no access: no calls until a new part starts
+        self._retired: OrderedDict[tuple[ChannelKey, int], None] = OrderedDict()
 
     # Hooks: what each platform writes
 
@@ -188,9 +204,8 @@ class Screen(abc.ABC, Generic[P]):
         """Post a new message with `piece`; its id."""
 
     @abc.abstractmethod
-    async def edit(self, shown: Shown, number: int, piece: P, *, last: bool) -> int:
-        """Edit message `number` to show `piece`; the id now showing it (a new one if the
-        platform made us post it again)."""
+    async def edit(self, shown: Shown, number: int, piece: P, *, last: bool) -> None:
+        """Edit message `number` to show `piece` (errors go to `fault`)."""
 
     @abc.abstractmethod
     async def post(self, key: ChannelKey, message: str) -> None:
@@ -199,6 +214,18 @@ class Screen(abc.ABC, Generic[P]):
     @abc.abstractmethod
     def fault(self, error: Exception) -> Fault | None:
         """What a platform error means; None for errors that are not the platform's."""
+
+    def retry_after(self, error: Exception) -> float:
+        """Seconds a RATE_LIMITED error asks the channel to wait."""
+        return 1.0
+
+    async def repost(self, shown: Shown, number: int, piece: P, *, last: bool) -> int:
+        """Post message `number` again (the old one is GONE); the new id."""
+        return await self.send(shown, piece, last=last)
+
+    async def strip(self, key: ChannelKey, message_id: int) -> None:
+        """Remove the buttons of a message that was posted again (best-effort: errors
+        are ignored, the platform may refuse any edit of it)."""
 
     async def show_picture(self, shown: Shown, pieces: list[P]) -> bool:
         """Show the card's new picture; True if the message references changed."""
@@ -213,26 +240,16 @@ class Screen(abc.ABC, Generic[P]):
         try:
             await self._dispatch(event)
         except Exception as err:
-            fault = self.fault(err)
-            if fault is None:
+            if self.fault(err) is None:
                 raise
-            where = event.key
-            if fault is Fault.NO_ACCESS:
-                log.warning(
-                    "%s: no access to %s (%s); pausing its story", self.platform, where, err
-                )
-                self.lost_access(where)
-                # Scheduled, not awaited: the engine may hold the channel's lock right now.
-                pause = self._engine.pause(Place(where, "", True))
-                self._background.run(pause, f"pause {where}")
-            else:
-                log.warning(
-                    "%s: could not show %s in %s: %s",
-                    self.platform,
-                    type(event).__name__,
-                    where,
-                    err,
-                )
+            self._failed(err, event.key, event.session_id, type(event).__name__)
+            if self.fault(err) is Fault.RATE_LIMITED and isinstance(event, ev.Notice):
+                message = text(event.language, event.code, **dict(event.params))
+                self._background.run(self._post_later(event.key, message), "notice")
+
+    def retired(self, key: ChannelKey, message_id: int) -> bool:
+        """The message was replaced by a new one: its buttons no longer count."""
+        return (key, message_id) in self._retired
 
     @property
     def on_screen(self) -> int:
@@ -244,6 +261,55 @@ class Screen(abc.ABC, Generic[P]):
         self._shown.close()
         await self._background.close()
 
+    def _failed(self, error: Exception, key: ChannelKey, story: int, what: str) -> None:
+        """The one error path for a refused platform call."""
+        fault = self.fault(error)
+        if fault is Fault.RATE_LIMITED:
+            until = self._clock.now() + self.retry_after(error)
+            self._holds[key] = max(self._holds.get(key, 0.0), until)
+            log.info("%s: story %d: %s rate-limited until %.1f", self.platform, story, key, until)
+        elif fault is Fault.NO_ACCESS:
+            self._refuse(key, story, error)
+        elif fault is Fault.NOT_MODIFIED:
+            pass
+        elif fault is None:
+            log.error(
+                "%s: story %d: could not show %s in %s",
+                self.platform,
+                story,
+                what,
+                key,
+                exc_info=error,
+            )
+        else:
+            log.warning(
+                "%s: story %d: could not show %s in %s: %s", self.platform, story, what, key, error
+            )
+
+    def _refuse(self, key: ChannelKey, story: int, error: Exception) -> None:
+        """No access: stop calling the platform in `key` and pause the story, once."""
+        if key in self._refused:
+            return
+        self._refused.add(key)
+        for shown in self._shown.in_channel(key):
+            if shown.pacer is not None:
+                shown.pacer.cancel()
+        log.warning(
+            "%s: story %d: no access to %s (%s); pausing it", self.platform, story, key, error
+        )
+        self.lost_access(key)
+        # Scheduled, not awaited: the engine may hold the channel's lock right now.
+        self._background.run(self._engine.pause(Place(key, "", True)), f"pause {key}")
+
+    async def _post_later(self, key: ChannelKey, message: str) -> None:
+        await self._clock.sleep(max(0.0, self._holds.get(key, 0.0) - self._clock.now()))
+        try:
+            await self.post(key, message)
+        except Exception as err:
+            if self.fault(err) is None:
+                raise
+            self._failed(err, key, 0, "a notice")
+
     async def _dispatch(self, event: ev.StoryEvent) -> None:
         if isinstance(event, ev.SegmentStarted):
             card = StoryCard(
@@ -251,10 +317,12 @@ class Screen(abc.ABC, Generic[P]):
             )
             started = Shown(card, event.key)
             self._shown.put(started)
+            await self._regained(event.key)
             await self._pace(started, urgent=True)
             return
         if isinstance(event, ev.Notice):
-            await self.post(event.key, text(event.language, event.code, **dict(event.params)))
+            if event.key not in self._refused:
+                await self.post(event.key, text(event.language, event.code, **dict(event.params)))
             return
         segment_id = ev.segment_of(event)
         shown = await self._find(segment_id, event) if segment_id else None
@@ -263,8 +331,17 @@ class Screen(abc.ABC, Generic[P]):
         if shown is not None:
             shown.card.apply(event)
             await self._pace(shown, urgent=isinstance(event, URGENT_EVENTS))
-        if isinstance(event, ev.StoryStopped):
+        if isinstance(event, ev.StoryStopped) and event.key not in self._refused:
             await self.post(event.key, text(event.language, Msg.STORY_STOPPED))
+
+    async def _regained(self, key: ChannelKey) -> None:
+        """A new part starts where we had no access: the story was resumed, so access is
+        back; bring the parts whose edits were skipped up to date."""
+        if key not in self._refused:
+            return
+        self._refused.discard(key)
+        for shown in self._shown.in_channel(key):
+            await self._pace(shown, urgent=False)
 
     async def _find(self, segment_id: int, event: ev.StoryEvent) -> Shown | None:
         """The segment's screen state; rebuilt from the records after a restart or after
@@ -293,14 +370,31 @@ class Screen(abc.ABC, Generic[P]):
         return fresh
 
     async def _pace(self, shown: Shown, *, urgent: bool) -> None:
-        """Edit now (urgent) or at most once per interval, always with the latest state."""
+        """Edit with the latest state, never twice within the interval (see EditPacer)."""
         if shown.pacer is None:
             interval = self.edit_interval(shown.card)
-            shown.pacer = EditPacer(interval, lambda: self._flush(shown), self._clock)
+            key = shown.key
+            shown.pacer = EditPacer(
+                interval,
+                lambda: self._flush(shown),
+                self._clock,
+                lambda: self._holds.get(key, 0.0),
+            )
         await shown.pacer.request(urgent=urgent)
 
     async def _flush(self, shown: Shown) -> None:
-        """Bring the segment's messages in line with its card (called by its pacer)."""
+        """Bring the segment's messages in line with its card (called by its pacer),
+        through the one error path: nothing escapes into the pacer's task."""
+        if shown.key in self._refused:
+            return
+        try:
+            await self._bring_in_line(shown)
+        except Exception as err:
+            self._failed(err, shown.key, shown.card.session_id, "a part")
+            if self.fault(err) is Fault.RATE_LIMITED and shown.pacer is not None:
+                shown.pacer.retry_later()
+
+    async def _bring_in_line(self, shown: Shown) -> None:
         card = shown.card
         pieces = self.layout(shown)
         new_picture = bool(card.picture_path) and card.picture_path != shown.picture_shown
@@ -313,7 +407,7 @@ class Screen(abc.ABC, Generic[P]):
                 carries_picture = last and new_picture and self.picture_rides_on_text
                 if shown.sent.get(message_id) == fingerprint and not carries_picture:
                     continue  # a no-op edit: the platform would refuse or waste it
-                new_id = await self.edit(shown, number, piece, last=last)
+                new_id = await self._edit_or_repost(shown, number, piece, last=last)
                 if new_id != message_id:
                     shown.messages[number] = new_id
                     changed = True
@@ -325,9 +419,47 @@ class Screen(abc.ABC, Generic[P]):
         if new_picture:
             changed = await self.show_picture(shown, pieces) or changed
             shown.picture_shown = card.picture_path
-        if changed:
-            await self._records.set_messages(card.segment_id, shown.refs(self.platform))
+        refs = tuple(shown.refs(self.platform))
+        if changed or refs != shown.stored:  # also what an earlier, refused flush posted
+            await self._records.set_messages(card.segment_id, refs)
+            shown.stored = refs
         self._settle(shown)
+
+    async def _edit_or_repost(self, shown: Shown, number: int, piece: P, *, last: bool) -> int:
+        """Edit message `number`; the id now showing it (a new one if it was GONE)."""
+        message_id = shown.messages[number]
+        try:
+            await self.edit(shown, number, piece, last=last)
+            return message_id
+        except Exception as err:
+            fault = self.fault(err)
+            if fault is Fault.NOT_MODIFIED:
+                return message_id
+            if fault is not Fault.GONE:
+                raise
+            log.info(
+                "%s: story %d: message %s cannot be edited (%s); posting it again",
+                self.platform,
+                shown.card.session_id,
+                message_id,
+                err,
+            )
+        new_id = await self.repost(shown, number, piece, last=last)
+        await self._retire(shown.key, message_id)
+        return new_id
+
+    async def _retire(self, key: ChannelKey, message_id: int) -> None:
+        """The old message of a reposted part: its buttons go (where the platform still
+        allows an edit) and no longer count."""
+        self._retired[(key, message_id)] = None
+        while len(self._retired) > DEFAULT_CAPACITY * 4:
+            self._retired.popitem(last=False)
+        try:
+            await self.strip(key, message_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.info("%s: buttons of message %s stay (%s)", self.platform, message_id, err)
 
     def _settle(self, shown: Shown) -> None:
         """A part that is decided, superseded or stopped, with no picture coming and no

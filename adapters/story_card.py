@@ -63,6 +63,7 @@ class StoryCard:
     picture: str = ""  # the picture's status line ("" when none to show)
     picture_failed: bool = False
     picture_path: str = ""
+    picture_dropped: bool = False  # late progress of a dropped picture must not come back
 
     @classmethod
     def from_segment(cls, segment: Segment, language: Language, is_group: bool) -> StoryCard:
@@ -124,6 +125,13 @@ class StoryCard:
         self.state = CardState.SUPERSEDED
         self.failure = ""
         self.decision = text(self.language, Msg.PART_UNDONE)
+        self.drop_picture()
+
+    def drop_picture(self) -> None:
+        """No picture is coming for this message (retry, undo, stop): clear its line."""
+        if not self.picture_failed:
+            self.picture = ""
+        self.picture_dropped = True
 
     def fresh(self) -> StoryCard:
         """A new card for the same segment (for a new message), keeping its picture."""
@@ -165,12 +173,14 @@ class StoryCard:
             case ev.PictureQueued():
                 self.picture = text(self.language, Msg.PICTURE_QUEUED, ahead=event.ahead)
                 self.picture_failed = False
-            case ev.PictureProgress():
+                self.picture_dropped = False
+            case ev.PictureProgress() if not self.picture_dropped:
                 self.picture = text(self.language, Msg.PICTURE_DRAWING, percent=event.percent)
                 self.picture_failed = False
             case ev.PictureReady():
                 self.picture = ""
                 self.picture_failed = False
+                self.picture_dropped = True  # no more progress for this picture
                 self.picture_path = event.path
             case ev.PictureFailed():
                 self.picture = (
@@ -179,11 +189,13 @@ class StoryCard:
                     else text(self.language, Msg.PICTURE_FAILED, reason=event.reason)
                 )
                 self.picture_failed = not event.outage
+                self.picture_dropped = True  # no more progress for this picture
             case ev.PictureDropped():
-                self.picture = ""
+                self.drop_picture()
             case ev.StoryStopped():
                 if self.state in (CardState.OPEN, CardState.WRITING):
                     self.state = CardState.STOPPED
+                self.drop_picture()
             case _:
                 pass
 

@@ -9,6 +9,7 @@ happens within a chat.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -431,7 +432,23 @@ class TelegramAdapter(Screen[Piece]):
         # Forbidden: blocked by the user or removed; stop talking to the chat until someone acts.
         if isinstance(error, Forbidden):
             return Fault.NO_ACCESS
+        if isinstance(error, RetryAfter):
+            return Fault.RATE_LIMITED  # past the rate limiter's own retries: hold the chat
+        if isinstance(error, BadRequest):
+            reason = error.message.lower()
+            if "not modified" in reason:
+                return Fault.NOT_MODIFIED
+            if "chat not found" in reason:
+                return Fault.NO_ACCESS
+            if "message to edit not found" in reason or "message can't be edited" in reason:
+                return Fault.GONE
         return Fault.FAILED if isinstance(error, TelegramError) else None
+
+    def retry_after(self, error: Exception) -> float:
+        wait = getattr(error, "retry_after", None)
+        if isinstance(wait, dt.timedelta):
+            return wait.total_seconds()
+        return float(wait) if isinstance(wait, int | float) else 1.0
 
     async def post(self, key: ChannelKey, message: str) -> None:
         chat_id, thread_id = _chat(key)
@@ -464,29 +481,25 @@ class TelegramAdapter(Screen[Piece]):
         chat_id, thread_id = _chat(shown.key)
         return (await self._send(chat_id, thread_id, *piece)).message_id
 
-    async def edit(self, shown: Shown, number: int, piece: Piece, *, last: bool) -> int:
-        """Edit one message; a gone one is posted again (its new id is returned)."""
+    async def edit(self, shown: Shown, number: int, piece: Piece, *, last: bool) -> None:
         body, markup = piece
         chat_id, _ = _chat(shown.key)
         message_id = shown.messages[number]
-        captioned = shown.captioned and number == len(shown.messages) - 1
         bot = self._app.bot
-        try:
-            if captioned:
-                await bot.edit_message_caption(
-                    chat_id, message_id, caption=body, reply_markup=markup
-                )
-            else:
-                await bot.edit_message_text(body, chat_id, message_id, reply_markup=markup)
-        except BadRequest as err:
-            reason = err.message.lower()
-            if "not modified" in reason:
-                return message_id
-            if "not found" not in reason and "message can't be edited" not in reason:
-                raise
-            log.info("Telegram: message %s in %s is gone; posting it again", message_id, chat_id)
-            return (await self._repost(shown, body, markup, captioned)).message_id
-        return message_id
+        if shown.captioned and number == len(shown.messages) - 1:
+            await bot.edit_message_caption(chat_id, message_id, caption=body, reply_markup=markup)
+        else:
+            await bot.edit_message_text(body, chat_id, message_id, reply_markup=markup)
+
+    async def repost(self, shown: Shown, number: int, piece: Piece, *, last: bool) -> int:
+        """A gone message again; a captioned one as the same photo (by its file_id)."""
+        body, markup = piece
+        captioned = shown.captioned and number == len(shown.messages) - 1
+        return (await self._repost(shown, body, markup, captioned)).message_id
+
+    async def strip(self, key: ChannelKey, message_id: int) -> None:
+        chat_id, _ = _chat(key)
+        await self._app.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
 
     async def _repost(
         self, shown: Shown, piece: str, markup: InlineKeyboardMarkup | None, captioned: bool

@@ -5,9 +5,12 @@ It keeps a small world (a guild, channels, members, messages with components and
 attachments), plays users (a slash command, a button press by a given member), records
 every request, and enforces what matters: the 3 s first answer and one answer per
 interaction, custom_id and label lengths, 5 buttons a row, content and embed limits,
-attachments kept on edit only when listed, 10008 for deleted messages, 30046, 50013 and
-429 (with `retry_after`, on any route, for a while) on demand. A deferred command (type 5)
-shows a loading message that its first followup replaces, with the defer's visibility.
+attachments kept on edit only when listed, 10008 for deleted messages, 30046 and 50013
+on demand, any error injected with `refuse_next`, and 429 (with `retry_after`, on any
+route, for a while) with `rate_limit`. A deferred command (type 5) shows a loading
+message that its first followup replaces, with the defer's visibility. It notes in
+`problems` what Discord would show broken: an empty upload, an embed whose
+`attachment://` name matches no file of its message.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +43,12 @@ BASIC = (
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(
+        self, status: int, code: int, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -122,6 +129,10 @@ class FakeDiscord:
     rate_limits: list[RateLimit] = field(default_factory=list)
     limited: list[tuple[str, str]] = field(default_factory=list)  # (method, path) given a 429
     interaction_deadline: float = 3.0
+    faults: dict[str, list[ApiError]] = field(default_factory=dict)  # method -> next answers
+    problems: list[str] = field(default_factory=list)  # what would show broken in Discord
+    edit_times: dict[int, list[float]] = field(default_factory=dict)  # message id -> edits
+    now: Callable[[], float] = time.monotonic  # the clock edit_times are read from
     url: str = ""
     channels: dict[int, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
@@ -257,6 +268,20 @@ class FakeDiscord:
         """Seconds from the interaction to its first answer (None: not answered)."""
         return self._interactions[interaction_id].answered_at
 
+    def refuse_next(
+        self,
+        method: str,
+        status: int,
+        code: int,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` channel-message requests with this HTTP method fail so."""
+        errors = self.faults.setdefault(method, [])
+        errors.extend(ApiError(status, code, message, retry_after) for _ in range(times))
+
     def delete(self, message_id: int) -> None:
         self.deleted.add(message_id)
 
@@ -390,7 +415,12 @@ class FakeDiscord:
             result = await self._route(request.method, path, body, files)
         except ApiError as err:
             self.errors.append((path, err.code))
-            result = _json({"message": err.message, "code": err.code}, status=err.status)
+            error: dict[str, Any] = {"message": err.message, "code": err.code}
+            if err.retry_after is not None:
+                error.update(retry_after=err.retry_after, **{"global": False})
+            result = _json(error, status=err.status)
+            if err.retry_after is not None:  # discord.py retries only what Discord's edge sent
+                result.headers.update({"Via": "1.1 google", "Retry-After": str(err.retry_after)})
         async with self._changed:
             self._changed.notify_all()
         return result
@@ -461,6 +491,9 @@ class FakeDiscord:
             return _json(self._thread(int(parts[1]), body))
         if parts[0] == "channels" and parts[2:3] == ["messages"]:
             channel_id = int(parts[1])
+            queued = self.faults.get(method)
+            if queued:
+                raise queued.pop(0)
             if method == "POST":
                 return _json(self._post(channel_id, body, files))
             if method == "PATCH":
@@ -584,7 +617,9 @@ class FakeDiscord:
         if channel_id not in self.channels:
             raise ApiError(404, 10003, "Unknown Channel")
         _check_message(body)
-        return self._store_message(channel_id, body, files)
+        message = self._store_message(channel_id, body, files)
+        self._check_pictures(message, files)
+        return message
 
     def _edit(
         self, channel_id: int, message_id: int, body: Any, files: dict[str, bytes]
@@ -607,7 +642,19 @@ class FakeDiscord:
             old = [a for a in message["attachments"] if a["id"] in kept]
             message["attachments"] = old + self._attachments(body, files)
         message["edited_timestamp"] = _now()
+        self.edit_times.setdefault(message_id, []).append(self.now())
+        self._check_pictures(message, files)
         return message
+
+    def _check_pictures(self, message: dict[str, Any], files: dict[str, bytes]) -> None:
+        names = {a["filename"] for a in message["attachments"]}
+        for part, data in files.items():
+            if not data:
+                self.problems.append(f"message {message['id']}: {part} is empty")
+        for embed in message.get("embeds", []):
+            url = (embed.get("image") or {}).get("url", "")
+            if url.startswith("attachment://") and url.removeprefix("attachment://") not in names:
+                self.problems.append(f"message {message['id']}: no file for {url} in {names}")
 
     def _message(self, message_id: int) -> dict[str, Any]:
         if message_id in self.deleted or message_id not in self.messages:

@@ -5,8 +5,9 @@ It speaks the real wire format (form-encoded, JSON or multipart bodies; `{"ok": 
 replies; `getUpdates` long polling with offsets), keeps a small world of chats, users and
 messages, plays users (commands, button presses), and enforces the limits that bite:
 callback_data 1-64 bytes, text 4096, caption 1024, "message is not modified", "message to
-edit not found", a callback query answered twice or late ("query is too old"), and 429
-with retry_after on demand (the next call of a method, or every call for a while).
+edit not found", a callback query answered twice or late ("query is too old"), and
+429 with retry_after on demand (the next call of a method, or every call for a while;
+any error with `refuse_next`). `edit_times` keeps when each message was edited.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import itertools
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +74,9 @@ class FakeTelegram:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (method, description) refused
     # Like older and self-hosted Bot API servers: editMessageMedia refuses text messages.
     refuse_media_on_text: bool = False
+    faults: dict[str, list[ApiError]] = field(default_factory=dict)  # method -> next answers
+    edit_times: dict[tuple[int, int], list[float]] = field(default_factory=dict)
+    now: Callable[[], float] = time.monotonic  # the clock edit_times are read from
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -166,6 +171,19 @@ class FakeTelegram:
             }
         )
 
+    def refuse_next(
+        self,
+        method: str,
+        code: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls of `method` fail so."""
+        errors = self.faults.setdefault(method, [])
+        errors.extend(ApiError(code, description, retry_after) for _ in range(times))
+
     def delete_message(self, chat_id: int, message_id: int) -> None:
         """A user deletes one of the bot's messages."""
         del self.messages[(chat_id, message_id)]
@@ -223,6 +241,9 @@ class FakeTelegram:
                 retry = max(retry or 0, math.ceil(left))
             if retry is not None:
                 raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
+            queued = self.faults.get(method)
+            if queued:
+                raise queued.pop(0)
             if "chat_id" in params and int(params["chat_id"]) in self.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             handler = getattr(self, f"_m_{method}", None)
@@ -415,6 +436,7 @@ class FakeTelegram:
         key = (int(params["chat_id"]), int(params["message_id"]))
         if key not in self.messages:
             raise ApiError(400, "Bad Request: message to edit not found")
+        self.edit_times.setdefault(key, []).append(self.now())
         return self.messages[key]
 
     def _photo(self, ref: Any, files: dict[str, bytes], field_name: str) -> list[dict[str, Any]]:

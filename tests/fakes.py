@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
+
+import pytest
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.models import PictureJob
@@ -101,3 +105,30 @@ class RecordingIllustrator:
 
     async def cancel_session(self, session_id: int) -> None:
         self.cancelled.append(session_id)
+
+
+@contextlib.asynccontextmanager
+async def ticking(clock: FakeClock, step: float = 0.05) -> AsyncIterator[None]:
+    """Inside the block the fake clock runs on its own, `step` seconds a turn, while a
+    test waits for real servers (paced edits come out; timers far away do not fire)."""
+
+    async def run() -> None:
+        while True:
+            await clock.advance(step)
+            await asyncio.sleep(0.002)
+
+    task = asyncio.create_task(run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def no_escapes(caplog: pytest.LogCaptureFixture) -> None:
+    """No platform error left as a task exception or a traceback."""
+    gc.collect()  # unretrieved task exceptions are reported when the task is collected
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    ours = ("adapters", "storycraft_bot", "asyncio")  # a library may log its own tracebacks
+    assert not [r for r in caplog.records if r.exc_info and r.name.startswith(ours)]

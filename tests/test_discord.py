@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import io
+import itertools
 import json
 import logging
 import random
@@ -29,7 +30,7 @@ from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_discord import MANAGE_GUILD, MANAGE_MESSAGES, TOKEN, FakeDiscord, Member
 from tests.fake_ollama import FakeOllama, Reply
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, no_escapes, ticking
 from tests.forgeries import dump, forgeries
 
 ALICE = Member(501, "Alice")
@@ -71,18 +72,24 @@ async def make_bot(
     bots: list[Bot] = []
 
     async def build(
-        *, comfy: FakeComfyUI | None = None, token: str = TOKEN, start: bool = True
+        *,
+        comfy: FakeComfyUI | None = None,
+        token: str = TOKEN,
+        start: bool = True,
+        clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
+        **changes: Any,
     ) -> Bot:
         core = make_core(comfy)
-        config = DiscordConfig(
-            token=token,
-            data_dir=tmp_path,
-            edit_interval=0.05,
-            language=Language.EN,
-            guild_ready_timeout=0.1,
-            workflows=("sd15", "sdxl"),
-        )
-        adapter = DiscordAdapter(core.engine, StoredScreens(store), config)
+        settings: dict[str, Any] = {
+            "token": token,
+            "data_dir": tmp_path,
+            "edit_interval": 0.05,
+            "language": Language.EN,
+            "guild_ready_timeout": 0.1,
+            "workflows": ("sd15", "sdxl"),
+        }
+        config = DiscordConfig(**{**settings, **changes})
+        adapter = DiscordAdapter(core.engine, StoredScreens(store), config, clock)
         core.router.register(Platform.DISCORD, adapter)
         bot = Bot(core.engine, adapter, core.illustrator)
         if start:
@@ -501,8 +508,14 @@ async def test_undo_shows_the_reopened_part_again_at_the_bottom(
         "Path 1.3",
     ]
     for old in (first, second):
-        shown = dc.messages[int(old["id"])]
-        assert description(shown).endswith("↩ This choice was undone.")
+        # Marked within one edit interval (the paced edits of the old message come first).
+        shown = await dc.wait_until(
+            lambda o=old: (
+                (m := dc.messages[int(o["id"])])
+                and description(m).endswith("↩ This choice was undone.")
+                and m
+            )
+        )
         assert not buttons(shown)
 
 
@@ -542,7 +555,7 @@ async def test_presses_and_commands_are_answered_in_time_while_every_edit_waits(
     assert await reply_to(dc, close) == "The vote is closed."  # the outcome, by followup
     assert await reply_to(dc, vote) == "This part is over."
     assert "1 part so far" in await reply_to(dc, status)
-    assert dc.limited  # the edits really were held up
+    await dc.wait_until(lambda: dc.limited)  # the edits really were held up
     for interaction in (close, vote, status):
         answered = dc.answered_within(interaction)
         assert answered is not None
@@ -610,3 +623,92 @@ async def test_ten_thousand_forged_ids_change_nothing_and_each_is_answered(
     await bot.engine.wait_idle()
     assert dump(tmp_path / "story.sqlite3") == before
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+FAULTS = {
+    "429 within discord.py's retries": (429, 0, "You are being rate limited.", 2),
+    "429 past discord.py's retries": (429, 0, "You are being rate limited.", 6),
+    "50013 on edits": (403, 50013, "Missing Permissions", 50),
+    "10008 on an edit": (404, 10008, "Unknown Message", 1),
+    "30046 on an edit": (400, 30046, "Maximum number of edits to messages older than 1 hour", 2),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_every_refused_edit_takes_the_one_error_path(
+    make_bot: BotFactory,
+    dc: FakeDiscord,
+    store: Store,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+) -> None:
+    status, code, message, times = FAULTS[fault]
+    await make_bot(clock=clock, edit_interval=1.0)
+    dc.refuse_next("PATCH", status, code, message, retry_after=0.01, times=times)
+    async with ticking(clock):
+        dc.slash(ALICE, STORIES, "start")
+        if code == 50013:
+
+            async def paused() -> bool:
+                session = await store.get_session(1)
+                return session is not None and session.state.value == "paused"
+
+            for _ in range(500):
+                if await paused():
+                    break
+                await asyncio.sleep(0.01)
+            assert await paused()
+            await clock.advance(30)  # every paced edit would be out by now
+            refused = [e for e in dc.errors if e[1] == 50013]
+            assert len(refused) == 1  # one refused PATCH, then the story paused
+        else:
+            shown = await dc.wait_until(lambda: story(dc, 1))
+            assert [label for label, _ in buttons(shown)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+    if code in (10008, 30046):  # posted again; the old message was asked to drop its buttons
+        first = min(int(m["id"]) for m in dc.story_messages())
+        assert int(shown["id"]) != first
+
+        def stripped() -> bool:
+            edits = [b for m, p, b in dc.requests if m == "PATCH" and p.endswith(f"/{first}")]
+            return bool(edits[-1].get("components") == [])
+
+        await dc.wait_until(stripped)
+    assert dc.problems == []
+    no_escapes(caplog)
+
+
+async def test_no_message_is_edited_twice_within_the_interval(
+    make_bot: BotFactory, dc: FakeDiscord, fake_ollama: FakeOllama, clock: FakeClock
+) -> None:
+    dc.now = clock.now
+    await make_bot(clock=clock, edit_interval=1.0)
+    async with ticking(clock):
+        dc.slash(ALICE, STORIES, "start")
+        first = await dc.wait_until(lambda: story(dc, 1))
+        for member, choice in ((ALICE, 0), (BOB, 1), (CAROL, 1), (ALICE, 1)):
+            await reply_to(dc, dc.click(member, int(first["id"]), buttons(first)[choice][1]))
+        await dc.wait_until(lambda: story(dc, 2))
+    assert len(dc.edit_times[int(first["id"])]) >= 3
+    for times in dc.edit_times.values():
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert all(gap >= 1.0 for gap in gaps), times
+
+
+async def test_a_shrunk_picture_reposted_after_30046_arrives_whole_under_its_name(
+    make_bot: BotFactory, dc: FakeDiscord, fake_comfy: FakeComfyUI, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_comfy.hold = True
+    await make_bot(comfy=fake_comfy, upload_limit=100)  # every picture is re-encoded
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    dc.too_old.add(int(message["id"]))  # the picture's edit is refused: posted anew
+    fake_comfy.release()
+    fresh = await dc.wait_until(lambda: (m := story(dc, 1)) and m["attachments"] and m)
+    assert fresh["id"] != message["id"]
+    name = fresh["attachments"][0]["filename"]
+    assert name.endswith(".jpg")
+    assert fresh["embeds"][-1]["image"]["url"] == f"attachment://{name}"
+    assert fresh["attachments"][0]["size"] > 0
+    assert dc.problems == []  # no empty upload, no embed pointing at a missing file
+    no_escapes(caplog)

@@ -4,6 +4,7 @@ with the real engine, narrator (fake Ollama) and illustrator (fake ComfyUI)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +24,7 @@ from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fake_telegram import TOKEN, FakeTelegram
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, no_escapes, ticking
 from tests.forgeries import dump, forgeries
 
 ALICE_ID, BOB_ID, CAROL_ID = 501, 502, 503
@@ -51,21 +52,22 @@ async def make_bot(
         token: str = TOKEN,
         start: bool = True,
         clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
-        max_retries: int = 2,
+        **changes: Any,
     ) -> Bot:
         core = make_core(comfy)
-        config = TelegramConfig(
-            token=token,
-            base_url=tg.base_url,
-            base_file_url=tg.file_url,
-            private_edit_interval=0.05,
-            group_edit_interval=0.1,
-            overall_rate=1000,
-            group_rate=1000,
-            poll_timeout=1,
-            max_retries=max_retries,
-            workflows=("sd15", "sdxl"),
-        )
+        settings: dict[str, Any] = {
+            "token": token,
+            "base_url": tg.base_url,
+            "base_file_url": tg.file_url,
+            "private_edit_interval": 0.05,
+            "group_edit_interval": 0.1,
+            "overall_rate": 1000,
+            "group_rate": 1000,
+            "poll_timeout": 1,
+            "max_retries": 2,
+            "workflows": ("sd15", "sdxl"),
+        }
+        config = TelegramConfig(**{**settings, **changes})
         adapter = TelegramAdapter(core.engine, StoredScreens(store), config, clock)
         core.router.register(Platform.TELEGRAM, adapter)
         bot = Bot(core.engine, adapter, core.illustrator)
@@ -221,7 +223,8 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     )
     group = tg.group_chat(-1001)
     tg.send_text(group, alice, "/story@StoryCraftBot start")
-    message = await wait_story(tg, group["id"], 1)
+    async with ticking(clock):  # the part's paced edits come out; no vote window runs yet
+        message = await wait_story(tg, group["id"], 1)
     assert "🗳" not in message["text"]  # the window opens with the first vote
     mid = message["message_id"]
     first, second, third = (data for _, data in keyboard(message))
@@ -258,7 +261,8 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     )
     assert "(1 vote, tie broken at random)" in decided["text"]
     assert not keyboard(decided)
-    await wait_story(tg, group["id"], 2)
+    async with ticking(clock):
+        await wait_story(tg, group["id"], 2)
 
 
 async def test_a_deleted_photo_message_is_sent_again_by_file_id(
@@ -441,17 +445,18 @@ async def test_comfyui_failing_the_story_goes_on_without_pictures(
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
-    message = await wait_story(tg, chat["id"], 1)
+    async with ticking(clock):  # the paced edits of the streamed part come out
+        message = await wait_story(tg, chat["id"], 1)
 
-    notice = await tg.wait_until(
-        lambda: next(
-            (m for m in tg.bot_messages(chat["id"]) if "Pictures are off" in m.get("text", "")),
-            None,
+        notice = await tg.wait_until(
+            lambda: next(
+                (m for m in tg.bot_messages(chat["id"]) if "Pictures are off" in m.get("text", "")),
+                None,
+            )
         )
-    )
-    assert "The story goes on in text" in notice["text"]
-    tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
-    second = await wait_story(tg, chat["id"], 2)
+        assert "The story goes on in text" in notice["text"]
+        tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
+        second = await wait_story(tg, chat["id"], 2)
     assert "photo" not in second
     await bot.engine.wait_idle()  # part 2's picture has failed too
     await clock.advance(60)  # past every pace and retry: a second notice would be out now
@@ -598,7 +603,8 @@ async def test_a_user_who_blocks_the_bot_pauses_the_story(
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
-    message = await wait_story(tg, chat["id"], 1)
+    async with ticking(clock):
+        message = await wait_story(tg, chat["id"], 1)
     tg.press(chat, alice, message["message_id"], "c:1:0")
     tg.blocked.add(chat["id"])  # blocked while the next part is written
 
@@ -639,8 +645,15 @@ async def test_undo_shows_the_reopened_part_again_at_the_bottom(
     old = tg.messages[(chat["id"], first["message_id"])]
     assert old["text"].endswith("↩ This choice was undone.")
     assert not keyboard(old)
-    part_two = tg.messages[(chat["id"], second["message_id"])]
-    assert part_two["text"].endswith("↩ This choice was undone.")
+    # Marked within one edit interval (its paced edits come first).
+    part_two = await tg.wait_until(
+        lambda: (
+            (m := tg.messages[(chat["id"], second["message_id"])])["text"].endswith(
+                "↩ This choice was undone."
+            )
+            and m
+        )
+    )
     assert not keyboard(part_two)
     assert (
         await answer_of(tg, tg.press(chat, alice, again["message_id"], "c:1:0"))
@@ -701,8 +714,9 @@ async def test_an_event_that_changes_nothing_sends_no_edit(
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
-    message = await wait_story(tg, chat["id"], 1)
-    await bot.engine.wait_idle()
+    async with ticking(clock):
+        message = await wait_story(tg, chat["id"], 1)
+        await bot.engine.wait_idle()
     await clock.advance(1)  # any edit still paced goes out now
     edits = len(tg.calls("editMessageText"))
     key = ChannelKey(Platform.TELEGRAM, str(chat["id"]))
@@ -713,7 +727,7 @@ async def test_an_event_that_changes_nothing_sends_no_edit(
     await clock.advance(1)  # past the pacing interval: the paced flush runs now
     # Then one real change, paced the same way: once it has arrived, any edit the no-op
     # events caused would have arrived before it.
-    await bot.adapter.show(ev.PictureProgress(key, 1, Language.EN, segment_id=1, percent=50))
+    await bot.adapter.show(ev.PictureQueued(key, 1, Language.EN, segment_id=1, ahead=0))
     await asyncio.sleep(0)
     await clock.advance(1)
     await tg.wait_until(lambda: len(tg.calls("editMessageText")) > edits)
@@ -843,3 +857,69 @@ async def test_ten_thousand_forged_callbacks_change_nothing_and_each_is_answered
     await bot.engine.wait_idle()
     assert dump(tmp_path / "story.sqlite3") == before
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+FAULTS = {
+    "429 past the rate limiter's retries": (429, "Too Many Requests: retry after 2", 2, 1),
+    "403 on edits": (403, "Forbidden: bot was kicked from the supergroup chat", None, 50),
+    "message to edit not found": (400, "Bad Request: message to edit not found", None, 1),
+    "message can't be edited": (400, "Bad Request: message can't be edited", None, 1),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_every_refused_edit_takes_the_one_error_path(
+    make_bot: BotFactory,
+    tg: FakeTelegram,
+    store: Store,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+) -> None:
+    code, description, retry_after, times = FAULTS[fault]
+    await make_bot(clock=clock, max_retries=0, group_edit_interval=3.0)
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1009)
+    tg.refuse_next("editMessageText", code, description, retry_after=retry_after, times=times)
+    async with ticking(clock):
+        tg.send_text(group, alice, "/story")
+        if code == 403:
+
+            async def paused() -> bool:
+                session = await store.get_session(1)
+                return session is not None and session.state.value == "paused"
+
+            await eventually(paused)
+            await clock.advance(30)  # every paced edit would be out by now
+            refused = [e for e in tg.errors if e[0] == "editMessageText"]
+            assert len(refused) == 1  # one refused edit, then the story paused
+        else:
+            shown = await wait_story(tg, group["id"], 1)
+            assert [label for label, _ in keyboard(shown)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+    if code == 400:  # posted again; the old message was asked to drop its keyboard
+        first = tg.bot_messages(group["id"])[0]
+        assert first["message_id"] != shown["message_id"]
+        await tg.wait_until(lambda: tg.calls("editMessageReplyMarkup"))
+        assert int(tg.calls("editMessageReplyMarkup")[0]["message_id"]) == first["message_id"]
+    no_escapes(caplog)
+
+
+async def test_no_group_message_is_edited_twice_within_the_group_interval(
+    make_bot: BotFactory, tg: FakeTelegram, clock: FakeClock
+) -> None:
+    tg.now = clock.now
+    await make_bot(clock=clock, group_edit_interval=3.0)
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(ALICE_ID + 1, "Bob")
+    group = tg.group_chat(-1010)
+    async with ticking(clock, step=0.2):
+        tg.send_text(group, alice, "/story")
+        first = await wait_story(tg, group["id"], 1)
+        for user, choice in ((alice, 0), (bob, 1), (alice, 1)):
+            await answer_of(
+                tg, tg.press(group, user, first["message_id"], keyboard(first)[choice][1])
+            )
+        await wait_story(tg, group["id"], 2)
+    assert len(tg.edit_times[(group["id"], first["message_id"])]) >= 3
+    for times in tg.edit_times.values():
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert all(gap >= 3.0 for gap in gaps), times
