@@ -255,7 +255,11 @@ async def run(settings: Settings, *, console: bool) -> int:
             view = ConsoleView(sys.stdout, Language(settings.story_language))
             router.register(Platform.CONSOLE, view)
             await engine.resume([Platform.CONSOLE])
-            game = asyncio.create_task(run_console(engine, view, stdin_lines(), sys.stdout))
+            game = asyncio.create_task(
+                run_console(
+                    engine, view, stdin_lines(), sys.stdout, books=settings.data_dir / "books"
+                )
+            )
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({game, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
@@ -311,6 +315,7 @@ async def start_discord(
             edit_interval=max(1.0, settings.edit_interval_seconds),  # Discord: <= 1 edit/s
             language=Language(settings.story_language),
             workflows=workflows,
+            web_url=settings.web_public_url,
         ),
         clock,
     )
@@ -353,6 +358,7 @@ async def start_telegram(
             group_edit_interval=settings.group_edit_interval_seconds,
             language=Language(settings.story_language),
             workflows=workflows,
+            web_url=settings.web_public_url,
         ),
         clock,
     )

@@ -8,6 +8,7 @@ every interaction and shows all; a Telegram chat command shows information and e
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, Language, Place, StorySettings
 from storycraft_bot.core.texts import Msg, status_text, text
 
+from .book import book_file_name, book_html, embedded_pictures
 from .buttons import Button, ButtonKind
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class Command(enum.StrEnum):
     SETTINGS = "settings"
     HELP = "help"
     CLOSE_VOTE = "close"
+    BOOK = "book"
 
 
 def parse_command(word: str) -> Command | None:
@@ -57,9 +60,18 @@ class ReplyKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a reply carries (the book): its name and contents."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     text: str
     kind: ReplyKind
+    attachment: Attachment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +129,39 @@ async def perform(
     language: Language,
     *,
     help_text: Msg = Msg.HELP,
+    web_url: str = "",
 ) -> Reply:
-    """Run a command that takes no arguments (all but START and SETTINGS)."""
+    """Run a command that takes no arguments (all but START and SETTINGS). `web_url` is
+    where the web adapter is reachable (WEB_PUBLIC_URL), for the book's link."""
     if command is Command.STATUS:
         return Reply(status_text(await engine.status(place)), ReplyKind.INFO)
     if command is Command.HELP:
         return Reply(text(language, help_text), ReplyKind.INFO)
+    if command is Command.BOOK:
+        return await book_reply(engine, place, language, web_url)
     action = ACTIONS.get(command)
     if action is None:
         raise ValueError(f"{command} takes arguments: the screen asks for them")
     await action.call(engine, place, actor)
     return Reply(text(language, action.reply), action.kind)
+
+
+async def book_reply(engine: StoryEngine, place: Place, language: Language, web_url: str) -> Reply:
+    """The channel's newest story as one HTML file with its pictures inside, and its
+    link when the web adapter is reachable."""
+    book = await engine.book(place)
+    # Reading and shrinking pictures is slow file and CPU work: off the event loop.
+    page = await asyncio.to_thread(book_html, book, embedded_pictures())
+    lines = [text(language, Msg.BOOK_READY, title=book.title, parts=len(book.parts))]
+    if web_url:
+        lines.append(text(language, Msg.BOOK_LINK, url=book_url(web_url, book.book_id)))
+    attachment = Attachment(book_file_name(book), page.encode("utf-8"))
+    return Reply("\n".join(lines), ReplyKind.INFO, attachment)
+
+
+def book_url(web_url: str, book_id: str) -> str:
+    """Where the web adapter serves a book: `<WEB_PUBLIC_URL>/book/<id>`."""
+    return f"{web_url.rstrip('/')}/book/{book_id}"
 
 
 async def start_story(

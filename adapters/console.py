@@ -7,6 +7,7 @@ import os
 import stat
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TextIO
 
 from storycraft_bot.core import events as ev
@@ -16,17 +17,24 @@ from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platf
 from storycraft_bot.core.texts import Msg, decision_text, text
 
 from .buttons import Button, ButtonKind
-from .commands import Command, ReplyKind, answer, parse_command, perform, press
+from .commands import Attachment, Command, ReplyKind, answer, parse_command, perform, press
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)
 
 #: The commands the terminal takes (/help prints _HELP, like any unknown line).
-CONSOLE_COMMANDS = (Command.STOP, Command.STATUS, Command.RETRY, Command.UNDO, Command.REDRAW)
+CONSOLE_COMMANDS = (
+    Command.STOP,
+    Command.STATUS,
+    Command.RETRY,
+    Command.UNDO,
+    Command.REDRAW,
+    Command.BOOK,
+)
 
 _HELP = {
-    Language.RU: "Введите номер варианта. Команды: /retry /undo /redraw /status /stop /help",
-    Language.EN: "Type a choice's number. Commands: /retry /undo /redraw /status /stop /help",
+    Language.RU: "Введите номер варианта. Команды: /retry /undo /redraw /status /book /stop /help",
+    Language.EN: "Type a choice's number. Commands: /retry /undo /redraw /status /book /stop /help",
 }
 
 
@@ -193,9 +201,15 @@ async def stdin_lines(stream: TextIO | None = None) -> AsyncIterator[str]:
 
 
 async def run_console(
-    engine: StoryEngine, view: ConsoleView, lines: AsyncIterator[str], out: TextIO
+    engine: StoryEngine,
+    view: ConsoleView,
+    lines: AsyncIterator[str],
+    out: TextIO,
+    *,
+    books: Path = Path("data", "books"),
 ) -> None:
-    """The terminal game loop; returns at end of input or after /stop."""
+    """The terminal game loop; returns at end of input or after /stop. `/book` writes the
+    story's book into the folder `books` (DATA_DIR/books)."""
 
     def say(line: str) -> None:
         out.write(line + "\n")
@@ -266,8 +280,19 @@ async def run_console(
             continue
         if reply.kind is ReplyKind.ERROR:
             view.settled.set()
+        if reply.attachment is not None:
+            path = await asyncio.to_thread(_save, books, reply.attachment)
+            say(text(view.language, Msg.BOOK_SAVED, path=path))
+            continue
         # The screen shows what the engine did; say only what it cannot show yet.
         if reply.kind in (ReplyKind.INFO, ReplyKind.ACK, ReplyKind.ERROR):
             say(reply.text)
         if command is Command.STOP and reply.kind is not ReplyKind.ERROR:
             return
+
+
+def _save(folder: Path, attachment: Attachment) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / attachment.name
+    path.write_bytes(attachment.data)
+    return path.resolve()

@@ -33,6 +33,7 @@ from storycraft_bot.core.texts import Msg, text
 
 from .buttons import Button, ButtonKind, card_buttons, decode, encode
 from .commands import (
+    Attachment,
     Command,
     Reply,
     ReplyKind,
@@ -78,6 +79,7 @@ RUSSIAN = {
     "Seconds a vote stays open": "Сколько секунд идёт голосование",
     "Pictures on or off": "Картинки вкл./выкл.",
     "How to play": "Как играть",
+    "The story as an illustrated book": "История книгой с картинками",
     "Defaults for new stories on this server": "Настройки новых историй на этом сервере",
     "Picture style": "Стиль картинок",
     "Each story in its own thread": "Каждая история в своём треде",
@@ -119,6 +121,7 @@ class DiscordConfig:
     guild_ready_timeout: float = 2.0
     workflows: tuple[str, ...] = ()  # picture styles a story may choose
     upload_limit: int | None = None  # bytes a picture upload may weigh; None: the guild's
+    web_url: str = ""  # WEB_PUBLIC_URL: where books can be read online ("" none)
 
 
 class StoryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=TEMPLATE):
@@ -298,6 +301,10 @@ class StoryCommands(app_commands.Group):
     ) -> list[app_commands.Choice[str]]:
         return self.adapter.workflow_choices(current)
 
+    @app_commands.command(name="book", description="The story as an illustrated book")
+    async def book(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_command(interaction, Command.BOOK)
+
     @app_commands.command(name="help", description="How to play")
     async def help(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_command(interaction, Command.HELP)
@@ -397,13 +404,26 @@ class DiscordAdapter(Screen[Piece]):
         )
 
     async def answer(
-        self, interaction: discord.Interaction, message: str, *, public: bool = False
+        self,
+        interaction: discord.Interaction,
+        message: str,
+        *,
+        public: bool = False,
+        attachment: Attachment | None = None,
     ) -> None:
         """Say `message` once the interaction is acknowledged (see `_acknowledge`): after a
         loading message the first followup replaces it, after a button's deferred update
-        it is a message of its own."""
+        it is a message of its own. An attachment over the interaction's upload limit is
+        left off and said so."""
+        files: list[discord.File] = []
+        if attachment is not None and len(attachment.data) > interaction.filesize_limit:
+            size = f"{len(attachment.data) / 2**20:.1f}"
+            language = self.language_of(interaction)
+            message += "\n" + text(language, Msg.BOOK_TOO_LARGE, size=size)
+        elif attachment is not None:
+            files.append(discord.File(io.BytesIO(attachment.data), filename=attachment.name))
         try:
-            await interaction.followup.send(message, ephemeral=not public)
+            await interaction.followup.send(message, ephemeral=not public, files=files)
         except discord.HTTPException as err:
             log.warning("Discord: could not answer interaction %s: %s", interaction.id, err)
         channel_id = interaction.channel_id
@@ -448,7 +468,9 @@ class DiscordAdapter(Screen[Piece]):
             if public and not shown_to_all:
                 # The loading message is public (`/story start`): a refusal goes privately.
                 await _deleted_original(interaction)
-            await self.answer(interaction, reply.text, public=shown_to_all)
+            await self.answer(
+                interaction, reply.text, public=shown_to_all, attachment=reply.attachment
+            )
         log.info(
             "Discord: %s in %s handled in %.2fs",
             name,
@@ -502,6 +524,7 @@ class DiscordAdapter(Screen[Piece]):
             self._actor(interaction),
             self.language_of(interaction),
             help_text=Msg.HELP_DISCORD,
+            web_url=self._config.web_url,
         )
         await self._guarded(interaction, f"/story {command}", work)
 

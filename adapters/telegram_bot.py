@@ -50,6 +50,7 @@ from storycraft_bot.core.texts import Msg, text
 from .buttons import ButtonKind, card_buttons, decode, encode, number
 from .commands import (
     MODERATED,
+    Attachment,
     Command,
     Reply,
     ReplyKind,
@@ -83,6 +84,7 @@ COMMANDS = {
         ("undo", "Take the last choice back"),
         ("redraw", "Draw the picture again"),
         ("settings", "Pictures and voting"),
+        ("book", "The story as an illustrated book"),
         ("stop", "End the story"),
         ("help", "How to play"),
     ],
@@ -93,6 +95,7 @@ COMMANDS = {
         ("undo", "Отменить последний выбор"),
         ("redraw", "Нарисовать картинку заново"),
         ("settings", "Картинки и голосование"),
+        ("book", "История книгой с картинками"),
         ("stop", "Закончить историю"),
         ("help", "Как играть"),
     ],
@@ -139,6 +142,7 @@ class TelegramConfig:
     answer_within: float = 0.5
     language: Language = Language.RU
     workflows: tuple[str, ...] = ()  # picture styles a story may choose
+    web_url: str = ""  # WEB_PUBLIC_URL: where books can be read online ("" none)
 
 
 class TelegramAdapter(Screen[Piece]):
@@ -268,6 +272,17 @@ class TelegramAdapter(Screen[Piece]):
         except TelegramError as err:
             log.warning("Telegram: reply in %s failed: %s", target.chat_id, err)
 
+    async def _reply_document(self, update: Update, caption: str, attachment: Attachment) -> None:
+        target = update.effective_message
+        if target is None:
+            return
+        try:
+            await target.reply_document(
+                attachment.data, filename=attachment.name, caption=caption[:CAPTION_LIMIT]
+            )
+        except TelegramError as err:
+            log.warning("Telegram: document in %s failed: %s", target.chat_id, err)
+
     async def _on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = self._language(update)
         button = InlineKeyboardButton(text(language, Msg.BEGIN_BUTTON), callback_data="n")
@@ -295,7 +310,9 @@ class TelegramAdapter(Screen[Piece]):
         work = self._run(update, command, argument, place, language)
         reply = await answer(work, language, f"Telegram: /{command}")
         # In a chat the effect of a command shows itself: say only what was asked or refused.
-        if reply is not None and reply.kind in (ReplyKind.INFO, ReplyKind.ERROR):
+        if reply is not None and reply.attachment is not None:
+            await self._reply_document(update, reply.text, reply.attachment)
+        elif reply is not None and reply.kind in (ReplyKind.INFO, ReplyKind.ERROR):
             await self._reply(update, reply.text)
         log.info(
             "Telegram: /%s in %s handled in %.2fs", command, place.key, time.monotonic() - started
@@ -311,7 +328,9 @@ class TelegramAdapter(Screen[Piece]):
             await self._show_settings(update, place, language)
             return None
         actor = await self._actor(update, moderating=command in MODERATED)
-        return await perform(self._engine, command, place, actor, language)
+        return await perform(
+            self._engine, command, place, actor, language, web_url=self._config.web_url
+        )
 
     async def _show_settings(self, update: Update, place: Place, language: Language) -> None:
         report = await self._engine.status(place)

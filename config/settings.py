@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
 
+    # Web: where the web adapter is reachable from outside, e.g. http://host:8080 ("" none)
+    web_public_url: str = ""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("ollama_url", "telegram_api_url")
@@ -86,6 +89,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("web_public_url")
+    @classmethod
+    def _optional_url(cls, value: str) -> str:
+        return check_url(value) if value.strip() else ""
 
     @field_validator("comfyui_urls")
     @classmethod

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
+from storycraft_bot.core.book import Book, compile_book
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.engine_config import (
     EngineConfig,
@@ -213,6 +214,23 @@ class StoryEngine:
             tally = await self._store.tally(current)
         memory = await self._store.memory(session.id)
         return StatusReport(session, len(segments), current, tally, memory)
+
+    async def book(self, where: Place | Session) -> Book:
+        """The book of a story (the channel's newest, live or stopped, for a place): its
+        chosen path so far. StoryActionError(NO_STORY) if the channel never had one."""
+        session = where if isinstance(where, Session) else None
+        if isinstance(where, Place):
+            session = await self._store.latest_session(where.key)
+        if session is None:
+            raise StoryActionError(Msg.NO_STORY)
+        # Read afresh: a Session handed in may be older than its stop.
+        session = await self._store.get_session(session.id) or session
+        return compile_book(session, await self._store.live_segments(session.id))
+
+    async def book_by_id(self, book_id: str) -> Book | None:
+        """The book with this (unguessable, read-only) id; None for an unknown id."""
+        session = await self._store.session_by_book(book_id)
+        return None if session is None else await self.book(session)
 
     async def retry(self, place: Place, actor: Actor, *, segment_id: int | None = None) -> None:
         """Write the newest segment again (the starter or a moderator; anyone after a

@@ -151,6 +151,8 @@ class Session:
     settings: StorySettings
     created_at: float
     updated_at: float
+    #: The unguessable id of the story's read-only book (its link).
+    book_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,14 @@ class StoryStore(Protocol):
 
     async def active_sessions(self) -> list[Session]: ...
 
+    async def latest_session(self, key: ChannelKey) -> Session | None:
+        """The channel's newest story, live or stopped."""
+        ...
+
+    async def session_by_book(self, book_id: str) -> Session | None:
+        """The story whose book has this id."""
+        ...
+
     async def set_session_state(self, session_id: int, state: SessionState, now: float) -> None: ...
 
     async def update_settings(

@@ -87,9 +87,46 @@ class Msg(enum.StrEnum):
     VOTE_CLOSING = "vote_closing"
     SECONDS_SHORT = "seconds_short"
     NARRATION_RESTARTED = "narration_restarted"
+    BOOK_UNTITLED = "book_untitled"
+    BOOK_PART = "book_part"
+    BOOK_CHOSEN = "book_chosen"
+    BOOK_PICTURE = "book_picture"
+    BOOK_BEGUN = "book_begun"
+    BOOK_GOES_ON = "book_goes_on"
+    BOOK_THE_END = "book_the_end"
+    BOOK_READY = "book_ready"
+    BOOK_LINK = "book_link"
+    BOOK_SAVED = "book_saved"
+    BOOK_TOO_LARGE = "book_too_large"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
+    Msg.BOOK_UNTITLED: {
+        Language.RU: "История: {genre}",
+        Language.EN: "A {genre} story",
+    },
+    Msg.BOOK_PART: {Language.RU: "Часть {number}", Language.EN: "Part {number}"},
+    Msg.BOOK_CHOSEN: {Language.RU: "» выбрано: {choice}", Language.EN: "» chosen: {choice}"},
+    Msg.BOOK_PICTURE: {
+        Language.RU: "Картинка к части {number}",
+        Language.EN: "Picture for part {number}",
+    },
+    Msg.BOOK_BEGUN: {Language.RU: "Начата {date}", Language.EN: "Begun {date}"},
+    Msg.BOOK_GOES_ON: {
+        Language.RU: "История ещё продолжается…",
+        Language.EN: "The story goes on…",
+    },
+    Msg.BOOK_THE_END: {Language.RU: "Конец", Language.EN: "The end"},
+    Msg.BOOK_READY: {
+        Language.RU: "📖 Книга «{title}»: {parts}, картинки внутри файла.",
+        Language.EN: "📖 The book of “{title}”: {parts}, pictures inside the file.",
+    },
+    Msg.BOOK_LINK: {Language.RU: "Читать онлайн: {url}", Language.EN: "Read it online: {url}"},
+    Msg.BOOK_SAVED: {Language.RU: "Книга сохранена: {path}", Language.EN: "Book saved: {path}"},
+    Msg.BOOK_TOO_LARGE: {
+        Language.RU: "Файл книги ({size} МБ) больше, чем здесь можно отправить.",
+        Language.EN: "The book's file ({size} MB) is larger than can be sent here.",
+    },
     Msg.STORY_EXISTS: {
         Language.RU: "Здесь уже идёт история. Остановите её командой stop, чтобы начать новую.",
         Language.EN: "A story is already running here. Stop it first to start a new one.",
@@ -229,14 +266,14 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
             "/story [завязка] — начать историю\n/status — что сейчас происходит\n"
             "/retry — переписать последнюю часть\n/undo — отменить последний выбор\n"
             "/redraw — нарисовать картинку заново\n/settings — настройки истории\n"
-            "/stop — закончить историю\n\nОстанавливать, переписывать и отменять может тот, "
+            "/book — история книгой с картинками (файл)\n/stop — закончить историю\n\nОстанавливать, переписывать и отменять может тот, "
             "кто начал историю, или администратор."
         ),
         Language.EN: (
             "/story [premise] — start a story\n/status — what is going on\n"
             "/retry — rewrite the newest part\n/undo — take the last choice back\n"
             "/redraw — draw the picture again\n/settings — the story's settings\n"
-            "/stop — end the story\n\nStopping, rewriting and undoing are for whoever "
+            "/book — the story as an illustrated book (a file)\n/stop — end the story\n\nStopping, rewriting and undoing are for whoever "
             "started the story, or an admin."
         ),
     },
@@ -246,7 +283,8 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
             "`/story status` — что сейчас происходит\n`/story retry` — переписать последнюю "
             "часть\n`/story undo` — отменить последний выбор\n`/story redraw` — нарисовать "
             "картинку заново\n`/story settings` — настройки истории\n`/story defaults` — "
-            "настройки сервера (право «Управлять сервером»)\n`/story stop` — закончить "
+            "настройки сервера (право «Управлять сервером»)\n`/story book` — история книгой "
+            "с картинками (файл)\n`/story stop` — закончить "
             "историю\n\nВыбирайте кнопками под частью истории: в канале все голосуют."
         ),
         Language.EN: (
@@ -254,7 +292,8 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
             "`/story status` — what is going on\n`/story retry` — rewrite the newest part\n"
             "`/story undo` — take the last choice back\n`/story redraw` — draw the picture "
             "again\n`/story settings` — the story's settings\n`/story defaults` — the "
-            "server's defaults (Manage Server)\n`/story stop` — end the story\n\nChoose "
+            "server's defaults (Manage Server)\n`/story book` — the story as an "
+            "illustrated book (a file)\n`/story stop` — end the story\n\nChoose "
             "with the buttons under each part: in a channel everyone votes."
         ),
     },

@@ -1,0 +1,172 @@
+"""A story's book as one self-contained HTML page, for every screen.
+
+`book_html` writes the page; where each picture comes from is its caller's choice: the
+file itself, embedded as a data: URI (`embedded_pictures`, a download that needs nothing
+else), or a link (`linked_pictures`, for a web route that serves them). Every string a
+model or a player wrote is escaped, and the page allows no script at all (its
+Content-Security-Policy), so a narration holding markup is shown as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from storycraft_bot.core.book import Book, BookPart
+from storycraft_bot.core.texts import Msg, text
+
+log = logging.getLogger(__name__)
+
+#: Where a part's picture is shown from (a URL), or None to show none.
+PictureSource = Callable[[BookPart], str | None]
+
+#: Pictures above either bound are re-encoded smaller, so a 30-part book stays a few MB.
+MAX_SIDE = 1024
+MAX_BYTES = 300_000
+JPEG_QUALITY = 82
+_MIME = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+_STYLE = """
+body { font-family: Georgia, "Times New Roman", serif; max-width: 44rem; margin: 2rem auto;
+  padding: 0 1rem; line-height: 1.6; color: #222; background: #fdfcf8; }
+header { text-align: center; margin-bottom: 3rem; }
+h1 { font-size: 2.2rem; margin-bottom: .3rem; }
+.meta { color: #666; font-style: italic; }
+.part { margin: 2.5rem 0; }
+.part h2 { font-size: 1rem; text-transform: uppercase; letter-spacing: .1em; color: #888; }
+figure { margin: 1.5rem 0; text-align: center; }
+figure img { max-width: 100%; height: auto; border-radius: 4px; }
+.chosen { color: #555; font-style: italic; margin-top: 1rem; }
+.end { text-align: center; margin: 3rem 0; font-style: italic; color: #666; }
+@media print {
+  body { background: #fff; margin: 0; max-width: none; }
+  .part { break-before: page; page-break-before: always; }
+  figure, figure img, .chosen { break-inside: avoid; page-break-inside: avoid; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+}
+"""
+
+
+def book_html(book: Book, pictures: PictureSource) -> str:
+    """The whole page: cover, every part in order with its picture and the choice that
+    led on from it, and a closing line (the end, or "the story goes on")."""
+    lang = book.language
+    started = time.strftime("%Y-%m-%d", time.gmtime(book.started_at))
+    meta = [book.genre, text(lang, Msg.BOOK_BEGUN, date=started)]
+    parts = [_part_html(book, part, pictures) for part in book.parts]
+    closing = Msg.BOOK_THE_END if book.finished else Msg.BOOK_GOES_ON
+    premise = f'<p class="meta">{_escape(book.premise)}</p>' if book.premise.strip() else ""
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            f'<html lang="{lang.value}">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "img-src data: 'self'; style-src 'unsafe-inline'\">",
+            f"<title>{_escape(book.title)}</title>",
+            f"<style>{_STYLE}</style>",
+            "</head>",
+            "<body>",
+            "<header>",
+            f"<h1>{_escape(book.title)}</h1>",
+            f'<p class="meta">{_escape(" · ".join(meta))}</p>',
+            premise,
+            "</header>",
+            *parts,
+            f'<p class="end">{_escape(text(lang, closing))}</p>',
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def _part_html(book: Book, part: BookPart, pictures: PictureSource) -> str:
+    lang = book.language
+    lines = [
+        f'<section class="part" id="part-{part.number}">',
+        f"<h2>{_escape(text(lang, Msg.BOOK_PART, number=part.number))}</h2>",
+    ]
+    source = pictures(part) if part.picture else None
+    if source is not None:
+        alt = text(lang, Msg.BOOK_PICTURE, number=part.number)
+        lines.append(f'<figure><img src="{_escape(source)}" alt="{_escape(alt)}"></figure>')
+    lines.extend(_paragraphs(part.narration))
+    if part.choice is not None:
+        chosen = text(lang, Msg.BOOK_CHOSEN, choice=part.choice)
+        lines.append(f'<p class="chosen">{_escape(chosen)}</p>')
+    lines.append("</section>")
+    return "\n".join(lines)
+
+
+def _paragraphs(narration: str) -> list[str]:
+    """Blank lines part paragraphs; a single line break stays one."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", narration) if b.strip()]
+    return ["<p>" + "<br>".join(_escape(line) for line in b.splitlines()) + "</p>" for b in blocks]
+
+
+def _escape(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def embedded_pictures(max_side: int = MAX_SIDE, max_bytes: int = MAX_BYTES) -> PictureSource:
+    """Each picture as a data: URI of its file (shrunk when large); a missing or broken
+    file shows no picture."""
+
+    def source(part: BookPart) -> str | None:
+        found = picture_data(Path(part.picture), max_side, max_bytes) if part.picture else None
+        if found is None:
+            return None
+        mime, data = found
+        return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+    return source
+
+
+def linked_pictures(url_of: Callable[[BookPart], str]) -> PictureSource:
+    """Each ready picture as a link (`url_of` says where a web route serves it)."""
+    return lambda part: url_of(part) if part.picture else None
+
+
+def picture_data(
+    path: Path, max_side: int = MAX_SIDE, max_bytes: int = MAX_BYTES
+) -> tuple[str, bytes] | None:
+    """A picture's type and bytes: the file as stored when it is a PNG or JPEG within
+    the bounds, otherwise re-encoded as a JPEG at most `max_side` pixels wide and high.
+    None (and a log line) for a missing or unreadable file."""
+    try:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as image:
+            mime = _MIME.get(image.format or "")
+            if mime and len(data) <= max_bytes and max(image.size) <= max_side:
+                return mime, data
+            image.thumbnail((max_side, max_side))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        log.warning("book: picture %s left out: %s", path, err)
+        return None
+    return "image/jpeg", out.getvalue()
+
+
+_CYRILLIC = str.maketrans(
+    {"ж": "zh", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ю": "yu", "я": "ya"}
+    | dict(zip("абвгдеёзийклмнопрстуфыэъь", "abvgdeeziyklmnoprstufye--", strict=True))
+)
+
+
+def book_file_name(book: Book) -> str:
+    """`story-<title>.html` in plain ASCII (Cyrillic transliterated), safe everywhere."""
+    latin = book.title.lower().translate(_CYRILLIC)
+    slug = re.sub(r"[^a-z0-9]+", "-", latin).strip("-")[:60].rstrip("-")
+    return f"story-{slug or book.book_id[:8] or 'book'}.html"
