@@ -266,14 +266,16 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
             "/story [завязка] — начать историю\n/status — что сейчас происходит\n"
             "/retry — переписать последнюю часть\n/undo — отменить последний выбор\n"
             "/redraw — нарисовать картинку заново\n/settings — настройки истории\n"
-            "/book — история книгой с картинками (файл)\n/stop — закончить историю\n\nОстанавливать, переписывать и отменять может тот, "
+            "/book — история книгой с картинками (файл)\n"
+            "/stop — закончить историю\n\nОстанавливать, переписывать и отменять может тот, "
             "кто начал историю, или администратор."
         ),
         Language.EN: (
             "/story [premise] — start a story\n/status — what is going on\n"
             "/retry — rewrite the newest part\n/undo — take the last choice back\n"
             "/redraw — draw the picture again\n/settings — the story's settings\n"
-            "/book — the story as an illustrated book (a file)\n/stop — end the story\n\nStopping, rewriting and undoing are for whoever "
+            "/book — the story as an illustrated book (a file)\n"
+            "/stop — end the story\n\nStopping, rewriting and undoing are for whoever "
             "started the story, or an admin."
         ),
     },
