@@ -32,6 +32,7 @@ PictureSource = Callable[[BookPart], str | None]
 MAX_SIDE = 1024
 MAX_BYTES = 300_000
 JPEG_QUALITY = 82
+MIN_SIDE = 256
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
 _STYLE = """
@@ -142,21 +143,28 @@ def picture_data(
     path: Path, max_side: int = MAX_SIDE, max_bytes: int = MAX_BYTES
 ) -> tuple[str, bytes] | None:
     """A picture's type and bytes: the file as stored when it is a PNG or JPEG within
-    the bounds, otherwise re-encoded as a JPEG at most `max_side` pixels wide and high.
-    None (and a log line) for a missing or unreadable file."""
+    the bounds, otherwise re-encoded as a JPEG at most `max_side` pixels wide and high,
+    smaller still until it weighs at most `max_bytes` (or is down to `MIN_SIDE`). None
+    (and a log line) for a missing or unreadable file."""
     try:
         data = path.read_bytes()
         with Image.open(io.BytesIO(data)) as image:
             mime = _MIME.get(image.format or "")
             if mime and len(data) <= max_bytes and max(image.size) <= max_side:
                 return mime, data
-            image.thumbnail((max_side, max_side))
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+            rgb = image.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError) as err:
         log.warning("book: picture %s left out: %s", path, err)
         return None
-    return "image/jpeg", out.getvalue()
+    side = max_side
+    while True:
+        shrunk = rgb.copy()
+        shrunk.thumbnail((side, side))
+        out = io.BytesIO()
+        shrunk.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        if out.tell() <= max_bytes or side <= MIN_SIDE:
+            return "image/jpeg", out.getvalue()
+        side = max(MIN_SIDE, side * 3 // 4)
 
 
 _CYRILLIC = str.maketrans(
