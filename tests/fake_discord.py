@@ -111,6 +111,7 @@ class FakeDiscord:
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # bot and user messages by id
     deleted: set[int] = field(default_factory=set)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # attachment id -> its bytes
     ephemeral: list[dict[str, Any]] = field(
         default_factory=list
     )  # ephemeral replies, by interaction
@@ -706,6 +707,7 @@ class FakeDiscord:
             )
             filename = meta.get("filename", f"file{index}")
             attachment_id = str(next(self._ids))
+            self.uploads[attachment_id] = data
             result.append(
                 {
                     "id": attachment_id,

@@ -84,6 +84,7 @@ class FakeTelegram:
     _queries: dict[str, dict[str, Any]] = field(default_factory=dict)
     _query_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _files: dict[str, bytes] = field(default_factory=dict)
+    _file_names: dict[str, str] = field(default_factory=dict)  # upload field -> its file name
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
@@ -275,6 +276,7 @@ class FakeTelegram:
             for key, value in form.items():
                 if hasattr(value, "file"):
                     files[key] = value.file.read()
+                    self._file_names[key] = str(value.filename)
                 else:
                     params[key] = _decode(key, str(value))
         params.update({k: _decode(k, v) for k, v in request.query.items()})
@@ -367,6 +369,30 @@ class FakeTelegram:
         if "reply_parameters" in params:
             message["reply_to_message_id"] = params["reply_parameters"].get("message_id")
         return message
+
+    async def _m_sendDocument(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        caption = str(params.get("caption", ""))
+        _check_text(caption, 1024, "message caption is too long", allow_empty=True)
+        if not files.get("document"):
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        file_id = f"BQAC{len(self._files) + 1:06d}"
+        self._files[file_id] = files["document"]
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": self._file_names.get("document", ""),
+            "file_size": len(files["document"]),
+        }
+        message = self._new_message(self._chat(params["chat_id"]), BOT, document=document)
+        if caption:
+            message["caption"] = caption
+        if "reply_parameters" in params:
+            message["reply_to_message_id"] = params["reply_parameters"].get("message_id")
+        return message
+
+    def file(self, file_id: str) -> bytes:
+        """The bytes of a file the bot uploaded."""
+        return self._files[file_id]
 
     async def _m_editMessageText(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         message = self._target(params)

@@ -384,3 +384,24 @@ async def test_no_token_reaches_the_log_even_at_debug(
     assert "DEBUG" in log
     assert "<redacted>" in log  # the libraries did log the URL that carries the token...
     assert TOKEN not in log  # ...and it was redacted
+
+
+async def test_the_console_writes_the_book_and_prints_its_path(
+    console: Console, tmp_path: Path
+) -> None:
+    await console.read_until("Story premise (Enter for a surprise): ")
+    await console.type("The lighthouse map")
+    await console.read_until("3. Path 1.3")
+    await console.type("2")
+    await console.read_until("3. Path 2.3")
+
+    await console.type("/book")
+    said = await console.read_until(".html")
+    path = Path(said.rsplit("Book saved: ", 1)[1])
+    assert path == (tmp_path / "data" / "books" / "story-the-lighthouse-map.html").resolve()
+    page = path.read_text(encoding="utf-8")
+    assert page.index("Part 1. Mara") < page.index("» chosen: Path 1.2") < page.index("Part 2.")
+    assert "The story goes on…" in page
+    await console.type("/stop")
+    async with asyncio.timeout(10):
+        assert await console.process.wait() == 0

@@ -712,3 +712,28 @@ async def test_a_shrunk_picture_reposted_after_30046_arrives_whole_under_its_nam
     assert fresh["attachments"][0]["size"] > 0
     assert dc.problems == []  # no empty upload, no embed pointing at a missing file
     no_escapes(caplog)
+
+
+async def test_the_book_command_sends_the_story_as_one_html_file_with_its_link(
+    make_bot: BotFactory, dc: FakeDiscord, clock: FakeClock
+) -> None:
+    await make_bot(web_url="http://books.example:8080")
+    dc.slash(ALICE, STORIES, "start", premise="The lighthouse map")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    press = dc.click(ALICE, int(message["id"]), buttons(message)[1][1])
+    await reply_to(dc, press)
+    await clock.advance(60)  # a guild channel votes: the window decides
+    await dc.wait_until(lambda: story(dc, 2))
+
+    asked = dc.slash(BOB, STORIES, "book")
+    said = await reply_to(dc, asked)
+    assert is_ephemeral(dc, asked)  # like status: an answer for the one who asked
+    assert said.startswith("📖 The book of “The lighthouse map”: 2 parts")
+    assert "Read it online: http://books.example:8080/book/" in said
+    reply = dc.replies[asked][0]
+    [attachment] = reply["attachments"]
+    assert attachment["filename"] == "story-the-lighthouse-map.html"
+    assert attachment["size"] > 0
+    page = dc.uploads[attachment["id"]].decode()
+    assert page.index("Part 1. Mara") < page.index("» chosen: Path 1.2") < page.index("Part 2.")
+    assert dc.errors == []

@@ -923,3 +923,28 @@ async def test_no_group_message_is_edited_twice_within_the_group_interval(
     for times in tg.edit_times.values():
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
         assert all(gap >= 3.0 for gap in gaps), times
+
+
+@pytest.mark.parametrize("command", ["/book", "/story book"])
+async def test_the_book_command_sends_the_story_as_a_document(
+    make_bot: BotFactory, tg: FakeTelegram, command: str
+) -> None:
+    await make_bot(web_url="http://books.example:8080")
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story The lighthouse map")
+    first = await wait_story(tg, chat["id"], 1)
+    tg.press(chat, alice, first["message_id"], keyboard(first)[0][1])
+    await wait_story(tg, chat["id"], 2)
+
+    tg.send_text(chat, alice, command)
+    [sent] = await tg.wait_until(lambda: tg.calls("sendDocument"))
+    message = next(m for m in tg.bot_messages(chat["id"]) if "document" in m)
+    document = message["document"]
+    assert document["file_name"] == "story-the-lighthouse-map.html"
+    assert document["file_size"] > 0
+    assert message["caption"].startswith("📖 The book of “The lighthouse map”: 2 parts")
+    assert "Read it online: http://books.example:8080/book/" in message["caption"]
+    page = tg.file(document["file_id"]).decode()
+    assert page.index("Part 1.") < page.index("» chosen: Path 1.1") < page.index("Part 2.")
+    assert int(sent["chat_id"]) == chat["id"]
