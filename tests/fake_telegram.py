@@ -276,7 +276,7 @@ class FakeTelegram:
             for key, value in form.items():
                 if hasattr(value, "file"):
                     files[key] = value.file.read()
-                    self._file_names[key] = str(value.filename)
+                    self._file_names[key] = str(getattr(value, "filename", ""))
                 else:
                     params[key] = _decode(key, str(value))
         params.update({k: _decode(k, v) for k, v in request.query.items()})
