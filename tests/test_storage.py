@@ -14,7 +14,6 @@ from storycraft_bot.core.models import (
     Language,
     MessageKind,
     MessageRef,
-    Place,
     Platform,
     SegmentDraft,
     StorySettings,
@@ -148,16 +147,18 @@ async def test_migration_5_turns_message_strings_into_typed_refs(tmp_path: Path)
     for _, file in discover_migrations(shipped_migrations())[:4]:
         (old / file.name).write_text(file.read_text())
     async with Store(path, old) as store:
-        tg = await store.create_session(
-            Place(ChannelKey(Platform.TELEGRAM, "-5"), "-5", True),
-            ALICE,
-            Language.RU,
-            "g",
-            "",
-            StorySettings(),
-            1.0,
-        )
-        dc = await store.create_session(GROUP, ALICE, Language.EN, "g", "", StorySettings(), 1.0)
+        # Written as that schema's code wrote them (today's code also writes a book id).
+        for channel in ("-5", "2002"):
+            await store.db.execute(
+                "INSERT INTO sessions (platform, channel_id, guild_id, is_group, starter_id,"
+                " starter_name, state, language, genre, created_at, updated_at)"
+                " VALUES (?, ?, 'g', 1, 'u1', 'Alice', 'active', 'en', 'g', 1.0, 1.0)",
+                ("telegram" if channel == "-5" else "discord", channel),
+            )
+        tg = await store.live_session(ChannelKey(Platform.TELEGRAM, "-5"))
+        dc = await store.live_session(GROUP.key)
+        assert tg is not None
+        assert dc is not None
         first = await store.add_segment(tg.id, 0, "", 1.0)
         second = await store.add_segment(dc.id, 0, "", 1.0)
         await store.db.execute(
@@ -176,3 +177,11 @@ async def test_migration_5_turns_message_strings_into_typed_refs(tmp_path: Path)
             MessageRef(Platform.DISCORD, MessageKind.TEXT, 900),
             MessageRef(Platform.DISCORD, MessageKind.TEXT, 901),
         )
+        # Migration 7 gave the older stories unguessable book ids of their own.
+        ids = [
+            s.book_id for s in (await store.get_session(tg.id), await store.get_session(dc.id)) if s
+        ]
+        assert len(ids) == 2
+        assert all(len(book_id) == 32 for book_id in ids)
+        assert ids[0] != ids[1]
+        assert await store.session_by_book(ids[1]) == await store.get_session(dc.id)
