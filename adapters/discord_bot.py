@@ -575,7 +575,10 @@ class DiscordAdapter(Screen[Piece]):
     async def on_button(self, interaction: discord.Interaction, button: Button | None) -> None:
         async def work() -> Reply:
             place, actor = self._place(interaction), self._actor(interaction)
-            return await press(self._engine, button, place, actor, self.language_of(interaction))
+            message = interaction.message
+            retired = message is not None and self.retired(place.key, message.id)
+            language = self.language_of(interaction)
+            return await press(self._engine, button, place, actor, language, retired=retired)
 
         name = f"button {button.kind.name.lower()}" if button else "button"
         await self._guarded(interaction, name, work())

@@ -388,7 +388,9 @@ class TelegramAdapter(Screen[Piece]):
         button = decode(data)
         moderating = button is not None and button.kind is not ButtonKind.CHOICE
         actor = await self._actor(update, moderating=moderating)
-        return await press(self._engine, button, place, actor, language)
+        message = update.effective_message
+        retired = message is not None and self.retired(place.key, message.message_id)
+        return await press(self._engine, button, place, actor, language, retired=retired)
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> Reply:
         """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`: only values the keyboard offers."""

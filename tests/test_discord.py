@@ -712,3 +712,26 @@ async def test_a_shrunk_picture_reposted_after_30046_arrives_whole_under_its_nam
     assert fresh["attachments"][0]["size"] > 0
     assert dc.problems == []  # no empty upload, no embed pointing at a missing file
     no_escapes(caplog)
+
+
+async def test_a_press_on_a_reposted_parts_old_message_is_refused(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    old = await dc.wait_until(lambda: story(dc, 1))
+    dc.too_old.add(int(old["id"]))  # 30046 to every edit, the one that strips buttons too
+    vote = buttons(old)[0][1]
+    assert await reply_to(dc, dc.click(ALICE, int(old["id"]), vote)) == "Vote counted: Path 1.1"
+    new = await dc.wait_until(
+        lambda: next((m for m in dc.story_messages() if int(m["id"]) > int(old["id"])), None)
+    )
+    assert buttons(dc.messages[int(old["id"])])  # its buttons stayed
+
+    assert await reply_to(dc, dc.click(BOB, int(old["id"]), vote)) == "This part is over."
+    segment = await store.current_segment(1)
+    assert segment is not None
+    assert (await store.tally(segment)).voters == 1  # the old message changed nothing
+    counted = await reply_to(dc, dc.click(BOB, int(new["id"]), buttons(new)[0][1]))
+    assert counted == "Vote counted: Path 1.1"
+    assert (await store.tally(segment)).voters == 2

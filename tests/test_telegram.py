@@ -923,3 +923,36 @@ async def test_no_group_message_is_edited_twice_within_the_group_interval(
     for times in tg.edit_times.values():
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
         assert all(gap >= 3.0 for gap in gaps), times
+
+
+async def test_a_press_on_a_reposted_parts_old_message_is_refused(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot()
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(BOB_ID, "Bob")
+    group = tg.group_chat(-1010)
+    tg.send_text(group, alice, "/story")
+    old = await wait_story(tg, group["id"], 1)
+    # The vote's edit finds the message uneditable, and so does the attempt to strip it.
+    tg.refuse_next("editMessageText", 400, "Bad Request: message can't be edited")
+    tg.refuse_next("editMessageReplyMarkup", 400, "Bad Request: message can't be edited")
+    vote = keyboard(old)[0][1]
+    assert await answer_of(tg, tg.press(group, alice, old["message_id"], vote)) == (
+        "Vote counted: Path 1.1"
+    )
+    new = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if m["message_id"] > old["message_id"]),
+            None,
+        )
+    )
+    assert keyboard(tg.messages[(group["id"], old["message_id"])])  # its buttons stayed
+
+    refused = tg.press(group, bob, old["message_id"], vote)
+    assert await answer_of(tg, refused) == "This part is over."
+    segment = await store.current_segment(1)
+    assert segment is not None
+    assert (await store.tally(segment)).voters == 1  # the old message changed nothing
+    counted = tg.press(group, bob, new["message_id"], keyboard(new)[0][1])
+    assert await answer_of(tg, counted) == "Vote counted: Path 1.1"
+    assert (await store.tally(segment)).voters == 2
