@@ -316,6 +316,8 @@ class Screen(abc.ABC, Generic[P]):
                 event.session_id, event.segment_id, event.index, event.language, event.is_group
             )
             started = Shown(card, event.key)
+            if event.resumed:
+                started = await self._resumed(started)
             self._shown.put(started)
             await self._regained(event.key)
             await self._pace(started, urgent=True)
@@ -333,6 +335,14 @@ class Screen(abc.ABC, Generic[P]):
             await self._pace(shown, urgent=isinstance(event, URGENT_EVENTS))
         if isinstance(event, ev.StoryStopped) and event.key not in self._refused:
             await self.post(event.key, text(event.language, Msg.STORY_STOPPED))
+
+    async def _resumed(self, started: Shown) -> Shown:
+        """A part rewritten after a restart takes over the messages of the cut one (the
+        engine moved their references to it): they are written over in place."""
+        stored = await self._records.shown_segment(started.card.segment_id, self.platform)
+        if stored is None or not stored.messages:
+            return started
+        return Shown.restored(started.card, started.key, stored)
 
     async def _regained(self, key: ChannelKey) -> None:
         """A new part starts where we had no access: the story was resumed, so access is

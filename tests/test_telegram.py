@@ -956,3 +956,92 @@ async def test_a_press_on_a_reposted_parts_old_message_is_refused(
     counted = tg.press(group, bob, new["message_id"], keyboard(new)[0][1])
     assert await answer_of(tg, counted) == "Vote counted: Path 1.1"
     assert (await store.tally(segment)).voters == 2
+
+
+KILL_POINTS = ("before the first edit", "mid-stream", "between text and picture", "mid-vote")
+
+
+def story_messages(tg: FakeTelegram, chat_id: int) -> list[dict[str, Any]]:
+    """The chat's story messages (a part's photo reply belongs to its part)."""
+    return [
+        m
+        for m in tg.bot_messages(chat_id)
+        if "reply_to_message_id" not in m or m.get("text", m.get("caption"))
+    ]
+
+
+def with_choices(tg: FakeTelegram, chat_id: int) -> list[dict[str, Any]]:
+    return [
+        m for m in story_messages(tg, chat_id) if any(d.startswith("c:") for _, d in keyboard(m))
+    ]
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+async def test_a_restart_at_each_point_leaves_one_message_per_part(
+    make_bot: BotFactory,
+    tg: FakeTelegram,
+    fake_ollama: FakeOllama,
+    fake_comfy: FakeComfyUI,
+    store: Store,
+    clock: FakeClock,
+    point: str,
+) -> None:
+    comfy = fake_comfy if point == "between text and picture" else None
+    fake_comfy.hold = True  # no picture is finished before the kill
+    pace = asyncio.Semaphore(0)
+    if point in ("before the first edit", "mid-stream"):
+        fake_ollama.then(Reply(pace=pace))
+    before = await make_bot(comfy=comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat_id = -1020
+    group = tg.group_chat(chat_id)
+    tg.send_text(group, alice, "/story")
+
+    if point == "before the first edit":
+        await tg.wait_until(lambda: tg.bot_messages(chat_id))
+    elif point == "mid-stream":
+        pace.release()  # the first words show, the next ones wait for the engine's pace
+        await tg.wait_until(
+            lambda: [m for m in tg.bot_messages(chat_id) if m["text"].startswith("P\n")]
+        )
+        await clock.advance(10)  # the narration may grow on screen again
+        for _ in range(6):
+            pace.release()
+        await tg.wait_until(
+            lambda: [m for m in tg.bot_messages(chat_id) if m["text"].startswith("Part 1. Mara")]
+        )
+    else:
+        message = await wait_story(tg, chat_id, 1)
+        if point == "between text and picture":
+            await asyncio.wait_for(fake_comfy.received.wait(), 5)
+        else:
+            query = tg.press(group, alice, message["message_id"], keyboard(message)[0][1])
+            assert await answer_of(tg, query) == "Vote counted: Path 1.1"
+
+    async def stored() -> bool:
+        segment = await store.current_segment(1)
+        return segment is not None and bool(await store.messages(segment.id))
+
+    await eventually(stored)
+    first = tg.bot_messages(chat_id)[0]["message_id"]
+    await before.engine.shutdown()  # the process dies here
+    await before.adapter.stop()
+
+    fake_comfy.hold = False
+    await make_bot(comfy=comfy)
+    await tg.wait_until(lambda: with_choices(tg, chat_id))
+    parts = 1
+    if point == "between text and picture":
+        await tg.wait_until(lambda: "photo" in tg.messages[(chat_id, first)])
+    if point == "mid-vote":
+        await clock.advance(60)
+        await tg.wait_until(
+            lambda: len(with_choices(tg, chat_id)) == 1 and len(story_messages(tg, chat_id)) == 2
+        )
+        parts = 2
+    shown = story_messages(tg, chat_id)
+    assert len(shown) == parts  # one message per part: the cut one became the finished part
+    assert shown[0]["message_id"] == first
+    assert with_choices(tg, chat_id)[0]["message_id"] == shown[-1]["message_id"]
+    writing = "The narrator is writing"
+    assert not [m for m in shown if writing in m.get("text", m.get("caption", ""))]

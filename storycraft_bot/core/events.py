@@ -21,11 +21,14 @@ class StoryEvent:
 
 @dataclass(frozen=True, slots=True)
 class SegmentStarted(StoryEvent):
-    """A new segment is being written; show a placeholder message."""
+    """A new segment is being written; show a placeholder message. `resumed`: it rewrites
+    a part cut off by a restart, whose messages (if any were stored) now belong to it and
+    should be written over in place."""
 
     segment_id: int
     index: int
     is_group: bool
+    resumed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
