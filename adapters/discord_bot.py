@@ -625,7 +625,8 @@ class DiscordAdapter(Screen[Piece]):
     def layout(self, shown: Shown) -> list[Piece]:
         card = shown.card
         status = "\n".join(card.status_lines(_vote_deadline))
-        pieces = narration_pieces(card.narration, status, DESCRIPTION_LIMIT - STATUS_ROOM)
+        limit = DESCRIPTION_LIMIT - STATUS_ROOM
+        pieces = narration_pieces(card.narration, status, limit, len(shown.messages))
         colour = discord.Colour.blurple() if card.is_open else discord.Colour.dark_grey()
         embeds = [discord.Embed(description=piece, colour=colour) for piece in pieces]
         embeds[0].title = f"{card.index + 1}"

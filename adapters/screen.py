@@ -29,7 +29,7 @@ from storycraft_bot.core.texts import Msg, text
 
 from .background import Background
 from .pacing import EditPacer
-from .story_card import URGENT_EVENTS, CardState, StoryCard, load_card
+from .story_card import CardState, StoryCard, is_urgent, load_card
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +151,16 @@ class ShownRegistry:
         self._entries.clear()
 
 
-def narration_pieces(narration: str, status: str, limit: int) -> list[str]:
+def narration_pieces(narration: str, status: str, limit: int, at_least: int = 1) -> list[str]:
     """The narration split for messages of `limit` characters, the status lines under the
-    last piece (the caller keeps room for them in `limit`)."""
+    last piece (the caller keeps room for them in `limit`). `at_least`: the messages the
+    part has already; a narration that shrank (asked again, rewritten after a restart)
+    leaves the later ones with "…", never with discarded text."""
     pieces = split_text(narration, limit) if narration else []
     pieces = pieces or [""]
+    if len(pieces) < at_least:
+        more = at_least - len(pieces)
+        pieces = [p or "…" for p in pieces] + ["…"] * (more - 1) + [""]
     pieces[-1] = "\n\n".join(p for p in (pieces[-1], status) if p) or "…"
     return pieces
 
@@ -332,7 +337,7 @@ class Screen(abc.ABC, Generic[P]):
             shown = await self._reshow(shown)
         if shown is not None:
             shown.card.apply(event)
-            await self._pace(shown, urgent=isinstance(event, URGENT_EVENTS))
+            await self._pace(shown, urgent=is_urgent(event))
         if isinstance(event, ev.StoryStopped) and event.key not in self._refused:
             await self.post(event.key, text(event.language, Msg.STORY_STOPPED))
 

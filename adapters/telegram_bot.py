@@ -473,7 +473,9 @@ class TelegramAdapter(Screen[Piece]):
             room = CAPTION_LIMIT - len(status) - 2
             body = shorten_to(card.narration, max(room, 1))
             return [("\n\n".join(p for p in (body, status) if p), markup)]
-        pieces = narration_pieces(card.narration, status, TEXT_LIMIT - STATUS_ROOM)
+        pieces = narration_pieces(
+            card.narration, status, TEXT_LIMIT - STATUS_ROOM, len(shown.messages)
+        )
         return [(piece, markup if last else None) for piece, last in _with_last(pieces)]
 
     def fingerprint(self, piece: Piece) -> str:

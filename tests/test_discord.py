@@ -813,3 +813,29 @@ async def test_a_restart_at_each_point_leaves_one_message_per_part(
     assert int(shown[0]["id"]) == first
     assert with_choices(dc)[0]["id"] == shown[-1]["id"]
     assert not [m for m in shown if "The narrator is writing" in description(m)]
+
+
+async def test_a_reply_asked_again_leaves_nothing_of_the_discarded_one(
+    make_bot: BotFactory, dc: FakeDiscord, fake_ollama: FakeOllama
+) -> None:
+    runaway = "On and on the story goes " * 800  # cut at the token cap: asked again
+    first, held = asyncio.Semaphore(1), asyncio.Semaphore(0)
+    fake_ollama.then(
+        Reply.segment(runaway, ["Run"], "", chunk_size=400, pace=first), Reply(pace=held)
+    )
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    await dc.wait_until(
+        lambda: (m := dc.story_messages()) and description(m[0]).startswith("On and on")
+    )
+    for _ in range(100):
+        first.release()
+
+    await fake_ollama.wait_until(lambda: len(fake_ollama.chat_requests("segment")) == 2)
+    # While the second reply is held, the message shows none of the first one.
+    writing = "✍️ The narrator is writing…"
+    await dc.wait_until(lambda: description(dc.story_messages()[0]) == writing)
+    for _ in range(2000):
+        held.release()
+    await dc.wait_until(lambda: story(dc, 1))
+    assert len(dc.story_messages()) == 1

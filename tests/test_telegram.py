@@ -1045,3 +1045,31 @@ async def test_a_restart_at_each_point_leaves_one_message_per_part(
     assert with_choices(tg, chat_id)[0]["message_id"] == shown[-1]["message_id"]
     writing = "The narrator is writing"
     assert not [m for m in shown if writing in m.get("text", m.get("caption", ""))]
+
+
+async def test_a_reply_asked_again_leaves_nothing_of_the_discarded_one(
+    make_bot: BotFactory, tg: FakeTelegram, fake_ollama: FakeOllama
+) -> None:
+    runaway = "On and on the story goes " * 800  # cut at the token cap: asked again
+    first, held = asyncio.Semaphore(1), asyncio.Semaphore(0)
+    fake_ollama.then(
+        Reply.segment(runaway, ["Run"], "", chunk_size=400, pace=first), Reply(pace=held)
+    )
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1030)
+    tg.send_text(group, alice, "/story")
+    await tg.wait_until(
+        lambda: (m := tg.bot_messages(group["id"])) and m[0]["text"].startswith("On and on")
+    )
+    for _ in range(100):
+        first.release()
+
+    await tg.wait_until(lambda: len(fake_ollama.chat_requests("segment")) == 2)
+    # While the second reply is held, the message shows none of the first one.
+    writing = "✍️ The narrator is writing…"
+    await tg.wait_until(lambda: tg.bot_messages(group["id"])[0]["text"] == writing)
+    for _ in range(2000):
+        held.release()
+    await wait_story(tg, group["id"], 1)
+    assert len(tg.bot_messages(group["id"])) == 1

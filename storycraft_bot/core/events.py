@@ -33,10 +33,12 @@ class SegmentStarted(StoryEvent):
 
 @dataclass(frozen=True, slots=True)
 class NarrationGrew(StoryEvent):
-    """More narration arrived (already throttled by the engine)."""
+    """More narration arrived (already throttled by the engine). `restarted`: what was
+    shown of this segment is discarded (the narrator asks again); `text` starts over."""
 
     segment_id: int
     text: str
+    restarted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,13 @@ class Writer:
                 await self._announce(
                     ev.Notice(key, session.id, session.language, Msg.NARRATOR_BACK)
                 )
-            if throttle.ready():
+            if not text:  # the narrator discarded what it sent: say so at once, unthrottled
+                await self._announce(
+                    ev.NarrationGrew(
+                        key, session.id, session.language, segment.id, "", restarted=True
+                    )
+                )
+            elif throttle.ready():
                 await self._announce(
                     ev.NarrationGrew(key, session.id, session.language, segment.id, text)
                 )
