@@ -177,11 +177,18 @@ async def start_story(
 
 
 async def press(
-    engine: StoryEngine, button: Button | None, place: Place, actor: Actor, language: Language
+    engine: StoryEngine,
+    button: Button | None,
+    place: Place,
+    actor: Actor,
+    language: Language,
+    *,
+    retired: bool = False,
 ) -> Reply:
     """A press on a card's button (a decoded id, see buttons.decode); `None` (an id the bot
-    never made) is refused like a press on a part that is over."""
-    if button is None:
+    never made) is refused like a press on a part that is over, and so is any button of a
+    `retired` message (posted again elsewhere: only the new one takes votes)."""
+    if button is None or retired:
         raise StoryActionError(Msg.PART_OVER)
     if button.kind is ButtonKind.CHOICE:
         outcome = await engine.press(place, actor, button.segment_id, button.index)

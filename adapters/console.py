@@ -102,6 +102,16 @@ class ConsoleView:
             self._write(narration, end="")
         self._shown = narration
 
+    def _restart(self) -> None:
+        """The narrator discarded what was printed: say so, and print the part afresh."""
+        if not self._shown:
+            return
+        if self._line_open:
+            self._write()
+        self._write(text(self.language, Msg.NARRATION_RESTARTED))
+        self._write(f"— {self._index + 1} —")
+        self._shown = ""
+
     def _end_stream(self) -> None:
         """The narration is over: end its line and print the news that waited."""
         if self._line_open:
@@ -126,6 +136,8 @@ class ConsoleView:
                 self._index = event.index
                 self._shown = ""
                 self._write(f"\n— {event.index + 1} —")
+            case ev.NarrationGrew() if event.segment_id == self._streaming and event.restarted:
+                self._restart()
             case ev.NarrationGrew() if event.segment_id == self._streaming:
                 self._stream(event.text)
             case ev.SegmentFinished():

@@ -598,7 +598,10 @@ class DiscordAdapter(Screen[Piece]):
     async def on_button(self, interaction: discord.Interaction, button: Button | None) -> None:
         async def work() -> Reply:
             place, actor = self._place(interaction), self._actor(interaction)
-            return await press(self._engine, button, place, actor, self.language_of(interaction))
+            message = interaction.message
+            retired = message is not None and self.retired(place.key, message.id)
+            language = self.language_of(interaction)
+            return await press(self._engine, button, place, actor, language, retired=retired)
 
         name = f"button {button.kind.name.lower()}" if button else "button"
         await self._guarded(interaction, name, work())
@@ -645,7 +648,8 @@ class DiscordAdapter(Screen[Piece]):
     def layout(self, shown: Shown) -> list[Piece]:
         card = shown.card
         status = "\n".join(card.status_lines(_vote_deadline))
-        pieces = narration_pieces(card.narration, status, DESCRIPTION_LIMIT - STATUS_ROOM)
+        limit = DESCRIPTION_LIMIT - STATUS_ROOM
+        pieces = narration_pieces(card.narration, status, limit, len(shown.messages))
         colour = discord.Colour.blurple() if card.is_open else discord.Colour.dark_grey()
         embeds = [discord.Embed(description=piece, colour=colour) for piece in pieces]
         embeds[0].title = f"{card.index + 1}"

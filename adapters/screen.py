@@ -29,7 +29,7 @@ from storycraft_bot.core.texts import Msg, text
 
 from .background import Background
 from .pacing import EditPacer
-from .story_card import URGENT_EVENTS, CardState, StoryCard, load_card
+from .story_card import CardState, StoryCard, is_urgent, load_card
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +151,16 @@ class ShownRegistry:
         self._entries.clear()
 
 
-def narration_pieces(narration: str, status: str, limit: int) -> list[str]:
+def narration_pieces(narration: str, status: str, limit: int, at_least: int = 1) -> list[str]:
     """The narration split for messages of `limit` characters, the status lines under the
-    last piece (the caller keeps room for them in `limit`)."""
+    last piece (the caller keeps room for them in `limit`). `at_least`: the messages the
+    part has already; a narration that shrank (asked again, rewritten after a restart)
+    leaves the later ones with "…", never with discarded text."""
     pieces = split_text(narration, limit) if narration else []
     pieces = pieces or [""]
+    if len(pieces) < at_least:
+        more = at_least - len(pieces)
+        pieces = [p or "…" for p in pieces] + ["…"] * (more - 1) + [""]
     pieces[-1] = "\n\n".join(p for p in (pieces[-1], status) if p) or "…"
     return pieces
 
@@ -316,6 +321,8 @@ class Screen(abc.ABC, Generic[P]):
                 event.session_id, event.segment_id, event.index, event.language, event.is_group
             )
             started = Shown(card, event.key)
+            if event.resumed:
+                started = await self._resumed(started)
             self._shown.put(started)
             await self._regained(event.key)
             await self._pace(started, urgent=True)
@@ -330,9 +337,17 @@ class Screen(abc.ABC, Generic[P]):
             shown = await self._reshow(shown)
         if shown is not None:
             shown.card.apply(event)
-            await self._pace(shown, urgent=isinstance(event, URGENT_EVENTS))
+            await self._pace(shown, urgent=is_urgent(event))
         if isinstance(event, ev.StoryStopped) and event.key not in self._refused:
             await self.post(event.key, text(event.language, Msg.STORY_STOPPED))
+
+    async def _resumed(self, started: Shown) -> Shown:
+        """A part rewritten after a restart takes over the messages of the cut one (the
+        engine moved their references to it): they are written over in place."""
+        stored = await self._records.shown_segment(started.card.segment_id, self.platform)
+        if stored is None or not stored.messages:
+            return started
+        return Shown.restored(started.card, started.key, stored)
 
     async def _regained(self, key: ChannelKey) -> None:
         """A new part starts where we had no access: the story was resumed, so access is

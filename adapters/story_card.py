@@ -33,6 +33,13 @@ URGENT_EVENTS = (
 )
 
 
+def is_urgent(event: ev.StoryEvent) -> bool:
+    """Whether the event's edit goes out at once: URGENT_EVENTS, and a restarted narration
+    (the discarded text must not stay on screen until the next paced edit)."""
+    restarted = isinstance(event, ev.NarrationGrew) and event.restarted
+    return restarted or isinstance(event, URGENT_EVENTS)
+
+
 class CardState(enum.StrEnum):
     """Where a shown segment is in its life."""
 

@@ -407,7 +407,9 @@ class TelegramAdapter(Screen[Piece]):
         button = decode(data)
         moderating = button is not None and button.kind is not ButtonKind.CHOICE
         actor = await self._actor(update, moderating=moderating)
-        return await press(self._engine, button, place, actor, language)
+        message = update.effective_message
+        retired = message is not None and self.retired(place.key, message.message_id)
+        return await press(self._engine, button, place, actor, language, retired=retired)
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> Reply:
         """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`: only values the keyboard offers."""
@@ -490,7 +492,9 @@ class TelegramAdapter(Screen[Piece]):
             room = CAPTION_LIMIT - len(status) - 2
             body = shorten_to(card.narration, max(room, 1))
             return [("\n\n".join(p for p in (body, status) if p), markup)]
-        pieces = narration_pieces(card.narration, status, TEXT_LIMIT - STATUS_ROOM)
+        pieces = narration_pieces(
+            card.narration, status, TEXT_LIMIT - STATUS_ROOM, len(shown.messages)
+        )
         return [(piece, markup if last else None) for piece, last in _with_last(pieces)]
 
     def fingerprint(self, piece: Piece) -> str:

@@ -105,3 +105,17 @@ async def test_a_stop_mid_stream_ends_the_line_first() -> None:
         ev.StoryStopped(KEY, 1, EN, 1),
     )
     assert screen == "\n— 1 —\nHalf a sen\nThe story has ended. Thanks for playing!\n"
+
+
+async def test_a_reply_taken_back_by_the_narrator_is_printed_afresh() -> None:
+    screen = await play(
+        started(1, 0),
+        grew(1, "The old mill burns and"),
+        ev.NarrationGrew(KEY, 1, EN, 1, "", restarted=True),  # asked again
+        grew(1, "The old mill"),  # the new reply happens to start alike: not glued on
+        finished(1, 0, "The old mill stands."),
+    )
+    assert screen == (
+        "\n— 1 —\nThe old mill burns and\n↻ The narrator started this part over:\n"
+        "— 1 —\nThe old mill stands.\n\n  1. Go\n  2. Stay\n"
+    )

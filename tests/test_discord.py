@@ -737,3 +737,130 @@ async def test_the_book_command_sends_the_story_as_one_html_file_with_its_link(
     page = dc.uploads[attachment["id"]].decode()
     assert page.index("Part 1. Mara") < page.index("» chosen: Path 1.2") < page.index("Part 2.")
     assert dc.errors == []
+
+
+async def test_a_press_on_a_reposted_parts_old_message_is_refused(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    old = await dc.wait_until(lambda: story(dc, 1))
+    dc.too_old.add(int(old["id"]))  # 30046 to every edit, the one that strips buttons too
+    vote = buttons(old)[0][1]
+    assert await reply_to(dc, dc.click(ALICE, int(old["id"]), vote)) == "Vote counted: Path 1.1"
+    new = await dc.wait_until(
+        lambda: next((m for m in dc.story_messages() if int(m["id"]) > int(old["id"])), None)
+    )
+    assert buttons(dc.messages[int(old["id"])])  # its buttons stayed
+
+    assert await reply_to(dc, dc.click(BOB, int(old["id"]), vote)) == "This part is over."
+    segment = await store.current_segment(1)
+    assert segment is not None
+    assert (await store.tally(segment)).voters == 1  # the old message changed nothing
+    counted = await reply_to(dc, dc.click(BOB, int(new["id"]), buttons(new)[0][1]))
+    assert counted == "Vote counted: Path 1.1"
+    assert (await store.tally(segment)).voters == 2
+
+
+KILL_POINTS = ("before the first edit", "mid-stream", "between text and picture", "mid-vote")
+
+
+def with_choices(dc: FakeDiscord) -> list[dict[str, Any]]:
+    return [m for m in dc.story_messages() if any(c.startswith("sc:c:") for _, c in buttons(m))]
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+async def test_a_restart_at_each_point_leaves_one_message_per_part(
+    make_bot: BotFactory,
+    dc: FakeDiscord,
+    fake_ollama: FakeOllama,
+    fake_comfy: FakeComfyUI,
+    store: Store,
+    clock: FakeClock,
+    point: str,
+) -> None:
+    comfy = fake_comfy if point == "between text and picture" else None
+    fake_comfy.hold = True  # no picture is finished before the kill
+    pace = asyncio.Semaphore(0)
+    if point in ("before the first edit", "mid-stream"):
+        fake_ollama.then(Reply(pace=pace))
+    before = await make_bot(comfy=comfy)
+    dc.slash(ALICE, STORIES, "start")
+
+    if point == "before the first edit":
+        await dc.wait_until(dc.story_messages)
+    elif point == "mid-stream":
+        pace.release()  # the first words show, the next ones wait for the engine's pace
+        await dc.wait_until(
+            lambda: [m for m in dc.story_messages() if description(m).startswith("P\n")]
+        )
+        await clock.advance(10)
+        for _ in range(6):
+            pace.release()
+        await dc.wait_until(
+            lambda: [m for m in dc.story_messages() if description(m).startswith("Part 1. Mara")]
+        )
+    else:
+        message = await dc.wait_until(lambda: story(dc, 1))
+        if point == "between text and picture":
+            await asyncio.wait_for(fake_comfy.received.wait(), 5)
+        else:
+            vote = buttons(message)[0][1]
+            assert await reply_to(dc, dc.click(ALICE, int(message["id"]), vote)) == (
+                "Vote counted: Path 1.1"
+            )
+
+    async def stored() -> bool:
+        segment = await store.current_segment(1)
+        return segment is not None and bool(await store.messages(segment.id))
+
+    for _ in range(250):
+        if await stored():
+            break
+        await asyncio.sleep(0.02)
+    assert await stored()
+    first = int(dc.story_messages()[0]["id"])
+    await before.engine.shutdown()  # the process dies here
+    await before.adapter.stop()
+
+    fake_comfy.hold = False
+    await make_bot(comfy=comfy)
+    await dc.wait_until(lambda: with_choices(dc))
+    parts = 1
+    if point == "between text and picture":
+        await dc.wait_until(lambda: dc.messages[first]["attachments"])
+    if point == "mid-vote":
+        await clock.advance(60)
+        await dc.wait_until(lambda: len(with_choices(dc)) == 1 and len(dc.story_messages()) == 2)
+        parts = 2
+    shown = dc.story_messages()
+    assert len(shown) == parts  # one message per part: the cut one became the finished part
+    assert int(shown[0]["id"]) == first
+    assert with_choices(dc)[0]["id"] == shown[-1]["id"]
+    assert not [m for m in shown if "The narrator is writing" in description(m)]
+
+
+async def test_a_reply_asked_again_leaves_nothing_of_the_discarded_one(
+    make_bot: BotFactory, dc: FakeDiscord, fake_ollama: FakeOllama
+) -> None:
+    runaway = "On and on the story goes " * 800  # cut at the token cap: asked again
+    first, held = asyncio.Semaphore(1), asyncio.Semaphore(0)
+    fake_ollama.then(
+        Reply.segment(runaway, ["Run"], "", chunk_size=400, pace=first), Reply(pace=held)
+    )
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    await dc.wait_until(
+        lambda: (m := dc.story_messages()) and description(m[0]).startswith("On and on")
+    )
+    for _ in range(100):
+        first.release()
+
+    await fake_ollama.wait_until(lambda: len(fake_ollama.chat_requests("segment")) == 2)
+    # While the second reply is held, the message shows none of the first one.
+    writing = "✍️ The narrator is writing…"
+    await dc.wait_until(lambda: description(dc.story_messages()[0]) == writing)
+    for _ in range(2000):
+        held.release()
+    await dc.wait_until(lambda: story(dc, 1))
+    assert len(dc.story_messages()) == 1

@@ -10,7 +10,16 @@ import pytest
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.engine import PressKind, StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, DecidedBy, Segment, SegmentState, SessionState
+from storycraft_bot.core.models import (
+    Actor,
+    DecidedBy,
+    MessageKind,
+    MessageRef,
+    Platform,
+    Segment,
+    SegmentState,
+    SessionState,
+)
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import PRIVATE, EngineFactory, GatewayFactory
 from tests.fake_ollama import FakeOllama, Reply
@@ -336,6 +345,26 @@ async def test_a_segment_cut_off_by_a_restart_is_written_again(
     assert segment.session_id == session.id
     assert segment.index == 0
     assert len(await store.live_segments(session.id)) == 1
+
+
+async def test_a_cut_parts_messages_go_to_its_rewrite(
+    make_engine: EngineFactory, view: RecordingView, store: Store, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply(first_token_delay=5.0))
+    before = make_engine(store)
+    await before.start(PRIVATE, ALICE)
+    cut = await view.wait_for(ev.SegmentStarted)
+    assert not cut.resumed
+    refs = (MessageRef(Platform.TELEGRAM, MessageKind.TEXT, 7),)
+    await store.set_messages(cut.segment_id, refs)  # what the screen had posted for it
+    await before.shutdown()
+
+    await make_engine(store).resume()
+    rewrite = await view.wait_for(ev.SegmentStarted, count=2)
+    assert rewrite.resumed
+    assert rewrite.segment_id != cut.segment_id
+    assert await store.messages(rewrite.segment_id) == refs  # written over in place
+    assert await store.messages(cut.segment_id) == ()
 
 
 async def test_memory_is_refreshed_every_few_segments(

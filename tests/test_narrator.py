@@ -281,3 +281,19 @@ async def test_a_good_memory_reply_is_trimmed_and_kept(
 
     assert memory.summary == "Mara walked on."
     assert memory.characters == (Character("Mara", "red hair"),)
+
+
+async def test_a_reply_asked_again_first_takes_back_what_it_streamed(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    runaway = "On and on the story goes " * 400
+    fake_ollama.then(Reply.segment(runaway, ["Run", "Hide"], "a moor"))
+
+    seen, draft = await collect(OllamaNarrator(gateway), request(words=50, choices=3))
+
+    taken_back = seen.index("")
+    assert seen[:taken_back]
+    assert all(runaway.startswith(t) for t in seen[:taken_back])
+    assert seen[taken_back + 1 :]
+    assert isinstance(draft, SegmentDraft)
+    assert all(draft.narration.startswith(t) for t in seen[taken_back + 1 :])

@@ -495,3 +495,9 @@ async def test_a_dropped_picture_clears_its_progress_line_for_good(
     await clock.advance(5)
     assert "Drawing" not in screen.calls[-1][2]
     await screen.close()
+
+
+def test_a_shrunk_narration_leaves_the_parts_later_messages_without_it() -> None:
+    assert narration_pieces("", "✍️", 100, at_least=2) == ["…", "✍️"]
+    assert narration_pieces("Short.", "", 100, at_least=3) == ["Short.", "…", "…"]
+    assert narration_pieces("Short.", "✍️", 100) == ["Short.\n\n✍️"]

@@ -946,3 +946,153 @@ async def test_the_book_command_sends_the_story_as_a_document(
     page = tg.file(document["file_id"]).decode()
     assert page.index("Part 1.") < page.index("» chosen: Path 1.1") < page.index("Part 2.")
     assert int(sent["chat_id"]) == chat["id"]
+
+
+async def test_a_press_on_a_reposted_parts_old_message_is_refused(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot()
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(BOB_ID, "Bob")
+    group = tg.group_chat(-1010)
+    tg.send_text(group, alice, "/story")
+    old = await wait_story(tg, group["id"], 1)
+    # The vote's edit finds the message uneditable, and so does the attempt to strip it.
+    tg.refuse_next("editMessageText", 400, "Bad Request: message can't be edited")
+    tg.refuse_next("editMessageReplyMarkup", 400, "Bad Request: message can't be edited")
+    vote = keyboard(old)[0][1]
+    assert await answer_of(tg, tg.press(group, alice, old["message_id"], vote)) == (
+        "Vote counted: Path 1.1"
+    )
+    new = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if m["message_id"] > old["message_id"]),
+            None,
+        )
+    )
+    assert keyboard(tg.messages[(group["id"], old["message_id"])])  # its buttons stayed
+
+    refused = tg.press(group, bob, old["message_id"], vote)
+    assert await answer_of(tg, refused) == "This part is over."
+    segment = await store.current_segment(1)
+    assert segment is not None
+    assert (await store.tally(segment)).voters == 1  # the old message changed nothing
+    counted = tg.press(group, bob, new["message_id"], keyboard(new)[0][1])
+    assert await answer_of(tg, counted) == "Vote counted: Path 1.1"
+    assert (await store.tally(segment)).voters == 2
+
+
+KILL_POINTS = ("before the first edit", "mid-stream", "between text and picture", "mid-vote")
+
+
+def story_messages(tg: FakeTelegram, chat_id: int) -> list[dict[str, Any]]:
+    """The chat's story messages (a part's photo reply belongs to its part)."""
+    return [
+        m
+        for m in tg.bot_messages(chat_id)
+        if "reply_to_message_id" not in m or m.get("text", m.get("caption"))
+    ]
+
+
+def with_choices(tg: FakeTelegram, chat_id: int) -> list[dict[str, Any]]:
+    return [
+        m for m in story_messages(tg, chat_id) if any(d.startswith("c:") for _, d in keyboard(m))
+    ]
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+async def test_a_restart_at_each_point_leaves_one_message_per_part(
+    make_bot: BotFactory,
+    tg: FakeTelegram,
+    fake_ollama: FakeOllama,
+    fake_comfy: FakeComfyUI,
+    store: Store,
+    clock: FakeClock,
+    point: str,
+) -> None:
+    comfy = fake_comfy if point == "between text and picture" else None
+    fake_comfy.hold = True  # no picture is finished before the kill
+    pace = asyncio.Semaphore(0)
+    if point in ("before the first edit", "mid-stream"):
+        fake_ollama.then(Reply(pace=pace))
+    before = await make_bot(comfy=comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat_id = -1020
+    group = tg.group_chat(chat_id)
+    tg.send_text(group, alice, "/story")
+
+    if point == "before the first edit":
+        await tg.wait_until(lambda: tg.bot_messages(chat_id))
+    elif point == "mid-stream":
+        pace.release()  # the first words show, the next ones wait for the engine's pace
+        await tg.wait_until(
+            lambda: [m for m in tg.bot_messages(chat_id) if m["text"].startswith("P\n")]
+        )
+        await clock.advance(10)  # the narration may grow on screen again
+        for _ in range(6):
+            pace.release()
+        await tg.wait_until(
+            lambda: [m for m in tg.bot_messages(chat_id) if m["text"].startswith("Part 1. Mara")]
+        )
+    else:
+        message = await wait_story(tg, chat_id, 1)
+        if point == "between text and picture":
+            await asyncio.wait_for(fake_comfy.received.wait(), 5)
+        else:
+            query = tg.press(group, alice, message["message_id"], keyboard(message)[0][1])
+            assert await answer_of(tg, query) == "Vote counted: Path 1.1"
+
+    async def stored() -> bool:
+        segment = await store.current_segment(1)
+        return segment is not None and bool(await store.messages(segment.id))
+
+    await eventually(stored)
+    first = tg.bot_messages(chat_id)[0]["message_id"]
+    await before.engine.shutdown()  # the process dies here
+    await before.adapter.stop()
+
+    fake_comfy.hold = False
+    await make_bot(comfy=comfy)
+    await tg.wait_until(lambda: with_choices(tg, chat_id))
+    parts = 1
+    if point == "between text and picture":
+        await tg.wait_until(lambda: "photo" in tg.messages[(chat_id, first)])
+    if point == "mid-vote":
+        await clock.advance(60)
+        await tg.wait_until(
+            lambda: len(with_choices(tg, chat_id)) == 1 and len(story_messages(tg, chat_id)) == 2
+        )
+        parts = 2
+    shown = story_messages(tg, chat_id)
+    assert len(shown) == parts  # one message per part: the cut one became the finished part
+    assert shown[0]["message_id"] == first
+    assert with_choices(tg, chat_id)[0]["message_id"] == shown[-1]["message_id"]
+    writing = "The narrator is writing"
+    assert not [m for m in shown if writing in m.get("text", m.get("caption", ""))]
+
+
+async def test_a_reply_asked_again_leaves_nothing_of_the_discarded_one(
+    make_bot: BotFactory, tg: FakeTelegram, fake_ollama: FakeOllama
+) -> None:
+    runaway = "On and on the story goes " * 800  # cut at the token cap: asked again
+    first, held = asyncio.Semaphore(1), asyncio.Semaphore(0)
+    fake_ollama.then(
+        Reply.segment(runaway, ["Run"], "", chunk_size=400, pace=first), Reply(pace=held)
+    )
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1030)
+    tg.send_text(group, alice, "/story")
+    await tg.wait_until(
+        lambda: (m := tg.bot_messages(group["id"])) and m[0]["text"].startswith("On and on")
+    )
+    for _ in range(100):
+        first.release()
+
+    await tg.wait_until(lambda: len(fake_ollama.chat_requests("segment")) == 2)
+    # While the second reply is held, the message shows none of the first one.
+    writing = "✍️ The narrator is writing…"
+    await tg.wait_until(lambda: tg.bot_messages(group["id"])[0]["text"] == writing)
+    for _ in range(2000):
+        held.release()
+    await wait_story(tg, group["id"], 1)
+    assert len(tg.bot_messages(group["id"])) == 1

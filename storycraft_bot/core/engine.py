@@ -382,7 +382,10 @@ class StoryEngine:
                         current.index,
                     )
                     segment = await self._store.replace_segment(current, self._clock.now())
-                    self._tasks.spawn(session.id, self._writer.write(session, segment))
+                    await self._carry_messages(current, segment)
+                    self._tasks.spawn(
+                        session.id, self._writer.write(session, segment, resumed=True)
+                    )
                 elif current.state is SegmentState.OPEN and current.vote_closes_at is not None:
                     self._votes.schedule(session, current)
                 elif current.state is SegmentState.FAILED:
@@ -410,6 +413,14 @@ class StoryEngine:
         if session is None:
             raise StoryActionError(Msg.PART_OVER if segment_id is not None else Msg.NO_STORY)
         return session
+
+    async def _carry_messages(self, cut: Segment, rewrite: Segment) -> None:
+        """The messages of a part cut off by a restart go to its rewrite, so the screens
+        write the new part over the half-written one instead of leaving it beside."""
+        refs = await self._store.messages(cut.id)
+        if refs:
+            await self._store.set_messages(rewrite.id, refs)
+            await self._store.set_messages(cut.id, ())
 
     @staticmethod
     def _require_manager(session: Session, actor: Actor) -> None:

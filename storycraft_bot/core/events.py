@@ -21,19 +21,24 @@ class StoryEvent:
 
 @dataclass(frozen=True, slots=True)
 class SegmentStarted(StoryEvent):
-    """A new segment is being written; show a placeholder message."""
+    """A new segment is being written; show a placeholder message. `resumed`: it rewrites
+    a part cut off by a restart, whose messages (if any were stored) now belong to it and
+    should be written over in place."""
 
     segment_id: int
     index: int
     is_group: bool
+    resumed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class NarrationGrew(StoryEvent):
-    """More narration arrived (already throttled by the engine)."""
+    """More narration arrived (already throttled by the engine). `restarted`: what was
+    shown of this segment is discarded (the narrator asks again); `text` starts over."""
 
     segment_id: int
     text: str
+    restarted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,8 @@ class Narrator(Protocol):
     async def write_segment(
         self, request: SegmentRequest, on_text: Callable[[str], Awaitable[None]]
     ) -> SegmentDraft:
-        """Write one segment; call `on_text` with the narration so far as it grows."""
+        """Write one segment; call `on_text` with the narration so far as it grows, and
+        with "" when what it sent so far is discarded (the reply is asked again)."""
         ...
 
     async def update_memory(

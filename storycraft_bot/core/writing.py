@@ -83,10 +83,16 @@ class Writer:
         self._on_outage = on_outage
 
     async def write(
-        self, session: Session, segment: Segment, *, after_outage: bool = False
+        self,
+        session: Session,
+        segment: Segment,
+        *,
+        after_outage: bool = False,
+        resumed: bool = False,
     ) -> None:
         """Write one segment, then prepare its picture. `after_outage`: an automatic try
-        after the narrator was unreachable; its first words tell players it is back."""
+        after the narrator was unreachable; its first words tell players it is back.
+        `resumed`: it rewrites a part cut off by a restart (see SegmentStarted)."""
         key = session.place.key
         await self._announce(
             ev.SegmentStarted(
@@ -96,6 +102,7 @@ class Writer:
                 segment.id,
                 segment.index,
                 session.place.is_group,
+                resumed,
             )
         )
         throttle = Throttle(self._clock, self._config.narration_interval)
@@ -108,7 +115,13 @@ class Writer:
                 await self._announce(
                     ev.Notice(key, session.id, session.language, Msg.NARRATOR_BACK)
                 )
-            if throttle.ready():
+            if not text:  # the narrator discarded what it sent: say so at once, unthrottled
+                await self._announce(
+                    ev.NarrationGrew(
+                        key, session.id, session.language, segment.id, "", restarted=True
+                    )
+                )
+            elif throttle.ready():
                 await self._announce(
                     ev.NarrationGrew(key, session.id, session.language, segment.id, text)
                 )

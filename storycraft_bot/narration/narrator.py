@@ -138,6 +138,9 @@ class OllamaNarrator:
             )
             hint = _JSON_ONLY
         retry_messages = [*messages, {"role": "user", "content": hint}]
+        if shown:  # the discarded reply must not stay on screen while the next one comes
+            shown = ""
+            await on_text("")
         result = await self._gateway.chat(
             retry_messages, schema=schema, on_content=on_content, num_predict=bounds.num_predict
         )
