@@ -165,7 +165,7 @@ async def build_illustrator(
         return NullIllustrator(), SeparateGpus()
     workflow = load_configured_workflow(settings)
     clients = [
-        ComfyClient(url, http, clock, idle_timeout=settings.comfyui_idle_timeout) for url in urls
+        ComfyClient(url, http, clock, check_every=settings.comfyui_idle_timeout) for url in urls
     ]
     reachable = 0
     for client in clients:

@@ -57,6 +57,8 @@ class FakeComfyUI:
     fail_prompts: int = 0  # answer this many POST /prompt with 500
     drop_socket_at_step: int | None = None  # close sockets once, at this sampler step
     hold: bool = False  # accept prompts but do not run them (a stuck server)
+    # Execution frames reach nobody, as if the client's socket was away while prompts ran.
+    unheard: bool = False
     # What /system_stats reports (None: not at all). Like the real servers, before 0.3.45 a
     # client's prompt_id is ignored, and before 0.3.57 /interrupt stops whatever runs.
     version: str | None = "0.3.64"
@@ -68,6 +70,7 @@ class FakeComfyUI:
     freed: int = 0
     started: asyncio.Event = field(default_factory=asyncio.Event)  # set when a prompt starts
     received: asyncio.Event = field(default_factory=asyncio.Event)  # set when one is queued
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # set when one ends
     _sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
     _entries: dict[str, Any] = field(default_factory=object_info_entries)
     _number: int = 0
@@ -116,6 +119,14 @@ class FakeComfyUI:
 
     def calls(self, method: str, path: str) -> list[Any]:
         return [body for m, p, body in self.requests if (m, p) == (method, path)]
+
+    async def other_users_status(self) -> None:
+        """The status frame every socket gets when anybody's prompt moves in the queue."""
+        await self._broadcast_status()
+
+    def delete_behind_the_back(self, prompt_id: str) -> None:
+        """Another user of the server deletes a queued prompt (`POST /queue` delete)."""
+        self.pending = [j for j in self.pending if j.prompt_id != prompt_id]
 
     def release(self) -> None:
         """Let a held server run its queue."""
@@ -353,7 +364,8 @@ class FakeComfyUI:
             data = {**data, "prompt_id": pid}
             if record:
                 messages.append([kind, data])
-            await self._send(cid, kind, data)
+            if not self.unheard:
+                await self._send(cid, kind, data)
 
         now = _ms()
         await event("execution_start", {"timestamp": now}, record=True)
@@ -468,8 +480,10 @@ class FakeComfyUI:
             "meta": {},
         }
         self.running = None
+        self.finished.set()
         await self._broadcast_status()
-        await self._send(job.client_id, "executing", {"node": None, "prompt_id": job.prompt_id})
+        if not self.unheard:
+            await self._send(job.client_id, "executing", {"node": None, "prompt_id": job.prompt_id})
 
     def _save(self, prompt: dict[str, Any], node: dict[str, Any]) -> dict[str, str]:
         self._counter += 1
