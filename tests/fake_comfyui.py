@@ -74,7 +74,7 @@ class FakeComfyUI:
     _sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
     _entries: dict[str, Any] = field(default_factory=object_info_entries)
     _number: int = 0
-    _files: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    _files: dict[tuple[str, str, str], bytes] = field(default_factory=dict)  # type, folder, name
     _cache: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     _counter: int = 0
     _interrupt: bool = False
@@ -141,6 +141,8 @@ class FakeComfyUI:
             body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
             body = raw
+        if body is None and request.query:
+            body = dict(request.query)  # a GET's parameters, e.g. /view's type
         self.requests.append((request.method, request.path, body))
         return body
 
@@ -295,7 +297,8 @@ class FakeComfyUI:
         filename = request.query.get("filename", "")
         if ".." in filename or "/" in filename:
             return web.Response(status=400)
-        data = self._files.get((request.query.get("subfolder", ""), filename))
+        kind = request.query.get("type", "output")
+        data = self._files.get((kind, request.query.get("subfolder", ""), filename))
         if data is None:
             return web.Response(status=404)
         return web.Response(body=data, content_type="image/png")
@@ -485,9 +488,18 @@ class FakeComfyUI:
         if not self.unheard:
             await self._send(job.client_id, "executing", {"node": None, "prompt_id": job.prompt_id})
 
+    def output_files(self) -> list[str]:
+        """What stays in ComfyUI's output folder (temp files go when ComfyUI restarts)."""
+        return [name for kind, _, name in self._files if kind == "output"]
+
     def _save(self, prompt: dict[str, Any], node: dict[str, Any]) -> dict[str, str]:
+        """SaveImage writes to the output folder; PreviewImage, like ComfyUI's, to the temp
+        folder under a random prefix."""
         self._counter += 1
-        prefix = str(node["inputs"].get("filename_prefix", "ComfyUI"))
+        if node["class_type"] == "PreviewImage":
+            kind, prefix = "temp", f"ComfyUI_temp_{uuid.uuid4().hex[:5]}"
+        else:
+            kind, prefix = "output", str(node["inputs"].get("filename_prefix", "ComfyUI"))
         subfolder, _, stem = prefix.rpartition("/")
         filename = f"{stem}_{self._counter:05d}_.png"
         width = height = 64
@@ -500,8 +512,8 @@ class FakeComfyUI:
         colour = (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256)
         buffer = io.BytesIO()
         Image.new("RGB", (min(width, 256), min(height, 256)), colour).save(buffer, "PNG")
-        self._files[(subfolder, filename)] = buffer.getvalue()
-        return {"filename": filename, "subfolder": subfolder, "type": "output"}
+        self._files[(kind, subfolder, filename)] = buffer.getvalue()
+        return {"filename": filename, "subfolder": subfolder, "type": kind}
 
 
 def _topological(prompt: dict[str, Any]) -> list[str]:

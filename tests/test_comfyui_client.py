@@ -64,7 +64,10 @@ async def test_a_picture_end_to_end(comfy_client: ComfyClient, fake_comfy: FakeC
     assert rendered.prompt_id == prompt_id
     with Image.open(io.BytesIO(rendered.data)) as picture:
         assert picture.size == (64, 64)
-    assert rendered.filename.startswith("storycraft_")
+    assert rendered.filename.startswith("ComfyUI_temp_")
+    # Kept once, by us: the shipped workflow previews, so ComfyUI's output folder stays empty.
+    assert fake_comfy.output_files() == []
+    assert [view["type"] for view in fake_comfy.calls("GET", "/view")] == ["temp"]
     assert progress.started == 1
     assert progress.percents == [25, 50, 75, 100]
     posted = fake_comfy.posted_prompts()[0]

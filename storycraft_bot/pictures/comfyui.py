@@ -438,7 +438,6 @@ class ComfyClient:
             for output in (entry.get("outputs") or {}).values()
             for image in output.get("images", [])
         ]
-        images.sort(key=lambda image: image.get("type") != "output")  # saved ones first
         if not images:
             raise RenderFailed("the workflow produced no image")
         data = await self.view(images[0])
