@@ -213,6 +213,7 @@ async def make_rig(
         min_free: int = 0,
         engine_store: Store | None = None,
         seed: int = 1,
+        others: dict[str, Workflow] | None = None,
     ) -> PictureRig:
         clients = [
             ComfyClient(url, comfy_http, SystemClock(), check_every=2.0, backoff=0.01, reconnects=1)
@@ -234,6 +235,7 @@ async def make_rig(
             clock,
             memory=memory,
             rng=random.Random(seed),
+            others=others,
         )
         engine = StoryEngine(
             engine_store or store,
