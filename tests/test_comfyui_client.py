@@ -267,7 +267,9 @@ async def _chatter_until_done(
     async with asyncio.timeout(10):
         while not drawing.done():
             await fake.other_users_status()
-            await clock.wait_for_sleepers()
+            asleep = asyncio.ensure_future(clock.wait_for_sleepers())
+            await asyncio.wait({asleep, drawing}, return_when=asyncio.FIRST_COMPLETED)
+            asleep.cancel()  # the draw may end while it asks ComfyUI, asleep on nothing
             await clock.advance(30)
             await asyncio.sleep(0.01)
 
