@@ -31,7 +31,6 @@ from config.settings import Settings, load_settings
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.errors import (
-    IllustratorUnavailable,
     ModelNotInstalled,
     NarratorError,
     StorageError,
@@ -49,7 +48,7 @@ from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import ComfyIllustrator
-from storycraft_bot.pictures.workflow import Workflow, check_workflow, find_workflow, load_workflow
+from storycraft_bot.pictures.workflow import Workflow, find_workflow, load_workflow
 from storycraft_bot.storage.lock import DatabaseLock
 from storycraft_bot.storage.sqlite import Store
 
@@ -155,9 +154,10 @@ async def build_illustrator(
 ) -> tuple[Illustrator, GpuGate]:
     """ComfyUI, its queue and the GPU hand-off; text only when no server is configured.
 
-    The workflow is checked against each reachable server's /object_info: unknown node
-    types or a missing checkpoint stop start-up (WorkflowError). Unreachable servers only
-    warn: the story goes on in text until they answer.
+    Every workflow is checked against each reachable server's /object_info: one a server
+    cannot run is not sent there, nor offered if no server can; a default workflow no
+    server can run stops start-up (WorkflowError). Unreachable servers only warn: the
+    story goes on in text until they answer.
     """
     urls = settings.comfyui_servers
     if not urls:
@@ -165,18 +165,8 @@ async def build_illustrator(
         return NullIllustrator(), SeparateGpus()
     workflow = load_configured_workflow(settings)
     clients = [
-        ComfyClient(url, http, clock, idle_timeout=settings.comfyui_idle_timeout) for url in urls
+        ComfyClient(url, http, clock, check_every=settings.comfyui_idle_timeout) for url in urls
     ]
-    reachable = 0
-    for client in clients:
-        try:
-            await client.check_version()  # ServerTooOld stops start-up, like the checkpoint
-            await check_workflow(workflow, client.node_info, client.base_url)
-            reachable += 1
-        except IllustratorUnavailable as err:
-            log.warning("%s; pictures wait until it answers", err)
-    if not reachable:
-        log.warning("no ComfyUI server answers: stories go on in text until one does")
     queue = GpuQueue(
         per_guild=settings.pictures_per_guild, total=settings.pictures_total or len(clients)
     )
@@ -200,6 +190,7 @@ async def build_illustrator(
         memory=memory,
         others=load_other_workflows(settings, workflow),
     )
+    await illustrator.check_servers()  # ServerTooOld or an unusable default stop start-up
     log.info("pictures by ComfyUI at %s with workflow %s", ", ".join(urls), workflow.name)
     return illustrator, gate
 

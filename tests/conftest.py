@@ -162,7 +162,7 @@ async def comfy_http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def comfy_client(fake_comfy: FakeComfyUI, comfy_http: httpx.AsyncClient) -> ComfyClient:
-    return ComfyClient(fake_comfy.url, comfy_http, SystemClock(), idle_timeout=2.0, backoff=0.01)
+    return ComfyClient(fake_comfy.url, comfy_http, SystemClock(), check_every=2.0, backoff=0.01)
 
 
 def sd15_workflow(**values: object) -> Workflow:
@@ -213,11 +213,10 @@ async def make_rig(
         min_free: int = 0,
         engine_store: Store | None = None,
         seed: int = 1,
+        others: dict[str, Workflow] | None = None,
     ) -> PictureRig:
         clients = [
-            ComfyClient(
-                url, comfy_http, SystemClock(), idle_timeout=2.0, backoff=0.01, reconnects=1
-            )
+            ComfyClient(url, comfy_http, SystemClock(), check_every=2.0, backoff=0.01, reconnects=1)
             for url in servers
         ]
         pool = ServerPool(clients, clock, recheck_seconds=30)
@@ -236,6 +235,7 @@ async def make_rig(
             clock,
             memory=memory,
             rng=random.Random(seed),
+            others=others,
         )
         engine = StoryEngine(
             engine_store or store,
@@ -307,7 +307,7 @@ async def make_core(
         illustrator: Illustrator = NullIllustrator()
         if comfy is not None:
             client = ComfyClient(
-                comfy.url, comfy_http, SystemClock(), idle_timeout=2, backoff=0.01, reconnects=1
+                comfy.url, comfy_http, SystemClock(), check_every=2, backoff=0.01, reconnects=1
             )
             illustrator = ComfyIllustrator(
                 ServerPool([client], clock),

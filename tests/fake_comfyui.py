@@ -57,6 +57,8 @@ class FakeComfyUI:
     fail_prompts: int = 0  # answer this many POST /prompt with 500
     drop_socket_at_step: int | None = None  # close sockets once, at this sampler step
     hold: bool = False  # accept prompts but do not run them (a stuck server)
+    # Execution frames reach nobody, as if the client's socket was away while prompts ran.
+    unheard: bool = False
     # What /system_stats reports (None: not at all). Like the real servers, before 0.3.45 a
     # client's prompt_id is ignored, and before 0.3.57 /interrupt stops whatever runs.
     version: str | None = "0.3.64"
@@ -68,10 +70,11 @@ class FakeComfyUI:
     freed: int = 0
     started: asyncio.Event = field(default_factory=asyncio.Event)  # set when a prompt starts
     received: asyncio.Event = field(default_factory=asyncio.Event)  # set when one is queued
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # set when one ends
     _sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
     _entries: dict[str, Any] = field(default_factory=object_info_entries)
     _number: int = 0
-    _files: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    _files: dict[tuple[str, str, str], bytes] = field(default_factory=dict)  # type, folder, name
     _cache: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     _counter: int = 0
     _interrupt: bool = False
@@ -117,6 +120,14 @@ class FakeComfyUI:
     def calls(self, method: str, path: str) -> list[Any]:
         return [body for m, p, body in self.requests if (m, p) == (method, path)]
 
+    async def other_users_status(self) -> None:
+        """The status frame every socket gets when anybody's prompt moves in the queue."""
+        await self._broadcast_status()
+
+    def delete_behind_the_back(self, prompt_id: str) -> None:
+        """Another user of the server deletes a queued prompt (`POST /queue` delete)."""
+        self.pending = [j for j in self.pending if j.prompt_id != prompt_id]
+
     def release(self) -> None:
         """Let a held server run its queue."""
         self.hold = False
@@ -130,6 +141,8 @@ class FakeComfyUI:
             body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
             body = raw
+        if body is None and request.query:
+            body = dict(request.query)  # a GET's parameters, e.g. /view's type
         self.requests.append((request.method, request.path, body))
         return body
 
@@ -284,7 +297,8 @@ class FakeComfyUI:
         filename = request.query.get("filename", "")
         if ".." in filename or "/" in filename:
             return web.Response(status=400)
-        data = self._files.get((request.query.get("subfolder", ""), filename))
+        kind = request.query.get("type", "output")
+        data = self._files.get((kind, request.query.get("subfolder", ""), filename))
         if data is None:
             return web.Response(status=404)
         return web.Response(body=data, content_type="image/png")
@@ -353,7 +367,8 @@ class FakeComfyUI:
             data = {**data, "prompt_id": pid}
             if record:
                 messages.append([kind, data])
-            await self._send(cid, kind, data)
+            if not self.unheard:
+                await self._send(cid, kind, data)
 
         now = _ms()
         await event("execution_start", {"timestamp": now}, record=True)
@@ -468,12 +483,23 @@ class FakeComfyUI:
             "meta": {},
         }
         self.running = None
+        self.finished.set()
         await self._broadcast_status()
-        await self._send(job.client_id, "executing", {"node": None, "prompt_id": job.prompt_id})
+        if not self.unheard:
+            await self._send(job.client_id, "executing", {"node": None, "prompt_id": job.prompt_id})
+
+    def output_files(self) -> list[str]:
+        """What stays in ComfyUI's output folder (temp files go when ComfyUI restarts)."""
+        return [name for kind, _, name in self._files if kind == "output"]
 
     def _save(self, prompt: dict[str, Any], node: dict[str, Any]) -> dict[str, str]:
+        """SaveImage writes to the output folder; PreviewImage, like ComfyUI's, to the temp
+        folder under a random prefix."""
         self._counter += 1
-        prefix = str(node["inputs"].get("filename_prefix", "ComfyUI"))
+        if node["class_type"] == "PreviewImage":
+            kind, prefix = "temp", f"ComfyUI_temp_{uuid.uuid4().hex[:5]}"
+        else:
+            kind, prefix = "output", str(node["inputs"].get("filename_prefix", "ComfyUI"))
         subfolder, _, stem = prefix.rpartition("/")
         filename = f"{stem}_{self._counter:05d}_.png"
         width = height = 64
@@ -486,8 +512,8 @@ class FakeComfyUI:
         colour = (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256)
         buffer = io.BytesIO()
         Image.new("RGB", (min(width, 256), min(height, 256)), colour).save(buffer, "PNG")
-        self._files[(subfolder, filename)] = buffer.getvalue()
-        return {"filename": filename, "subfolder": subfolder, "type": "output"}
+        self._files[(kind, subfolder, filename)] = buffer.getvalue()
+        return {"filename": filename, "subfolder": subfolder, "type": kind}
 
 
 def _topological(prompt: dict[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from typing import TypeVar
 
 import pytest
@@ -103,7 +103,9 @@ class RecordingIllustrator:
     async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
         self.jobs.append(job)
 
-    async def cancel_session(self, session_id: int) -> None:
+    async def cancel_session(
+        self, session_id: int, segment_ids: Collection[int] | None = None
+    ) -> None:
         self.cancelled.append(session_id)
 
 

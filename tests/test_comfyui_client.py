@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from websockets.asyncio.client import connect
 from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.errors import (
     IllustratorUnavailable,
+    PromptVanished,
     RenderFailed,
     RenderInterrupted,
     WorkflowError,
@@ -61,7 +64,10 @@ async def test_a_picture_end_to_end(comfy_client: ComfyClient, fake_comfy: FakeC
     assert rendered.prompt_id == prompt_id
     with Image.open(io.BytesIO(rendered.data)) as picture:
         assert picture.size == (64, 64)
-    assert rendered.filename.startswith("storycraft_")
+    assert rendered.filename.startswith("ComfyUI_temp_")
+    # Kept once, by us: the shipped workflow previews, so ComfyUI's output folder stays empty.
+    assert fake_comfy.output_files() == []
+    assert [view["type"] for view in fake_comfy.calls("GET", "/view")] == ["temp"]
     assert progress.started == 1
     assert progress.percents == [25, 50, 75, 100]
     posted = fake_comfy.posted_prompts()[0]
@@ -191,7 +197,6 @@ async def test_a_dropped_socket_is_reconnected_and_the_job_recovered(
 async def test_an_interrupt_stops_the_prompt_at_the_next_step(
     comfy_client: ComfyClient, fake_comfy: FakeComfyUI
 ) -> None:
-    import asyncio
 
     fake_comfy.step_delay = 0.05
     prompt_id = str(uuid.uuid4())
@@ -225,10 +230,9 @@ async def test_a_server_that_accepts_but_never_runs_is_detected(
     comfy_http: httpx.AsyncClient,
     fake_comfy: FakeComfyUI,
 ) -> None:
-    import asyncio
 
     clock = FakeClock()
-    client = ComfyClient(fake_comfy.url, comfy_http, clock, idle_timeout=60, backoff=0.01)
+    client = ComfyClient(fake_comfy.url, comfy_http, clock, check_every=60, backoff=0.01)
     fake_comfy.hold = True
     drawing = asyncio.create_task(draw(client))
     async with asyncio.timeout(10):
@@ -240,7 +244,7 @@ async def test_a_server_that_accepts_but_never_runs_is_detected(
 
     fake_comfy.pending.clear()  # the server forgets it (restarted)
     await clock.advance(60)
-    with pytest.raises(IllustratorUnavailable, match="lost prompt"):
+    with pytest.raises(PromptVanished, match="removed from ComfyUI's queue"):
         await drawing
 
 
@@ -254,3 +258,64 @@ async def test_memory_and_queue_calls(comfy_client: ComfyClient, fake_comfy: Fak
     assert fake_comfy.calls("POST", "/queue") == [{"delete": ["x"]}]
     assert await comfy_client.node_info("NoSuchNode") == {}
     assert "input" in await comfy_client.node_info("KSampler")
+
+
+async def _chatter_until_done(
+    fake: FakeComfyUI, clock: FakeClock, drawing: asyncio.Future[Any]
+) -> None:
+    """Other users' status frames every 30 s while the clock runs, until the draw ends."""
+    async with asyncio.timeout(10):
+        while not drawing.done():
+            await fake.other_users_status()
+            asleep = asyncio.ensure_future(clock.wait_for_sleepers())
+            await asyncio.wait({asleep, drawing}, return_when=asyncio.FIRST_COMPLETED)
+            asleep.cancel()  # the draw may end while it asks ComfyUI, asleep on nothing
+            await clock.advance(30)
+            await asyncio.sleep(0.01)
+
+
+async def test_a_prompt_deleted_behind_our_back_is_noticed_amid_other_users_frames(
+    comfy_http: httpx.AsyncClient, fake_comfy: FakeComfyUI
+) -> None:
+    clock = FakeClock()
+    client = ComfyClient(fake_comfy.url, comfy_http, clock, check_every=60, backoff=0.01)
+    fake_comfy.hold = True  # busy with someone else's work: ours waits in the queue
+    prompt_id = str(uuid.uuid4())
+    drawing = asyncio.ensure_future(draw(client, prompt_id=prompt_id))
+    await fake_comfy.received.wait()
+    for _ in range(6):  # three minutes of other users' frames, every 30 s
+        await fake_comfy.other_users_status()
+        await clock.wait_for_sleepers()
+        await clock.advance(30)
+        await asyncio.sleep(0.01)
+    assert not drawing.done()  # still queued, and known to be: it was asked about
+    assert len(fake_comfy.calls("GET", "/queue")) >= 2
+
+    fake_comfy.delete_behind_the_back(prompt_id)
+    await _chatter_until_done(fake_comfy, clock, drawing)
+
+    with pytest.raises(PromptVanished, match="removed from ComfyUI's queue"):
+        await drawing
+    assert fake_comfy.posted_prompts()[0]["prompt_id"] == prompt_id  # never sent again
+
+
+async def test_a_prompt_that_finished_while_we_did_not_listen_is_fetched_from_history(
+    comfy_http: httpx.AsyncClient, fake_comfy: FakeComfyUI
+) -> None:
+    clock = FakeClock()
+    client = ComfyClient(fake_comfy.url, comfy_http, clock, check_every=60, backoff=0.01)
+    fake_comfy.unheard = True  # none of our prompt's frames reach us
+    prompt_id = str(uuid.uuid4())
+    drawing = asyncio.ensure_future(draw(client, prompt_id=prompt_id))
+    async with asyncio.timeout(10):
+        await fake_comfy.finished.wait()
+    assert prompt_id in fake_comfy.history
+
+    await _chatter_until_done(fake_comfy, clock, drawing)
+
+    rendered, progress = await drawing
+    assert rendered.prompt_id == prompt_id
+    with Image.open(io.BytesIO(rendered.data)) as picture:
+        assert picture.size == (64, 64)
+    assert progress.started == 0  # not one of its frames came: the history told
+    assert len(fake_comfy.posted_prompts()) == 1

@@ -37,7 +37,7 @@ async def test_the_default_workflow_on_a_real_comfyui(request: pytest.FixtureReq
         values["checkpoint"] = checkpoint
     workflow = load_workflow(WORKFLOWS / "sd15.json").with_values(values)
     async with httpx.AsyncClient(timeout=60) as http:
-        client = ComfyClient(url, http, SystemClock(), idle_timeout=300)
+        client = ComfyClient(url, http, SystemClock(), check_every=300)
         await check_workflow(workflow, client.node_info, url)
         graph = workflow.render(
             {

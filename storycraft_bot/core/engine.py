@@ -243,7 +243,7 @@ class StoryEngine:
                 raise StoryActionError(Msg.NO_STORY)
             if current.state is not SegmentState.FAILED:
                 self._require_manager(session, actor)
-            await self._halt(session)
+            await self._halt(session, pictures_of=[current.id])
             if session.state is SessionState.PAUSED:
                 session = await self._reactivate(session)
             segment = await self._store.replace_segment(current, self._clock.now())
@@ -265,7 +265,7 @@ class StoryEngine:
             segments = await self._store.live_segments(session.id)
             if len(segments) < 2:
                 raise StoryActionError(Msg.NOTHING_TO_UNDO)
-            await self._halt(session)
+            await self._halt(session, pictures_of=[segments[-1].id])
             if session.state is SessionState.PAUSED:
                 session = await self._reactivate(session)
             previous = await self._store.step_back(segments[-1], segments[-2], self._clock.now())
@@ -353,7 +353,7 @@ class StoryEngine:
             segment = drawable[-1]
             if segment.image_state is not ImageState.FAILED:
                 self._require_manager(session, actor)
-            await self._illustrator.cancel_session(session.id)
+            await self._illustrator.cancel_session(session.id, [segment.id])
             log.info(
                 "story %d: redraw of segment %d by %s", session.id, segment.index, actor.user_id
             )
@@ -431,11 +431,13 @@ class StoryEngine:
         await self._store.set_session_state(session.id, SessionState.ACTIVE, self._clock.now())
         return replace(session, state=SessionState.ACTIVE)
 
-    async def _halt(self, session: Session) -> None:
-        """Cancel the session's background work, vote timers and pictures."""
+    async def _halt(self, session: Session, pictures_of: list[int] | None = None) -> None:
+        """Cancel the session's background work, vote timers and pictures: all of them,
+        or only those of `pictures_of` (the parts a retry or undo supersedes; the older
+        parts' pictures, recovered backlog included, still count)."""
         segments = await self._store.live_segments(session.id)
         await self._tasks.halt(session.id, [s.id for s in segments])
-        await self._illustrator.cancel_session(session.id)
+        await self._illustrator.cancel_session(session.id, pictures_of)
 
 
 def _require_part(segment: Segment | None, segment_id: int | None) -> None:

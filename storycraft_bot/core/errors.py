@@ -14,6 +14,7 @@ StoryCraftError
 │   ├── WorkflowError        the workflow does not fit the server
 │   ├── ServerTooOld         the server's ComfyUI is older than the client needs
 │   ├── RenderFailed         the prompt failed on the server
+│   │   └── PromptVanished   the prompt left the server's queue unfinished (deleted)
 │   └── RenderInterrupted    the prompt was interrupted
 └── StoryActionError         a user's action that cannot be done; `code` picks the text
 """
@@ -81,6 +82,11 @@ class ServerTooOld(IllustratorError):
 
 class RenderFailed(IllustratorError):
     """ComfyUI reported an execution error (the traceback goes to the log only)."""
+
+
+class PromptVanished(RenderFailed):
+    """The prompt is neither queued nor finished on its server: someone deleted it, or the
+    server restarted. The picture fails (a redraw is offered)."""
 
 
 class RenderInterrupted(IllustratorError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
@@ -98,8 +98,11 @@ class Illustrator(Protocol):
         """Queue the picture for a segment, replacing the session's older pending one."""
         ...
 
-    async def cancel_session(self, session_id: int) -> None:
-        """Drop the session's pending picture and interrupt its running one."""
+    async def cancel_session(
+        self, session_id: int, segment_ids: Collection[int] | None = None
+    ) -> None:
+        """Drop the session's pending pictures and interrupt its running ones: all of
+        them, or only those of `segment_ids` (what a redraw, retry or undo supersedes)."""
         ...
 
 
@@ -113,7 +116,9 @@ class NullIllustrator:
     async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
         return None
 
-    async def cancel_session(self, session_id: int) -> None:
+    async def cancel_session(
+        self, session_id: int, segment_ids: Collection[int] | None = None
+    ) -> None:
         return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.pictures.comfyui import ComfyClient
@@ -20,6 +20,12 @@ class ComfyServer:
     busy: int = 0
     down_until: float = 0.0
     failures: int = 0
+    checked: bool = False  # its version and every workflow, once it answered
+    cannot_run: dict[str, str] = field(default_factory=dict)  # workflow name -> why not
+
+    def can_run(self, workflow: str) -> bool:
+        """False once a check found the workflow unusable there (unchecked: maybe)."""
+        return workflow not in self.cannot_run
 
     @property
     def name(self) -> str:
@@ -48,13 +54,20 @@ class ServerPool:
         ready = [s for s in self._servers if s.down_until <= now]
         return sorted(ready, key=lambda s: s.busy)  # sorted() is stable: listed order breaks ties
 
-    def acquire(self, avoid: ComfyServer | None = None) -> ComfyServer | None:
-        """The least busy healthy server (not `avoid`), now counted busy; None if none."""
+    def acquire(
+        self, avoid: ComfyServer | None = None, workflow: str | None = None
+    ) -> ComfyServer | None:
+        """The least busy healthy server (not `avoid`, able to run `workflow`), now
+        counted busy; None if none."""
         for server in self.healthy():
-            if server is not avoid:
+            if server is not avoid and (workflow is None or server.can_run(workflow)):
                 server.busy += 1
                 return server
         return None
+
+    def runnable(self, workflow: str) -> bool:
+        """Some server can (or, unchecked, may) run the workflow."""
+        return any(server.can_run(workflow) for server in self._servers)
 
     def release(self, server: ComfyServer) -> None:
         server.busy = max(0, server.busy - 1)

@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.errors import (
     IllustratorUnavailable,
+    PromptVanished,
     RenderFailed,
     RenderInterrupted,
     ServerTooOld,
@@ -92,15 +93,15 @@ class ComfyClient:
         http: httpx.AsyncClient,
         clock: Clock,
         *,
-        idle_timeout: float = 60.0,
+        check_every: float = 60.0,
         reconnects: int = 3,
         retries: int = 2,
         backoff: float = 0.5,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = http
-        self._clock = clock  # backoff, the idle timeout and how long a picture took
-        self._idle_timeout = idle_timeout
+        self._clock = clock  # backoff, the prompt checks and how long a picture took
+        self._check_every = check_every
         self._reconnects = reconnects
         self._retries = retries
         self._backoff = backoff
@@ -282,7 +283,9 @@ class ComfyClient:
                         submitted = True
                     elif (entry := await self.history(prompt_id)) is not None:
                         return await self._collect(entry, prompt_id, began)
-                    await self._follow(ws, prompt_id, on_progress, on_started)
+                    entry = await self._follow(ws, prompt_id, on_progress, on_started)
+                    if entry is not None:
+                        return await self._collect(entry, prompt_id, began)
                 break
             except _SOCKET_TROUBLE as err:
                 dropped += 1
@@ -334,16 +337,23 @@ class ComfyClient:
 
     async def _follow(
         self, ws: Any, prompt_id: str, on_progress: OnProgress, on_started: OnStarted
-    ) -> None:
-        """Read frames until ComfyUI says our prompt is done."""
+    ) -> dict[str, Any] | None:
+        """Read frames until ComfyUI says our prompt is done.
+
+        Every `check_every` seconds, frames or not, the prompt's own state is asked for:
+        other users' status frames arrive all the time, so neither silence nor traffic
+        says anything about ours. Returns its history entry when that check finds it
+        finished (its last frames never reached us), None after its last frame.
+        """
+        next_check = self._clock.now() + self._check_every
         while True:
-            message = await self._next_frame(ws)
+            message = await self._next_frame(ws, next_check - self._clock.now())
             if message is None:
-                if await self._still_known(prompt_id):
-                    continue
-                raise IllustratorUnavailable(
-                    f"ComfyUI at {self.base_url} lost prompt {prompt_id}"
-                ) from None
+                entry = await self._settled(prompt_id)
+                if entry is not None:
+                    return entry
+                next_check = self._clock.now() + self._check_every
+                continue
             if isinstance(message, bytes):
                 continue  # a binary preview frame (event type, image type, JPEG)
             try:
@@ -361,12 +371,14 @@ class ComfyClient:
                 maximum = max(1, int(data.get("max") or 1))
                 await on_progress(min(100, int(100 * int(data.get("value") or 0) / maximum)))
             elif kind == Message.EXECUTING and data.get("node") is None:
-                return
+                return None
 
-    async def _next_frame(self, ws: Any) -> str | bytes | None:
-        """The next frame, or None when the server stays silent for the idle timeout."""
+    async def _next_frame(self, ws: Any, within: float) -> str | bytes | None:
+        """The next frame, or None when none came within `within` seconds."""
+        if within <= 0:
+            return None  # the check is due: a steady stream of frames must not delay it
         receiving = asyncio.ensure_future(ws.recv())
-        silence = asyncio.ensure_future(self._clock.sleep(self._idle_timeout))
+        silence = asyncio.ensure_future(self._clock.sleep(within))
         try:
             done, _ = await asyncio.wait({receiving, silence}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -378,11 +390,22 @@ class ComfyClient:
         await asyncio.gather(receiving, return_exceptions=True)
         return None
 
-    async def _still_known(self, prompt_id: str) -> bool:
-        if await self.history(prompt_id) is not None:
-            return True
+    async def _settled(self, prompt_id: str) -> dict[str, Any] | None:
+        """None while the prompt waits or runs; its history entry once it finished;
+        PromptVanished when ComfyUI has neither (deleted by someone, or a restart)."""
+        # The queue first: a prompt leaves it only after its history entry is written.
         running, pending = await self.queue_ids()
-        return prompt_id in running or prompt_id in pending
+        if prompt_id in running or prompt_id in pending:
+            return None
+        entry = await self.history(prompt_id)
+        if entry is not None:
+            return entry
+        log.warning(
+            "ComfyUI at %s no longer has prompt %s (neither queued nor finished)",
+            self.base_url,
+            prompt_id,
+        )
+        raise PromptVanished("the picture was removed from ComfyUI's queue")
 
     async def _finished_entry(self, prompt_id: str) -> dict[str, Any]:
         for delay in (0.0, 0.1, 0.3, 1.0):
@@ -415,7 +438,6 @@ class ComfyClient:
             for output in (entry.get("outputs") or {}).values()
             for image in output.get("images", [])
         ]
-        images.sort(key=lambda image: image.get("type") != "output")  # saved ones first
         if not images:
             raise RenderFailed("the workflow produced no image")
         data = await self.view(images[0])

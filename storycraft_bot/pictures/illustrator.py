@@ -6,22 +6,25 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from storycraft_bot.core.clock import Clock, Throttle
 from storycraft_bot.core.errors import (
+    IllustratorError,
     IllustratorUnavailable,
     RenderFailed,
     RenderInterrupted,
+    ServerTooOld,
     WorkflowError,
 )
 from storycraft_bot.core.models import Picture, PictureFailure, PictureJob
 from storycraft_bot.core.ports import PictureReporter
 from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
 from storycraft_bot.pictures.gpu_memory import GpuMemory
-from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket
+from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket, TicketState
+from storycraft_bot.pictures.server_checks import check_server, log_refusals
 from storycraft_bot.pictures.workflow import Workflow
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class _Drawing:
     ticket: Ticket
     task: asyncio.Task[None]
     server: ComfyServer | None = None
+    prompt_id: str = ""  # on `server`; a new one when another server takes over
 
 
 class ComfyIllustrator:
@@ -70,8 +74,39 @@ class ComfyIllustrator:
 
     @property
     def workflow_names(self) -> tuple[str, ...]:
-        """The workflows a story may choose, the default first."""
-        return (self._workflow.name, *sorted(set(self._workflows) - {self._workflow.name}))
+        """The workflows a story may choose, the default first: those some server can run
+        (or, not checked yet because it did not answer, may run)."""
+        others = sorted(
+            name
+            for name in set(self._workflows) - {self._workflow.name}
+            if self._pool.runnable(name)
+        )
+        return (self._workflow.name, *others)
+
+    async def check_servers(self) -> None:
+        """At start: each answering server's version and every workflow against it.
+
+        ServerTooOld stops start-up; so does a default workflow that no answering server
+        can run (WorkflowError). Other workflows a server cannot run are not sent there,
+        and not offered when no server can run them (logged once each).
+        """
+        answered = 0
+        for server in self._pool.servers:
+            try:
+                await check_server(server, self._workflows.values())
+                answered += 1
+            except IllustratorUnavailable as err:
+                log.warning("%s; pictures wait until it answers", err)
+        if not answered:
+            log.warning("no ComfyUI server answers: stories go on in text until one does")
+            return
+        default = self._workflow.name
+        if not self._pool.runnable(default):
+            raise WorkflowError(next(s.cannot_run[default] for s in self._pool.servers))
+        for server in self._pool.servers:
+            log_refusals(server)
+        for name in sorted(set(self._workflows) - set(self.workflow_names)):
+            log.warning("workflow %s is not offered: no ComfyUI server can run it", name)
 
     async def enqueue(self, job: PictureJob, reporter: PictureReporter) -> None:
         prompt_id = str(uuid.uuid4())
@@ -83,25 +118,32 @@ class ComfyIllustrator:
         self._drawings[prompt_id] = _Drawing(job, ticket, task)
         task.add_done_callback(lambda _: self._drawings.pop(prompt_id, None))
 
-    async def cancel_session(self, session_id: int) -> None:
-        """Drop waiting pictures; interrupt running ones on their server."""
-        running = {t.job_id for t in self._queue.cancel_session(session_id)}
-        doomed = [d for d in self._drawings.values() if d.job.session_id == session_id]
+    async def cancel_session(
+        self, session_id: int, segment_ids: Collection[int] | None = None
+    ) -> None:
+        """Drop waiting pictures and interrupt running ones on their server: all of the
+        session's, or only those of `segment_ids` (the rest, backlog included, go on)."""
+        doomed = [
+            d
+            for d in self._drawings.values()
+            if d.job.session_id == session_id
+            and (segment_ids is None or d.job.segment_id in segment_ids)
+        ]
         for drawing in doomed:
-            if drawing.ticket.job_id in running and drawing.server is not None:
-                client = drawing.server.client
-                try:
-                    await client.delete_pending([drawing.ticket.job_id])
-                    await client.interrupt(drawing.ticket.job_id)
-                except IllustratorUnavailable as err:
-                    log.warning(
-                        "could not interrupt %s on %s: %s",
-                        drawing.ticket.job_id,
-                        client.base_url,
-                        err,
-                    )
-            drawing.task.cancel()
+            if drawing.ticket.state is TicketState.RUNNING and drawing.server is not None:
+                await self._forget(drawing.server, drawing.prompt_id)
+            drawing.task.cancel()  # a waiting one leaves the queue as its task ends
         await asyncio.gather(*(d.task for d in doomed), return_exceptions=True)
+
+    async def _forget(self, server: ComfyServer, prompt_id: str) -> None:
+        """Make sure ComfyUI does not draw a prompt nobody waits for: delete it from its
+        queue, or interrupt it if it runs."""
+        client = server.client
+        try:
+            await client.delete_pending([prompt_id])
+            await client.interrupt(prompt_id)
+        except IllustratorError as err:
+            log.warning("could not cancel %s on %s: %s", prompt_id, client.base_url, err)
 
     async def close(self) -> None:
         """Cancel everything (shutdown); the engine re-queues unfinished pictures on start."""
@@ -123,6 +165,9 @@ class ComfyIllustrator:
             log.info("picture for segment %d dropped from the queue: %s", job.segment_id, gone.why)
             await reporter.picture_dropped(job)
             return
+        except asyncio.CancelledError:
+            self._queue.done(ticket)  # its place in the queue, waiting or just granted
+            raise
         try:
             await self._draw_somewhere(job, ticket.job_id, reporter)
         finally:
@@ -132,16 +177,20 @@ class ComfyIllustrator:
         self, job: PictureJob, prompt_id: str, reporter: PictureReporter
     ) -> None:
         """Try the least busy server, and once more on another if that one is down."""
+        workflow = self._workflows.get(job.workflow, self._workflow)
+        drawing = self._drawings.get(prompt_id)  # keyed by the first prompt_id, the ticket's
         tried: ComfyServer | None = None
         for _ in range(2):
-            server = self._pool.acquire(avoid=tried)
+            server = self._pool.acquire(avoid=tried, workflow=workflow.name)
             if server is None:
                 break
-            drawing = self._drawings.get(prompt_id)
             if drawing is not None:
-                drawing.server = server
+                drawing.server, drawing.prompt_id = server, prompt_id
             try:
-                await self._draw(job, prompt_id, server, reporter)
+                if not server.checked and not await self._checked(server, workflow):
+                    tried = server
+                    continue
+                await self._draw(job, workflow, prompt_id, server, reporter)
                 self._pool.mark_up(server)
                 return
             except IllustratorUnavailable as err:
@@ -164,16 +213,38 @@ class ComfyIllustrator:
                 return
             finally:
                 self._pool.release(server)
+        if not self._pool.runnable(workflow.name):
+            log.warning("no ComfyUI server can run workflow %s", workflow.name)
+            await reporter.picture_failed(
+                job, PictureFailure.WORKFLOW, f"no server can draw the {workflow.name} style"
+            )
+            return
         log.warning("no ComfyUI server could draw segment %d", job.segment_id)
         await reporter.picture_failed(job, PictureFailure.OUTAGE, "the illustrator is unavailable")
 
+    async def _checked(self, server: ComfyServer, workflow: Workflow) -> bool:
+        """A server that did not answer at start is checked before its first picture;
+        True when it can run `workflow`. IllustratorUnavailable when it still does not
+        answer."""
+        try:
+            await check_server(server, self._workflows.values())
+        except ServerTooOld as err:
+            log.warning("%s", err)
+        else:
+            log_refusals(server)
+        return server.can_run(workflow.name)
+
     async def _draw(
-        self, job: PictureJob, prompt_id: str, server: ComfyServer, reporter: PictureReporter
+        self,
+        job: PictureJob,
+        workflow: Workflow,
+        prompt_id: str,
+        server: ComfyServer,
+        reporter: PictureReporter,
     ) -> None:
         if self._memory is not None:
             await self._memory.before_picture(server.client)
         seed = self._rng.randrange(SEED_LIMIT)
-        workflow = self._workflows.get(job.workflow, self._workflow)
         graph = workflow.render(
             {"positive": job.prompt.positive, "negative": job.prompt.negative, "seed": seed}
         )
