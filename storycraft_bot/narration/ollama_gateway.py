@@ -284,9 +284,7 @@ class OllamaGateway:
         except NarratorError:
             raise
         except (ConnectionError, httpx.ConnectError) as err:
-            raise ServerDown(
-                f"cannot connect to Ollama at {server.name}: {_describe(err)}"
-            ) from err
+            raise ServerDown(f"cannot talk to Ollama at {server.name}: {_describe(err)}") from err
         except Exception as err:
             raise _map_error(err, model) from err
 
