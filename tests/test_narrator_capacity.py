@@ -9,7 +9,6 @@ import random
 import socket
 
 import httpx
-import ollama
 
 from adapters.console import ConsoleView
 from storycraft_bot.core import events as ev
@@ -21,7 +20,7 @@ from storycraft_bot.core.texts import Msg
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import OllamaPool, open_pool
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import GatewayFactory, gateway_config
 from tests.fake_ollama import FakeOllama, Reply
@@ -151,42 +150,38 @@ async def test_two_ollama_servers_with_one_dead(fake_ollama: FakeOllama) -> None
         probe.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     clock = FakeClock()
-    servers = []
-    for url in (dead_url, fake_ollama.url):
-        timeout = httpx.Timeout(2.0)
-        servers.append(
-            OllamaServer(
-                ollama.AsyncClient(host=url, timeout=timeout),
-                httpx.AsyncClient(base_url=url, timeout=timeout),
-                url,
-            )
-        )
-    pool = OllamaPool(servers, clock, parallel=2, recheck_seconds=30)
+    async with open_pool(
+        [dead_url, fake_ollama.url],
+        clock,
+        parallel=2,
+        timeouts=httpx.Timeout(2.0),
+        recheck_seconds=30,
+    ) as pool:
+        await _one_dead(pool, clock, fake_ollama)
+
+
+async def _one_dead(pool: OllamaPool, clock: FakeClock, fake_ollama: FakeOllama) -> None:
+    servers = pool.servers
     gateway = OllamaGateway(pool, gateway_config(retries=0), random.Random(7), clock=clock)
-    try:
-        assert pool.capacity() == 4
-        first = await gateway.chat([{"role": "user", "content": "hello"}])
-        assert first.content
-        dead, alive = servers
-        assert dead.failures == 1
-        assert pool.healthy() == [alive]
-        assert pool.capacity() == 2  # only the live server's slots
-        assert await gateway.version() == "0.12.6"
+    assert pool.capacity() == 4
+    first = await gateway.chat([{"role": "user", "content": "hello"}])
+    assert first.content
+    dead, alive = servers
+    assert dead.failures == 1
+    assert pool.healthy() == [alive]
+    assert pool.capacity() == 2  # only the live server's slots
+    assert await gateway.version() == "0.12.6"
 
-        await gateway.chat([{"role": "user", "content": "again"}])
-        assert dead.failures == 1  # skipped while it is down
-        assert len(fake_ollama.requests) == 2
+    await gateway.chat([{"role": "user", "content": "again"}])
+    assert dead.failures == 1  # skipped while it is down
+    assert len(fake_ollama.requests) == 2
 
-        await clock.advance(31)  # its time out is over: it is tried again, and skipped again
-        assert dead in pool.healthy()
-        await gateway.chat([{"role": "user", "content": "later"}])
-        assert dead.failures == 2
-        assert len(fake_ollama.requests) == 3
-        assert alive.busy == dead.busy == 0
-    finally:
-        for server in servers:
-            await server.client.close()  # type: ignore[no-untyped-call]  # ollama: untyped
-            await server.http.aclose()
+    await clock.advance(31)  # its time out is over: it is tried again, and skipped again
+    assert dead in pool.healthy()
+    await gateway.chat([{"role": "user", "content": "later"}])
+    assert dead.failures == 2
+    assert len(fake_ollama.requests) == 3
+    assert alive.busy == dead.busy == 0
 
 
 async def test_the_busy_notice_reaches_the_console() -> None:

@@ -103,7 +103,6 @@ class OllamaGateway:
                 response.raise_for_status()
                 return str(response.json().get("version", "?"))
             except (httpx.HTTPError, ValueError) as err:
-                self._pool.mark_down(server, _describe(err))
                 failure = err
         reason = _describe(failure) if failure is not None else "no server"
         raise NarratorUnavailable(f"Ollama is not reachable: {reason}") from failure
@@ -283,7 +282,8 @@ class OllamaGateway:
             raise NarratorUnavailable("the reply ended before Ollama said it was done")
         except NarratorError:
             raise
-        except (ConnectionError, httpx.ConnectError) as err:
+        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as err:
+            # httpx-aiohttp reports a refused connection as ConnectTimeout
             raise ServerDown(f"cannot talk to Ollama at {server.name}: {_describe(err)}") from err
         except Exception as err:
             raise _map_error(err, model) from err

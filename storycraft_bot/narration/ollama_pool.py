@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 import ollama
+from httpx_aiohttp import AiohttpTransport
 
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.errors import NarratorUnavailable
@@ -122,10 +123,17 @@ async def open_pool(
     async with AsyncExitStack() as stack:
         servers = []
         for url in urls:
+            # aiohttp under httpx: ~18 µs of CPU per streamed line against ~120 µs on httpx's
+            # own transport (bench/transport.py). A transport ignores the client's limits,
+            # so it gets them itself.
             http = await stack.enter_async_context(
-                httpx.AsyncClient(base_url=url, timeout=timeouts, limits=limits)
+                httpx.AsyncClient(
+                    base_url=url, timeout=timeouts, transport=AiohttpTransport(limits=limits)
+                )
             )
-            client = ollama.AsyncClient(host=url, timeout=timeouts, limits=limits)
+            client = ollama.AsyncClient(
+                host=url, timeout=timeouts, transport=AiohttpTransport(limits=limits)
+            )
             stack.push_async_callback(client.close)
             servers.append(OllamaServer(client, http, url))
         yield OllamaPool(servers, clock, parallel=parallel, recheck_seconds=recheck_seconds)
