@@ -19,7 +19,6 @@ from pathlib import Path
 
 import discord
 import httpx
-import ollama
 from telegram.error import InvalidToken, TelegramError
 
 from adapters.console import ConsoleView, run_console, stdin_lines
@@ -37,12 +36,18 @@ from storycraft_bot.core.errors import (
     StoryCraftError,
 )
 from storycraft_bot.core.models import Language, Platform, StorySettings
+from storycraft_bot.core.narrator_queue import FairNarratorQueue
 from storycraft_bot.core.ports import GpuGate, Illustrator, NullIllustrator, SeparateGpus
 from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.core.screen_records import ScreenRecords, StoredScreens
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
-from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.narration.ollama_gateway import (
+    SECONDS_PER_UNSTREAMED_TOKEN,
+    OllamaConfig,
+    OllamaGateway,
+)
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
@@ -114,7 +119,8 @@ async def check_ollama(gateway: OllamaGateway, settings: Settings) -> str:
     if _with_tag(prompt_model) not in installed:
         log.warning("image prompt model %s is not installed; using %s", prompt_model, story)
         prompt_model = story
-    log.info("Ollama %s at %s, story model %s", version, settings.ollama_url, story)
+    urls = ", ".join(settings.ollama_servers)
+    log.info("Ollama %s at %s, story model %s", version, urls, story)
     return prompt_model
 
 
@@ -206,20 +212,32 @@ async def run(settings: Settings, *, console: bool) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
-    timeout = httpx.Timeout(settings.connect_timeout, read=settings.first_token_timeout)
+    # A streamed read waits at most for the next token; a whole (unstreamed) reply may take
+    # as long as its length allows. The gateway's watchdog bounds both more tightly.
+    longest = settings.first_token_timeout + SECONDS_PER_UNSTREAMED_TOKEN * settings.num_predict
+    timeout = httpx.Timeout(settings.connect_timeout, read=max(longest, settings.token_timeout))
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(DatabaseLock(settings.database_path))  # one process per file
         clock = SystemClock()
-        http = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=settings.ollama_url, timeout=timeout)
+        pool = await stack.enter_async_context(
+            open_pool(
+                settings.ollama_servers,
+                clock,
+                parallel=settings.ollama_parallel,
+                timeouts=timeout,
+                recheck_seconds=settings.ollama_recheck_seconds,
+            )
         )
-        client = ollama.AsyncClient(host=settings.ollama_url, timeout=timeout)
-        stack.push_async_callback(client.close)
-        gateway = OllamaGateway(client, http, ollama_config(settings), clock=clock)
+        gateway = OllamaGateway(pool, ollama_config(settings), clock=clock)
         try:
             prompt_model = await check_ollama(gateway, settings)
         except NarratorError as err:
-            print(f"storycraft: {err} (OLLAMA_URL={settings.ollama_url})", file=sys.stderr)
+            where = (
+                f"OLLAMA_URLS={settings.ollama_urls}"
+                if settings.ollama_urls
+                else (f"OLLAMA_URL={settings.ollama_url}")
+            )
+            print(f"storycraft: {err} ({where})", file=sys.stderr)
             return 1
         comfy_http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=settings.connect_timeout))
@@ -240,6 +258,7 @@ async def run(settings: Settings, *, console: bool) -> int:
             clock,
             engine_config(settings, narration_interval=0.1 if console else None),
             gpu=gate,
+            narration=FairNarratorQueue(pool.capacity, clock),
         )
         stack.push_async_callback(engine.shutdown)
         if console:

@@ -18,6 +18,7 @@ import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bench.transport import bench_transport
 from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
@@ -137,6 +138,7 @@ BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "queue": bench_queue,
     "votes": bench_votes,
     "engine": bench_engine,
+    "transport": bench_transport,
 }
 
 

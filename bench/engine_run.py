@@ -19,6 +19,7 @@ from storycraft_bot.core.ports import NullIllustrator
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
 from storycraft_bot.storage.sqlite import Store
 from tests.fake_ollama import FakeOllama
 
@@ -44,7 +45,8 @@ async def run_stories(stories: int, segments_each: int) -> tuple[float, int]:
                 Store(Path(folder) / "bench.db") as store,
             ):
                 client = ollama.AsyncClient(host=server.url)
-                gateway = OllamaGateway(client, http, OllamaConfig(model="llama3.1:8b"))
+                pool = OllamaPool([OllamaServer(client, http, server.url)])
+                gateway = OllamaGateway(pool, OllamaConfig(model="llama3.1:8b"))
                 view = _Counter()
                 engine = StoryEngine(
                     store,

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
 
     # Ollama
     ollama_url: str = "http://127.0.0.1:11434"
+    ollama_urls: str = ""  # several servers, comma-separated; OLLAMA_URL when empty
+    ollama_parallel: int = Field(1, ge=1, le=256)  # Ollama's own OLLAMA_NUM_PARALLEL default
+    ollama_recheck_seconds: float = Field(30.0, gt=0, le=3600)
     story_model: str = "llama3.1:8b"
     fallback_model: str = ""
     prompt_model: str = ""
@@ -95,7 +98,7 @@ class Settings(BaseSettings):
     def _optional_url(cls, value: str) -> str:
         return check_url(value) if value.strip() else ""
 
-    @field_validator("comfyui_urls")
+    @field_validator("comfyui_urls", "ollama_urls")
     @classmethod
     def _urls_are_whole(cls, value: str) -> str:
         return ",".join(check_url(url) for url in value.split(",") if url.strip())
@@ -110,6 +113,12 @@ class Settings(BaseSettings):
     def ollama_keep_alive(self) -> str | float:
         """KEEP_ALIVE as Ollama reads it: a number of seconds is sent as a JSON number."""
         return keep_alive_value(self.keep_alive)
+
+    @property
+    def ollama_servers(self) -> list[str]:
+        """OLLAMA_URLS split at commas, else the one OLLAMA_URL."""
+        urls = [url.strip().rstrip("/") for url in self.ollama_urls.split(",") if url.strip()]
+        return urls or [self.ollama_url.rstrip("/")]
 
     @property
     def comfyui_servers(self) -> list[str]:

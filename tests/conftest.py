@@ -21,6 +21,7 @@ from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
@@ -92,7 +93,8 @@ async def make_gateway(fake_ollama: FakeOllama) -> AsyncIterator[GatewayFactory]
         client = ollama.AsyncClient(host=base, timeout=timeout)
         http = httpx.AsyncClient(base_url=base, timeout=timeout)
         opened.append((client, http))
-        return OllamaGateway(client, http, gateway_config(**changes), random.Random(7), clock=clock)
+        pool = OllamaPool([OllamaServer(client, http, base)], clock)
+        return OllamaGateway(pool, gateway_config(**changes), random.Random(7), clock=clock)
 
     yield build
     for client, http in opened:

@@ -47,7 +47,7 @@ async def test_sends_schema_options_and_keep_alive(
     assert sent["format"] == schema
     assert sent["options"] == {"temperature": 0.3, "num_ctx": 4096}
     assert sent["keep_alive"] == "5m"
-    assert sent["stream"] is True
+    assert sent["stream"] is False  # nobody watches it being written: one whole reply
 
 
 @pytest.mark.parametrize("status", [500, 503])
@@ -128,7 +128,7 @@ async def test_a_slow_first_token_times_out(
     clock = FakeClock()
     gateway = await make_gateway(clock=clock, first_token_timeout=60, retries=0)
     fake_ollama.then(Reply(content="late", pace=asyncio.Semaphore(0)))
-    reply = asyncio.create_task(gateway.chat(HELLO))
+    reply = asyncio.create_task(gateway.chat(HELLO, on_content=Seen()))
     await fake_ollama.wait_until(lambda: fake_ollama.requests)
 
     await clock.advance(59)
@@ -224,7 +224,7 @@ async def test_a_stream_cut_midway_is_retried_from_the_start(
 ) -> None:
     fake_ollama.then(Reply(content="a" * 64, cut_after_chunks=2), Reply(content="whole"))
 
-    result = await gateway.chat(HELLO)
+    result = await gateway.chat(HELLO, on_content=Seen())
 
     assert result.content == "whole"
 
@@ -236,7 +236,7 @@ async def test_a_garbled_line_in_the_stream_is_an_outage_not_a_crash(
     fake_ollama.then(Reply(content="a" * 64, garbage_line=True))
 
     with pytest.raises(NarratorUnavailable, match="garbled"):
-        await gateway.chat(HELLO)
+        await gateway.chat(HELLO, on_content=Seen())
 
 
 async def test_an_unreachable_server_is_unavailable(make_gateway: GatewayFactory) -> None:

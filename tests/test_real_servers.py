@@ -22,6 +22,7 @@ from storycraft_bot.core.models import Language, StoryMemory
 from storycraft_bot.core.ports import SegmentRequest
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.workflow import check_workflow, load_workflow
 
@@ -68,7 +69,10 @@ async def test_a_segment_from_a_real_ollama(request: pytest.FixtureRequest) -> N
     model = request.config.getoption("--ollama-model")
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         client = ollama.AsyncClient(host=url, timeout=httpx.Timeout(30, read=300))
-        gateway = OllamaGateway(client, http, OllamaConfig(model=model, token_timeout=600))
+        gateway = OllamaGateway(
+            OllamaPool([OllamaServer(client, http, url)]),
+            OllamaConfig(model=model, token_timeout=600),
+        )
         narrator = OllamaNarrator(gateway)
         request_ = SegmentRequest(
             Language.RU, "фэнтези", "Потерянный ключ", 80, 3, StoryMemory(), (), ""

@@ -44,6 +44,7 @@ from storycraft_bot.core.ports import (
     GpuGate,
     Illustrator,
     Narrator,
+    NarratorGate,
     PromptWriter,
     SeparateGpus,
     StoryView,
@@ -74,6 +75,7 @@ class StoryEngine:
         config: EngineConfig,
         rng: random.Random | None = None,
         gpu: GpuGate | None = None,
+        narration: NarratorGate | None = None,
     ) -> None:
         self._store = store
         self._illustrator = illustrator
@@ -94,6 +96,7 @@ class StoryEngine:
             self._emit,
             PictureReports(store, self._emit),
             self._outages.schedule,
+            narration,
         )
         self._outages.attach(self._writer)
         self._votes = VoteTimers(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Protocol
 
 from storycraft_bot.core.events import StoryEvent
@@ -137,5 +138,38 @@ class SeparateGpus:
 
     def text_turn(
         self, place: Place, session_id: int, job_id: str
+    ) -> AbstractAsyncContextManager[object]:
+        return nullcontext()
+
+
+class TextKind(IntEnum):
+    """What a text request is for; a lower value is served first when the narrator is busy.
+
+    The memory goes before image prompts because the next story part waits for it."""
+
+    STORY = 0
+    MEMORY = 1
+    IMAGE_PROMPT = 2
+
+
+#: Told how many requests are ahead when a request has to wait for the narrator.
+OnQueued = Callable[[int], Awaitable[None]]
+
+
+class NarratorGate(Protocol):
+    """How the engine takes its turn on the narrator's capacity (Ollama's parallel slots)."""
+
+    def turn(
+        self, place: Place, kind: TextKind, on_queued: OnQueued | None = None
+    ) -> AbstractAsyncContextManager[object]:
+        """Hold one of the narrator's slots for one request; waiting here is not failing."""
+        ...
+
+
+class UnlimitedNarrator:
+    """A narrator with room for everyone: nothing waits (tests, the console default)."""
+
+    def turn(
+        self, place: Place, kind: TextKind, on_queued: OnQueued | None = None
     ) -> AbstractAsyncContextManager[object]:
         return nullcontext()

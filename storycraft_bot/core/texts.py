@@ -45,6 +45,7 @@ class Msg(enum.StrEnum):
     NARRATOR_UNAVAILABLE = "narrator_unavailable"
     NARRATOR_TIMEOUT = "narrator_timeout"
     NARRATOR_BACK = "narrator_back"
+    NARRATOR_BUSY = "narrator_busy"
     MODEL_NOT_INSTALLED = "model_not_installed"
     MALFORMED_REPLY = "malformed_reply"
     INTERNAL_ERROR = "internal_error"
@@ -202,6 +203,10 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
     Msg.NARRATOR_BACK: {
         Language.RU: "Рассказчик снова на связи — история продолжается.",
         Language.EN: "The narrator is back — the story goes on.",
+    },
+    Msg.NARRATOR_BUSY: {
+        Language.RU: "✍️ Рассказчик занят другими историями (впереди: {ahead}), ваша ждёт очереди.",
+        Language.EN: "✍️ The narrator is busy with other stories ({ahead} ahead); yours is in line.",
     },
     Msg.NARRATOR_TIMEOUT: {
         Language.RU: "Рассказчик думал слишком долго. Нажмите «Попробовать снова».",

@@ -34,9 +34,12 @@ from storycraft_bot.core.ports import (
     GpuGate,
     Illustrator,
     Narrator,
+    NarratorGate,
     PictureReporter,
     PromptWriter,
     SegmentRequest,
+    TextKind,
+    UnlimitedNarrator,
 )
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.texts import Msg
@@ -70,6 +73,7 @@ class Writer:
         announce: Announcer,
         reports: PictureReporter,
         on_outage: OnOutage | None = None,
+        narration: NarratorGate | None = None,
     ) -> None:
         self._store = store
         self._narrator = narrator
@@ -81,6 +85,7 @@ class Writer:
         self._announce = announce
         self._reports = reports
         self._on_outage = on_outage
+        self._narration = narration or UnlimitedNarrator()
 
     async def write(
         self,
@@ -126,9 +131,18 @@ class Writer:
                     ev.NarrationGrew(key, session.id, session.language, segment.id, text)
                 )
 
+        async def on_queued(ahead: int) -> None:
+            params = (("ahead", str(ahead)),)
+            await self._announce(
+                ev.Notice(key, session.id, session.language, Msg.NARRATOR_BUSY, params)
+            )
+
         try:
-            async with self._gpu.text_turn(session.place, session.id, f"text-{segment.id}"):
-                request = await self._segment_request(session, segment)
+            request = await self._segment_request(session, segment)
+            async with (
+                self._narration.turn(session.place, TextKind.STORY, on_queued),
+                self._gpu.text_turn(session.place, session.id, f"text-{segment.id}"),
+            ):
                 draft = await self._narrator.write_segment(request, on_text)
         except NarratorError as err:
             reason = next(
@@ -178,7 +192,10 @@ class Writer:
             )
         else:
             memory = await self._store.memory(session.id)
-            async with self._gpu.text_turn(session.place, session.id, f"prompt-{segment.id}"):
+            async with (
+                self._narration.turn(session.place, TextKind.IMAGE_PROMPT),
+                self._gpu.text_turn(session.place, session.id, f"prompt-{segment.id}"),
+            ):
                 prompt = await self._prompts.image_prompt(session.genre, segment, memory)
             await self._store.set_image_prompt(
                 segment.id, prompt.positive, prompt.negative, prompt.source
@@ -231,7 +248,7 @@ class Writer:
         earlier = [
             s for s in await self._store.live_segments(session.id) if s.index < segment.index
         ]
-        memory = await self._refresh_memory(session, earlier)
+        memory = await self._refresh_memory(session, earlier, f"memory-{segment.id}")
         # Everything the summary does not cover yet goes verbatim, at least the last few.
         unsummarised = [s for s in earlier if s.index > memory.summary_upto]
         keep = max(self._config.recent_segments, len(unsummarised))
@@ -246,7 +263,9 @@ class Writer:
             chosen=segment.prompt_choice,
         )
 
-    async def _refresh_memory(self, session: Session, earlier: list[Segment]) -> StoryMemory:
+    async def _refresh_memory(
+        self, session: Session, earlier: list[Segment], job_id: str
+    ) -> StoryMemory:
         """Fold old segments into the summary every `memory_every` segments."""
         memory = await self._store.memory(session.id)
         cutoff = len(earlier) - self._config.recent_segments
@@ -254,7 +273,11 @@ class Writer:
         if len(due) < self._config.memory_every:
             return memory
         try:
-            updated = await self._narrator.update_memory(session.language, memory, due)
+            async with (
+                self._narration.turn(session.place, TextKind.MEMORY),
+                self._gpu.text_turn(session.place, session.id, job_id),
+            ):
+                updated = await self._narrator.update_memory(session.language, memory, due)
         except NarratorError as err:
             log.warning("story %d: memory not refreshed (%s); keeping the old one", session.id, err)
             return memory

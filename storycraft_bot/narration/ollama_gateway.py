@@ -28,6 +28,7 @@ from storycraft_bot.core.errors import (
     NarratorTimeout,
     NarratorUnavailable,
 )
+from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer, ServerDown
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ Message = Mapping[str, str]
 OnContent = Callable[[str], Awaitable[None]]
 
 _RETRYABLE_STATUS = {408, 409, 429}
+#: A reply that is not streamed has no first token to wait for: it may take this long per
+#: token it may hold (a CPU model writes 1-5 a second) on top of FIRST_TOKEN_TIMEOUT.
+SECONDS_PER_UNSTREAMED_TOKEN = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +75,12 @@ class OllamaGateway:
 
     def __init__(
         self,
-        client: ollama.AsyncClient,
-        http: httpx.AsyncClient,
+        pool: OllamaPool,
         config: OllamaConfig,
         rng: random.Random | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._client = client
-        self._http = http  # for /api/version, which the official client does not wrap
+        self._pool = pool
         self._config = config
         self._rng = rng or random.Random()
         self._clock = clock or SystemClock()
@@ -88,37 +90,52 @@ class OllamaGateway:
     def config(self) -> OllamaConfig:
         return self._config
 
+    @property
+    def pool(self) -> OllamaPool:
+        return self._pool
+
     async def version(self) -> str:
-        """Ollama's version string (raises NarratorUnavailable when unreachable)."""
-        try:
-            response = await self._http.get("/api/version")
-            response.raise_for_status()
-            return str(response.json().get("version", "?"))
-        except (httpx.HTTPError, ValueError) as err:
-            raise NarratorUnavailable(f"Ollama is not reachable: {_describe(err)}") from err
+        """The first answering server's version (NarratorUnavailable when none answers)."""
+        failure: BaseException | None = None
+        for server in self._pool.healthy() or list(self._pool.servers):
+            try:
+                response = await server.http.get("/api/version")
+                response.raise_for_status()
+                return str(response.json().get("version", "?"))
+            except (httpx.HTTPError, ValueError) as err:
+                failure = err
+        reason = _describe(failure) if failure is not None else "no server"
+        raise NarratorUnavailable(f"Ollama is not reachable: {reason}") from failure
 
     async def installed_models(self) -> list[str]:
-        """Names of the models in /api/tags."""
+        """Names of the models in /api/tags (of the least busy healthy server)."""
+        server = self._pool.acquire()
         try:
-            listing = await self._client.list()
+            listing = await server.client.list()
         except Exception as err:
             raise _map_error(err, "") from err
+        finally:
+            self._pool.release(server)
         return [m.model for m in listing.models if m.model]
 
     async def loaded_models(self) -> list[str]:
-        """Models loaded in memory now (/api/ps)."""
-        try:
-            listing = await self._client.ps()
-        except Exception as err:
-            raise _map_error(err, "") from err
-        return [m.model for m in listing.models if m.model]
+        """Models loaded in memory now (/api/ps), on any healthy server."""
+        loaded: list[str] = []
+        for server in self._pool.healthy():
+            try:
+                listing = await server.client.ps()
+            except Exception as err:
+                raise _map_error(err, "") from err
+            loaded += [m.model for m in listing.models if m.model and m.model not in loaded]
+        return loaded
 
     async def unload(self, model: str) -> None:
-        """Unload a model from GPU memory at once (`keep_alive: 0`)."""
-        try:
-            await self._client.generate(model=model, prompt="", keep_alive=0)
-        except Exception as err:
-            raise _map_error(err, model) from err
+        """Unload a model from GPU memory at once (`keep_alive: 0`) on every healthy server."""
+        for server in self._pool.healthy():
+            try:
+                await server.client.generate(model=model, prompt="", keep_alive=0)
+            except Exception as err:
+                raise _map_error(err, model) from err
 
     async def chat(
         self,
@@ -137,7 +154,8 @@ class OllamaGateway:
         if num_predict is not None:
             ceiling = options.get("num_predict")
             options["num_predict"] = min(num_predict, ceiling) if ceiling else num_predict
-        attempt = 0
+        attempt = switches = 0
+        servers = len(self._pool.servers)
         while True:
             try:
                 return await self._chat_once(current, messages, schema, options, on_content)
@@ -149,6 +167,9 @@ class OllamaGateway:
                 self._unavailable_models.add(current)
                 current = replacement
             except NarratorUnavailable as err:
+                if isinstance(err, ServerDown) and self._pool.healthy() and switches < servers:
+                    switches += 1  # no pause: another server takes it at once
+                    continue
                 if attempt >= self._config.retries:
                     raise
                 attempt += 1
@@ -185,19 +206,29 @@ class OllamaGateway:
         options: Mapping[str, Any],
         on_content: OnContent | None,
     ) -> ChatResult:
-        progress = _Progress(self._clock.now() + self._config.first_token_timeout)
+        first = self._config.first_token_timeout
+        if on_content is None:  # one whole reply: give it the time its length may take
+            first += SECONDS_PER_UNSTREAMED_TOKEN * int(options.get("num_predict") or 0)
+        progress = _Progress(self._clock.now() + first)
+        server = self._pool.acquire()
         reader = asyncio.create_task(
-            self._read_stream(model, messages, schema, options, on_content, progress)
+            self._read_stream(server, model, messages, schema, options, on_content, progress)
         )
         watchdog = asyncio.create_task(self._watch(reader, progress))
         try:
-            return await reader
+            result = await reader
         except asyncio.CancelledError:
             if progress.stalled is None:
                 raise  # our caller was cancelled, not the reply
             raise NarratorTimeout(progress.stalled.format(model=model)) from None
+        except ServerDown as err:
+            self._pool.mark_down(server, str(err))
+            raise
         finally:
             watchdog.cancel()
+            self._pool.release(server)
+        self._pool.mark_up(server)
+        return result
 
     async def _watch(self, reader: asyncio.Task[ChatResult], progress: _Progress) -> None:
         """Cancel the reader once no token came before the deadline (moved by each token)."""
@@ -215,6 +246,7 @@ class OllamaGateway:
 
     async def _read_stream(
         self,
+        server: OllamaServer,
         model: str,
         messages: Sequence[Message],
         schema: Mapping[str, Any] | None,
@@ -223,14 +255,20 @@ class OllamaGateway:
         progress: _Progress,
     ) -> ChatResult:
         pieces: list[str] = []
+        request: dict[str, Any] = {
+            "model": model,
+            "messages": [dict(m) for m in messages],
+            "format": dict(schema) if schema is not None else None,
+            "options": dict(options),
+            "keep_alive": self._config.keep_alive,
+        }
         try:
-            stream: AsyncIterator[ollama.ChatResponse] = await self._client.chat(
-                model=model,
-                messages=[dict(m) for m in messages],
-                format=dict(schema) if schema is not None else None,
-                options=dict(options),
-                keep_alive=self._config.keep_alive,
-                stream=True,
+            if on_content is None:  # nobody watches it being written: one JSON reply
+                whole: ollama.ChatResponse = await server.client.chat(**request, stream=False)
+                content = whole.message.content or ""
+                return ChatResult(content, whole.model or model, whole.done_reason or "")
+            stream: AsyncIterator[ollama.ChatResponse] = await server.client.chat(
+                **request, stream=True
             )
             async for part in stream:
                 progress.tokens += 1
@@ -238,13 +276,15 @@ class OllamaGateway:
                 content = part.message.content or ""
                 if content:
                     pieces.append(content)
-                    if on_content is not None:
-                        await on_content("".join(pieces))
+                    await on_content("".join(pieces))
                 if part.done:
                     return ChatResult("".join(pieces), part.model or model, part.done_reason or "")
             raise NarratorUnavailable("the reply ended before Ollama said it was done")
         except NarratorError:
             raise
+        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as err:
+            # httpx-aiohttp reports a refused connection as ConnectTimeout
+            raise ServerDown(f"cannot talk to Ollama at {server.name}: {_describe(err)}") from err
         except Exception as err:
             raise _map_error(err, model) from err
 

@@ -1,0 +1,150 @@
+"""CPU per streamed NDJSON line for the ways the bot can read Ollama's stream.
+
+The fake server runs in its own process, so the CPU measured here (this process's
+`time.process_time()`) is the client's alone: transport, JSON, and the ollama client's
+pydantic models where it is used. Every pool is sized for the streams at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from multiprocessing.synchronize import Event
+
+import aiohttp
+import httpx
+import ollama
+from aiohttp import web
+from httpx_aiohttp import AiohttpTransport
+
+LINES = 100  # per reply
+MESSAGES = [{"role": "user", "content": "go"}]
+
+
+def _serve(port: int, ready: Event) -> None:
+    line = (
+        json.dumps(
+            {
+                "model": "m",
+                "created_at": "2025-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": "word "},
+                "done": False,
+            }
+        ).encode()
+        + b"\n"
+    )
+    last = (
+        json.dumps(
+            {
+                "model": "m",
+                "created_at": "2025-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                "done_reason": "stop",
+            }
+        ).encode()
+        + b"\n"
+    )
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        for _ in range(LINES):
+            await response.write(line)
+            await asyncio.sleep(0.002)  # one line a chunk, as tokens arrive
+        await response.write(last)
+        await response.write_eof()
+        return response
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/api/chat", chat)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+Reader = Callable[[], Awaitable[int]]
+
+
+async def _measure(
+    streams: int, make: Callable[[str], tuple[Reader, Callable[[], Awaitable[None]]]], url: str
+) -> float:
+    read, close = make(url)
+    await asyncio.gather(*(read() for _ in range(min(streams, 20))))  # warm the pool
+    started = time.process_time()
+    lines = sum(await asyncio.gather(*(read() for _ in range(streams))))
+    cpu = time.process_time() - started
+    await close()
+    return cpu / lines * 1e6
+
+
+def official(transport: bool) -> Callable[[str], tuple[Reader, Callable[[], Awaitable[None]]]]:
+    def make(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
+        limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
+        extra = {"transport": AiohttpTransport(limits=limits)} if transport else {}
+        client = ollama.AsyncClient(host=url, timeout=60, limits=limits, **extra)
+
+        async def read() -> int:
+            count = 0
+            async for _ in await client.chat(model="m", messages=MESSAGES, stream=True):
+                count += 1
+            return count
+
+        async def close() -> None:
+            await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
+
+        return read, close
+
+    return make
+
+
+def bare(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=600))
+
+    async def read() -> int:
+        count = 0
+        async with session.post(f"{url}/api/chat", json={"model": "m", "messages": MESSAGES}) as r:
+            async for line in r.content:
+                json.loads(line)
+                count += 1
+        return count
+
+    return read, session.close
+
+
+def bench_transport(streams: int = 200) -> None:
+    """µs of CPU per NDJSON line for each client at `streams` streams at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ready = multiprocessing.get_context("spawn").Event()
+    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port, ready))
+    server.start()
+    ready.wait(20)
+    url = f"http://127.0.0.1:{port}"
+    figures: dict[str, float] = {}
+    try:
+        for name, make in (
+            ("ollama client, httpx default transport", official(False)),
+            ("ollama client, httpx-aiohttp transport", official(True)),
+            ("bare aiohttp NDJSON reader", bare),
+        ):
+            figures[name] = min(asyncio.run(_measure(streams, make, url)) for _ in range(2))
+            print(f"transport: {name}: {figures[name]:.0f} µs CPU per line at {streams} streams")
+    finally:
+        server.terminate()
+        server.join()
+
+
+if __name__ == "__main__":
+    bench_transport()
