@@ -274,13 +274,15 @@ async def test_a_token_guards_every_request(make_web: WebFactory, browsers: Open
 async def test_the_picture_waits_in_its_section_then_is_served_with_an_etag(
     make_web: WebFactory, browsers: Open, fake_comfy: FakeComfyUI
 ) -> None:
-    fake_comfy.hold = True
+    fake_comfy.hold = True  # the first story's picture takes the one GPU slot and stays
     rig = await make_web(comfy=fake_comfy)
-    alice = await browsers(rig)
+    first, alice = await browsers(rig), await browsers(rig)
+    await first.start()
+    await rig.engine.wait_idle()
     await alice.start()
     await alice.connect()
     await alice.until(lambda: 'class="picture waiting"' in alice.text)
-    assert "Picture queued" in alice.text
+    assert "Picture queued (0 pictures ahead)" in alice.text  # waits behind the running one
     fake_comfy.release()
     await alice.until(lambda: "<img " in alice.text)
     image = alice.text.split("<img ", 1)[1].split(">", 1)[0]
