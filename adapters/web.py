@@ -124,7 +124,7 @@ class WebAdapter(Screen[str]):
                 web.post("/start", self._on_start),
                 web.get("/s/{story}", self._on_story),
                 web.get("/s/{story}/ws", self._on_socket),
-                web.get("/pictures/{name}", self._on_picture),
+                web.get("/pictures/{folder}/{name}", self._on_picture),
                 web.static("/static", STATIC),
             ]
         )
@@ -195,7 +195,7 @@ class WebAdapter(Screen[str]):
         url, size = "", None
         if card.picture_path:
             path = Path(card.picture_path)
-            url = f"/pictures/{quote(path.name)}"
+            url = f"/pictures/{quote(path.parent.name)}/{quote(path.name)}"
             size = self._size(path)
         return page.PartView(
             card.segment_id,
@@ -407,9 +407,11 @@ class WebAdapter(Screen[str]):
 
     async def _on_picture(self, request: web.Request) -> web.StreamResponse:
         """A picture, revalidated by ETag (aiohttp's FileResponse answers 304 itself)."""
-        name = request.match_info["name"]
-        path = self._config.pictures_dir / name
-        if not PICTURE_NAME.fullmatch(name) or not path.is_file():
+        folder, name = request.match_info["folder"], request.match_info["name"]
+        path = self._config.pictures_dir / folder / name
+        if not (folder.isascii() and folder.isdigit() and PICTURE_NAME.fullmatch(name)):
+            raise web.HTTPNotFound()
+        if not path.is_file():
             raise web.HTTPNotFound()
         return web.FileResponse(path, headers={"Cache-Control": "private, no-cache"})
 

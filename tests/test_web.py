@@ -258,7 +258,7 @@ async def test_the_socket_refuses_other_origins(make_web: WebFactory, browsers: 
 async def test_a_token_guards_every_request(make_web: WebFactory, browsers: Open) -> None:
     rig = await make_web(token="s3cret-token")
     alice = await browsers(rig)
-    for path in ("/", "/static/story.js", "/pictures/x.png", f"/s/{'A' * 32}/ws"):
+    for path in ("/", "/static/story.js", "/pictures/1/x.png", f"/s/{'A' * 32}/ws"):
         async with alice.http.get(rig.url + path) as response:
             assert response.status == 401, path
     async with alice.http.get(rig.url + "/?token=wrong") as response:
@@ -296,7 +296,7 @@ async def test_the_picture_waits_in_its_section_then_is_served_with_an_etag(
         etag = response.headers["ETag"]
     async with alice.http.get(rig.url + source, headers={"If-None-Match": etag}) as response:
         assert response.status == 304
-    async with alice.http.get(rig.url + "/pictures/..%2Fstory.sqlite3") as response:
+    async with alice.http.get(rig.url + "/pictures/1/..%2F..%2Fstory.sqlite3") as response:
         assert response.status == 404
 
 
