@@ -383,7 +383,11 @@ async def test_a_wrong_telegram_token_is_one_line_without_the_token(
     tmp_path: Path, fake_ollama: FakeOllama, tg: FakeTelegram
 ) -> None:
     code, _, err = await run_bot(
-        tmp_path, OLLAMA_URL=fake_ollama.url, TELEGRAM_TOKEN="999:wrong", TELEGRAM_API_URL=tg.url
+        tmp_path,
+        OLLAMA_URL=fake_ollama.url,
+        TELEGRAM_TOKEN="999:wrong",
+        TELEGRAM_API_URL=tg.url,
+        WEB_ENABLED="false",  # else the bot plays on in the browser
     )
     assert code == 1
     assert "Telegram refused TELEGRAM_TOKEN: check it with @BotFather" in err
