@@ -32,6 +32,7 @@ lint: $(BIN)/.installed
 
 # Branch coverage of the whole run, bot.py and the console spawned by tests included.
 test: lint
+	sh tests/install_chromium.sh
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -q -m "not stress"
 	$(BIN)/coverage combine --quiet

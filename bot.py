@@ -24,6 +24,7 @@ from telegram.error import InvalidToken, TelegramError
 from adapters.console import ConsoleView, run_console, stdin_lines
 from adapters.discord_bot import DiscordAdapter, DiscordConfig
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
+from adapters.web import WebAdapter, WebConfig
 from config import shipped_workflows
 from config.log_setup import configure_logging
 from config.settings import Settings, load_settings
@@ -62,8 +63,9 @@ MIB = 1024 * 1024
 log = logging.getLogger("storycraft")
 
 NO_PLATFORM = (
-    "No chat platform is configured: set DISCORD_TOKEN or TELEGRAM_TOKEN in .env "
-    "(see .env.example), or run `python bot.py console` to play in this terminal."
+    "No platform is configured: set DISCORD_TOKEN or TELEGRAM_TOKEN in .env "
+    "(see .env.example) or WEB_ENABLED=true to play in the browser, "
+    "or run `python bot.py console` to play in this terminal."
 )
 
 
@@ -203,7 +205,8 @@ async def build_illustrator(
 
 async def run(settings: Settings, *, console: bool) -> int:
     """Build everything, run until stopped, close everything. Returns the exit code."""
-    if not console and settings.discord_token is None and settings.telegram_token is None:
+    chats = settings.discord_token is not None or settings.telegram_token is not None
+    if not console and not chats and not settings.web_enabled:
         print(NO_PLATFORM, file=sys.stderr)
         return 2
     stop = asyncio.Event()
@@ -291,10 +294,13 @@ async def run(settings: Settings, *, console: bool) -> int:
             if discord_adapter is not None:
                 stack.push_async_callback(discord_adapter.stop)
                 running.append(Platform.DISCORD)
+        if settings.web_enabled:
+            web = await start_web(settings, engine, screens, router, clock)
+            if web is not None:
+                stack.push_async_callback(web.stop)
+                running.append(Platform.WEB)
         if not running:
-            print(
-                "storycraft: no chat platform could be started (see the log above)", file=sys.stderr
-            )
+            print("storycraft: no platform could be started (see the log above)", file=sys.stderr)
             return 1
         await engine.resume(running)
         log.info(
@@ -343,6 +349,36 @@ async def start_discord(
     router.unregister(Platform.DISCORD)
     await adapter.stop()
     return None
+
+
+async def start_web(
+    settings: Settings,
+    engine: StoryEngine,
+    screens: ScreenRecords,
+    router: PlatformRouter,
+    clock: Clock,
+) -> WebAdapter | None:
+    """The web adapter, listening; None (and one log line) if its port is taken."""
+    token = settings.web_token.get_secret_value() if settings.web_token else ""
+    config = WebConfig(
+        host=settings.web_host,
+        port=settings.web_port,
+        token=token,
+        public_url=settings.web_public_url,
+        pictures_dir=settings.data_dir / "pictures",
+        language=Language(settings.story_language),
+    )
+    adapter = WebAdapter(engine, screens, config, clock)
+    router.register(Platform.WEB, adapter)
+    try:
+        address = await adapter.start()
+    except OSError as err:
+        router.unregister(Platform.WEB)
+        log.error("the web adapter could not listen on %s:%s (%s)", config.host, config.port, err)
+        return None
+    hint = " (add ?token=<WEB_TOKEN> once)" if token else ""
+    print(f"StoryCraft in the browser: {address}{hint}", flush=True)
+    return adapter
 
 
 async def start_telegram(
@@ -416,7 +452,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(
         settings.log_level,
-        [s.get_secret_value() for s in (settings.discord_token, settings.telegram_token) if s],
+        [
+            s.get_secret_value()
+            for s in (settings.discord_token, settings.telegram_token, settings.web_token)
+            if s
+        ],
         quiet=args.mode == "console",  # keep the story readable
     )
     try:

@@ -6,12 +6,13 @@ the environment at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storycraft_bot.core.errors import SettingsError
@@ -78,7 +79,11 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
 
-    # Web: where the web adapter is reachable from outside, e.g. http://host:8080 ("" none)
+    # The web adapter (a story page per story, in the browser)
+    web_enabled: bool = True
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8080, ge=0, le=65535)
+    web_token: SecretStr | None = None
     web_public_url: str = ""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -88,15 +93,23 @@ class Settings(BaseSettings):
     def _url_is_whole(cls, value: str) -> str:
         return check_url(value)
 
-    @field_validator("discord_token", "telegram_token", "discord_test_guild", mode="before")
+    @field_validator("web_public_url")
+    @classmethod
+    def _public_url_is_whole(cls, value: str) -> str:
+        return check_url(value) if value.strip() else ""
+
+    @model_validator(mode="after")
+    def _web_token_off_loopback(self) -> Settings:
+        if self.web_enabled and self.web_token is None and not is_loopback(self.web_host):
+            raise ValueError(f"WEB_TOKEN is required when WEB_HOST is {self.web_host!r}")
+        return self
+
+    @field_validator(
+        "discord_token", "telegram_token", "discord_test_guild", "web_token", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("web_public_url")
-    @classmethod
-    def _optional_url(cls, value: str) -> str:
-        return check_url(value) if value.strip() else ""
 
     @field_validator("comfyui_urls", "ollama_urls")
     @classmethod
@@ -151,6 +164,16 @@ def keep_alive_value(text: str) -> str | float:
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         raise ValueError("must be a finite number of seconds")
     return int(seconds) if seconds.is_integer() else seconds
+
+
+def is_loopback(host: str) -> bool:
+    """The host name or address is this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_url(value: str) -> str:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from config.settings import Settings
@@ -28,6 +29,7 @@ def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
         DATA_DIR=str(tmp_path / "data"),
         STORY_LANGUAGE="en",
         PYTHONUNBUFFERED="1",
+        WEB_PORT="0",  # any free port: tests run side by side
     )
     env.update(values)
     return env
@@ -111,12 +113,41 @@ async def console(start_console: Callable[..., Awaitable[Console]]) -> Console:
     return await start_console()
 
 
-async def test_no_token_says_how_to_configure(tmp_path: Path) -> None:
-    code, _, err = await run_bot(tmp_path)
+async def test_no_platform_says_how_to_configure(tmp_path: Path) -> None:
+    code, _, err = await run_bot(tmp_path, WEB_ENABLED="false")
     assert code == 2
     assert "set DISCORD_TOKEN or TELEGRAM_TOKEN" in err
+    assert "WEB_ENABLED=true" in err
     assert "python bot.py console" in err
     assert "Traceback" not in err
+
+
+async def test_no_token_plays_in_the_browser(tmp_path: Path, fake_ollama: FakeOllama) -> None:
+    process = await spawn_bot(tmp_path, OLLAMA_URL=fake_ollama.url, WEB_PORT="0")
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(20):
+            line = (await process.stdout.readline()).decode()
+        assert line.startswith("StoryCraft in the browser: http://127.0.0.1:")
+        address = line.split(": ", 1)[1].strip()
+        async with aiohttp.ClientSession() as http, http.get(address + "/") as page:
+            assert page.status == 200
+            assert 'action="/start"' in await page.text()
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.stderr is not None
+    assert "Traceback" not in (await process.stderr.read()).decode()
+
+
+async def test_the_web_off_loopback_needs_a_token(tmp_path: Path) -> None:
+    code, _, err = await run_bot(tmp_path, WEB_HOST="0.0.0.0")
+    assert code == 2
+    assert "WEB_TOKEN is required when WEB_HOST is '0.0.0.0'" in err
 
 
 async def test_a_bad_setting_is_one_line(tmp_path: Path) -> None:
@@ -352,7 +383,11 @@ async def test_a_wrong_telegram_token_is_one_line_without_the_token(
     tmp_path: Path, fake_ollama: FakeOllama, tg: FakeTelegram
 ) -> None:
     code, _, err = await run_bot(
-        tmp_path, OLLAMA_URL=fake_ollama.url, TELEGRAM_TOKEN="999:wrong", TELEGRAM_API_URL=tg.url
+        tmp_path,
+        OLLAMA_URL=fake_ollama.url,
+        TELEGRAM_TOKEN="999:wrong",
+        TELEGRAM_API_URL=tg.url,
+        WEB_ENABLED="false",  # else the bot plays on in the browser
     )
     assert code == 1
     assert "Telegram refused TELEGRAM_TOKEN: check it with @BotFather" in err

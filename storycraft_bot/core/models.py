@@ -17,6 +17,7 @@ class Platform(enum.StrEnum):
     DISCORD = "discord"
     TELEGRAM = "telegram"
     CONSOLE = "console"
+    WEB = "web"
 
 
 class Language(enum.StrEnum):

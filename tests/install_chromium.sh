@@ -1,0 +1,10 @@
+#!/bin/sh
+# The browser tests drive the system's Chromium (Playwright cannot download its own here).
+# Install it from Debian's packages when it is missing and we may; otherwise the browser
+# tests fail and say how to install it.
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing chromium for the browser tests (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+exit 0
