@@ -91,7 +91,8 @@ class SqlStore:
         if table not in TABLES:
             raise StorageError(f"unknown table {table}")
         for row in await self._all(f"SELECT * FROM {table}"):  # a name from TABLES
-            yield {column: row[column] for column in row.keys()}
+            # Iterating a sqlite3.Row gives its values, hence keys().
+            yield {column: row[column] for column in row.keys()}  # noqa: SIM118
 
     # Sessions
 

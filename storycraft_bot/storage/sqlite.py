@@ -144,9 +144,7 @@ class Store(SqlStore):
             raise StorageError(
                 f"migration failed, database left at version {current}: {err}"
             ) from err
-        log.info(
-            "database %s migrated from version %d to %d", self._path, current, pending[-1][0]
-        )
+        log.info("database %s migrated from version %d to %d", self._path, current, pending[-1][0])
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_SqliteTx]:
