@@ -406,8 +406,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", help="copy-db: sqlite:///path/to/file")
     parser.add_argument("--to", dest="target", help="copy-db: postgresql://user@host/database")
     args = parser.parse_args(argv)
-    if args.mode == "copy-db":
-        return copy_db(args.source, args.target)
     try:
         settings = load_settings(args.env_file)
     except StoryCraftError as err:
@@ -420,7 +418,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             urlsplit(settings.database_url.get_secret_value()).password or "",
         ],
         quiet=args.mode == "console",  # keep the story readable
+        form=settings.log_format,
     )
+    if args.mode == "copy-db":
+        return copy_db(args.source, args.target)
     try:
         return asyncio.run(run(settings, console=args.mode == "console"))
     except StoryCraftError as err:

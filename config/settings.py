@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("ollama_url", "telegram_api_url")
     @classmethod

@@ -4,6 +4,7 @@ in the terminal with PostgreSQL as the store."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -66,9 +67,11 @@ async def test_copy_db_copies_everything_keeping_ids_and_refuses_a_second_copy(
     url = postgres_server.fresh_url()
     args = ("copy-db", "--from", f"sqlite:///{sqlite_path}", "--to", url)
 
-    code, out, err = await run_bot(tmp_path, *args)
+    code, out, err = await run_bot(tmp_path, *args, LOG_FORMAT="json")
     assert code == 0, err
     assert "sessions: 2, segments: 2, votes: 2, story_memory: 1" in out
+    logged = [json.loads(line) for line in err.splitlines()]  # LOG_FORMAT=json: every line
+    assert any("migrated from version 0 to" in entry["message"] for entry in logged)
 
     async with Store(sqlite_path) as before, PostgresStore(url) as after:
         for table in ("sessions", "segments", "votes", "story_memory", "message_refs"):
