@@ -47,8 +47,8 @@ def _free_port() -> int:
 class PostgresServer:
     """One throwaway cluster; `start()`, `fresh_url()` per test, `stop()`."""
 
-    def __init__(self) -> None:
-        self.bin = server_binaries()
+    def __init__(self, binaries: Path | None = None) -> None:
+        self.bin = binaries or server_binaries()
         self.folder = Path(tempfile.mkdtemp(prefix="storycraft-pg-"))
         self.port = _free_port()
         self._names = itertools.count(1)
@@ -63,7 +63,7 @@ class PostgresServer:
             raise PostgresUnavailable(f"{' '.join(command)} failed: {done.stderr or done.stdout}")
 
     def start(self) -> None:
-        if self.bin is None:
+        if self.bin is None or not (self.bin / "initdb").exists():
             raise PostgresUnavailable(INSTALL_HINT)
         if self._as_postgres:
             shutil.chown(self.folder, "postgres")

@@ -27,7 +27,7 @@ from storycraft_bot.storage.postgres import PostgresStore, safe_url
 from storycraft_bot.storage.sqlite import Store
 from storycraft_bot.storage.target import Backend, database_target
 from tests.conftest import GROUP, PRIVATE
-from tests.postgres_server import PostgresServer
+from tests.postgres_server import PostgresServer, PostgresUnavailable
 from tests.test_bot_cli import Console, run_bot, start_console
 
 __all__ = ["start_console"]  # the fixture, used here too
@@ -157,3 +157,11 @@ def test_database_url_forms() -> None:
     assert database_target("postgres://h/db", Path()).backend is Backend.POSTGRES
     with pytest.raises(ValueError, match="sqlite:///"):
         database_target("mysql://h/db", Path())
+
+
+def test_without_server_binaries_the_tests_are_told_how_to_install_them(tmp_path: Path) -> None:
+    server = PostgresServer(binaries=tmp_path / "no-bin")
+    with pytest.raises(PostgresUnavailable, match="apt-get install postgresql"):
+        server.start()
+    server.stop()
+    assert not server.folder.exists()
