@@ -33,6 +33,8 @@ lint: $(BIN)/.installed
 # Branch coverage of the whole run, bot.py and the console spawned by tests included.
 test: lint
 	sh tests/install_chromium.sh
+	# A real PostgreSQL for the storage tests: the binaries, installed when missing.
+	bash .ci/postgres-binaries
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -q -m "not stress"
 	$(BIN)/coverage combine --quiet

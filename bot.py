@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import discord
 import httpx
@@ -55,8 +56,9 @@ from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import ComfyIllustrator
 from storycraft_bot.pictures.workflow import Workflow, find_workflow, load_workflow
+from storycraft_bot.storage.copy_db import copy_database
 from storycraft_bot.storage.lock import DatabaseLock
-from storycraft_bot.storage.sqlite import Store
+from storycraft_bot.storage.target import Backend, database_target, open_store
 
 MIB = 1024 * 1024
 
@@ -220,7 +222,9 @@ async def run(settings: Settings, *, console: bool) -> int:
     longest = settings.first_token_timeout + SECONDS_PER_UNSTREAMED_TOKEN * settings.num_predict
     timeout = httpx.Timeout(settings.connect_timeout, read=max(longest, settings.token_timeout))
     async with contextlib.AsyncExitStack() as stack:
-        stack.enter_context(DatabaseLock(settings.database_path))  # one process per file
+        database = database_target(settings.database_url.get_secret_value(), settings.database_path)
+        if database.backend is Backend.SQLITE:
+            stack.enter_context(DatabaseLock(database.path))  # one process per file
         clock = SystemClock()
         pool = await stack.enter_async_context(
             open_pool(
@@ -246,7 +250,9 @@ async def run(settings: Settings, *, console: bool) -> int:
             httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=settings.connect_timeout))
         )
         writable_folder(settings.data_dir, "DATA_DIR")
-        store = await stack.enter_async_context(Store(settings.database_path))
+        store = await stack.enter_async_context(
+            open_store(database, pool_size=settings.database_pool_size)
+        )
         illustrator, gate = await build_illustrator(settings, comfy_http, gateway, clock)
         if isinstance(illustrator, ComfyIllustrator):
             # Closed before the database, so a cancelled picture never reports into it.
@@ -442,8 +448,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # keeps its RetryAfter (a 429) from raising a deprecation warning on every flood wait.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = argparse.ArgumentParser(prog="bot.py", description="StoryCraft story bot")
-    parser.add_argument("mode", nargs="?", choices=["console"], help="play in this terminal")
+    parser.add_argument(
+        "mode",
+        nargs="?",
+        choices=["console", "copy-db"],
+        help="console: play in this terminal; copy-db: copy a SQLite database into PostgreSQL",
+    )
     parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    parser.add_argument("--from", dest="source", help="copy-db: sqlite:///path/to/file")
+    parser.add_argument("--to", dest="target", help="copy-db: postgresql://user@host/database")
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.env_file)
@@ -453,12 +466,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(
         settings.log_level,
         [
-            s.get_secret_value()
-            for s in (settings.discord_token, settings.telegram_token, settings.web_token)
-            if s
+            *(
+                s.get_secret_value()
+                for s in (settings.discord_token, settings.telegram_token, settings.web_token)
+                if s
+            ),
+            urlsplit(settings.database_url.get_secret_value()).password or "",
         ],
         quiet=args.mode == "console",  # keep the story readable
+        form=settings.log_format,
     )
+    if args.mode == "copy-db":
+        return copy_db(args.source, args.target)
     try:
         return asyncio.run(run(settings, console=args.mode == "console"))
     except StoryCraftError as err:
@@ -466,6 +485,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def copy_db(source: str | None, target: str | None) -> int:
+    """`bot.py copy-db --from sqlite:///… --to postgresql://…`; 0 when copied."""
+    if not source or not target:
+        print(
+            "storycraft: copy-db needs --from sqlite:///… and --to postgresql://…", file=sys.stderr
+        )
+        return 2
+    try:
+        copied = asyncio.run(
+            copy_database(database_target(source, Path()), database_target(target, Path()))
+        )
+    except (StoryCraftError, ValueError) as err:
+        print(f"storycraft: copy-db: {err}", file=sys.stderr)
+        return 1
+    print("copied " + ", ".join(f"{table}: {rows}" for table, rows in copied.items()))
+    return 0
 
 
 if __name__ == "__main__":

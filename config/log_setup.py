@@ -3,14 +3,20 @@
 The redaction is a filter on every handler of the root logger, so it sees the records of
 python-telegram-bot, discord.py, httpx and our own code alike, at every level: the
 libraries log their API URLs, and a Telegram URL carries the bot token (".../bot<TOKEN>/").
+With LOG_FORMAT=json each line is one JSON object, built from the record after that filter.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+
+LogFormat = Literal["text", "json"]
 
 REDACTED = "<redacted>"
 # A Telegram bot token anywhere, also inside URLs that were not configured by us.
@@ -42,10 +48,35 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str, secrets: Iterable[str], *, quiet: bool = False) -> None:
-    """Log to stderr at `level` with every secret redacted; `quiet` keeps only warnings."""
+class JsonLines(logging.Formatter):
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message and, after
+    an exception, its traceback as one string (so a line never breaks)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(
+    level: str, secrets: Iterable[str], *, quiet: bool = False, form: LogFormat = "text"
+) -> None:
+    """Log to stderr at `level` with every secret redacted; `quiet` keeps only warnings;
+    `form` "json" writes one JSON object per line."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonLines()
+        if form == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
 
     # Storage
     database_path: Path = Path("data/storycraft.sqlite3")
+    # sqlite:///path or postgresql://user:password@host/name; empty: DATABASE_PATH.
+    database_url: SecretStr = SecretStr("")
+    database_pool_size: int = Field(10, ge=1, le=200)  # PostgreSQL connections per process
     data_dir: Path = Path("data")
 
     # Story defaults
@@ -87,6 +90,7 @@ class Settings(BaseSettings):
     web_public_url: str = ""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("ollama_url", "telegram_api_url")
     @classmethod
@@ -115,6 +119,14 @@ class Settings(BaseSettings):
     @classmethod
     def _urls_are_whole(cls, value: str) -> str:
         return ",".join(check_url(url) for url in value.split(",") if url.strip())
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_form(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value().strip()
+        if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must be sqlite:///path/to/file or postgresql://user@host/database")
+        return SecretStr(url)
 
     @field_validator("keep_alive")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +28,13 @@ from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import ComfyIllustrator
 from storycraft_bot.pictures.workflow import Workflow, load_workflow
+from storycraft_bot.storage.postgres import PostgresStore
 from storycraft_bot.storage.sqlite import Store
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
 from tests.fake_telegram import FakeTelegram
 from tests.fakes import FakeClock, RecordingIllustrator, RecordingView
+from tests.postgres_server import PostgresServer, PostgresUnavailable
 
 WORKFLOWS = shipped_workflows()
 PRIVATE = Place(ChannelKey(Platform.TELEGRAM, "1001"), guild_id="tg:1001", is_group=False)
@@ -47,9 +49,49 @@ async def fake_ollama() -> AsyncIterator[FakeOllama]:
     await server.stop()
 
 
+# Modules whose `store` runs on both backends; elsewhere it is SQLite only (cheaper).
+BOTH_BACKENDS = {"tests.test_storage", "tests.test_engine_story", "tests.test_engine_votes"}
+AnyStore = Store | PostgresStore
+StoreFactory = Callable[..., AnyStore]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.module.__name__ in BOTH_BACKENDS:
+        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole run; its tests fail (never skip) without one."""
+    server = PostgresServer()
+    try:
+        server.start()
+    except PostgresUnavailable as err:
+        server.stop()
+        pytest.fail(str(err), pytrace=False)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store(tmp_path / "story.sqlite3") as opened:
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def make_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreFactory:
+    """New, unopened stores on this test's one database (a second call reopens it);
+    `migrations` names another folder of numbered files for that backend."""
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.fresh_url()
+        return lambda migrations=None: PostgresStore(url, pool_size=4, migrations=migrations)
+    return lambda migrations=None: Store(tmp_path / "story.sqlite3", migrations)
+
+
+@pytest.fixture
+async def store(make_store: StoreFactory) -> AsyncIterator[AnyStore]:
+    async with make_store() as opened:
         yield opened
 
 

@@ -305,9 +305,9 @@ class FakeDiscord:
     def calls(self, method: str, prefix: str) -> list[Any]:
         return [body for m, path, body in self.requests if m == method and path.startswith(prefix)]
 
-    async def wait_until(self, check: Any) -> Any:
-        """Wait up to 10 s until `check()` is truthy (re-checked after every request)."""
-        async with asyncio.timeout(10), self._changed:
+    async def wait_until(self, check: Any, *, seconds: float = 10) -> Any:
+        """Wait up to `seconds` until `check()` is truthy (re-checked after every request)."""
+        async with asyncio.timeout(seconds), self._changed:
             await self._changed.wait_for(check)
         return check()
 

@@ -199,9 +199,9 @@ class FakeTelegram:
     def calls(self, method: str) -> list[dict[str, Any]]:
         return [params for name, params in self.requests if name == method]
 
-    async def wait_until(self, check: Any) -> Any:
-        """Wait up to 10 s until `check()` is truthy (re-checked after every request)."""
-        async with asyncio.timeout(10), self._changed:
+    async def wait_until(self, check: Any, *, seconds: float = 10) -> Any:
+        """Wait up to `seconds` until `check()` is truthy (re-checked after every request)."""
+        async with asyncio.timeout(seconds), self._changed:
             await self._changed.wait_for(check)
         return check()
 

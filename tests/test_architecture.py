@@ -14,7 +14,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "storycraft_bot"
-VENDORS = {"discord", "telegram", "httpx", "websockets", "ollama", "aiosqlite", "PIL", "aiohttp"}
+VENDORS = {
+    "discord",
+    "telegram",
+    "httpx",
+    "websockets",
+    "ollama",
+    "aiosqlite",
+    "psycopg",
+    "psycopg_pool",
+    "PIL",
+    "aiohttp",
+}
 OUTSIDE = {"adapters", "config", "bot", "bench", "tests"}
 RINGS = ("narration", "pictures", "storage")
 

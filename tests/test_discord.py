@@ -595,9 +595,13 @@ async def test_buttons_of_an_old_part_change_nothing(
 
 
 @pytest.mark.stress
+@pytest.mark.timeout(600)
 async def test_ten_thousand_forged_ids_change_nothing_and_each_is_answered(
     make_bot: BotFactory, dc: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # About what forgeries change, not the 3 s deadline (tested on its own above): a
+    # loaded machine may slow a batch that shares one event loop with the fake server.
+    dc.interaction_deadline = 10.0
     bot = await make_bot()
     dc.slash(ALICE, STORIES, "start")
     await dc.wait_until(lambda: story(dc, 1))
@@ -612,7 +616,8 @@ async def test_ten_thousand_forged_ids_change_nothing_and_each_is_answered(
             dc.click(BOB, messages[n // 25], forged[n])
             for n in range(start, min(start + BATCH, len(forged)))
         ]
-        await dc.wait_until(lambda batch=batch: all(p in dc.replies for p in batch))
+        # Generous: a loaded machine slows the batch, not what it proves.
+        await dc.wait_until(lambda batch=batch: all(p in dc.replies for p in batch), seconds=60)
         presses += batch
 
     assert {dc.reply_text(p) for p in presses} <= {

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 import pytest
 
-from config.log_setup import RedactSecrets
+from config.log_setup import JsonLines, RedactSecrets
 
 SECRET = "123456:TEST-token"
 
@@ -58,3 +59,32 @@ def test_secrets_are_redacted_from_tracebacks() -> None:
 
 def test_an_ordinary_line_is_left_alone() -> None:
     assert render((3,), "handled %d updates").strip() == "handled 3 updates"
+
+
+def test_json_lines_are_one_object_each_with_secrets_redacted() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactSecrets([SECRET]))
+    handler.setFormatter(JsonLines())
+    logger = logging.getLogger("test.json.lines")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.warning("calling %s\nnext line", f"https://api.example/bot{SECRET}/getMe")
+        try:
+            raise RuntimeError(f"failed with {SECRET}")
+        except RuntimeError:
+            logger.exception("request failed")
+    finally:
+        logger.removeHandler(handler)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first["level"] == "WARNING"
+    assert first["logger"] == "test.json.lines"
+    assert first["message"] == "calling https://api.example/bot<redacted>/getMe\nnext line"
+    assert first["time"].endswith("+00:00")
+    assert "exception" not in first
+    assert second["message"] == "request failed"
+    assert "Traceback" in second["exception"]
+    assert SECRET not in lines[1]

@@ -1,8 +1,10 @@
-"""Storage on a real SQLite file: migrations, pragmas, constraints, votes."""
+"""Storage on a real SQLite file and a real PostgreSQL server: migrations, constraints,
+votes. Tests taking `store` or `make_store` run once per backend (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,42 @@ from storycraft_bot.core.models import (
     StorySettings,
 )
 from storycraft_bot.core.store import VoteOutcome
+from storycraft_bot.storage.postgres import PostgresStore
+from storycraft_bot.storage.schema import shipped_postgres_migrations
 from storycraft_bot.storage.sqlite import (
     Store,
     discover_migrations,
     shipped_migrations,
 )
-from tests.conftest import GROUP
+from tests.conftest import GROUP, AnyStore, StoreFactory
+from tests.postgres_server import PostgresServer
 
 ALICE = Actor("u1", "Alice")
+
+
+def migrations_of(store: AnyStore) -> Path:
+    """The shipped folder of the store's backend."""
+    return shipped_migrations() if isinstance(store, Store) else shipped_postgres_migrations()
+
+
+async def execute(store: AnyStore, sql: str, params: tuple[object, ...] = ()) -> None:
+    """One raw statement on either backend (to fake what older code wrote)."""
+    if isinstance(store, Store):
+        await store.db.execute(sql, params)
+        return
+    async with store.pool.connection() as conn:
+        await conn.execute(sql.replace("?", "%s"), params)
+
+
+def test_both_backends_ship_the_same_migration_numbers() -> None:
+    sqlite_numbers = [n for n, _ in discover_migrations(shipped_migrations())]
+    postgres_numbers = [n for n, _ in discover_migrations(shipped_postgres_migrations())]
+    assert sqlite_numbers == postgres_numbers
+    assert sqlite_numbers
+
+
+async def test_a_new_database_is_at_the_newest_version(store: AnyStore) -> None:
+    assert await store.schema_version() == len(discover_migrations(migrations_of(store)))
 
 
 async def test_a_new_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
@@ -38,12 +68,47 @@ async def test_a_new_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
             assert (await cur.fetchone())[0] == 1  # type: ignore[index]
 
 
-async def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    async with Store(path) as store:
+async def test_reopening_applies_nothing_twice(make_store: StoreFactory) -> None:
+    async with make_store() as store:
         await store.create_session(GROUP, ALICE, Language.RU, "fantasy", "", StorySettings(), 1.0)
-    async with Store(path) as store:
+    async with make_store() as store:
         assert await store.live_session(GROUP.key) is not None
+
+
+async def test_a_database_newer_than_the_code_is_refused_on_either_backend(
+    make_store: StoreFactory,
+) -> None:
+    async with make_store() as store:
+        if isinstance(store, Store):
+            await execute(store, "PRAGMA user_version = 99")
+        else:
+            await execute(store, "UPDATE schema_version SET version = 99")
+    with pytest.raises(SchemaTooNewError, match="schema version 99"):
+        async with make_store():
+            pass
+
+
+async def test_postgres_migrations_apply_in_one_transaction(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "001_a.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (folder / "002_b.sql").write_text("INSERT INTO a VALUES (1); CREATE TABLE broken (;")
+    url = postgres_server.fresh_url()
+    with pytest.raises(StorageError, match="left at version 0"):
+        async with PostgresStore(url, migrations=folder):
+            pass
+    (folder / "002_b.sql").write_text("INSERT INTO a VALUES (1);")
+    async with PostgresStore(url, migrations=folder) as store:
+        assert await store.schema_version() == 2
+        assert [row["x"] async for row in rows(store, "SELECT x FROM a")] == [1]
+
+
+async def rows(store: PostgresStore, sql: str) -> AsyncIterator[dict[str, object]]:
+    async with store.pool.connection() as conn:
+        for row in await (await conn.execute(sql)).fetchall():
+            yield row
 
 
 async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
@@ -81,13 +146,13 @@ def test_a_gap_in_the_numbers_is_an_error(tmp_path: Path) -> None:
         discover_migrations(tmp_path)
 
 
-async def test_one_live_story_per_channel(store: Store) -> None:
+async def test_one_live_story_per_channel(store: AnyStore) -> None:
     await store.create_session(GROUP, ALICE, Language.RU, "fantasy", "", StorySettings(), 1.0)
     with pytest.raises(StoryActionError, match="story_exists"):
         await store.create_session(GROUP, ALICE, Language.EN, "horror", "", StorySettings(), 2.0)
 
 
-async def test_votes_are_one_per_member_and_changeable(store: Store) -> None:
+async def test_votes_are_one_per_member_and_changeable(store: AnyStore) -> None:
     session = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
     segment = await store.add_segment(session.id, 0, "", 1.0)
     segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b", "c"), "s"), 2.0)
@@ -102,7 +167,7 @@ async def test_votes_are_one_per_member_and_changeable(store: Store) -> None:
     assert tally.voters == 2
 
 
-async def test_deciding_is_atomic_and_only_once(store: Store) -> None:
+async def test_deciding_is_atomic_and_only_once(store: AnyStore) -> None:
     session = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
     segment = await store.add_segment(session.id, 0, "", 1.0)
     segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b"), "s"), 2.0)
@@ -116,9 +181,8 @@ async def test_deciding_is_atomic_and_only_once(store: Store) -> None:
     assert len(await store.live_segments(session.id)) == 2
 
 
-async def test_platform_messages_and_text_survive_a_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    async with Store(path) as store:
+async def test_platform_messages_and_text_survive_a_reopen(make_store: StoreFactory) -> None:
+    async with make_store() as store:
         session = await store.create_session(
             GROUP, ALICE, Language.RU, "сказка", "Ключ", StorySettings(), 1.0
         )
@@ -127,29 +191,37 @@ async def test_platform_messages_and_text_survive_a_reopen(tmp_path: Path) -> No
         refs = [
             MessageRef(Platform.TELEGRAM, MessageKind.TEXT, 555),
             MessageRef(Platform.TELEGRAM, MessageKind.PICTURE, 556),
+            # A Discord snowflake needs all 64 bits.
+            MessageRef(Platform.DISCORD, MessageKind.TEXT, 1_234_567_890_123_456_789),
         ]
         await store.set_messages(segment.id, refs)
-    async with Store(path) as store:
+        await store.set_image_upload(segment.id, Platform.TELEGRAM, "file-1")
+        await store.set_image_upload(segment.id, Platform.DISCORD, "https://cdn/x.png")
+        await store.set_image_upload(segment.id, Platform.TELEGRAM, "file-2")
+    async with make_store() as store:
         again = await store.get_segment(segment.id)
         assert again is not None
         assert again.narration == "Жили-были"
         assert again.choices == ("Да", "Нет")
         assert await store.messages(segment.id) == tuple(refs)
+        assert again.image_uploads == {"telegram": "file-2", "discord": "https://cdn/x.png"}
         await store.set_messages(segment.id, refs[:1])
         assert await store.messages(segment.id) == tuple(refs[:1])
 
 
-async def test_migration_5_turns_message_strings_into_typed_refs(tmp_path: Path) -> None:
+async def test_migration_5_turns_message_strings_into_typed_refs(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
     """Databases written before message_refs keep their messages, typed."""
-    path = tmp_path / "old.sqlite3"
     old = tmp_path / "old_migrations"
     old.mkdir()
-    for _, file in discover_migrations(shipped_migrations())[:4]:
+    for _, file in discover_migrations(migrations_of(make_store()))[:4]:
         (old / file.name).write_text(file.read_text())
-    async with Store(path, old) as store:
+    async with make_store(old) as store:
         # Written as that schema's code wrote them (today's code also writes a book id).
         for channel in ("-5", "2002"):
-            await store.db.execute(
+            await execute(
+                store,
                 "INSERT INTO sessions (platform, channel_id, guild_id, is_group, starter_id,"
                 " starter_name, state, language, genre, created_at, updated_at)"
                 " VALUES (?, ?, 'g', 1, 'u1', 'Alice', 'active', 'en', 'g', 1.0, 1.0)",
@@ -161,13 +233,15 @@ async def test_migration_5_turns_message_strings_into_typed_refs(tmp_path: Path)
         assert dc is not None
         first = await store.add_segment(tg.id, 0, "", 1.0)
         second = await store.add_segment(dc.id, 0, "", 1.0)
-        await store.db.execute(
-            "UPDATE segments SET messages = ? WHERE id = ?", ('["t10", "c11", "p12"]', first.id)
+        await execute(
+            store,
+            "UPDATE segments SET messages = ? WHERE id = ?",
+            ('["t10", "c11", "p12", 7, "xbad"]', first.id),
         )
-        await store.db.execute(
-            "UPDATE segments SET messages = ? WHERE id = ?", ('["d900", "d901"]', second.id)
+        await execute(
+            store, "UPDATE segments SET messages = ? WHERE id = ?", ('["d900", "d901"]', second.id)
         )
-    async with Store(path) as store:
+    async with make_store() as store:
         assert await store.messages(first.id) == (
             MessageRef(Platform.TELEGRAM, MessageKind.TEXT, 10),
             MessageRef(Platform.TELEGRAM, MessageKind.PICTURE, 11),

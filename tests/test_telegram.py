@@ -818,6 +818,7 @@ async def test_a_refused_answer_leaves_the_chat_alone(
 
 
 @pytest.mark.stress
+@pytest.mark.timeout(600)
 async def test_ten_thousand_forged_callbacks_change_nothing_and_each_is_answered(
     make_bot: BotFactory,
     tg: FakeTelegram,
@@ -841,7 +842,8 @@ async def test_ten_thousand_forged_callbacks_change_nothing_and_each_is_answered
     queries: list[str] = []
     for start in range(0, len(forged), 50):
         batch = [tg.press(group, bob, message["message_id"], d) for d in forged[start : start + 50]]
-        await tg.wait_until(lambda batch=batch: all(q in tg.answered for q in batch))
+        # Generous: a loaded machine slows the batch, not what it proves.
+        await tg.wait_until(lambda batch=batch: all(q in tg.answered for q in batch), seconds=60)
         queries += batch
 
     answers = {str(tg.answered[q].get("text", "")) for q in queries}

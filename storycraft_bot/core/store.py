@@ -1,6 +1,7 @@
 """The store port: everything the core reads and writes, as a Protocol.
 
-SQLite (`storycraft_bot.storage.sqlite.Store`) implements it; the core never imports a
+SQLite (`storycraft_bot.storage.sqlite.Store`) and PostgreSQL
+(`storycraft_bot.storage.postgres.PostgresStore`) implement it; the core never imports a
 backend. Each write is committed before it returns, so an event the engine emits after a
 write describes state that survives a restart.
 """

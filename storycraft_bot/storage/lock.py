@@ -3,8 +3,7 @@ process's life.
 
 Two bots on one database would both write the same parts, so the second one refuses to
 start. The operating system drops a `flock` when the process ends, even after a kill -9,
-so a stale lock file never blocks a restart. (Until a PostgreSQL backend makes several
-processes safe.)
+so a stale lock file never blocks a restart. SQLite only: a PostgreSQL store takes none.
 """
 
 from __future__ import annotations
