@@ -46,6 +46,7 @@ header { text-align: center; margin: 1rem 0 3rem; padding-bottom: 2rem;
   border-bottom: 1px solid #d8cfbf; }
 h1 { font-size: 2.3rem; line-height: 1.2; margin: 0 0 .6rem; font-weight: normal; }
 .meta { color: #7a6f60; font-style: italic; margin: .3rem 0; }
+.premise { margin: 1.2rem auto 0; max-width: 32rem; color: #4a4238; }
 .tools { font: 15px system-ui, sans-serif; margin-top: 1.2rem; }
 .tools a { color: #6b4bb0; }
 .part { margin: 2.5rem 0 3rem; }
@@ -53,7 +54,7 @@ h1 { font-size: 2.3rem; line-height: 1.2; margin: 0 0 .6rem; font-weight: normal
   letter-spacing: .14em; color: #9a8f80; text-align: center; margin: 0 0 1.2rem; }
 .part p { margin: 0 0 1rem; text-align: justify; }
 figure { margin: 0 0 1.5rem; text-align: center; }
-figure img { max-width: 100%; height: auto; border-radius: 4px;
+figure img { width: min(100%, 30rem); height: auto; border-radius: 4px;
   box-shadow: 0 2px 10px rgba(60, 40, 20, .18); }
 .chosen { color: #6b5f50; font-style: italic; text-align: center; margin-top: 1.4rem; }
 .end { text-align: center; margin: 3rem 0; font-style: italic; color: #7a6f60; }
@@ -63,7 +64,7 @@ figure img { max-width: 100%; height: auto; border-radius: 4px;
   header { margin-top: 30%; border: 0; }
   .tools { display: none; }
   .part { break-before: page; page-break-before: always; margin: 0; }
-  figure img { box-shadow: none; max-height: 120mm; width: auto; }
+  figure img { box-shadow: none; max-height: 120mm; object-fit: contain; }
   figure, figure img, .chosen { break-inside: avoid; page-break-inside: avoid; }
   h2 { break-after: avoid; page-break-after: avoid; }
   p { orphans: 3; widows: 3; }
@@ -86,7 +87,9 @@ def book_html(
     meta = [book.genre, text(lang, Msg.BOOK_BEGUN, date=started)]
     parts = [_part_html(book, part, pictures, sizes) for part in book.parts]
     closing = Msg.BOOK_THE_END if book.finished else Msg.BOOK_GOES_ON
-    premise = f'<p class="meta">{_escape(book.premise)}</p>' if book.premise.strip() else ""
+    shown = book.premise.strip()
+    # A premise that is the title already says nothing more under it.
+    premise = f'<p class="premise">{_escape(shown)}</p>' if shown and shown != book.title else ""
     return "\n".join(
         [
             "<!DOCTYPE html>",
