@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Where a part's picture is shown from (a URL), or None to show none.
 PictureSource = Callable[[BookPart], str | None]
+#: A part's picture's width and height, when known (the page keeps its room).
+PictureSize = Callable[[BookPart], tuple[int, int] | None]
 
 #: Pictures above either bound are re-encoded smaller, so a 30-part book stays a few MB.
 MAX_SIDE = 1024
@@ -36,35 +38,58 @@ MIN_SIDE = 256
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
 _STYLE = """
-body { font-family: Georgia, "Times New Roman", serif; max-width: 44rem; margin: 2rem auto;
-  padding: 0 1rem; line-height: 1.6; color: #222; background: #fdfcf8; }
-header { text-align: center; margin-bottom: 3rem; }
-h1 { font-size: 2.2rem; margin-bottom: .3rem; }
-.meta { color: #666; font-style: italic; }
-.part { margin: 2.5rem 0; }
-.part h2 { font-size: 1rem; text-transform: uppercase; letter-spacing: .1em; color: #888; }
-figure { margin: 1.5rem 0; text-align: center; }
-figure img { max-width: 100%; height: auto; border-radius: 4px; }
-.chosen { color: #555; font-style: italic; margin-top: 1rem; }
-.end { text-align: center; margin: 3rem 0; font-style: italic; color: #666; }
+:root { color-scheme: light; }
+body { font: 19px/1.65 Georgia, "Iowan Old Style", "Palatino Linotype", "Times New Roman", serif;
+  max-width: 40rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; color: #2a2520;
+  background: #fbf8f1; hyphens: auto; text-rendering: optimizeLegibility; }
+header { text-align: center; margin: 1rem 0 3rem; padding-bottom: 2rem;
+  border-bottom: 1px solid #d8cfbf; }
+h1 { font-size: 2.3rem; line-height: 1.2; margin: 0 0 .6rem; font-weight: normal; }
+.meta { color: #7a6f60; font-style: italic; margin: .3rem 0; }
+.premise { margin: 1.2rem auto 0; max-width: 32rem; color: #4a4238; }
+.tools { font: 15px system-ui, sans-serif; margin-top: 1.2rem; }
+.tools a { color: #6b4bb0; }
+.part { margin: 2.5rem 0 3rem; }
+.part h2 { font: 600 .8rem system-ui, sans-serif; text-transform: uppercase;
+  letter-spacing: .14em; color: #9a8f80; text-align: center; margin: 0 0 1.2rem; }
+.part p { margin: 0 0 1rem; text-align: justify; }
+figure { margin: 0 0 1.5rem; text-align: center; }
+figure img { width: min(100%, 30rem); height: auto; border-radius: 4px;
+  box-shadow: 0 2px 10px rgba(60, 40, 20, .18); }
+.chosen { color: #6b5f50; font-style: italic; text-align: center; margin-top: 1.4rem; }
+.end { text-align: center; margin: 3rem 0; font-style: italic; color: #7a6f60; }
+@page { margin: 18mm 16mm; }
 @media print {
-  body { background: #fff; margin: 0; max-width: none; }
-  .part { break-before: page; page-break-before: always; }
+  body { background: #fff; color: #000; font-size: 12pt; max-width: none; padding: 0; }
+  header { margin-top: 30%; border: 0; }
+  .tools { display: none; }
+  .part { break-before: page; page-break-before: always; margin: 0; }
+  figure img { box-shadow: none; max-height: 120mm; object-fit: contain; }
   figure, figure img, .chosen { break-inside: avoid; page-break-inside: avoid; }
   h2 { break-after: avoid; page-break-after: avoid; }
+  p { orphans: 3; widows: 3; }
 }
 """
 
 
-def book_html(book: Book, pictures: PictureSource) -> str:
+def book_html(
+    book: Book,
+    pictures: PictureSource,
+    *,
+    sizes: PictureSize | None = None,
+    download: tuple[str, str] | None = None,
+) -> str:
     """The whole page: cover, every part in order with its picture and the choice that
-    led on from it, and a closing line (the end, or "the story goes on")."""
+    led on from it, and a closing line (the end, or "the story goes on"). `download` is
+    a link (URL, label) shown on screen, never in print."""
     lang = book.language
     started = time.strftime("%Y-%m-%d", time.gmtime(book.started_at))
     meta = [book.genre, text(lang, Msg.BOOK_BEGUN, date=started)]
-    parts = [_part_html(book, part, pictures) for part in book.parts]
+    parts = [_part_html(book, part, pictures, sizes) for part in book.parts]
     closing = Msg.BOOK_THE_END if book.finished else Msg.BOOK_GOES_ON
-    premise = f'<p class="meta">{_escape(book.premise)}</p>' if book.premise.strip() else ""
+    shown = book.premise.strip()
+    # A premise that is the title already says nothing more under it.
+    premise = f'<p class="premise">{_escape(shown)}</p>' if shown and shown != book.title else ""
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -82,6 +107,7 @@ def book_html(book: Book, pictures: PictureSource) -> str:
             f"<h1>{_escape(book.title)}</h1>",
             f'<p class="meta">{_escape(" · ".join(meta))}</p>',
             premise,
+            _download_html(download),
             "</header>",
             *parts,
             f'<p class="end">{_escape(text(lang, closing))}</p>',
@@ -92,7 +118,16 @@ def book_html(book: Book, pictures: PictureSource) -> str:
     )
 
 
-def _part_html(book: Book, part: BookPart, pictures: PictureSource) -> str:
+def _download_html(download: tuple[str, str] | None) -> str:
+    if download is None:
+        return ""
+    url, label = download
+    return f'<p class="tools"><a href="{_escape(url)}" download>{_escape(label)}</a></p>'
+
+
+def _part_html(
+    book: Book, part: BookPart, pictures: PictureSource, sizes: PictureSize | None
+) -> str:
     lang = book.language
     lines = [
         f'<section class="part" id="part-{part.number}">',
@@ -101,7 +136,12 @@ def _part_html(book: Book, part: BookPart, pictures: PictureSource) -> str:
     source = pictures(part) if part.picture else None
     if source is not None:
         alt = text(lang, Msg.BOOK_PICTURE, number=part.number)
-        lines.append(f'<figure><img src="{_escape(source)}" alt="{_escape(alt)}"></figure>')
+        size = sizes(part) if sizes is not None else None
+        box = f' width="{size[0]}" height="{size[1]}"' if size is not None else ""
+        lines.append(
+            f'<figure><img src="{_escape(source)}"{box} decoding="async" '
+            f'alt="{_escape(alt)}"></figure>'
+        )
     lines.extend(_paragraphs(part.narration))
     if part.choice is not None:
         chosen = text(lang, Msg.BOOK_CHOSEN, choice=part.choice)

@@ -46,6 +46,9 @@ class Ui(enum.Enum):
     TOO_FAST = enum.auto()
     NEED_TOKEN = enum.auto()
     PICTURE = enum.auto()
+    BOOK = enum.auto()
+    NO_BOOK = enum.auto()
+    DOWNLOAD = enum.auto()
 
 
 UI: dict[Language, dict[Ui, str]] = {
@@ -76,6 +79,9 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.TOO_FAST: "Too many requests; wait a moment.",
         Ui.NEED_TOKEN: "This StoryCraft needs its access token (open the link with ?token=…).",
         Ui.PICTURE: "Picture",
+        Ui.BOOK: "Read as a book",
+        Ui.NO_BOOK: "There is no book at this address.",
+        Ui.DOWNLOAD: "Download the book",
     },
     Language.RU: {
         Ui.TITLE: "StoryCraft",
@@ -104,6 +110,9 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.TOO_FAST: "Слишком много запросов; подождите немного.",
         Ui.NEED_TOKEN: "Нужен токен доступа (откройте ссылку с ?token=…).",
         Ui.PICTURE: "Картинка",
+        Ui.BOOK: "Читать книгой",
+        Ui.NO_BOOK: "По этому адресу книги нет.",
+        Ui.DOWNLOAD: "Скачать книгу",
     },
 }
 
@@ -222,9 +231,10 @@ def story_page(
     parts: Iterable[tuple[int, str]],
     *,
     vote_windows: Sequence[int],
+    book: str = "",
 ) -> str:
     """The story as it stands (each item: message id, its HTML), then the script that
-    keeps it live over the WebSocket."""
+    keeps it live over the WebSocket; `book` is the link to the story's book."""
     body = "".join(f'<div class="message" data-id="{number}">{h}</div>' for number, h in parts)
     commands = "".join(
         f'<button type="button" data-command="{name}">{esc(ui(language, key))}</button>'
@@ -253,7 +263,13 @@ def story_page(
         f'data-offline="{esc(ui(language, Ui.OFFLINE))}">'
         f'<header><h1><a href="/">{esc(ui(language, Ui.TITLE))}</a></h1>'
         + _switch(language, f"/s/{story}")
-        + f'</header><p class="share">{esc(ui(language, Ui.SHARE))}</p>'
+        + "</header>"
+        + (
+            f'<p class="book-link"><a href="{esc(book)}">{esc(ui(language, Ui.BOOK))}</a></p>'
+            if book
+            else ""
+        )
+        + f'<p class="share">{esc(ui(language, Ui.SHARE))}</p>'
         f'<p id="connection" class="connection" hidden></p>'
         f'<main id="story" aria-live="polite">{body}</main>'
         f'<div id="toast" class="toast" role="status" hidden></div>'

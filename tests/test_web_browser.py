@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -60,6 +63,20 @@ async def ticking(clock: FakeClock) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
+def pdf_text(path: Path) -> str | None:
+    """The PDF's text (pdftotext from poppler-utils, which `make test` installs as root);
+    None without it."""
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        return None
+    done = subprocess.run([tool, "-layout", str(path), "-"], capture_output=True, check=True)
+    return " ".join(done.stdout.decode().split())
+
+
+def pdf_pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
 async def narration_length(page: Page) -> int:
     narration = page.locator(".narration").first
     return len(await narration.inner_text()) if await narration.count() else 0
@@ -106,6 +123,7 @@ async def test_a_newcomer_plays_a_story_with_its_picture(
     assert await picture.get_attribute("loading") == "lazy"
     await page.screenshot(path=tmp_path / "web-story.png", full_page=True)
     DOCS.mkdir(exist_ok=True)
+    await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=DOCS / "web-story.png")
 
     await buttons.first.click()
@@ -113,6 +131,30 @@ async def test_a_newcomer_plays_a_story_with_its_picture(
     await expect(page.locator(".part")).to_have_count(2)
     await expect(page.locator(".part").first).to_contain_text("Open the sea door")
     await expect(page.locator(".part").nth(1)).to_contain_text("Part 1.")
+    await expect(page.locator(".part").nth(1).locator("button.choice")).to_have_count(3)
+    await expect(page.locator(".part").nth(1).locator("figure.picture img")).to_be_visible()
+
+    await page.click(".book-link a")  # the story as a book: both parts, both pictures
+    await expect(page.locator("h1")).to_have_text("A lighthouse keeper finds a door in the sea")
+    await expect(page.locator("section.part")).to_have_count(2)
+    await expect(page.locator("section.part img")).to_have_count(2)
+    await expect(page.locator(".chosen")).to_contain_text("Open the sea door")
+    await page.evaluate("document.fonts.ready")
+    await page.screenshot(path=tmp_path / "web-book.png", full_page=True)
+    await page.screenshot(path=DOCS / "web-book.png")
+    pdf = await page.pdf(format="A5", print_background=True)
+    (tmp_path / "book.pdf").write_bytes(pdf)
+    assert pdf.startswith(b"%PDF-")
+    assert len(pdf) > 10_000
+    assert pdf_pages(pdf) >= 3  # the cover, then each part from a new page
+    printed = pdf_text(tmp_path / "book.pdf")
+    if printed is not None:
+        assert "A lighthouse keeper finds a door in the sea" in printed
+        squeezed = "".join(printed.split()).lower()  # letter-spaced capitals in print
+        assert "part1" in squeezed
+        assert "part2" in squeezed
+        assert "Open the sea door" in printed
+        assert "Download" not in printed  # the print stylesheet leaves the tools out
     await context.close()
 
 
@@ -156,5 +198,12 @@ async def test_markup_in_narration_shows_as_text(
     assert await page.locator("main img, main a, main script, main b").count() == 0
     await page.reload()
     await expect(narration).to_contain_text('<img src=x onerror="alert(2)">')
+    await page.locator("button.choice").first.click()
+    await expect(page.locator(".part")).to_have_count(2)
+    await page.click(".book-link a")
+    book = page.locator("section.part").first
+    await expect(book).to_contain_text("<script>alert(1)</script>")
+    await expect(book.locator(".chosen")).to_contain_text("<b>bold</b>")
+    assert await page.locator("body img, body a[href^=javascript], script, b").count() == 0
     assert dialogs == []
     await context.close()

@@ -36,6 +36,8 @@ class BookPart:
     decided_by: DecidedBy | None
     #: The picture's file when it is ready; None otherwise.
     picture: str | None
+    #: The segment this part is, so a screen can find the messages that showed it.
+    segment_id: int = 0
 
     @property
     def number(self) -> int:
@@ -105,4 +107,5 @@ def _part(segment: Segment) -> BookPart:
         choice=choice,
         decided_by=segment.decided_by if choice is not None else None,
         picture=segment.image_file if ready else None,
+        segment_id=segment.id,
     )
