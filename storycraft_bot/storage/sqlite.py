@@ -28,7 +28,9 @@ from storycraft_bot.core.models import (
     ChannelKey,
     Character,
     DecidedBy,
+    Draft,
     GuildDefaults,
+    ImagePrompt,
     ImageSource,
     ImageState,
     Language,
@@ -554,6 +556,65 @@ class Store:
                 " characters = excluded.characters, updated_at = excluded.updated_at",
                 (session_id, memory.summary, memory.summary_upto, characters, now),
             )
+
+    # Prewritten drafts
+
+    async def save_draft(self, draft: Draft, now: float) -> None:
+        prompt = draft.prompt
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO drafts (segment_id, choice_index, session_id, basis,"
+                " narration, choices, scene, model, image_prompt, image_negative,"
+                " image_source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    draft.segment_id,
+                    draft.choice_index,
+                    draft.session_id,
+                    draft.basis,
+                    draft.text.narration,
+                    json.dumps(draft.text.choices, ensure_ascii=False),
+                    draft.text.scene,
+                    draft.text.model,
+                    prompt.positive if prompt else "",
+                    prompt.negative if prompt else "",
+                    prompt.source.value if prompt else None,
+                    now,
+                ),
+            )
+
+    async def drafts(self, segment_id: int) -> list[Draft]:
+        rows = await self._all(
+            "SELECT * FROM drafts WHERE segment_id = ? ORDER BY choice_index", (segment_id,)
+        )
+        return [_draft(row) for row in rows]
+
+    async def drop_drafts(self, session_id: int, keep: int | None = None) -> int:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "DELETE FROM drafts WHERE session_id = ? AND segment_id IS NOT ?",
+                (session_id, keep),
+            )
+            return cur.rowcount
+
+
+def _draft(row: aiosqlite.Row) -> Draft:
+    source = row["image_source"]
+    prompt = (
+        ImagePrompt(row["image_prompt"], row["image_negative"], ImageSource(source))
+        if source is not None
+        else None
+    )
+    text = SegmentDraft(
+        row["narration"], tuple(json.loads(row["choices"])), row["scene"], row["model"]
+    )
+    return Draft(
+        int(row["session_id"]),
+        int(row["segment_id"]),
+        int(row["choice_index"]),
+        row["basis"],
+        text,
+        prompt,
+    )
 
 
 async def _finish(statement: Awaitable[Any]) -> bool:
