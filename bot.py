@@ -40,6 +40,7 @@ from storycraft_bot.core.errors import (
 from storycraft_bot.core.models import Language, Platform, StorySettings
 from storycraft_bot.core.narrator_queue import FairNarratorQueue
 from storycraft_bot.core.ports import GpuGate, Illustrator, NullIllustrator, SeparateGpus
+from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.core.screen_records import ScreenRecords, StoredScreens
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
@@ -102,7 +103,16 @@ def engine_config(settings: Settings, *, narration_interval: float | None = None
         recent_segments=settings.recent_segments,
         memory_every=settings.memory_every,
         narration_interval=narration_interval or settings.edit_interval_seconds,
+        prewrite=prewrite_mode(settings),
+        prewrite_cap=settings.prewrite_drafts_per_story,
     )
+
+
+def prewrite_mode(settings: Settings) -> PrewriteMode:
+    """PREWRITE, unless a shared GPU forbids it (a draft could delay a picture)."""
+    if settings.gpu_mode == "shared" and not settings.prewrite_in_shared_gpu:
+        return PrewriteMode.OFF
+    return settings.prewrite
 
 
 def _with_tag(name: str) -> str:

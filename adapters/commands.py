@@ -134,7 +134,7 @@ async def perform(
     """Run a command that takes no arguments (all but START and SETTINGS). `web_url` is
     where the web adapter is reachable (WEB_PUBLIC_URL), for the book's link."""
     if command is Command.STATUS:
-        return Reply(status_text(await engine.status(place)), ReplyKind.INFO)
+        return Reply(status_text(await engine.status(place, actor)), ReplyKind.INFO)
     if command is Command.HELP:
         return Reply(text(language, help_text), ReplyKind.INFO)
     if command is Command.BOOK:

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storycraft_bot.core.errors import SettingsError
+from storycraft_bot.core.prewriting import PrewriteMode
 
 
 class Settings(BaseSettings):
@@ -75,6 +76,13 @@ class Settings(BaseSettings):
     gpu_mode: Literal["separate", "shared"] = "separate"
     picture_min_free_vram_mb: int = Field(3072, ge=0)
     text_min_free_vram_mb: int = Field(2048, ge=0)
+
+    # Instant turns: continuations written in advance while players choose. "auto":
+    # every choice in a private chat, the vote's leader in a group; "leader", "all", "off".
+    prewrite: PrewriteMode = PrewriteMode.AUTO
+    prewrite_drafts_per_story: int = Field(3, ge=0, le=10)
+    # With GPU_MODE=shared a draft could delay a picture players wait for: off unless allowed.
+    prewrite_in_shared_gpu: bool = False
 
     # Platforms (secrets)
     discord_token: SecretStr | None = None

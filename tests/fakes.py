@@ -7,14 +7,22 @@ import contextlib
 import gc
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import TypeVar
 
 import pytest
 
 from storycraft_bot.core import events as ev
-from storycraft_bot.core.models import PictureJob
-from storycraft_bot.core.ports import PictureReporter
+from storycraft_bot.core.models import (
+    ImagePrompt,
+    ImageSource,
+    Language,
+    PictureJob,
+    Segment,
+    SegmentDraft,
+    StoryMemory,
+)
+from storycraft_bot.core.ports import PictureReporter, SegmentRequest
 
 E = TypeVar("E", bound=ev.StoryEvent)
 
@@ -134,3 +142,48 @@ def no_escapes(caplog: pytest.LogCaptureFixture) -> None:
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
     ours = ("adapters", "storycraft_bot", "asyncio")  # a library may log its own tracebacks
     assert not [r for r in caplog.records if r.exc_info and r.name.startswith(ours)]
+
+
+class ScriptedNarrator:
+    """A Narrator port that writes numbered parts at once, except the continuations of
+    choices a test holds: those send half their text and wait until released."""
+
+    def __init__(self) -> None:
+        self.requests: list[SegmentRequest] = []
+        self.held: dict[str, asyncio.Event] = {}
+        self.halfway: dict[str, asyncio.Event] = {}
+
+    def hold(self, choice: str) -> asyncio.Event:
+        """The continuation of `choice` stops halfway until the returned event is set."""
+        self.halfway[choice] = asyncio.Event()
+        return self.held.setdefault(choice, asyncio.Event())
+
+    def written_after(self, choice: str) -> int:
+        return sum(r.chosen == choice for r in self.requests)
+
+    async def write_segment(
+        self, request: SegmentRequest, on_text: Callable[[str], Awaitable[None]]
+    ) -> SegmentDraft:
+        self.requests.append(request)
+        n = len(self.requests)
+        narration = f"Part {n}, after {request.chosen or 'the start'}. The road goes on."
+        gate = self.held.get(request.chosen)
+        if gate is not None:
+            await on_text(narration[:10])
+            self.halfway[request.chosen].set()
+            await gate.wait()
+        await on_text(narration)
+        choices = tuple(f"{n}{letter}" for letter in "abc")
+        return SegmentDraft(narration, choices, f"scene {n}", "scripted")
+
+    async def update_memory(
+        self, language: Language, memory: StoryMemory, segments: Sequence[Segment]
+    ) -> StoryMemory:
+        return StoryMemory(f"{memory.summary} +{len(segments)}", segments[-1].index)
+
+
+class ScriptedPromptWriter:
+    """A PromptWriter port: the picture of a part is its narration's first words."""
+
+    async def image_prompt(self, genre: str, segment: Segment, memory: StoryMemory) -> ImagePrompt:
+        return ImagePrompt(f"picture: {segment.narration[:20]}", "", ImageSource.MODEL)

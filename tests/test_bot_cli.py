@@ -30,6 +30,7 @@ def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
         STORY_LANGUAGE="en",
         PYTHONUNBUFFERED="1",
         WEB_PORT="0",  # any free port: tests run side by side
+        PREWRITE="off",  # the fake numbers parts as written: drafts would take numbers
     )
     env.update(values)
     return env

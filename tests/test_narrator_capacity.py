@@ -15,7 +15,7 @@ from storycraft_bot.core import events as ev
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, StorySettings
 from storycraft_bot.core.narrator_queue import FairNarratorQueue
-from storycraft_bot.core.ports import TextKind
+from storycraft_bot.core.ports import Promotable, TextKind
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
@@ -193,3 +193,49 @@ async def test_the_busy_notice_reaches_the_console() -> None:
 
     assert "narrator is busy" in out.getvalue()
     assert "3 ahead" in out.getvalue()
+
+
+async def test_a_prewrite_gives_its_slot_to_a_real_turn_unless_promoted() -> None:
+    gate = FairNarratorQueue(lambda: 1, FakeClock())
+    hold = asyncio.Event()
+    slots: list[object] = []
+    served: list[str] = []
+
+    async def request(kind: TextKind, label: str) -> None:
+        async with gate.turn(place("g"), kind) as slot:
+            slots.append(slot)
+            served.append(label)
+            await hold.wait()
+
+    draft = asyncio.create_task(request(TextKind.PREWRITE, "draft"))
+    await asyncio.sleep(0)
+    waiting_draft = asyncio.create_task(request(TextKind.PREWRITE, "second draft"))
+    story = asyncio.create_task(request(TextKind.STORY, "story"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+    assert draft.cancelled()  # taken back for the story part
+    assert served == ["draft", "story"]
+    assert isinstance(slots[0], Promotable)
+    assert slots[0].taken_back
+    assert gate.figures.preempted == 1
+    hold.set()
+    await asyncio.gather(story, waiting_draft)
+    assert served == ["draft", "story", "second draft"]
+
+    # A draft a player joined keeps its slot.
+    hold.clear()
+    joined = asyncio.create_task(request(TextKind.PREWRITE, "joined"))
+    await asyncio.sleep(0)
+    promoted = slots[-1]
+    assert isinstance(promoted, Promotable)
+    promoted.promote()
+    later = asyncio.create_task(request(TextKind.STORY, "later"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not joined.done()
+    assert served[-1] == "joined"
+    hold.set()
+    await asyncio.gather(joined, later)
+    assert served[-1] == "later"
+    assert gate.running == 0

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot import engine_config
 from config.settings import Settings, load_settings
 from storycraft_bot.core.errors import SettingsError
+from storycraft_bot.core.prewriting import PrewriteMode
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +84,17 @@ def test_keep_alive_follows_ollamas_grammar(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KEEP_ALIVE", value)
     assert load_settings(None).ollama_keep_alive == sent  # a number goes as a JSON number
+
+
+def test_prewriting_defaults_to_auto_and_stays_off_on_a_shared_gpu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert engine_config(load_settings(None)).prewrite is PrewriteMode.AUTO
+    monkeypatch.setenv("GPU_MODE", "shared")
+    assert engine_config(load_settings(None)).prewrite is PrewriteMode.OFF
+    monkeypatch.setenv("PREWRITE_IN_SHARED_GPU", "true")
+    monkeypatch.setenv("PREWRITE", "leader")
+    monkeypatch.setenv("PREWRITE_DRAFTS_PER_STORY", "2")
+    config = engine_config(load_settings(None))
+    assert (config.prewrite, config.prewrite_cap) == (PrewriteMode.LEADER, 2)

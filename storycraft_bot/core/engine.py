@@ -48,8 +48,10 @@ from storycraft_bot.core.ports import (
     PromptWriter,
     SeparateGpus,
     StoryView,
+    UnlimitedNarrator,
 )
 from storycraft_bot.core.presses import VOTE_PRESSES, PressKind, PressOutcome
+from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.store import StoryStore, VoteOutcome
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
 from storycraft_bot.core.texts import Msg
@@ -99,6 +101,19 @@ class StoryEngine:
             narration,
         )
         self._outages.attach(self._writer)
+        self._prewriter = Prewriter(
+            store,
+            narrator,
+            prompt_writer,
+            illustrator,
+            narration or UnlimitedNarrator(),
+            gpu or SeparateGpus(),
+            clock,
+            config.prewrite,
+            config.prewrite_cap,
+            self._writer.request_for,
+        )
+        self._writer.attach(self._prewriter)
         self._votes = VoteTimers(
             store, clock, rng or random.Random(), self._lock, self._tasks, self._writer, self._emit
         )
@@ -163,6 +178,7 @@ class StoryEngine:
             tally = await self._store.tally(segment)
             if result != VoteOutcome.SAME:
                 await self._emit(ev.VotesChanged(place.key, session.id, session.language, tally))
+                self._prewriter.plan(session, segment)  # follow the lead
             return PressOutcome(VOTE_PRESSES[result], choice, tally)
 
     async def close_vote(
@@ -207,8 +223,9 @@ class StoryEngine:
             await self._store.set_session_state(session.id, SessionState.PAUSED, self._clock.now())
             log.info("story %d paused", session.id)
 
-    async def status(self, place: Place) -> StatusReport:
-        """The channel's story, its current segment and votes."""
+    async def status(self, place: Place, viewer: Actor | None = None) -> StatusReport:
+        """The channel's story, its current segment and votes; the prewriting of the open
+        part too when the `viewer` is the starter."""
         session = await self._require_session(place)
         segments = await self._store.live_segments(session.id)
         current = segments[-1] if segments else None
@@ -216,7 +233,10 @@ class StoryEngine:
         if current is not None and current.state is SegmentState.OPEN and session.place.is_group:
             tally = await self._store.tally(current)
         memory = await self._store.memory(session.id)
-        return StatusReport(session, len(segments), current, tally, memory)
+        drafts = None
+        if viewer is not None and viewer.user_id == session.starter.user_id:
+            drafts = await self._prewriter.state(session, current)
+        return StatusReport(session, len(segments), current, tally, memory, drafts)
 
     async def book(self, where: Place | Session) -> Book:
         """The book of a story (the channel's newest, live or stopped, for a place): its
@@ -286,6 +306,7 @@ class StoryEngine:
                     place.key, session.id, session.language, previous, session.place.is_group
                 )
             )
+            self._prewriter.plan(session, previous)
             return previous
 
     async def configure(
@@ -391,6 +412,8 @@ class StoryEngine:
                     )
                 elif current.state is SegmentState.OPEN and current.vote_closes_at is not None:
                     self._votes.schedule(session, current)
+                if current.state is SegmentState.OPEN:
+                    self._prewriter.plan(session, current)
                 elif current.state is SegmentState.FAILED:
                     self._outages.schedule(session, current)
                 segments = await self._store.live_segments(session.id)
@@ -402,10 +425,18 @@ class StoryEngine:
     async def wait_idle(self) -> None:
         """Wait until no segment is being written or illustrated (votes may stay open)."""
         await self._tasks.wait_idle()
+        await self._prewriter.wait_idle()
+        await self._tasks.wait_idle()
 
     async def shutdown(self) -> None:
         """Cancel all background work (the database keeps the state for `resume`)."""
+        await self._prewriter.shutdown()
         await self._tasks.shutdown()
+
+    @property
+    def prewriting(self) -> Prewriter:
+        """The drafts written in advance: their figures for logs and the benchmark."""
+        return self._prewriter
 
     # Internals
 
@@ -440,6 +471,7 @@ class StoryEngine:
         parts' pictures, recovered backlog included, still count)."""
         segments = await self._store.live_segments(session.id)
         await self._tasks.halt(session.id, [s.id for s in segments])
+        await self._prewriter.drop(session.id)
         await self._illustrator.cancel_session(session.id, pictures_of)
 
 

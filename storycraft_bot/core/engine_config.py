@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from storycraft_bot.core.models import GuildDefaults, Language, StorySettings
+from storycraft_bot.core.prewriting import PrewriteMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,11 @@ class EngineConfig:
     #: after `outage_retry_delay` seconds, each later one twice as late.
     outage_retries: int = 3
     outage_retry_delay: float = 30.0
+    #: Continuations written in advance while players choose (issue 14); off unless the
+    #: bot's settings turn it on (their default: AUTO).
+    prewrite: PrewriteMode = PrewriteMode.OFF
+    #: At most this many drafts for one open part of a story.
+    prewrite_cap: int = 3
 
 
 def bounded_window(seconds: float | None) -> float | None:

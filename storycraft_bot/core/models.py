@@ -251,6 +251,28 @@ class ImagePrompt:
 
 
 @dataclass(frozen=True, slots=True)
+class Draft:
+    """A continuation written in advance: what would follow choice `choice_index` of the
+    open part `segment_id`, with its image prompt. `basis` fingerprints the request it
+    was written from; the real turn uses it only if it would send the same."""
+
+    session_id: int
+    segment_id: int
+    choice_index: int
+    basis: str
+    text: SegmentDraft
+    prompt: ImagePrompt | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftState:
+    """Prewriting of the open part, for /status: finished drafts and the one underway."""
+
+    ready: int
+    writing: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PictureJob:
     """A request for one segment's picture, handed to the Illustrator port."""
 
@@ -283,3 +305,4 @@ class StatusReport:
     current: Segment | None
     tally: VoteTally | None = None
     memory: StoryMemory = field(default_factory=StoryMemory)
+    drafts: DraftState | None = None  # shown to the starter only

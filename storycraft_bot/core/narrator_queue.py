@@ -5,6 +5,10 @@ Waiting here is not failing: the narrator's timeouts start only once a request h
 slot, so a busy narrator delays a part but never fails it. Each change costs O(1) (a
 cancelled waiter: O(its guild's waiters)); only the position told to a player when it
 starts waiting walks the guilds.
+
+Prewriting (TextKind.PREWRITE) never delays anything else: it is granted only a slot no
+other request waits for, and when any other request has to wait, a running prewrite is
+cancelled to free its slot (unless a player joined it: `Slot.promote()`).
 """
 
 from __future__ import annotations
@@ -56,6 +60,18 @@ class _Ring:
         return own + sum(min(len(w), own + 1) for g, w in self.guilds.items() if g != guild)
 
 
+class Slot:
+    """One granted turn; a prewrite's turn can be taken back until it is promoted."""
+
+    def __init__(self, task: asyncio.Task[object] | None, preemptible: bool) -> None:
+        self.task = task
+        self.preemptible = preemptible and task is not None
+        self.taken_back = False
+
+    def promote(self) -> None:
+        self.preemptible = False
+
+
 @dataclass(slots=True)
 class WaitFigures:
     """How much waiting the narrator's capacity caused (for logs and the benchmark)."""
@@ -63,6 +79,7 @@ class WaitFigures:
     waited: int = 0
     total_seconds: float = 0.0
     longest_seconds: float = 0.0
+    preempted: int = 0  # prewrites cancelled to free a slot
 
 
 class FairNarratorQueue:
@@ -73,6 +90,7 @@ class FairNarratorQueue:
         self._clock = clock
         self._running = 0
         self._rings = {kind: _Ring() for kind in TextKind}
+        self._slots: set[Slot] = set()
         self.figures = WaitFigures()
 
     @property
@@ -91,9 +109,12 @@ class FairNarratorQueue:
             self._running += 1
         else:
             await self._wait(place.guild_id, kind, on_queued)
+        slot = Slot(asyncio.current_task(), kind is TextKind.PREWRITE)
+        self._slots.add(slot)
         try:
-            yield None
+            yield slot
         finally:
+            self._slots.discard(slot)
             self._running -= 1
             self._grant()
 
@@ -104,6 +125,8 @@ class FairNarratorQueue:
         ring.push(guild, waiter)
         started = self._clock.now()
         self._grant()  # the capacity may have grown since the last change
+        if kind is not TextKind.PREWRITE and not waiter.done():
+            self._preempt()
         try:
             if on_queued is not None and not waiter.done():
                 await on_queued(ahead)
@@ -120,6 +143,17 @@ class FairNarratorQueue:
         self.figures.waited += 1
         self.figures.total_seconds += waited
         self.figures.longest_seconds = max(self.figures.longest_seconds, waited)
+
+    def _preempt(self) -> None:
+        """Take a running prewrite's slot back for a request that has to wait: its task is
+        cancelled, and its slot goes to the waiters when its turn unwinds."""
+        victim = next((slot for slot in self._slots if slot.preemptible), None)
+        if victim is None or victim.task is None:
+            return
+        victim.preemptible = False
+        victim.taken_back = True
+        self.figures.preempted += 1
+        victim.task.cancel("preempted by a real turn")
 
     def _grant(self) -> None:
         while self._running < self._capacity():

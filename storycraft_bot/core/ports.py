@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from storycraft_bot.core.events import StoryEvent
 from storycraft_bot.core.models import (
@@ -145,11 +145,25 @@ class SeparateGpus:
 class TextKind(IntEnum):
     """What a text request is for; a lower value is served first when the narrator is busy.
 
-    The memory goes before image prompts because the next story part waits for it."""
+    The memory goes before image prompts because the next story part waits for it.
+    Prewriting (a part written in advance, issue 14) goes last: it only fills idle slots
+    and gives its slot up when anything else waits."""
 
     STORY = 0
     MEMORY = 1
     IMAGE_PROMPT = 2
+    PREWRITE = 3
+
+
+@runtime_checkable
+class Promotable(Protocol):
+    """A prewrite's slot that a gate may take back; `promote()` makes it a real turn's
+    (a player joined the draft), which is never taken back. `taken_back`: the gate
+    cancelled its task to free the slot (the draft may be tried again later)."""
+
+    taken_back: bool
+
+    def promote(self) -> None: ...
 
 
 #: Told how many requests are ahead when a request has to wait for the narrator.

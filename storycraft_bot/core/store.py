@@ -16,6 +16,7 @@ from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
     DecidedBy,
+    Draft,
     GuildDefaults,
     ImageSource,
     ImageState,
@@ -145,6 +146,20 @@ class StoryStore(Protocol):
     async def messages(self, segment_id: int) -> tuple[MessageRef, ...]: ...
 
     async def set_messages(self, segment_id: int, refs: Iterable[MessageRef]) -> None: ...
+
+    # Prewritten drafts (issue 14)
+
+    async def save_draft(self, draft: Draft, now: float) -> None:
+        """Keep a finished draft (replacing one for the same part and choice)."""
+        ...
+
+    async def drafts(self, segment_id: int) -> list[Draft]:
+        """The finished drafts for the choices of this part, by choice."""
+        ...
+
+    async def drop_drafts(self, session_id: int, keep: int | None = None) -> int:
+        """Forget the story's drafts (all but those of part `keep`); returns how many."""
+        ...
 
     # Votes and memory
 

@@ -83,6 +83,8 @@ class Msg(enum.StrEnum):
     STATUS_VOTING = "status_voting"
     STATUS_FAILED = "status_failed"
     STATUS_PAUSED = "status_paused"
+    STATUS_DRAFTS = "status_drafts"
+    STATUS_DRAFT_UNDERWAY = "status_draft_underway"
     VOTE_OPEN = "vote_open"
     VOTE_CLOSES_IN = "vote_closes_in"
     VOTE_CLOSING = "vote_closing"
@@ -391,6 +393,14 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.EN: "The story is paused: the bot could not post in this chat. Once it can, "
         "the starter or a moderator continues it with the retry command.",
     },
+    Msg.STATUS_DRAFTS: {
+        Language.RU: "\nЗаранее написано продолжений: {ready}{writing}.",
+        Language.EN: "\nContinuations written in advance: {ready}{writing}.",
+    },
+    Msg.STATUS_DRAFT_UNDERWAY: {
+        Language.RU: ", ещё одно пишется",
+        Language.EN: ", one more underway",
+    },
     Msg.STATUS_FAILED: {
         Language.RU: "Последняя часть не получилась — нажмите «Попробовать снова» под ней.",
         Language.EN: "The last part failed — press “Try again” under it.",
@@ -529,6 +539,9 @@ def status_text(report: StatusReport) -> str:
         state = text(lang, Msg.STATUS_VOTING, votes=report.tally.voters)
     else:
         state = text(lang, Msg.STATUS_WAITING)
+    if report.drafts is not None:  # the starter's view only
+        underway = text(lang, Msg.STATUS_DRAFT_UNDERWAY) if report.drafts.writing else ""
+        state += text(lang, Msg.STATUS_DRAFTS, ready=report.drafts.ready, writing=underway)
     premise = report.session.premise
     return text(
         lang,

@@ -7,7 +7,7 @@ superseded while it was being written is dropped quietly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from storycraft_bot.core import events as ev
@@ -22,6 +22,7 @@ from storycraft_bot.core.errors import (
     NarratorUnavailable,
 )
 from storycraft_bot.core.models import (
+    Draft,
     ImagePrompt,
     ImageState,
     PictureJob,
@@ -41,6 +42,7 @@ from storycraft_bot.core.ports import (
     TextKind,
     UnlimitedNarrator,
 )
+from storycraft_bot.core.prewriting import DraftUse, LiveDraft, Prewriter, request_basis
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.texts import Msg
 
@@ -86,6 +88,11 @@ class Writer:
         self._reports = reports
         self._on_outage = on_outage
         self._narration = narration or UnlimitedNarrator()
+        self._prewriter: Prewriter | None = None
+
+    def attach(self, prewriter: Prewriter) -> None:
+        """Turns use (and drop) the drafts this prewriter wrote in advance."""
+        self._prewriter = prewriter
 
     async def write(
         self,
@@ -137,13 +144,18 @@ class Writer:
                 ev.Notice(key, session.id, session.language, Msg.NARRATOR_BUSY, params)
             )
 
+        prewritten: Draft | None = None
         try:
             request = await self._segment_request(session, segment)
-            async with (
-                self._narration.turn(session.place, TextKind.STORY, on_queued),
-                self._gpu.text_turn(session.place, session.id, f"text-{segment.id}"),
-            ):
-                draft = await self._narrator.write_segment(request, on_text)
+            prewritten = await self._prewritten(session, segment, request, on_text)
+            if prewritten is not None:
+                draft = prewritten.text
+            else:
+                async with (
+                    self._narration.turn(session.place, TextKind.STORY, on_queued),
+                    self._gpu.text_turn(session.place, session.id, f"text-{segment.id}"),
+                ):
+                    draft = await self._narrator.write_segment(request, on_text)
         except NarratorError as err:
             reason = next(
                 (code for cls, code in _REASONS.items() if isinstance(err, cls)),
@@ -159,6 +171,8 @@ class Writer:
             await self._fail(session, segment, Msg.INTERNAL_ERROR)
             return
         finished = await self._store.finish_segment(segment.id, draft, self._clock.now())
+        if self._prewriter is not None:
+            await self._prewriter.settle(session.id)
         if finished.state is not SegmentState.OPEN:
             return  # superseded by retry, undo or stop while it was being written
         log.info(
@@ -173,9 +187,68 @@ class Writer:
             ev.SegmentFinished(key, session.id, session.language, finished, session.place.is_group)
         )
         if session.settings.pictures and self._illustrator.draws:
-            await self.illustrate(session, finished)
+            prompt = prewritten.prompt if prewritten is not None else None
+            if prompt is not None:  # written with the draft: the picture is queued at once
+                await self._store.set_image_prompt(
+                    finished.id, prompt.positive, prompt.negative, prompt.source
+                )
+                finished = replace(
+                    finished,
+                    image_prompt=prompt.positive,
+                    image_negative=prompt.negative,
+                    image_prompt_source=prompt.source,
+                )
+            await self.illustrate(session, finished, reuse_prompt=prompt is not None)
         else:
             await self._store.set_image_state(finished.id, ImageState.OFF)
+        if self._prewriter is not None:
+            self._prewriter.plan(session, finished)
+
+    async def _prewritten(
+        self,
+        session: Session,
+        segment: Segment,
+        request: SegmentRequest,
+        on_text: Callable[[str], Awaitable[None]],
+    ) -> Draft | None:
+        """The part's draft, if one was written from this very request: a finished one
+        at once, one still being written joined where it is (its text so far shown at
+        once, the rest as it comes). None: write it as usual."""
+        if self._prewriter is None or segment.index == 0:
+            return None  # the opening follows no choice
+        finished, live = await self._prewriter.claim(session, segment)
+        basis = request_basis(request)
+        if finished is not None and finished.basis == basis:
+            self._prewriter.count(DraftUse.HIT)
+            return finished
+        if live is not None and live.basis == basis:
+            joined = await self._join(session, segment, live, on_text)
+            if joined is not None:
+                self._prewriter.count(DraftUse.PARTIAL)
+                return joined
+        self._prewriter.count(DraftUse.MISS)
+        return None
+
+    async def _join(
+        self,
+        session: Session,
+        segment: Segment,
+        live: LiveDraft,
+        on_text: Callable[[str], Awaitable[None]],
+    ) -> Draft | None:
+        """Follow a draft underway; None if it ended without a text (its screens are told
+        to start over, as when the narrator discards what it sent)."""
+        live.join(on_text)
+        if live.text:
+            await self._announce(
+                ev.NarrationGrew(
+                    session.place.key, session.id, session.language, segment.id, live.text
+                )
+            )
+        joined = await live.done
+        if joined is None and live.text:
+            await on_text("")
+        return joined
 
     async def illustrate(
         self,
@@ -248,7 +321,21 @@ class Writer:
         earlier = [
             s for s in await self._store.live_segments(session.id) if s.index < segment.index
         ]
-        memory = await self._refresh_memory(session, earlier, f"memory-{segment.id}")
+        return await self.request_for(
+            session, earlier, segment.prompt_choice, f"memory-{segment.id}", TextKind.MEMORY
+        )
+
+    async def request_for(
+        self,
+        session: Session,
+        earlier: Sequence[Segment],
+        chosen: str,
+        job_id: str,
+        memory_kind: TextKind,
+    ) -> SegmentRequest:
+        """The request of the turn after `earlier` for `chosen`: the real turn's, and the
+        very same for a draft written in advance (its memory refresh at `memory_kind`)."""
+        memory = await self._refresh_memory(session, list(earlier), job_id, memory_kind)
         # Everything the summary does not cover yet goes verbatim, at least the last few.
         unsummarised = [s for s in earlier if s.index > memory.summary_upto]
         keep = max(self._config.recent_segments, len(unsummarised))
@@ -260,11 +347,11 @@ class Writer:
             choices=session.settings.choices,
             memory=memory,
             recent=earlier[-keep:],
-            chosen=segment.prompt_choice,
+            chosen=chosen,
         )
 
     async def _refresh_memory(
-        self, session: Session, earlier: list[Segment], job_id: str
+        self, session: Session, earlier: list[Segment], job_id: str, kind: TextKind
     ) -> StoryMemory:
         """Fold old segments into the summary every `memory_every` segments."""
         memory = await self._store.memory(session.id)
@@ -274,7 +361,7 @@ class Writer:
             return memory
         try:
             async with (
-                self._narration.turn(session.place, TextKind.MEMORY),
+                self._narration.turn(session.place, kind),
                 self._gpu.text_turn(session.place, session.id, job_id),
             ):
                 updated = await self._narrator.update_memory(session.language, memory, due)

@@ -21,7 +21,9 @@ from storycraft_bot.core.models import (
     ChannelKey,
     Character,
     DecidedBy,
+    Draft,
     GuildDefaults,
+    ImagePrompt,
     ImageSource,
     ImageState,
     Language,
@@ -46,7 +48,15 @@ from storycraft_bot.core.texts import Msg
 BOOK_ID_BYTES = 16
 
 # The tables in the order their foreign keys allow filling them (copy-db).
-TABLES = ("sessions", "segments", "votes", "story_memory", "guild_defaults", "message_refs")
+TABLES = (
+    "sessions",
+    "segments",
+    "votes",
+    "story_memory",
+    "guild_defaults",
+    "message_refs",
+    "drafts",
+)
 
 
 class Row(Protocol):
@@ -453,6 +463,51 @@ class SqlStore:
                 (session_id, memory.summary, memory.summary_upto, characters, now),
             )
 
+    # Prewritten drafts
+
+    async def save_draft(self, draft: Draft, now: float) -> None:
+        prompt = draft.prompt
+        async with self._tx() as tx:
+            await tx.run(
+                "INSERT INTO drafts (segment_id, choice_index, session_id, basis,"
+                " narration, choices, scene, model, image_prompt, image_negative,"
+                " image_source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (segment_id, choice_index) DO UPDATE SET"
+                " session_id = excluded.session_id, basis = excluded.basis,"
+                " narration = excluded.narration, choices = excluded.choices,"
+                " scene = excluded.scene, model = excluded.model,"
+                " image_prompt = excluded.image_prompt, image_negative = excluded.image_negative,"
+                " image_source = excluded.image_source, created_at = excluded.created_at",
+                (
+                    draft.segment_id,
+                    draft.choice_index,
+                    draft.session_id,
+                    draft.basis,
+                    draft.text.narration,
+                    json.dumps(draft.text.choices, ensure_ascii=False),
+                    draft.text.scene,
+                    draft.text.model,
+                    prompt.positive if prompt else "",
+                    prompt.negative if prompt else "",
+                    prompt.source.value if prompt else None,
+                    now,
+                ),
+            )
+
+    async def drafts(self, segment_id: int) -> list[Draft]:
+        rows = await self._all(
+            "SELECT * FROM drafts WHERE segment_id = ? ORDER BY choice_index", (segment_id,)
+        )
+        return [_draft(row) for row in rows]
+
+    async def drop_drafts(self, session_id: int, keep: int | None = None) -> int:
+        async with self._tx() as tx:
+            if keep is None:
+                return await tx.run("DELETE FROM drafts WHERE session_id = ?", (session_id,))
+            return await tx.run(
+                "DELETE FROM drafts WHERE session_id = ? AND segment_id != ?", (session_id, keep)
+            )
+
 
 async def _insert_segment(
     tx: Tx, session_id: int, index: int, prompt_choice: str, now: float
@@ -513,4 +568,24 @@ def _segment(row: Row) -> Segment:
         # Absent on a database still at an older migration (its tests open those).
         auto_retries=row["auto_retries"] if "auto_retries" in columns else 0,
         auto_retry_at=row["auto_retry_at"] if "auto_retry_at" in columns else None,
+    )
+
+
+def _draft(row: Row) -> Draft:
+    source = row["image_source"]
+    prompt = (
+        ImagePrompt(row["image_prompt"], row["image_negative"], ImageSource(source))
+        if source is not None
+        else None
+    )
+    text = SegmentDraft(
+        row["narration"], tuple(json.loads(row["choices"])), row["scene"], row["model"]
+    )
+    return Draft(
+        int(row["session_id"]),
+        int(row["segment_id"]),
+        int(row["choice_index"]),
+        row["basis"],
+        text,
+        prompt,
     )
