@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import logging
 import heapq
+import logging
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
