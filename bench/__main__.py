@@ -118,6 +118,14 @@ def bench_votes() -> None:
     )
 
 
+def bench_gpu() -> None:
+    """ComfyUI never waits on the bot: idle gaps between jobs with a backlog."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.gpu_run import bench_gpu as run  # needs the test fakes (dev install)
+
+    run()
+
+
 def bench_engine() -> None:
     """Whole segments through the engine on the fake Ollama: our overhead, and memory."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -140,6 +148,7 @@ BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "votes": bench_votes,
     "engine": bench_engine,
     "transport": bench_transport,
+    "gpu": bench_gpu,
 }
 
 
