@@ -55,7 +55,7 @@ from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
-from storycraft_bot.pictures.illustrator import ComfyIllustrator
+from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER, ComfyIllustrator
 from storycraft_bot.pictures.workflow import Workflow, find_workflow, load_workflow
 from storycraft_bot.storage.copy_db import copy_database
 from storycraft_bot.storage.lock import DatabaseLock
@@ -187,8 +187,12 @@ async def build_illustrator(
     clients = [
         ComfyClient(url, http, clock, check_every=settings.comfyui_idle_timeout) for url in urls
     ]
+    depth = 1 if settings.gpu_mode == "shared" else JOBS_PER_SERVER
     queue = GpuQueue(
-        per_guild=settings.pictures_per_guild, total=settings.pictures_total or len(clients)
+        per_guild=settings.pictures_per_guild,
+        total=settings.pictures_total or depth * len(clients),
+        clock=clock,
+        report_interval=settings.edit_interval_seconds,
     )
     memory = None
     gate: GpuGate = SeparateGpus()

@@ -130,3 +130,37 @@ async def test_the_turn_block_frees_its_place_even_when_cancelled() -> None:
     assert queue.waiting == ()
     queue.done(holder)
     assert queue.running == ()
+
+
+async def test_the_backlog_waits_behind_live_pictures_and_keeps_the_guild_cap() -> None:
+    queue = GpuQueue(per_guild=1, total=2)
+    queue.join(P, "A", 1, "a-live")
+    other = queue.join(P, "X", 5, "x-live")
+    old_a = queue.join(JobKind.BACKLOG, "A", 2, "a-old")
+    old_b = queue.join(JobKind.BACKLOG, "B", 3, "b-old")
+    b_live = queue.join(P, "B", 4, "b-live")
+
+    assert ids(queue.waiting) == ["b-live", "a-old", "b-old"]
+    queue.done(other)
+    assert ids(queue.running) == ["a-live", "b-live"]
+    queue.done(b_live)
+    assert ids(queue.running) == ["a-live", "b-old"]  # A is at its cap: B's old one goes
+    queue.cancel_session(2)
+    assert old_a.state == "dequeued"
+    assert queue.waiting == ()
+    assert old_b.state == "running"
+
+
+async def test_many_waiting_pictures_are_served_in_round_robin_order() -> None:
+    queue = GpuQueue(per_guild=1, total=1)
+    tickets = [queue.join(P, f"g{n % 7}", n, f"p{n}") for n in range(70)]
+    expected = ids(queue.waiting)
+
+    served = []
+    while queue.running:
+        running = queue.running[0]
+        queue.done(running)
+        served.extend(ids(queue.running))
+
+    assert served == expected
+    assert all(t.state == "done" for t in tickets[1:] if t.job_id in served)

@@ -282,7 +282,7 @@ async def test_the_picture_waits_in_its_section_then_is_served_with_an_etag(
     await alice.start()
     await alice.connect()
     await alice.until(lambda: 'class="picture waiting"' in alice.text)
-    assert "Picture queued (0 pictures ahead)" in alice.text  # waits behind the running one
+    assert "Picture queued (1 picture ahead)" in alice.text  # the running one, held by ComfyUI
     fake_comfy.release()
     await alice.until(lambda: "<img " in alice.text)
     image = alice.text.split("<img ", 1)[1].split(">", 1)[0]

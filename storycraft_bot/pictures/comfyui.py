@@ -71,6 +71,7 @@ class Message(enum.StrEnum):
     EXECUTING = "executing"
     EXECUTION_INTERRUPTED = "execution_interrupted"
     EXECUTION_ERROR = "execution_error"
+    STATUS = "status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,9 @@ class ComfyClient:
         self._retries = retries
         self._backoff = backoff
         self.version: Version | None = None  # read by check_version()
+        # Prompts ComfyUI holds for every client (running + pending), as last heard.
+        self.queue_remaining = 0
+        self.queue_heard_at = float("-inf")
 
     def __repr__(self) -> str:
         return f"ComfyClient({self.base_url})"
@@ -195,7 +199,12 @@ class ComfyClient:
         queue = await self._json("/queue")
         running = [str(item[1]) for item in queue.get("queue_running", [])]
         pending = [str(item[1]) for item in queue.get("queue_pending", [])]
+        self._heard_queue(len(running) + len(pending))
         return running, pending
+
+    def _heard_queue(self, remaining: int) -> None:
+        self.queue_remaining = remaining
+        self.queue_heard_at = self._clock.now()
 
     async def history(self, prompt_id: str) -> dict[str, Any] | None:
         """The history entry of a prompt; None while it is unknown or unfinished."""
@@ -363,6 +372,13 @@ class ComfyClient:
                 continue
             kind = frame.get("type")
             data = frame.get("data") or {}
+            if kind == Message.STATUS:  # anybody's prompt moved: how many ComfyUI holds
+                remaining = ((data.get("status") or {}).get("exec_info") or {}).get(
+                    "queue_remaining"
+                )
+                if isinstance(remaining, int):
+                    self._heard_queue(remaining)
+                continue
             if data.get("prompt_id") != prompt_id:
                 continue
             if kind == Message.EXECUTION_START:
@@ -371,6 +387,7 @@ class ComfyClient:
                 maximum = max(1, int(data.get("max") or 1))
                 await on_progress(min(100, int(100 * int(data.get("value") or 0) / maximum)))
             elif kind == Message.EXECUTING and data.get("node") is None:
+                self._heard_queue(max(0, self.queue_remaining - 1))  # ours left the queue
                 return None
 
     async def _next_frame(self, ws: Any, within: float) -> str | bytes | None:

@@ -1,4 +1,9 @@
-"""The Illustrator port on ComfyUI: queue, pick a server, draw, store the file, report."""
+"""The Illustrator port on ComfyUI: queue, pick a server, draw, store the file, report.
+
+The GPU never waits on the bot: the queue grants each server two jobs (JOBS_PER_SERVER),
+so the next prompt already sits in ComfyUI's own queue while one draws, and a job gives its
+turn back as soon as its image is fetched, before the file, the database and the events.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from storycraft_bot.core.errors import (
 from storycraft_bot.core.models import Picture, PictureFailure, PictureJob
 from storycraft_bot.core.ports import PictureReporter
 from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
+from storycraft_bot.pictures.comfyui import Rendered
 from storycraft_bot.pictures.gpu_memory import GpuMemory
 from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket, TicketState
 from storycraft_bot.pictures.server_checks import check_server, log_refusals
@@ -29,7 +35,18 @@ from storycraft_bot.pictures.workflow import Workflow
 
 log = logging.getLogger(__name__)
 
+# One drawing, the next already in ComfyUI's queue. A shared card keeps one: text needs it.
+JOBS_PER_SERVER = 2
 SEED_LIMIT = 2**32  # every picture gets its own seed, or ComfyUI answers from its cache
+
+
+@dataclass(frozen=True, slots=True)
+class _Drawn:
+    """What a server drew, waiting to be stored and shown."""
+
+    rendered: Rendered
+    server: ComfyServer
+    seed: int
 
 
 @dataclass(eq=False)
@@ -154,10 +171,12 @@ class ComfyIllustrator:
 
     async def _run(self, job: PictureJob, ticket: Ticket, reporter: PictureReporter) -> None:
         position = Throttle(self._clock, self._interval)
+        workflow = self._workflows.get(job.workflow, self._workflow)
 
         async def on_position(ahead: int) -> None:
             if position.ready():
-                await reporter.picture_queued(job, ahead)
+                held = await self._held(self._pool.healthy(), workflow.name)
+                await reporter.picture_queued(job, ahead + held)
 
         try:
             await self._queue.wait(ticket, on_position)
@@ -169,15 +188,32 @@ class ComfyIllustrator:
             self._queue.done(ticket)  # its place in the queue, waiting or just granted
             raise
         try:
-            await self._draw_somewhere(job, ticket.job_id, reporter)
+            drawn = await self._draw_somewhere(job, workflow, ticket.job_id, reporter)
         finally:
-            self._queue.done(ticket)
+            self._queue.done(ticket)  # the next job is submitted while this one is stored
+        if drawn is not None:
+            await self._store(job, drawn, reporter)
+
+    async def _held(self, servers: list[ComfyServer], workflow: str) -> int:
+        """Prompts ComfyUI holds (every client's) on the least loaded of `servers` able to
+        run `workflow`: a picture waits behind them too. Asked again when not heard lately."""
+        counts = []
+        for server in servers:
+            if not server.can_run(workflow):
+                continue
+            client = server.client
+            if self._clock.now() - client.queue_heard_at > self._interval:
+                try:
+                    await client.queue_ids()  # notes the count
+                except IllustratorError:
+                    continue
+            counts.append(client.queue_remaining)
+        return min(counts, default=0)
 
     async def _draw_somewhere(
-        self, job: PictureJob, prompt_id: str, reporter: PictureReporter
-    ) -> None:
+        self, job: PictureJob, workflow: Workflow, prompt_id: str, reporter: PictureReporter
+    ) -> _Drawn | None:
         """Try the least busy server, and once more on another if that one is down."""
-        workflow = self._workflows.get(job.workflow, self._workflow)
         drawing = self._drawings.get(prompt_id)  # keyed by the first prompt_id, the ticket's
         tried: ComfyServer | None = None
         for _ in range(2):
@@ -190,16 +226,16 @@ class ComfyIllustrator:
                 if not server.checked and not await self._checked(server, workflow):
                     tried = server
                     continue
-                await self._draw(job, workflow, prompt_id, server, reporter)
+                drawn = await self._draw(job, workflow, prompt_id, server, reporter)
                 self._pool.mark_up(server)
-                return
+                return drawn
             except IllustratorUnavailable as err:
                 self._pool.mark_down(server, str(err))
                 tried = server
                 prompt_id = str(uuid.uuid4())  # a new server never saw the old id
             except RenderInterrupted:
                 await reporter.picture_dropped(job)
-                return
+                return None
             except (RenderFailed, WorkflowError) as err:
                 log.warning(
                     "picture for segment %d failed on %s: %s", job.segment_id, server.name, err
@@ -210,7 +246,7 @@ class ComfyIllustrator:
                     else PictureFailure.RENDER
                 )
                 await reporter.picture_failed(job, failure, str(err))
-                return
+                return None
             finally:
                 self._pool.release(server)
         if not self._pool.runnable(workflow.name):
@@ -218,9 +254,10 @@ class ComfyIllustrator:
             await reporter.picture_failed(
                 job, PictureFailure.WORKFLOW, f"no server can draw the {workflow.name} style"
             )
-            return
+            return None
         log.warning("no ComfyUI server could draw segment %d", job.segment_id)
         await reporter.picture_failed(job, PictureFailure.OUTAGE, "the illustrator is unavailable")
+        return None
 
     async def _checked(self, server: ComfyServer, workflow: Workflow) -> bool:
         """A server that did not answer at start is checked before its first picture;
@@ -241,7 +278,7 @@ class ComfyIllustrator:
         prompt_id: str,
         server: ComfyServer,
         reporter: PictureReporter,
-    ) -> None:
+    ) -> _Drawn:
         if self._memory is not None:
             await self._memory.before_picture(server.client)
         seed = self._rng.randrange(SEED_LIMIT)
@@ -257,7 +294,16 @@ class ComfyIllustrator:
             if progress.ready():
                 await reporter.picture_progress(job, percent)
 
+        # Submitted behind what ComfyUI already holds (one of ours drawing, other clients').
+        ahead = await self._held([server], workflow.name)
+        if ahead:
+            await reporter.picture_queued(job, ahead)
         rendered = await server.client.draw(graph, prompt_id, on_progress, on_started)
+        return _Drawn(rendered, server, seed)
+
+    async def _store(self, job: PictureJob, drawn: _Drawn, reporter: PictureReporter) -> None:
+        """The picture's file, then the report (which stores it and shows it)."""
+        rendered, seed = drawn.rendered, drawn.seed
         folder = self._dir / str(job.session_id)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{job.segment_id}-{seed}.png"
@@ -265,9 +311,9 @@ class ComfyIllustrator:
         log.info(
             "picture for segment %d drawn on %s in %.1fs (seed %d)",
             job.segment_id,
-            server.name,
+            drawn.server.name,
             rendered.seconds,
             seed,
         )
-        picture = Picture(str(path), seed, server.name, prompt_id, rendered.seconds)
+        picture = Picture(str(path), seed, drawn.server.name, rendered.prompt_id, rendered.seconds)
         await reporter.picture_ready(job, picture)
