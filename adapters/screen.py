@@ -62,6 +62,8 @@ class Shown:
     picture_shown: str = ""
     pacer: EditPacer | None = None
     stored: tuple[MessageRef, ...] = ()  # the references last saved in the records
+    drafted_at: float | None = None  # when its last piece was last shown as a draft
+    draft_keeper: asyncio.Task[None] | None = None  # shows the draft again before it fades
 
     @classmethod
     def restored(cls, card: StoryCard, key: ChannelKey, stored: ShownSegment) -> Shown:
@@ -88,9 +90,17 @@ class Shown:
             refs.append(ref(MessageKind.PHOTO_REPLY, self.photo_reply))
         return refs
 
+    @property
+    def drafting(self) -> bool:
+        """Its last piece is a draft: the part is being written and that piece has no
+        message yet."""
+        return self.drafted_at is not None and self.card.state is CardState.WRITING
+
     def close(self) -> None:
         if self.pacer is not None:
             self.pacer.cancel()
+        if self.draft_keeper is not None:
+            self.draft_keeper.cancel()
 
 
 class ShownRegistry:
@@ -172,6 +182,8 @@ class Screen(abc.ABC, Generic[P]):
     #: True when a new picture goes out with the last piece's edit (Discord's attachment);
     #: False when `show_picture` shows it separately (Telegram's photo).
     picture_rides_on_text: ClassVar[bool] = False
+    #: Seconds a draft (see `draft`) is shown again after, while nothing changes: it fades.
+    draft_lifetime: ClassVar[float] = 20.0
 
     def __init__(
         self,
@@ -231,6 +243,13 @@ class Screen(abc.ABC, Generic[P]):
     async def strip(self, key: ChannelKey, message_id: int) -> None:
         """Remove the buttons of a message that was posted again (best-effort: errors
         are ignored, the platform may refuse any edit of it)."""
+
+    async def draft(self, shown: Shown, piece: P) -> bool:
+        """Show the last piece of a part being written as a draft, a preview that is no
+        message (Telegram's private chats); False where there are no drafts, and the
+        piece is sent and edited as a message instead. Once the part is written its
+        last piece is sent as a message."""
+        return False
 
     async def show_picture(self, shown: Shown, pieces: list[P]) -> bool:
         """Show the card's new picture; True if the message references changed."""
@@ -416,6 +435,8 @@ class Screen(abc.ABC, Generic[P]):
         changed = False
         for number, piece in enumerate(pieces):
             last = number == len(pieces) - 1
+            if last and number == len(shown.messages) and await self._drafted(shown, piece):
+                break
             fingerprint = self.fingerprint(piece)
             if number < len(shown.messages):
                 message_id = shown.messages[number]
@@ -439,6 +460,29 @@ class Screen(abc.ABC, Generic[P]):
             await self._records.set_messages(card.segment_id, refs)
             shown.stored = refs
         self._settle(shown)
+
+    async def _drafted(self, shown: Shown, piece: P) -> bool:
+        """Show the new last piece of a part being written as a draft, if the platform
+        can; it is shown again before it fades, until the part is written."""
+        if shown.card.state is not CardState.WRITING or not await self.draft(shown, piece):
+            shown.drafted_at = None
+            return False
+        shown.drafted_at = self._clock.now()
+        if shown.draft_keeper is None or shown.draft_keeper.done():
+            shown.draft_keeper = asyncio.create_task(self._keep_draft(shown))
+        return True
+
+    async def _keep_draft(self, shown: Shown) -> None:
+        """Show the draft again (through its pacer) while it is one and nothing else did."""
+        while shown.drafting and shown.drafted_at is not None:
+            wait = shown.drafted_at + self.draft_lifetime - self._clock.now()
+            if wait > 0:
+                await self._clock.sleep(wait)
+            elif shown.key not in self._refused:
+                shown.drafted_at = self._clock.now()  # asked for: no second ask meanwhile
+                await self._pace(shown, urgent=False)
+            else:
+                return
 
     async def _edit_or_repost(self, shown: Shown, number: int, piece: P, *, last: bool) -> int:
         """Edit message `number`; the id now showing it (a new one if it was GONE)."""

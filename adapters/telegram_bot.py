@@ -28,7 +28,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -163,6 +163,9 @@ class TelegramAdapter(Screen[Piece]):
         # Older and self-hosted Bot API servers refuse media on a text message. Once this
         # server has, pictures go as photo replies, so no flush repeats the refused call.
         self._media_on_text_refused = False
+        # Older and self-hosted servers lack sendMessageDraft: once refused, private parts
+        # stream with paced edits, like groups.
+        self._drafts_refused = False
         self._app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(config.token)
@@ -513,6 +516,28 @@ class TelegramAdapter(Screen[Piece]):
             await bot.edit_message_caption(chat_id, message_id, caption=body, reply_markup=markup)
         else:
             await bot.edit_message_text(body, chat_id, message_id, reply_markup=markup)
+
+    async def draft(self, shown: Shown, piece: Piece) -> bool:
+        """sendMessageDraft in private chats (groups have no drafts); False, and never
+        again on this server, where the server refuses the method."""
+        if shown.card.is_group or self._drafts_refused:
+            return False
+        chat_id, thread_id = _chat(shown.key)
+        try:
+            await self._app.bot.send_message_draft(
+                chat_id, shown.card.segment_id, text=piece[0], message_thread_id=thread_id
+            )
+        except (InvalidToken, BadRequest) as err:  # 404 (no such method) comes as InvalidToken
+            if self.fault(err) is not Fault.FAILED:
+                raise
+            self._drafts_refused = True
+            log.warning(
+                "Telegram: this Bot API server refuses sendMessageDraft (%s); private "
+                "stories stream with edits from now on",
+                err.message,
+            )
+            return False
+        return True
 
     async def repost(self, shown: Shown, number: int, piece: Piece, *, last: bool) -> int:
         """A gone message again; a captioned one as the same photo (by its file_id)."""

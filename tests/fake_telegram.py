@@ -7,7 +7,9 @@ messages, plays users (commands, button presses), and enforces the limits that b
 callback_data 1-64 bytes, text 4096, caption 1024, "message is not modified", "message to
 edit not found", a callback query answered twice or late ("query is too old"), and
 429 with retry_after on demand (the next call of a method, or every call for a while;
-any error with `refuse_next`). `edit_times` keeps when each message was edited.
+any error with `refuse_next`). `edit_times` keeps when each message was edited;
+`drafts` what each sendMessageDraft showed (private chats only; `refuse_drafts` answers
+404 as servers without the method do).
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class FakeTelegram:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (method, description) refused
     # Like older and self-hosted Bot API servers: editMessageMedia refuses text messages.
     refuse_media_on_text: bool = False
+    # Like older and self-hosted Bot API servers: no sendMessageDraft (404 Not Found).
+    refuse_drafts: bool = False
+    drafts: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # texts shown
     faults: dict[str, list[ApiError]] = field(default_factory=dict)  # method -> next answers
     edit_times: dict[tuple[int, int], list[float]] = field(default_factory=dict)
     now: Callable[[], float] = time.monotonic  # the clock edit_times are read from
@@ -355,6 +360,21 @@ class FakeTelegram:
         if "reply_parameters" in params:
             message["reply_to_message_id"] = params["reply_parameters"].get("message_id")
         return message
+
+    async def _m_sendMessageDraft(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        """A draft: an animated preview in a private chat, no message."""
+        if self.refuse_drafts:
+            raise ApiError(404, "Not Found")
+        text_ = str(params.get("text", ""))
+        _check_text(text_, 4096, "message is too long")
+        draft_id = int(params.get("draft_id", 0) or 0)
+        if not draft_id:
+            raise ApiError(400, "Bad Request: draft_id must be non-zero")
+        chat = self._chat(params["chat_id"])
+        if chat["type"] != "private":
+            raise ApiError(400, "Bad Request: TEXTDRAFT_PEER_INVALID")
+        self.drafts.setdefault((chat["id"], draft_id), []).append(text_)
+        return True
 
     async def _m_sendPhoto(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         caption = str(params.get("caption", ""))

@@ -82,3 +82,46 @@ async def test_every_part_gets_its_picture_after_kills_at_each_point(
     texts = [p["prompt"]["6"]["inputs"]["text"] for p in fake_comfy.posted_prompts()[posted:]]
     recovered = [texts.index(parts[i].image_prompt) for i in (2, 1, 0)]
     assert recovered == sorted(recovered)
+
+
+async def test_a_retry_during_the_backlog_keeps_the_older_parts_pictures(
+    make_rig: RigFactory,
+    fake_comfy: FakeComfyUI,
+    fake_ollama: FakeOllama,
+    view: RecordingView,
+    store: Store,
+) -> None:
+    fake_comfy.hold = True
+    first = await make_rig([fake_comfy.url])
+    session = await first.engine.start(PRIVATE, ALICE)
+    part0 = (await view.wait_for(ev.SegmentFinished)).segment
+    await first.engine.press(PRIVATE, ALICE, part0.id, 0)
+    part1 = (await view.wait_for(ev.SegmentFinished, count=2)).segment
+    await view.wait_for(ev.PictureQueued, lambda e: e.segment_id == part1.id)
+    fake_ollama.then(Reply(), Reply(first_token_delay=30))  # part 2's prompt never comes
+    await first.engine.press(PRIVATE, ALICE, part1.id, 0)
+    await view.wait_for(ev.SegmentFinished, count=3)
+    async with asyncio.timeout(5):
+        while len(fake_ollama.chat_requests("prompt")) < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await kill(first, fake_comfy)
+
+    # The backlog starts with part 2, whose prompt is written again (slowly): the part is
+    # retried meanwhile. Parts 0 and 1 still count and must get their pictures.
+    fake_comfy.hold = False
+    fake_ollama.then(Reply(first_token_delay=0.5))
+    seen = len(view.events)
+    second = await make_rig([fake_comfy.url])
+    await second.engine.resume()
+    async with asyncio.timeout(5):
+        while len(fake_ollama.chat_requests("prompt")) < 4:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await second.engine.retry(PRIVATE, ALICE)
+    await view.wait_for(ev.PictureReady, lambda e: view.events.index(e) >= seen, count=3)
+    await second.engine.wait_idle()
+
+    parts = await store.live_segments(session.id)
+    assert [s.index for s in parts] == [0, 1, 2]
+    assert all(s.image_state is ImageState.READY for s in parts)
+    ready = Counter(e.segment_id for e in view.events[seen:] if isinstance(e, ev.PictureReady))
+    assert ready == {part.id: 1 for part in parts}

@@ -376,13 +376,13 @@ async def test_a_429_while_streaming_is_retried(
     alice = tg.user(ALICE_ID, "Alice")
     chat = tg.private_chat(alice)
     fake_ollama.then(Reply(first_token_delay=0.3))
-    tg.rate_limit_next["editMessageText"] = 1
+    tg.rate_limit_next["sendMessageDraft"] = 1  # a private part streams as a draft
     tg.send_text(chat, alice, "/story")
 
     message = await wait_story(tg, chat["id"], 1)
 
-    # The refused edit was overtaken by the finished part: the newest state is what shows.
-    assert tg.errors == [("editMessageText", "Too Many Requests: retry after 1")]
+    # The refused draft was overtaken by the finished part: the newest state is what shows.
+    assert tg.errors == [("sendMessageDraft", "Too Many Requests: retry after 1")]
     assert message["text"].startswith("Part 1.")
     assert [label for label, _ in keyboard(message)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
     assert not [m for m in tg.bot_messages(chat["id"]) if "wrong" in m.get("text", "")]
@@ -1098,3 +1098,82 @@ async def test_a_reply_asked_again_leaves_nothing_of_the_discarded_one(
         held.release()
     await wait_story(tg, group["id"], 1)
     assert len(tg.bot_messages(group["id"])) == 1
+
+
+def drafts_in(tg: FakeTelegram, chat_id: int) -> list[str]:
+    return [text for (c, _), texts in tg.drafts.items() if c == chat_id for text in texts]
+
+
+async def test_a_private_part_streams_as_drafts_then_goes_out_as_one_message(
+    make_bot: BotFactory, tg: FakeTelegram, fake_ollama: FakeOllama, clock: FakeClock
+) -> None:
+    tokens = asyncio.Semaphore(0)
+    fake_ollama.then(Reply(chunk_size=40, pace=tokens))
+    await make_bot(clock=clock)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    await tg.wait_until(lambda: drafts_in(tg, chat["id"]))
+    assert drafts_in(tg, chat["id"]) == ["✍️ The narrator is writing…"]
+
+    # Nothing changes for a while (the narrator's first words are held): the draft is
+    # shown again before it fades.
+    async with ticking(clock, step=1.0):
+        await tg.wait_until(lambda: len(drafts_in(tg, chat["id"])) == 2)
+    assert drafts_in(tg, chat["id"])[1] == "✍️ The narrator is writing…"
+
+    async with ticking(clock, step=0.5):
+        for _ in range(3):  # the narration grows in the draft
+            seen = len(drafts_in(tg, chat["id"]))
+            for _ in range(100):  # a token at a time, until the engine passes one on
+                tokens.release()
+                await asyncio.sleep(0.02)
+                if len(drafts_in(tg, chat["id"])) > seen:
+                    break
+            assert len(drafts_in(tg, chat["id"])) > seen
+        for _ in range(2000):
+            tokens.release()
+        message = await wait_story(tg, chat["id"], 1)
+
+    streamed = [d for d in drafts_in(tg, chat["id"]) if d.startswith("Part 1.")]
+    assert streamed
+    assert all(message["text"].startswith(d.split("\n\n✍️")[0]) for d in streamed)
+    # One message for the part, sent once it was written, never edited while streaming.
+    assert tg.bot_messages(chat["id"]) == [message]
+    assert not tg.calls("editMessageText")
+    assert list(tg.drafts) == [(chat["id"], 1)]  # the draft's id is the part's
+
+
+async def test_a_group_part_streams_with_edits_and_no_drafts(
+    make_bot: BotFactory, tg: FakeTelegram, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply(first_token_delay=0.3, chunk_delay=0.02, chunk_size=200))
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1040)
+    tg.send_text(group, alice, "/story")
+    message = await wait_story(tg, group["id"], 1)
+    assert tg.calls("editMessageText")  # the placeholder message was edited as it grew
+    assert tg.bot_messages(group["id"]) == [message]
+    assert not tg.calls("sendMessageDraft")
+
+
+async def test_a_server_without_drafts_is_asked_once_then_edits(
+    make_bot: BotFactory, tg: FakeTelegram
+) -> None:
+    tg.refuse_drafts = True  # an older or self-hosted Bot API server
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    first = await wait_story(tg, chat["id"], 1)
+    query = tg.press(chat, alice, first["message_id"], keyboard(first)[0][1])
+    assert await answer_of(tg, query) == "Chosen: Path 1.1"
+    await wait_story(tg, chat["id"], 2)
+
+    # Part 1 fell back to a message at once; part 2 never asked for a draft.
+    assert tg.errors == [("sendMessageDraft", "Not Found")]
+    assert len(tg.calls("sendMessageDraft")) == 1
+    parts = [m for m in tg.bot_messages(chat["id"]) if m["text"].startswith("Part")]
+    assert [m["text"][:7] for m in parts] == ["Part 1.", "Part 2."]
+    assert tg.calls("editMessageText")  # both parts streamed with edits

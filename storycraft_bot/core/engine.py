@@ -270,6 +270,8 @@ class StoryEngine:
             if session.state is SessionState.PAUSED:
                 session = await self._reactivate(session)
             segment = await self._store.replace_segment(current, self._clock.now())
+            # The backlog may have queued it after `_halt` and before it was replaced.
+            await self._illustrator.cancel_session(session.id, [current.id])
             log.info(
                 "story %d: segment %d rewritten by %s", session.id, segment.index, actor.user_id
             )
@@ -292,6 +294,8 @@ class StoryEngine:
             if session.state is SessionState.PAUSED:
                 session = await self._reactivate(session)
             previous = await self._store.step_back(segments[-1], segments[-2], self._clock.now())
+            # The backlog may have queued it after `_halt` and before it was dropped.
+            await self._illustrator.cancel_session(session.id, [segments[-1].id])
             await self._emit(
                 ev.SegmentSuperseded(
                     place.key, session.id, session.language, segments[-1].id, ev.Superseded.UNDONE
@@ -417,7 +421,9 @@ class StoryEngine:
                 elif current.state is SegmentState.FAILED:
                     self._outages.schedule(session, current)
                 segments = await self._store.live_segments(session.id)
-                self._tasks.spawn(session.id, self._writer.recover_pictures(session, segments))
+                self._tasks.spawn(
+                    session.id, self._writer.recover_pictures(session, segments), lasting=True
+                )
         if sessions:
             log.info("resumed %d stories", len(sessions))
         return len(sessions)
@@ -470,7 +476,9 @@ class StoryEngine:
         or only those of `pictures_of` (the parts a retry or undo supersedes; the older
         parts' pictures, recovered backlog included, still count)."""
         segments = await self._store.live_segments(session.id)
-        await self._tasks.halt(session.id, [s.id for s in segments])
+        # A retry or undo keeps the picture backlog going for the parts that still count.
+        keep = pictures_of is not None
+        await self._tasks.halt(session.id, [s.id for s in segments], keep_lasting=keep)
         await self._prewriter.drop(session.id)
         await self._illustrator.cancel_session(session.id, pictures_of)
 

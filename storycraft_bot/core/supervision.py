@@ -37,15 +37,22 @@ class Supervisor:
     def __init__(self) -> None:
         self._work: dict[int, set[asyncio.Task[None]]] = {}  # per session: writing, pictures
         self._timers: dict[int, asyncio.Task[None]] = {}  # per segment
+        self._lasting: set[asyncio.Task[None]] = set()  # work that a retry or undo keeps
 
-    def spawn(self, session_id: int, work: Coroutine[Any, Any, None]) -> None:
-        """Run `work` as one of the session's background tasks."""
+    def spawn(
+        self, session_id: int, work: Coroutine[Any, Any, None], *, lasting: bool = False
+    ) -> None:
+        """Run `work` as one of the session's background tasks. A `lasting` one (the
+        picture backlog after a restart) outlives a retry or undo; see `halt`."""
         task = asyncio.create_task(work, name=f"story-{session_id}")
         tasks = self._work.setdefault(session_id, set())
         tasks.add(task)
+        if lasting:
+            self._lasting.add(task)
 
         def forget(done: asyncio.Task[None]) -> None:
             tasks.discard(done)
+            self._lasting.discard(done)
             if not tasks:
                 self._work.pop(session_id, None)
 
@@ -68,11 +75,17 @@ class Supervisor:
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
 
-    async def halt(self, session_id: int, segment_ids: Iterable[int]) -> None:
+    async def halt(
+        self, session_id: int, segment_ids: Iterable[int], *, keep_lasting: bool = False
+    ) -> None:
         """Cancel the session's work and its segments' timers (not the task asking), and
-        wait until they are gone."""
+        wait until they are gone. `keep_lasting`: its lasting work goes on."""
         current = asyncio.current_task()
-        tasks = [t for t in self._work.pop(session_id, set()) if t is not current]
+        tasks = [
+            t
+            for t in self._work.get(session_id, set())
+            if t is not current and not (keep_lasting and t in self._lasting)
+        ]
         for segment_id in segment_ids:
             timer = self._timers.pop(segment_id, None)
             if timer is not None and timer is not current:

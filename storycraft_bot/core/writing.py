@@ -274,6 +274,8 @@ class Writer:
                 segment.id, prompt.positive, prompt.negative, prompt.source
             )
         await self._store.set_image_state(segment.id, ImageState.QUEUED)
+        if backlog and not await self._counts(segment.id):
+            return  # retried or undone while its prompt was written: no picture
         job = PictureJob(
             session.id, segment.id, session.place, prompt, session.settings.workflow, backlog
         )
@@ -300,6 +302,11 @@ class Writer:
                 continue  # undone or rewritten meanwhile
             log.info("story %d: picture of segment %d recovered", session.id, segment.index)
             await self.illustrate(session, fresh, reuse_prompt=True, backlog=True)
+
+    async def _counts(self, segment_id: int) -> bool:
+        """The segment is still one of the story's parts (not retried or undone)."""
+        fresh = await self._store.get_segment(segment_id)
+        return fresh is not None and fresh.state in (SegmentState.OPEN, SegmentState.DECIDED)
 
     async def _retry_later(self, session: Session, segment: Segment) -> None:
         """Plan the next automatic try (a few, each twice as late), stored for restarts."""

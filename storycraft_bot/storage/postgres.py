@@ -7,6 +7,7 @@ transaction-scoped advisory lock, so processes starting together apply each file
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -194,16 +195,21 @@ class PostgresStore(SqlStore):
     async def _tx(self) -> AsyncIterator[_PgTx]:
         async with self.pool.connection() as conn, conn.transaction():
             yield _PgTx(conn)
+        _keep_cancellation()
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         async with self.pool.connection() as conn:
             cur = await conn.execute(_dialect(sql), params)
-            return await cur.fetchone()
+            row = await cur.fetchone()
+        _keep_cancellation()
+        return row
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self.pool.connection() as conn:
             cur = await conn.execute(_dialect(sql), params)
-            return list(await cur.fetchall())
+            rows: list[Row] = list(await cur.fetchall())
+        _keep_cancellation()
+        return rows
 
     async def fill_from(self, source: SqlStore) -> dict[str, int]:
         """Copy every row of `source` here in one transaction, ids kept, sequences moved
@@ -243,3 +249,12 @@ async def _version(conn: Connection) -> int:
     cur = await conn.execute("SELECT MAX(version) AS version FROM schema_version")
     row = await cur.fetchone()
     return int(row["version"]) if row and row["version"] is not None else 0
+
+
+def _keep_cancellation() -> None:
+    """Raise a cancellation that a driver call absorbed. Seen in the tests: a shutdown that
+    cancelled a story task while it was inside a psycopg call was lost, and the task went
+    on writing its part; `cancelling()` still counts such a request, so it is honoured here."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
