@@ -41,6 +41,7 @@ from storycraft_bot.core.ports import (
     TextKind,
     UnlimitedNarrator,
 )
+from storycraft_bot.core.rating import RATING_NEGATIVE, merge_negative
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.texts import Msg
 
@@ -201,8 +202,13 @@ class Writer:
                 segment.id, prompt.positive, prompt.negative, prompt.source
             )
         await self._store.set_image_state(segment.id, ImageState.QUEUED)
+        # The rating's negative is added here, not stored: a changed rating applies to redraws.
+        rated = replace(
+            prompt,
+            negative=merge_negative(prompt.negative, RATING_NEGATIVE[session.settings.rating]),
+        )
         job = PictureJob(
-            session.id, segment.id, session.place, prompt, session.settings.workflow, backlog
+            session.id, segment.id, session.place, rated, session.settings.workflow, backlog
         )
         await self._illustrator.enqueue(job, self._reports)
 
@@ -261,6 +267,7 @@ class Writer:
             memory=memory,
             recent=earlier[-keep:],
             chosen=segment.prompt_choice,
+            rating=session.settings.rating,
         )
 
     async def _refresh_memory(
