@@ -924,3 +924,15 @@ async def test_mature_only_in_an_age_restricted_channel_with_spoiler_pictures(
     unsafe = dc.slash(BOB, STORIES, "settings", rating="mature")
     assert (await reply_to(dc, unsafe)).startswith("The mature rating is only allowed")
     assert dc.errors == []
+
+
+async def test_an_over_long_premise_is_refused_privately_with_its_length(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot()
+    refused = dc.slash(ALICE, STORIES, "start", premise="a" * 1001)
+    assert await reply_to(dc, refused) == (
+        "The premise is too long: 1001 characters, at most 1000 fit. Shorten it and start again."
+    )
+    assert is_ephemeral(dc, refused)
+    assert await store.live_session(ChannelKey(Platform.DISCORD, str(STORIES))) is None

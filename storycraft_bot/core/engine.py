@@ -39,6 +39,7 @@ from storycraft_bot.core.models import (
     StatusReport,
     StorySettings,
 )
+from storycraft_bot.core.moderation import checked_premise
 from storycraft_bot.core.outage_retries import OutageRetries
 from storycraft_bot.core.picture_reports import PictureReports
 from storycraft_bot.core.ports import (
@@ -119,6 +120,7 @@ class StoryEngine:
     ) -> Session:
         """Open a story in the channel and start writing its first segment; `rating`
         None takes the place's default."""
+        premise = checked_premise(premise, starter)
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
                 raise StoryActionError(Msg.STORY_EXISTS)
@@ -135,7 +137,7 @@ class StoryEngine:
                 starter,
                 language or self._config.language,
                 (genre or self._config.genre).strip()[:60],
-                premise.strip()[:1000],
+                premise,
                 settings,
                 now,
             )

@@ -105,6 +105,7 @@ class Msg(enum.StrEnum):
     MATURE_NEEDS_ADMIN = "mature_needs_admin"
     STATUS_RATING = "status_rating"
     RATING_BUTTON = "rating_button"
+    PREMISE_TOO_LONG = "premise_too_long"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -121,6 +122,12 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
     Msg.STATUS_RATING: {
         Language.RU: " Рейтинг: {rating}.",
         Language.EN: " Rating: {rating}.",
+    },
+    Msg.PREMISE_TOO_LONG: {
+        Language.RU: "Завязка слишком длинная: {length} символов, можно не больше {limit}. "
+        "Сократите её и начните снова.",
+        Language.EN: "The premise is too long: {length} characters, at most {limit} fit. "
+        "Shorten it and start again.",
     },
     Msg.RATING_BUTTON: {Language.RU: "🔞 Рейтинг: {rating}", Language.EN: "🔞 Rating: {rating}"},
     Msg.BOOK_UNTITLED: {
