@@ -25,7 +25,7 @@ INJECTION = (
 
 
 def test_control_and_format_characters_become_plain_spaces() -> None:
-    assert without_controls("a\x00b\x1b[31mc\u202ed\ne\t f ") == "a b [31mc d e f"
+    assert without_controls("a\x00b\x1b[31mc\u202ed\r\n\n e\t f ") == "a b [31mc d\ne f"
 
 
 async def test_an_over_long_premise_is_refused_with_its_length_never_cut(

@@ -19,9 +19,14 @@ PREMISE_MAX_CHARS = 1000
 
 def without_controls(typed: str) -> str:
     """`typed` with control and format characters (NUL, escapes, bidi overrides) turned
-    into spaces, runs of white space made one, and the ends trimmed."""
-    kept = (" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in typed)
-    return " ".join("".join(kept).split())
+    into spaces and runs of spaces made one; its lines (a premise's first is the book's
+    title) are kept, without empty ones."""
+    lines = typed.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept = (
+        "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in line)
+        for line in lines
+    )
+    return "\n".join(clean for line in kept if (clean := " ".join(line.split())))
 
 
 def checked_premise(typed: str, author: Actor, limit: int = PREMISE_MAX_CHARS) -> str:
