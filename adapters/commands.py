@@ -17,8 +17,8 @@ from typing import Protocol
 
 from storycraft_bot.core.engine import PressKind, StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, Language, Place, StorySettings
-from storycraft_bot.core.texts import Msg, status_text, text
+from storycraft_bot.core.models import Actor, Language, Place, Rating, StorySettings
+from storycraft_bot.core.texts import Msg, rating_name, status_text, text
 
 from .book import book_file_name, book_html, embedded_pictures
 from .buttons import Button, ButtonKind
@@ -171,8 +171,10 @@ async def start_story(
     language: Language,
     premise: str = "",
     genre: str | None = None,
+    *,
+    rating: Rating | None = None,
 ) -> Reply:
-    await engine.start(place, actor, premise=premise, genre=genre, language=language)
+    await engine.start(place, actor, premise=premise, genre=genre, language=language, rating=rating)
     return Reply(text(language, Msg.STORY_STARTED), ReplyKind.SEEN)
 
 
@@ -203,7 +205,8 @@ async def press(
 def settings_text(language: Language, settings: StorySettings) -> str:
     state = text(language, Msg.ON if settings.pictures else Msg.OFF)
     window = int(settings.vote_window_seconds)
-    return text(language, Msg.SETTINGS_TITLE, pictures=state, window=window)
+    rating = rating_name(language, settings.rating)
+    return text(language, Msg.SETTINGS_TITLE, pictures=state, window=window, rating=rating)
 
 
 async def answer(work: Awaitable[Reply | None], language: Language, what: str) -> Reply | None:

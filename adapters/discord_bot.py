@@ -27,9 +27,9 @@ from PIL import Image
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform
+from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
 from storycraft_bot.core.screen_records import ScreenRecords
-from storycraft_bot.core.texts import Msg, text
+from storycraft_bot.core.texts import Msg, rating_name, text
 
 from .buttons import Button, ButtonKind, card_buttons, decode, encode
 from .commands import (
@@ -95,7 +95,20 @@ RUSSIAN = {
     "Horror": "Ужасы",
     "Mystery": "Детектив",
     "Fairy tale": "Сказка",
+    "Content rating (mature only in age-restricted channels)": (
+        "Рейтинг (для взрослых — только в каналах с возрастным ограничением)"
+    ),
+    "rating": "рейтинг",
+    "Safe": "Для всех",
+    "Teen": "12+",
+    "Mature": "Для взрослых",
 }
+#: The ratings the commands offer.
+RATING_CHOICES = [
+    app_commands.Choice(name=name, value=rating.value)
+    for name, rating in (("Safe", Rating.SAFE), ("Teen", Rating.TEEN), ("Mature", Rating.MATURE))
+]
+RATING_HELP = "Content rating (mature only in age-restricted channels)"
 
 
 class RussianTranslator(app_commands.Translator):
@@ -199,6 +212,7 @@ class StoryCommands(app_commands.Group):
         premise="What the story is about (optional)",
         genre="Genre of the story",
         language="Language of the story",
+        rating=RATING_HELP,
     )
     @app_commands.choices(
         genre=[
@@ -212,6 +226,7 @@ class StoryCommands(app_commands.Group):
             app_commands.Choice(name="Русский", value="ru"),
             app_commands.Choice(name="English", value="en"),
         ],
+        rating=RATING_CHOICES,
     )
     async def start(
         self,
@@ -219,12 +234,14 @@ class StoryCommands(app_commands.Group):
         premise: str | None = None,
         genre: app_commands.Choice[str] | None = None,
         language: app_commands.Choice[str] | None = None,
+        rating: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_start(
             interaction,
             premise or "",
             genre.value if genre else None,
             language.value if language else None,
+            Rating(rating.value) if rating else None,
         )
 
     @app_commands.command(name="stop", description="End the story")
@@ -252,19 +269,26 @@ class StoryCommands(app_commands.Group):
         vote_window="Seconds a vote stays open",
         pictures="Pictures on or off",
         workflow="Picture style",
+        rating=RATING_HELP,
     )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
     )
+    @app_commands.choices(rating=RATING_CHOICES)
     async def settings(
         self,
         interaction: discord.Interaction,
         vote_window: app_commands.Choice[int] | None = None,
         pictures: bool | None = None,
         workflow: str | None = None,
+        rating: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_settings(
-            interaction, vote_window.value if vote_window else None, pictures, workflow
+            interaction,
+            vote_window.value if vote_window else None,
+            pictures,
+            workflow,
+            Rating(rating.value) if rating else None,
         )
 
     @settings.autocomplete("workflow")
@@ -279,10 +303,12 @@ class StoryCommands(app_commands.Group):
         pictures="Pictures on or off",
         workflow="Picture style",
         threads="Each story in its own thread",
+        rating=RATING_HELP,
     )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
     )
+    @app_commands.choices(rating=RATING_CHOICES)
     async def defaults(
         self,
         interaction: discord.Interaction,
@@ -290,9 +316,15 @@ class StoryCommands(app_commands.Group):
         pictures: bool | None = None,
         workflow: str | None = None,
         threads: bool | None = None,
+        rating: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_defaults(
-            interaction, vote_window.value if vote_window else None, pictures, workflow, threads
+            interaction,
+            vote_window.value if vote_window else None,
+            pictures,
+            workflow,
+            threads,
+            Rating(rating.value) if rating else None,
         )
 
     @defaults.autocomplete("workflow")
@@ -391,7 +423,9 @@ class DiscordAdapter(Screen[Piece]):
         if isinstance(channel, discord.Thread) and channel.parent_id:
             key = ChannelKey(Platform.DISCORD, str(channel.parent_id), str(channel.id))
         guild = f"{interaction.guild_id}" if interaction.guild_id else f"dm:{interaction.user.id}"
-        return Place(key, guild, interaction.guild_id is not None)
+        # A thread is age-restricted with its parent channel (discord.py asks the parent).
+        nsfw = isinstance(channel, discord.TextChannel | discord.Thread) and channel.is_nsfw()
+        return Place(key, guild, interaction.guild_id is not None, age_restricted=nsfw)
 
     @staticmethod
     def _actor(interaction: discord.Interaction) -> Actor:
@@ -484,6 +518,7 @@ class DiscordAdapter(Screen[Piece]):
         premise: str,
         genre: str | None,
         language: str | None,
+        rating: Rating | None = None,
     ) -> None:
         async def work() -> Reply:
             chosen = Language(language) if language else self.language_of(interaction)
@@ -496,10 +531,12 @@ class DiscordAdapter(Screen[Piece]):
                     channel, place, premise or interaction.user.display_name
                 )
                 key = ChannelKey(Platform.DISCORD, str(channel.id), str(thread.id))
-                place = Place(key, place.guild_id, True)
+                place = Place(key, place.guild_id, True, age_restricted=place.age_restricted)
                 where = " " + text(chosen, Msg.STORY_IN_THREAD, thread=thread.mention)
             actor = self._actor(interaction)
-            started = await start_story(self._engine, place, actor, chosen, premise, genre)
+            started = await start_story(
+                self._engine, place, actor, chosen, premise, genre, rating=rating
+            )
             about = f": *{premise[:200]}*" if premise else ""
             starter = interaction.user.display_name
             return Reply(f"📖 **{starter}** — {started.text}{about}{where}", started.kind)
@@ -544,6 +581,7 @@ class DiscordAdapter(Screen[Piece]):
         vote_window: int | None,
         pictures: bool | None,
         workflow: str | None = None,
+        rating: Rating | None = None,
     ) -> None:
         async def work() -> Reply:
             self._check_workflow(workflow)
@@ -553,6 +591,7 @@ class DiscordAdapter(Screen[Piece]):
                 vote_window_seconds=float(vote_window) if vote_window else None,
                 pictures=pictures,
                 workflow=workflow,
+                rating=rating,
             )
             return Reply(settings_text(self.language_of(interaction), settings), ReplyKind.INFO)
 
@@ -565,6 +604,7 @@ class DiscordAdapter(Screen[Piece]):
         pictures: bool | None,
         workflow: str | None,
         threads: bool | None,
+        rating: Rating | None = None,
     ) -> None:
         async def work() -> Reply:
             language = self.language_of(interaction)
@@ -576,6 +616,7 @@ class DiscordAdapter(Screen[Piece]):
                 pictures=pictures,
                 workflow=workflow,
                 threads=threads,
+                rating=rating,
             )
             unset = text(language, Msg.DEFAULT_VALUE)
 
@@ -590,6 +631,7 @@ class DiscordAdapter(Screen[Piece]):
                 window=text(language, Msg.SECONDS_SHORT, window=int(seconds)) if seconds else unset,
                 threads=on_off(defaults.threads),
                 workflow=defaults.workflow or unset,
+                rating=rating_name(language, defaults.rating) if defaults.rating else unset,
             )
             return Reply(summary, ReplyKind.INFO)
 
@@ -653,7 +695,8 @@ class DiscordAdapter(Screen[Piece]):
         colour = discord.Colour.blurple() if card.is_open else discord.Colour.dark_grey()
         embeds = [discord.Embed(description=piece, colour=colour) for piece in pieces]
         embeds[0].title = f"{card.index + 1}"
-        if card.picture_path:
+        # An embed cannot hide its picture: a spoiler shows as the message's blurred file.
+        if card.picture_path and not card.picture_spoiler:
             # The name the file is uploaded under (a shrunk picture is sent as .jpg).
             embeds[-1].set_image(url=f"attachment://{self._upload_name(shown)}")
         view = self._view(card)
@@ -721,7 +764,9 @@ class DiscordAdapter(Screen[Piece]):
             too_big = path.stat().st_size > self._upload_limit(shown)
         except OSError:
             too_big = False  # reading it will fail too, and say why
-        return path.with_suffix(".jpg").name if too_big else path.name
+        name = path.with_suffix(".jpg").name if too_big else path.name
+        # Discord blurs a file whose name starts with SPOILER_ until it is clicked.
+        return f"SPOILER_{name}" if shown.card.picture_spoiler else name
 
     async def _picture_file(self, shown: Shown) -> discord.File:
         """A new upload of the picture, re-encoded smaller if over the guild's limit,

@@ -71,9 +71,12 @@ class StoryCard:
     picture_failed: bool = False
     picture_path: str = ""
     picture_dropped: bool = False  # late progress of a dropped picture must not come back
+    picture_spoiler: bool = False  # shown hidden until opened (a mature story's)
 
     @classmethod
-    def from_segment(cls, segment: Segment, language: Language, is_group: bool) -> StoryCard:
+    def from_segment(
+        cls, segment: Segment, language: Language, is_group: bool, *, spoiler: bool = False
+    ) -> StoryCard:
         """Rebuild a card from the database (after a restart)."""
         state = {
             SegmentState.GENERATING: CardState.WRITING,
@@ -86,6 +89,7 @@ class StoryCard:
         card.choices = segment.choices
         card.counts = (0,) * len(segment.choices)
         card.closes_at = segment.vote_closes_at
+        card.picture_spoiler = spoiler
         if segment.state is SegmentState.FAILED:
             card.failure = text(language, Msg.NARRATOR_UNAVAILABLE)
         if segment.image_state is ImageState.READY:
@@ -144,6 +148,7 @@ class StoryCard:
         """A new card for the same segment (for a new message), keeping its picture."""
         card = StoryCard(self.session_id, self.segment_id, self.index, self.language, self.is_group)
         card.picture_path = self.picture_path
+        card.picture_spoiler = self.picture_spoiler
         return card
 
     def apply(self, event: ev.StoryEvent) -> None:
@@ -189,6 +194,7 @@ class StoryCard:
                 self.picture_failed = False
                 self.picture_dropped = True  # no more progress for this picture
                 self.picture_path = event.path
+                self.picture_spoiler = event.spoiler
             case ev.PictureFailed():
                 self.picture = (
                     ""
@@ -257,4 +263,7 @@ async def load_card(
     shown = await records.shown_segment(segment_id, platform)
     if shown is None:
         return None
-    return StoryCard.from_segment(shown.segment, shown.language, shown.is_group), shown
+    card = StoryCard.from_segment(
+        shown.segment, shown.language, shown.is_group, spoiler=shown.spoiler
+    )
+    return card, shown

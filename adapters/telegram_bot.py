@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,10 @@ from telegram.ext import (
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform
+from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.text_fitting import shorten_to
-from storycraft_bot.core.texts import Msg, text
+from storycraft_bot.core.texts import Msg, rating_name, text
 
 from .buttons import ButtonKind, card_buttons, decode, encode, number
 from .commands import (
@@ -71,6 +71,7 @@ CAPTION_LIMIT = 1024
 STATUS_ROOM = 300  # characters kept free under the narration for the status lines
 BUTTON_LIMIT = 64  # we keep labels short; Telegram cuts long ones itself
 VOTE_WINDOWS = (30, 60, 120)
+RATINGS = tuple(Rating)  # by position in callback data: s:r:<n>
 ADMIN_CACHE_SECONDS = 60.0
 #: The chat commands; each but START is also a shortcut (/stop for /story stop).
 CHAT_COMMANDS = tuple(c for c in Command if c is not Command.CLOSE_VOTE)
@@ -353,6 +354,16 @@ class TelegramAdapter(Screen[Piece]):
                 for w in VOTE_WINDOWS
             ],
         ]
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    ("✓ " if rating is settings.rating else "")
+                    + text(language, Msg.RATING_BUTTON, rating=rating_name(language, rating)),
+                    callback_data=f"s:r:{number}",
+                )
+                for number, rating in enumerate(RATINGS)
+            ]
+        )
         if len(self._config.workflows) > 1:
             current = settings.workflow or self._config.workflows[0]
             rows.append(
@@ -424,10 +435,16 @@ class TelegramAdapter(Screen[Piece]):
             change = {"vote_window_seconds": float(value)}
         elif what == "f" and value is not None and value < len(self._config.workflows):
             change = {"workflow": self._config.workflows[value]}
+        elif what == "r" and value is not None and value < len(RATINGS):
+            change = {"rating": RATINGS[value]}
         else:
             raise StoryActionError(Msg.PART_OVER)
         actor = await self._actor(update, moderating=True)
         await self._engine.configure(place, actor, **change)
+        if "rating" in change and actor.can_moderate:
+            # An administrator's rating is also the chat's default for its next stories.
+            chat_admin = replace(actor, can_manage_guild=True)
+            await self._engine.configure_guild(place, chat_admin, rating=change["rating"])
         return Reply(text(language, Msg.SETTINGS_SAVED), ReplyKind.SEEN)
 
     async def _on_my_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -559,6 +576,7 @@ class TelegramAdapter(Screen[Piece]):
                 photo: Message = await self._app.bot.send_photo(
                     chat_id,
                     file_id,
+                    has_spoiler=shown.card.picture_spoiler,
                     caption=piece,
                     reply_markup=markup,
                     message_thread_id=thread_id,
@@ -581,7 +599,9 @@ class TelegramAdapter(Screen[Piece]):
         # A photo message takes a new photo anywhere; a text message only where the
         # server lets media replace text (see `_media_on_text_refused`).
         if len(pieces) == 1 and (shown.captioned or (fits and not self._media_on_text_refused)):
-            media = InputMediaPhoto(data, caption=caption_body)
+            media = InputMediaPhoto(
+                data, caption=caption_body, has_spoiler=shown.card.picture_spoiler
+            )
             try:
                 result = await bot.edit_message_media(media, chat_id, main, reply_markup=markup)
             except BadRequest as err:
@@ -599,6 +619,7 @@ class TelegramAdapter(Screen[Piece]):
                 result = await bot.send_photo(
                     chat_id,
                     data,
+                    has_spoiler=shown.card.picture_spoiler,
                     caption=caption_body,
                     reply_markup=markup,
                     message_thread_id=thread_id,
@@ -617,11 +638,13 @@ class TelegramAdapter(Screen[Piece]):
         bot = self._app.bot
         chat_id, thread_id = _chat(shown.key)
         if shown.photo_reply is not None:
-            result = await bot.edit_message_media(InputMediaPhoto(data), chat_id, shown.photo_reply)
+            media = InputMediaPhoto(data, has_spoiler=shown.card.picture_spoiler)
+            result = await bot.edit_message_media(media, chat_id, shown.photo_reply)
         else:
             result = await bot.send_photo(
                 chat_id,
                 data,
+                has_spoiler=shown.card.picture_spoiler,
                 reply_parameters=ReplyParameters(shown.messages[-1]),
                 message_thread_id=thread_id,
             )

@@ -385,6 +385,7 @@ class FakeTelegram:
         message = self._new_message(chat, BOT, photo=photo)
         if caption:
             message["caption"] = caption
+        _put_spoiler(message, params.get("has_spoiler"))
         _put_markup(message, params.get("reply_markup"))
         if "reply_parameters" in params:
             message["reply_to_message_id"] = params["reply_parameters"].get("message_id")
@@ -468,6 +469,7 @@ class FakeTelegram:
         message.pop("entities", None)
         message["photo"] = photo
         message["caption"] = caption
+        _put_spoiler(message, media.get("has_spoiler"))
         _put_markup(message, params.get("reply_markup"))
         return message
 
@@ -538,3 +540,12 @@ def _put_markup(message: dict[str, Any], markup: Any) -> None:
         message["reply_markup"] = markup
     else:
         message.pop("reply_markup", None)
+
+
+def _put_spoiler(message: dict[str, Any], flag: Any) -> None:
+    """Like Telegram: a photo sent with `has_spoiler` is shown blurred until tapped
+    (`has_media_spoiler` on the message); a new photo without it is not."""
+    if flag in (True, "true", "True"):
+        message["has_media_spoiler"] = True
+    else:
+        message.pop("has_media_spoiler", None)

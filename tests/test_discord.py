@@ -456,7 +456,8 @@ async def test_server_defaults_need_manage_server_and_put_stories_in_threads(
     assert is_ephemeral(dc, refused)
     saved = dc.slash(OWNER, STORIES, "defaults", threads=True, vote_window=30)
     assert await reply_to(dc, saved) == (
-        "For new stories: pictures default, voting 30 s, own thread on, style default."
+        "For new stories: pictures default, voting 30 s, own thread on, style default, "
+        "rating default."
     )
 
     started = dc.slash(ALICE, STORIES, "start", premise="The lost key")
@@ -874,3 +875,74 @@ async def test_a_reply_asked_again_leaves_nothing_of_the_discarded_one(
         held.release()
     await dc.wait_until(lambda: story(dc, 1))
     assert len(dc.story_messages()) == 1
+
+
+def negative_prompts(comfy: FakeComfyUI) -> list[str]:
+    """The negative prompt of every picture asked of ComfyUI, in order."""
+    return [
+        str(node["inputs"]["text"])
+        for body in comfy.posted_prompts()
+        for node in body["prompt"].values()
+        if node.get("_meta", {}).get("title") == "Negative Prompt"
+    ]
+
+
+async def test_mature_only_in_an_age_restricted_channel_with_spoiler_pictures(
+    make_bot: BotFactory,
+    dc: FakeDiscord,
+    fake_comfy: FakeComfyUI,
+    fake_ollama: FakeOllama,
+    store: Store,
+) -> None:
+    general = 2001
+    dc.channels[general]["nsfw"] = True  # age-restricted, as a server owner marks it
+    await make_bot(comfy=fake_comfy)
+    refused = dc.slash(ALICE, STORIES, "start", premise="A dark tale", rating="mature")
+    assert await reply_to(dc, refused) == (
+        "The mature rating is only allowed in age-restricted channels. Mark the channel "
+        "age-restricted in its settings or choose another rating."
+    )
+    assert is_ephemeral(dc, refused)
+    assert await store.live_session(ChannelKey(Platform.DISCORD, str(STORIES))) is None
+
+    dc.slash(ALICE, general, "start", premise="A dark tale", rating="mature")
+    message = await dc.wait_until(
+        lambda: (m := story(dc, 1, channel=general)) and m["attachments"] and m
+    )
+    # Sent as a spoiler: blurred until clicked, so not shown inside the embed.
+    assert message["attachments"][0]["filename"].startswith("SPOILER_")
+    assert "image" not in message["embeds"][-1]
+    system = fake_ollama.chat_requests("segment")[0]["messages"][0]["content"]
+    assert "Rating: mature" in system
+    status = dc.slash(ALICE, general, "status")
+    assert (await reply_to(dc, status)).endswith("Rating: mature.")
+
+    dc.slash(BOB, STORIES, "start", premise="A bright tale")  # the safe default
+    # (The fake narrator numbers parts across stories: this one's first says "Part 2.")
+    safe = await dc.wait_until(
+        lambda: next((m for m in dc.story_messages() if m["attachments"]), None)
+    )
+    assert not safe["attachments"][0]["filename"].startswith("SPOILER_")
+    assert (
+        "Rating: safe for all ages"
+        in fake_ollama.chat_requests("segment")[-1]["messages"][0]["content"]
+    )
+    mature_negative, safe_negative = negative_prompts(fake_comfy)
+    assert "nudity" in safe_negative
+    assert "nudity" not in mature_negative
+    assert "watermark" in mature_negative  # the prompt writer's own negative stays
+    unsafe = dc.slash(BOB, STORIES, "settings", rating="mature")
+    assert (await reply_to(dc, unsafe)).startswith("The mature rating is only allowed")
+    assert dc.errors == []
+
+
+async def test_an_over_long_premise_is_refused_privately_with_its_length(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot()
+    refused = dc.slash(ALICE, STORIES, "start", premise="a" * 1001)
+    assert await reply_to(dc, refused) == (
+        "The premise is too long: 1001 characters, at most 1000 fit. Shorten it and start again."
+    )
+    assert is_ephemeral(dc, refused)
+    assert await store.live_session(ChannelKey(Platform.DISCORD, str(STORIES))) is None

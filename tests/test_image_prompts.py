@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from storycraft_bot.core.models import Character, Segment, SegmentState, StoryMemory
+from storycraft_bot.core.models import Character, Rating, Segment, SegmentState, StoryMemory
+from storycraft_bot.core.rating import RATING_NEGATIVE, merge_negative
 from storycraft_bot.narration.image_prompts import (
     MODEL_PROMPT_MAX_CHARS,
     PROMPT_MAX_CHARS,
@@ -109,3 +110,10 @@ def test_fitting_keeps_whole_phrases_in_order_of_importance() -> None:
 
     assert fitted.startswith(f"a tower at night, {looks}, epic fantasy art, painterly")
     assert "word" not in fitted  # the phrase that does not fit is left out whole
+
+
+def test_negative_prompts_merge_each_phrase_once_in_order() -> None:
+    workflow_own = "ugly, NSFW"
+    merged = merge_negative(workflow_own, "lowres, nsfw", RATING_NEGATIVE[Rating.TEEN])
+    assert merged == "ugly, NSFW, lowres, nudity, explicit, gore"
+    assert merge_negative("", RATING_NEGATIVE[Rating.MATURE]) == ""

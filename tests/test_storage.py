@@ -13,13 +13,16 @@ from storycraft_bot.core.errors import SchemaTooNewError, StorageError, StoryAct
 from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
+    GuildDefaults,
     Language,
     MessageKind,
     MessageRef,
     Platform,
+    Rating,
     SegmentDraft,
     StorySettings,
 )
+from storycraft_bot.core.screen_records import StoredScreens
 from storycraft_bot.core.store import VoteOutcome
 from storycraft_bot.storage.postgres import PostgresStore
 from storycraft_bot.storage.schema import shipped_postgres_migrations
@@ -259,3 +262,24 @@ async def test_migration_5_turns_message_strings_into_typed_refs(
         assert all(len(book_id) == 32 for book_id in ids)
         assert ids[0] != ids[1]
         assert await store.session_by_book(ids[1]) == await store.get_session(dc.id)
+
+
+async def test_ratings_of_stories_and_places_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    mature = StorySettings(rating=Rating.MATURE)
+    async with Store(path) as store:
+        session = await store.create_session(GROUP, ALICE, Language.EN, "horror", "", mature, 1.0)
+        segment = await store.add_segment(session.id, 0, "", 1.0)
+        await store.save_guild_defaults(
+            GROUP.key.platform, GROUP.guild_id, GuildDefaults(rating=Rating.TEEN), 1.0
+        )
+    async with Store(path) as store:
+        again = await store.get_session(session.id)
+        assert again is not None
+        assert again.settings.rating is Rating.MATURE
+        defaults = await store.guild_defaults(GROUP.key.platform, GROUP.guild_id)
+        assert defaults.rating is Rating.TEEN
+        # A screen rebuilding the part after the restart shows its picture as a spoiler.
+        shown = await StoredScreens(store).shown_segment(segment.id, GROUP.key.platform)
+        assert shown is not None
+        assert shown.spoiler

@@ -16,7 +16,7 @@ from telegram.error import InvalidToken
 
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from storycraft_bot.core.engine import StoryEngine
-from storycraft_bot.core.models import ChannelKey, Language, Platform
+from storycraft_bot.core.models import ChannelKey, Language, Platform, Rating
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.screen_records import StoredScreens
 from storycraft_bot.storage.sqlite import Store
@@ -1177,3 +1177,54 @@ async def test_a_server_without_drafts_is_asked_once_then_edits(
     parts = [m for m in tg.bot_messages(chat["id"]) if m["text"].startswith("Part")]
     assert [m["text"][:7] for m in parts] == ["Part 1.", "Part 2."]
     assert tg.calls("editMessageText")  # both parts streamed with edits
+
+
+async def test_a_chat_administrator_enables_mature_and_its_pictures_are_spoilers(
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI, store: Store
+) -> None:
+    await make_bot(comfy=fake_comfy)
+    alice, carol = tg.user(ALICE_ID, "Alice"), tg.user(CAROL_ID, "Carol")
+    group = tg.group_chat(-1015)
+    tg.admins[group["id"]] = {CAROL_ID}
+    tg.send_text(group, alice, "/story")
+    first = await tg.wait_until(
+        lambda: (m := story_message(tg, group["id"])) and "photo" in m and m
+    )
+    assert not first.get("has_media_spoiler")  # safe by default
+    tg.send_text(group, alice, "/settings")
+    panel = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if m.get("text", "").startswith("Story")),
+            None,
+        )
+    )
+    assert ("✓ 🔞 Rating: safe", "s:r:0") in keyboard(panel)
+    # The starter may change the story's settings, but not to mature: that is an admin's.
+    assert await answer_of(tg, tg.press(group, alice, panel["message_id"], "s:r:2")) == (
+        "Only a chat administrator can enable the mature rating."
+    )
+    assert await answer_of(tg, tg.press(group, alice, panel["message_id"], "s:r:1")) == "Saved."
+    assert await answer_of(tg, tg.press(group, carol, panel["message_id"], "s:r:2")) == "Saved."
+    defaults = await store.guild_defaults(Platform.TELEGRAM, f"tg:{group['id']}")
+    assert defaults.rating is Rating.MATURE  # the chat's default for its next stories
+
+    tg.send_text(group, alice, "/stop")
+    await tg.wait_until(
+        lambda: any("Thanks for playing" in m.get("text", "") for m in tg.bot_messages(group["id"]))
+    )
+    tg.send_text(group, alice, "/story")  # the administrator's default: no admin needed
+    second = await tg.wait_until(
+        lambda: (
+            (m := story_message(tg, group["id"]))
+            and m["message_id"] != first["message_id"]
+            and "photo" in m
+            and m
+        )
+    )
+    assert second["has_media_spoiler"] is True
+    tg.send_text(group, alice, "/status")
+    await tg.wait_until(
+        lambda: any(
+            m.get("text", "").endswith("Rating: mature.") for m in tg.bot_messages(group["id"])
+        )
+    )

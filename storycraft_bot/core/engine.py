@@ -31,6 +31,7 @@ from storycraft_bot.core.models import (
     Language,
     Place,
     Platform,
+    Rating,
     Segment,
     SegmentState,
     Session,
@@ -38,6 +39,7 @@ from storycraft_bot.core.models import (
     StatusReport,
     StorySettings,
 )
+from storycraft_bot.core.moderation import checked_premise
 from storycraft_bot.core.outage_retries import OutageRetries
 from storycraft_bot.core.picture_reports import PictureReports
 from storycraft_bot.core.ports import (
@@ -52,6 +54,7 @@ from storycraft_bot.core.ports import (
 )
 from storycraft_bot.core.presses import VOTE_PRESSES, PressKind, PressOutcome
 from storycraft_bot.core.prewriting import Prewriter
+from storycraft_bot.core.rating import check_rating
 from storycraft_bot.core.store import StoryStore, VoteOutcome
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
 from storycraft_bot.core.texts import Msg
@@ -128,19 +131,29 @@ class StoryEngine:
         premise: str = "",
         genre: str | None = None,
         language: Language | None = None,
+        rating: Rating | None = None,
     ) -> Session:
-        """Open a story in the channel and start writing its first segment."""
+        """Open a story in the channel and start writing its first segment; `rating`
+        None takes the place's default."""
+        premise = checked_premise(premise, starter)
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
                 raise StoryActionError(Msg.STORY_EXISTS)
+            defaults = await self.guild_defaults(place)
+            settings = story_settings(self._config.story, defaults)
+            if rating is not None:
+                check_rating(place, starter, rating)
+                settings = replace(settings, rating=rating)
+            else:
+                check_rating(place, None, settings.rating)
             now = self._clock.now()
             session = await self._store.create_session(
                 place,
                 starter,
                 language or self._config.language,
                 (genre or self._config.genre).strip()[:60],
-                premise.strip()[:1000],
-                story_settings(self._config.story, await self.guild_defaults(place)),
+                premise,
+                settings,
                 now,
             )
             segment = await self._store.add_segment(session.id, 0, "", now)
@@ -321,16 +334,20 @@ class StoryEngine:
         vote_window_seconds: float | None = None,
         pictures: bool | None = None,
         workflow: str | None = None,
+        rating: Rating | None = None,
     ) -> StorySettings:
         """Change the story's settings (the starter or a moderator); None keeps a value."""
         async with self._lock(place.key):
             session = await self._require_session(place)
             self._require_manager(session, actor)
+            if rating is not None:
+                check_rating(place, actor, rating)
             settings = with_given(
                 session.settings,
                 vote_window_seconds=bounded_window(vote_window_seconds),
                 pictures=pictures,
                 workflow=workflow,
+                rating=rating,
             )
             await self._store.update_settings(session.id, settings, self._clock.now())
             return settings
@@ -348,8 +365,11 @@ class StoryEngine:
         pictures: bool | None = None,
         workflow: str | None = None,
         threads: bool | None = None,
+        rating: Rating | None = None,
     ) -> GuildDefaults:
-        """Change the server's defaults for new stories (Manage Server); None keeps a value."""
+        """Change the server's defaults for new stories (Manage Server); None keeps a value.
+        A `mature` default needs no age-restricted channel here: each story's start checks
+        its own channel."""
         if not actor.can_manage_guild:
             raise StoryActionError(Msg.NOT_ALLOWED_GUILD)
         defaults = with_given(
@@ -358,6 +378,7 @@ class StoryEngine:
             pictures=pictures,
             workflow=workflow,
             threads=threads,
+            rating=rating,
         )
         await self._store.save_guild_defaults(
             place.key.platform, place.guild_id, defaults, self._clock.now()

@@ -50,4 +50,5 @@ def story_settings(base: StorySettings, defaults: GuildDefaults) -> StorySetting
         vote_window_seconds=defaults.vote_window_seconds,
         pictures=defaults.pictures,
         workflow=defaults.workflow,
+        rating=defaults.rating,
     )

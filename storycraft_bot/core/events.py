@@ -108,10 +108,12 @@ class PictureProgress(StoryEvent):
 
 @dataclass(frozen=True, slots=True)
 class PictureReady(StoryEvent):
-    """The picture file is ready to attach."""
+    """The picture file is ready to attach; a `spoiler` (a mature story's) is shown hidden
+    until a reader opens it."""
 
     segment_id: int
     path: str
+    spoiler: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,14 @@ class Language(enum.StrEnum):
     EN = "en"
 
 
+class Rating(enum.StrEnum):
+    """How much a story may show (see core/rating.py); `safe` unless a place chooses."""
+
+    SAFE = "safe"
+    TEEN = "teen"
+    MATURE = "mature"
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelKey:
     """One place a story can live in: the key the core and SQLite use."""
@@ -51,6 +59,8 @@ class Place:
     key: ChannelKey
     guild_id: str
     is_group: bool
+    #: The platform marks the channel for adults (Discord's nsfw flag); not stored.
+    age_restricted: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +136,7 @@ class StorySettings:
     segment_words: int = 120
     choices: int = 3
     workflow: str = ""  # ComfyUI workflow by name; "" for the configured default
+    rating: Rating = Rating.SAFE
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +147,7 @@ class GuildDefaults:
     pictures: bool | None = None
     workflow: str | None = None
     threads: bool = False  # each new story in its own thread (Discord)
+    rating: Rating | None = None
 
 
 @dataclass(frozen=True, slots=True)

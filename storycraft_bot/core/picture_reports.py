@@ -18,6 +18,7 @@ from storycraft_bot.core.models import (
     Session,
     SessionState,
 )
+from storycraft_bot.core.rating import is_spoiler
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.texts import Msg
 
@@ -52,7 +53,12 @@ class PictureReports:
             job,
             None,
             lambda s: ev.PictureReady(
-                job.place.key, s.id, s.language, job.segment_id, picture.path
+                job.place.key,
+                s.id,
+                s.language,
+                job.segment_id,
+                picture.path,
+                spoiler=is_spoiler(s.settings.rating),
             ),
         )
 

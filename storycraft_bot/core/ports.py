@@ -16,6 +16,7 @@ from storycraft_bot.core.models import (
     PictureFailure,
     PictureJob,
     Place,
+    Rating,
     Segment,
     SegmentDraft,
     StoryMemory,
@@ -42,6 +43,7 @@ class SegmentRequest:
     memory: StoryMemory
     recent: Sequence[Segment]  # last few segments, oldest first, each with its chosen choice
     chosen: str  # the choice that leads to this segment ("" for the opening)
+    rating: Rating = Rating.SAFE
 
 
 class Narrator(Protocol):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from storycraft_bot.core.models import Language, MessageRef, Platform, Segment
+from storycraft_bot.core.rating import is_spoiler
 from storycraft_bot.core.store import StoryStore
 
 
@@ -20,6 +21,7 @@ class ShownSegment:
     is_group: bool
     messages: tuple[MessageRef, ...]
     upload: str  # the platform's reference to the uploaded picture ("" if none)
+    spoiler: bool = False  # its picture is shown hidden (a mature story's)
 
 
 class ScreenRecords(Protocol):
@@ -52,6 +54,7 @@ class StoredScreens:
             session.place.is_group,
             refs,
             segment.image_uploads.get(platform.value, ""),
+            is_spoiler(session.settings.rating),
         )
 
     async def set_messages(self, segment_id: int, refs: Sequence[MessageRef]) -> None:

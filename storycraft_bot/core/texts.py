@@ -16,6 +16,7 @@ from babel import Locale
 from storycraft_bot.core.models import (
     DecidedBy,
     Language,
+    Rating,
     SegmentState,
     SessionState,
     StatusReport,
@@ -101,9 +102,36 @@ class Msg(enum.StrEnum):
     BOOK_LINK = "book_link"
     BOOK_SAVED = "book_saved"
     BOOK_TOO_LARGE = "book_too_large"
+    # Safety: content rating, moderation of typed text, limits (issue 15)
+    MATURE_NEEDS_AGE_RESTRICTED = "mature_needs_age_restricted"
+    MATURE_NEEDS_ADMIN = "mature_needs_admin"
+    STATUS_RATING = "status_rating"
+    RATING_BUTTON = "rating_button"
+    PREMISE_TOO_LONG = "premise_too_long"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
+    Msg.MATURE_NEEDS_AGE_RESTRICTED: {
+        Language.RU: "Рейтинг «для взрослых» доступен только в каналах с возрастным "
+        "ограничением. Включите его в настройках канала или выберите другой рейтинг.",
+        Language.EN: "The mature rating is only allowed in age-restricted channels. Mark "
+        "the channel age-restricted in its settings or choose another rating.",
+    },
+    Msg.MATURE_NEEDS_ADMIN: {
+        Language.RU: "Рейтинг «для взрослых» может включить только администратор чата.",
+        Language.EN: "Only a chat administrator can enable the mature rating.",
+    },
+    Msg.STATUS_RATING: {
+        Language.RU: " Рейтинг: {rating}.",
+        Language.EN: " Rating: {rating}.",
+    },
+    Msg.PREMISE_TOO_LONG: {
+        Language.RU: "Завязка слишком длинная: {length} символов, можно не больше {limit}. "
+        "Сократите её и начните снова.",
+        Language.EN: "The premise is too long: {length} characters, at most {limit} fit. "
+        "Shorten it and start again.",
+    },
+    Msg.RATING_BUTTON: {Language.RU: "🔞 Рейтинг: {rating}", Language.EN: "🔞 Rating: {rating}"},
     Msg.BOOK_UNTITLED: {
         Language.RU: "История: {genre}",
         Language.EN: "A {genre} story",
@@ -307,8 +335,9 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         ),
     },
     Msg.SETTINGS_TITLE: {
-        Language.RU: "Настройки истории: картинки {pictures}, голосование {window} с.",
-        Language.EN: "Story settings: pictures {pictures}, voting {window} s.",
+        Language.RU: "Настройки истории: картинки {pictures}, голосование {window} с, "
+        "рейтинг {rating}.",
+        Language.EN: "Story settings: pictures {pictures}, voting {window} s, rating {rating}.",
     },
     Msg.ON: {Language.RU: "вкл.", Language.EN: "on"},
     Msg.OFF: {Language.RU: "выкл.", Language.EN: "off"},
@@ -334,9 +363,9 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
     },
     Msg.DEFAULTS_TITLE: {
         Language.RU: "Для новых историй: картинки {pictures}, голосование {window}, "
-        "свой тред {threads}, стиль {workflow}.",
+        "свой тред {threads}, стиль {workflow}, рейтинг {rating}.",
         Language.EN: "For new stories: pictures {pictures}, voting {window}, own thread "
-        "{threads}, style {workflow}.",
+        "{threads}, style {workflow}, rating {rating}.",
     },
     Msg.DEFAULT_VALUE: {Language.RU: "по умолчанию", Language.EN: "default"},
     Msg.STORY_IN_THREAD: {
@@ -484,6 +513,18 @@ _GENRES: dict[str, dict[Language, str]] = {
 }
 
 
+_RATINGS: dict[Rating, dict[Language, str]] = {
+    Rating.SAFE: {Language.RU: "для всех", Language.EN: "safe"},
+    Rating.TEEN: {Language.RU: "12+", Language.EN: "teen"},
+    Rating.MATURE: {Language.RU: "для взрослых", Language.EN: "mature"},
+}
+
+
+def rating_name(language: Language, rating: Rating) -> str:
+    """A content rating in words ("teen", "12+")."""
+    return _RATINGS[rating][language]
+
+
 def genre_name(language: Language, genre: str) -> str:
     """A genre in the story's language ("fantasy" -> "фэнтези")."""
     return _GENRES.get(genre.strip().lower(), {}).get(language, genre)
@@ -550,7 +591,7 @@ def status_text(report: StatusReport) -> str:
         parts=report.segments - (1 if writing else 0),  # a part being written is not shown yet
         premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
         state=state,
-    )
+    ) + text(lang, Msg.STATUS_RATING, rating=rating_name(lang, report.session.settings.rating))
 
 
 def known_codes() -> frozenset[Msg]:

@@ -43,6 +43,7 @@ from storycraft_bot.core.ports import (
     UnlimitedNarrator,
 )
 from storycraft_bot.core.prewriting import DraftUse, LiveDraft, Prewriter, request_basis
+from storycraft_bot.core.rating import RATING_NEGATIVE, merge_negative
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.texts import Msg
 
@@ -276,8 +277,13 @@ class Writer:
         await self._store.set_image_state(segment.id, ImageState.QUEUED)
         if backlog and not await self._counts(segment.id):
             return  # retried or undone while its prompt was written: no picture
+        # The rating's negative is added here, not stored: a changed rating applies to redraws.
+        rated = replace(
+            prompt,
+            negative=merge_negative(prompt.negative, RATING_NEGATIVE[session.settings.rating]),
+        )
         job = PictureJob(
-            session.id, segment.id, session.place, prompt, session.settings.workflow, backlog
+            session.id, segment.id, session.place, rated, session.settings.workflow, backlog
         )
         await self._illustrator.enqueue(job, self._reports)
 
@@ -355,6 +361,7 @@ class Writer:
             memory=memory,
             recent=earlier[-keep:],
             chosen=chosen,
+            rating=session.settings.rating,
         )
 
     async def _refresh_memory(

@@ -26,6 +26,7 @@ from storycraft_bot.core.errors import (
 )
 from storycraft_bot.core.models import Picture, PictureFailure, PictureJob
 from storycraft_bot.core.ports import PictureReporter
+from storycraft_bot.core.rating import merge_negative
 from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
 from storycraft_bot.pictures.comfyui import Rendered
 from storycraft_bot.pictures.gpu_memory import GpuMemory
@@ -282,8 +283,10 @@ class ComfyIllustrator:
         if self._memory is not None:
             await self._memory.before_picture(server.client)
         seed = self._rng.randrange(SEED_LIMIT)
+        # The workflow's own negative prompt stays: ours (and the rating's) is added to it.
+        negative = merge_negative(str(workflow.value("negative") or ""), job.prompt.negative)
         graph = workflow.render(
-            {"positive": job.prompt.positive, "negative": job.prompt.negative, "seed": seed}
+            {"positive": job.prompt.positive, "negative": negative, "seed": seed}
         )
         progress = Throttle(self._clock, self._interval)
 

@@ -32,6 +32,7 @@ from storycraft_bot.core.models import (
     Picture,
     Place,
     Platform,
+    Rating,
     Segment,
     SegmentDraft,
     SegmentState,
@@ -205,7 +206,7 @@ class SqlStore:
         )
         raw = json.loads(row["settings"]) if row else {}
         known = GuildDefaults.__dataclass_fields__
-        return GuildDefaults(**{k: v for k, v in raw.items() if k in known})
+        return GuildDefaults(**_with_rating({k: v for k, v in raw.items() if k in known}))
 
     async def save_guild_defaults(
         self, platform: Platform, guild_id: str, defaults: GuildDefaults, now: float
@@ -519,11 +520,18 @@ async def _insert_segment(
     )
 
 
+def _with_rating(values: dict[str, Any]) -> dict[str, Any]:
+    """Stored settings with their rating (JSON text) as the enum again."""
+    if values.get("rating") is not None:
+        values["rating"] = Rating(values["rating"])
+    return values
+
+
 def _session(row: Row) -> Session:
     key = ChannelKey(Platform(row["platform"]), row["channel_id"], row["thread_id"])
     raw_settings = json.loads(row["settings"] or "{}")
     known = StorySettings.__dataclass_fields__
-    settings = StorySettings(**{k: v for k, v in raw_settings.items() if k in known})
+    settings = StorySettings(**_with_rating({k: v for k, v in raw_settings.items() if k in known}))
     return Session(
         id=row["id"],
         place=Place(key, row["guild_id"], bool(row["is_group"])),
