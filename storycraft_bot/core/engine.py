@@ -1,9 +1,7 @@
-"""The story engine: the one API every adapter uses.
-
-It keeps one story per channel, serialises everything that happens in a channel with a
-per-channel lock, commits each change before telling the adapters, and runs the slow
-work (writing a segment, preparing its picture) as background tasks it can cancel.
-"""
+"""The story engine, the one API every adapter uses: one story per channel, each
+channel's actions serialised by a lock, every change committed before the adapters hear
+of it, slow work (writing, pictures) in background tasks it can cancel; its parts live
+in writing, vote_timers, recovery, reading, configuration and supervision."""
 
 from __future__ import annotations
 
@@ -11,16 +9,16 @@ import logging
 import random
 from collections.abc import Collection
 from dataclasses import replace
+from typing import Unpack
 
 from storycraft_bot.core import events as ev
+from storycraft_bot.core.access import require_manager, require_part
 from storycraft_bot.core.announcer import Announcer
-from storycraft_bot.core.book import Book, compile_book
+from storycraft_bot.core.book import Book
 from storycraft_bot.core.clock import Clock
+from storycraft_bot.core.configuration import Configuration, GuildChanges, StoryChanges
 from storycraft_bot.core.engine_config import (
     EngineConfig,
-    bounded_window,
-    story_settings,
-    with_given,
 )
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
@@ -54,7 +52,8 @@ from storycraft_bot.core.ports import (
 )
 from storycraft_bot.core.presses import VOTE_PRESSES, PressKind, PressOutcome
 from storycraft_bot.core.prewriting import Prewriter
-from storycraft_bot.core.rating import check_rating
+from storycraft_bot.core.reading import StoryReader
+from storycraft_bot.core.recovery import Recovery
 from storycraft_bot.core.store import StoryStore, VoteOutcome
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
 from storycraft_bot.core.texts import Msg
@@ -120,6 +119,18 @@ class StoryEngine:
         self._votes = VoteTimers(
             store, clock, rng or random.Random(), self._lock, self._tasks, self._writer, self._emit
         )
+        self._reader = StoryReader(store, self._prewriter)
+        self._configuration = Configuration(store, clock, config.story)
+        self._recovery = Recovery(
+            store,
+            clock,
+            self._lock,
+            self._tasks,
+            self._writer,
+            self._votes,
+            self._prewriter,
+            self._outages,
+        )
 
     # Commands
 
@@ -139,13 +150,7 @@ class StoryEngine:
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
                 raise StoryActionError(Msg.STORY_EXISTS)
-            defaults = await self.guild_defaults(place)
-            settings = story_settings(self._config.story, defaults)
-            if rating is not None:
-                check_rating(place, starter, rating)
-                settings = replace(settings, rating=rating)
-            else:
-                check_rating(place, None, settings.rating)
+            settings = await self._configuration.new_story(place, starter, rating)
             now = self._clock.now()
             session = await self._store.create_session(
                 place,
@@ -202,8 +207,8 @@ class StoryEngine:
         async with self._lock(place.key):
             session = await self._require_session(place, segment_id)
             segment = await self._store.current_segment(session.id)
-            _require_part(segment, segment_id)
-            self._require_manager(session, actor)
+            require_part(segment, segment_id)
+            require_manager(session, actor)
             if segment is None or segment.state is not SegmentState.OPEN:
                 raise StoryActionError(Msg.PART_OVER if segment_id else Msg.CHOICE_CLOSED)
             if (await self._store.tally(segment)).voters == 0:
@@ -214,7 +219,7 @@ class StoryEngine:
         """End the story: cancel its work, keep everything it wrote."""
         async with self._lock(place.key):
             session = await self._require_session(place)
-            self._require_manager(session, actor)
+            require_manager(session, actor)
             await self._halt(session)
             await self._store.set_session_state(session.id, SessionState.STOPPED, self._clock.now())
             log.info("story %d stopped by %s", session.id, actor.user_id)
@@ -227,7 +232,7 @@ class StoryEngine:
             return session
 
     async def pause(self, place: Place) -> None:
-        """Pause the channel's story (the bot lost access); `resume_channel` undoes it."""
+        """Pause the channel's story (the bot lost access); a retry or undo reactivates it."""
         async with self._lock(place.key):
             session = await self._store.live_session(place.key)
             if session is None or session.state is not SessionState.ACTIVE:
@@ -237,36 +242,17 @@ class StoryEngine:
             log.info("story %d paused", session.id)
 
     async def status(self, place: Place, viewer: Actor | None = None) -> StatusReport:
-        """The channel's story, its current segment and votes; the prewriting of the open
-        part too when the `viewer` is the starter."""
-        session = await self._require_session(place)
-        segments = await self._store.live_segments(session.id)
-        current = segments[-1] if segments else None
-        tally = None
-        if current is not None and current.state is SegmentState.OPEN and session.place.is_group:
-            tally = await self._store.tally(current)
-        memory = await self._store.memory(session.id)
-        drafts = None
-        if viewer is not None and viewer.user_id == session.starter.user_id:
-            drafts = await self._prewriter.state(session, current)
-        return StatusReport(session, len(segments), current, tally, memory, drafts)
+        """The channel's story, its current segment and votes (and its drafts, for the
+        starter)."""
+        return await self._reader.status(await self._require_session(place), viewer)
 
     async def book(self, where: Place | Session) -> Book:
-        """The book of a story (the channel's newest, live or stopped, for a place): its
-        chosen path so far. StoryActionError(NO_STORY) if the channel never had one."""
-        session = where if isinstance(where, Session) else None
-        if isinstance(where, Place):
-            session = await self._store.latest_session(where.key)
-        if session is None:
-            raise StoryActionError(Msg.NO_STORY)
-        # Read afresh: a Session handed in may be older than its stop.
-        session = await self._store.get_session(session.id) or session
-        return compile_book(session, await self._store.live_segments(session.id))
+        """The book of a story: its chosen path so far (see StoryReader.book)."""
+        return await self._reader.book(where)
 
     async def book_by_id(self, book_id: str) -> Book | None:
         """The book with this (unguessable, read-only) id; None for an unknown id."""
-        session = await self._store.session_by_book(book_id)
-        return None if session is None else await self.book(session)
+        return await self._reader.book_by_id(book_id)
 
     async def retry(self, place: Place, actor: Actor, *, segment_id: int | None = None) -> None:
         """Write the newest segment again (the starter or a moderator; anyone after a
@@ -274,11 +260,11 @@ class StoryEngine:
         async with self._lock(place.key):
             session = await self._require_session(place, segment_id)
             current = await self._store.current_segment(session.id)
-            _require_part(current, segment_id)
+            require_part(current, segment_id)
             if current is None:
                 raise StoryActionError(Msg.NO_STORY)
             if current.state is not SegmentState.FAILED:
-                self._require_manager(session, actor)
+                require_manager(session, actor)
             await self._halt(session, pictures_of=[current.id])
             if session.state is SessionState.PAUSED:
                 session = await self._reactivate(session)
@@ -299,7 +285,7 @@ class StoryEngine:
         """Go back one choice: the newest segment is dropped, the one before reopens."""
         async with self._lock(place.key):
             session = await self._require_session(place)
-            self._require_manager(session, actor)
+            require_manager(session, actor)
             segments = await self._store.live_segments(session.id)
             if len(segments) < 2:
                 raise StoryActionError(Msg.NOTHING_TO_UNDO)
@@ -327,64 +313,22 @@ class StoryEngine:
             return previous
 
     async def configure(
-        self,
-        place: Place,
-        actor: Actor,
-        *,
-        vote_window_seconds: float | None = None,
-        pictures: bool | None = None,
-        workflow: str | None = None,
-        rating: Rating | None = None,
+        self, place: Place, actor: Actor, **changes: Unpack[StoryChanges]
     ) -> StorySettings:
         """Change the story's settings (the starter or a moderator); None keeps a value."""
         async with self._lock(place.key):
             session = await self._require_session(place)
-            self._require_manager(session, actor)
-            if rating is not None:
-                check_rating(place, actor, rating)
-            settings = with_given(
-                session.settings,
-                vote_window_seconds=bounded_window(vote_window_seconds),
-                pictures=pictures,
-                workflow=workflow,
-                rating=rating,
-            )
-            await self._store.update_settings(session.id, settings, self._clock.now())
-            return settings
+            return await self._configuration.story(session, place, actor, changes)
 
     async def guild_defaults(self, place: Place) -> GuildDefaults:
         """The server's defaults for new stories."""
-        return await self._store.guild_defaults(place.key.platform, place.guild_id)
+        return await self._configuration.guild_defaults(place)
 
     async def configure_guild(
-        self,
-        place: Place,
-        actor: Actor,
-        *,
-        vote_window_seconds: float | None = None,
-        pictures: bool | None = None,
-        workflow: str | None = None,
-        threads: bool | None = None,
-        rating: Rating | None = None,
+        self, place: Place, actor: Actor, **changes: Unpack[GuildChanges]
     ) -> GuildDefaults:
-        """Change the server's defaults for new stories (Manage Server); None keeps a value.
-        A `mature` default needs no age-restricted channel here: each story's start checks
-        its own channel."""
-        if not actor.can_manage_guild:
-            raise StoryActionError(Msg.NOT_ALLOWED_GUILD)
-        defaults = with_given(
-            await self.guild_defaults(place),
-            vote_window_seconds=bounded_window(vote_window_seconds),
-            pictures=pictures,
-            workflow=workflow,
-            threads=threads,
-            rating=rating,
-        )
-        await self._store.save_guild_defaults(
-            place.key.platform, place.guild_id, defaults, self._clock.now()
-        )
-        log.info("guild %s defaults changed by %s: %s", place.guild_id, actor.user_id, defaults)
-        return defaults
+        """Change the server's defaults for new stories (Manage Server); None keeps a value."""
+        return await self._configuration.guild(place, actor, changes)
 
     async def redraw(self, place: Place, actor: Actor, *, segment_id: int | None = None) -> Segment:
         """A new picture (new seed) for the newest segment. After a failed picture anyone
@@ -394,14 +338,14 @@ class StoryEngine:
             session = await self._require_session(place, segment_id)
             segments = await self._store.live_segments(session.id)
             drawable = [s for s in segments if s.state in (SegmentState.OPEN, SegmentState.DECIDED)]
-            _require_part(drawable[-1] if drawable else None, segment_id)
+            require_part(drawable[-1] if drawable else None, segment_id)
             if not session.settings.pictures or not self._illustrator.draws:
                 raise StoryActionError(Msg.PICTURES_DISABLED)
             if not drawable:
                 raise StoryActionError(Msg.BUSY_GENERATING)
             segment = drawable[-1]
             if segment.image_state is not ImageState.FAILED:
-                self._require_manager(session, actor)
+                require_manager(session, actor)
             await self._illustrator.cancel_session(session.id, [segment.id])
             log.info(
                 "story %d: redraw of segment %d by %s", session.id, segment.index, actor.user_id
@@ -414,40 +358,7 @@ class StoryEngine:
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """After a restart: continue every active story (of these platforms) where it
         was. Returns how many."""
-        sessions = [
-            s
-            for s in await self._store.active_sessions()
-            if platforms is None or s.place.key.platform in platforms
-        ]
-        for session in sessions:
-            async with self._lock(session.place.key):
-                current = await self._store.current_segment(session.id)
-                if current is None:
-                    current = await self._store.add_segment(session.id, 0, "", self._clock.now())
-                if current.state is SegmentState.GENERATING:
-                    log.info(
-                        "story %d: rewriting segment %d cut off by the restart",
-                        session.id,
-                        current.index,
-                    )
-                    segment = await self._store.replace_segment(current, self._clock.now())
-                    await self._carry_messages(current, segment)
-                    self._tasks.spawn(
-                        session.id, self._writer.write(session, segment, resumed=True)
-                    )
-                elif current.state is SegmentState.OPEN and current.vote_closes_at is not None:
-                    self._votes.schedule(session, current)
-                if current.state is SegmentState.OPEN:
-                    self._prewriter.plan(session, current)
-                elif current.state is SegmentState.FAILED:
-                    self._outages.schedule(session, current)
-                segments = await self._store.live_segments(session.id)
-                self._tasks.spawn(
-                    session.id, self._writer.recover_pictures(session, segments), lasting=True
-                )
-        if sessions:
-            log.info("resumed %d stories", len(sessions))
-        return len(sessions)
+        return await self._recovery.resume(platforms)
 
     async def wait_idle(self) -> None:
         """Wait until no segment is being written or illustrated (votes may stay open)."""
@@ -465,8 +376,6 @@ class StoryEngine:
         """The drafts written in advance: their figures for logs and the benchmark."""
         return self._prewriter
 
-    # Internals
-
     async def _require_session(self, place: Place, segment_id: int | None = None) -> Session:
         """The channel's live story; a button's press (`segment_id`) on a channel without
         one is on a part that is over."""
@@ -474,19 +383,6 @@ class StoryEngine:
         if session is None:
             raise StoryActionError(Msg.PART_OVER if segment_id is not None else Msg.NO_STORY)
         return session
-
-    async def _carry_messages(self, cut: Segment, rewrite: Segment) -> None:
-        """The messages of a part cut off by a restart go to its rewrite, so the screens
-        write the new part over the half-written one instead of leaving it beside."""
-        refs = await self._store.messages(cut.id)
-        if refs:
-            await self._store.set_messages(rewrite.id, refs)
-            await self._store.set_messages(cut.id, ())
-
-    @staticmethod
-    def _require_manager(session: Session, actor: Actor) -> None:
-        if actor.user_id != session.starter.user_id and not actor.can_moderate:
-            raise StoryActionError(Msg.NOT_ALLOWED)
 
     async def _reactivate(self, session: Session) -> Session:
         await self._store.set_session_state(session.id, SessionState.ACTIVE, self._clock.now())
@@ -502,10 +398,3 @@ class StoryEngine:
         await self._tasks.halt(session.id, [s.id for s in segments], keep_lasting=keep)
         await self._prewriter.drop(session.id)
         await self._illustrator.cancel_session(session.id, pictures_of)
-
-
-def _require_part(segment: Segment | None, segment_id: int | None) -> None:
-    """A button names the part it was posted on: it acts only while that part is the one
-    the action applies to (a command, `segment_id` None, acts on whichever is)."""
-    if segment_id is not None and (segment is None or segment.id != segment_id):
-        raise StoryActionError(Msg.PART_OVER)
