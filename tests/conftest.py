@@ -17,6 +17,7 @@ from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.models import ChannelKey, Language, Place, Platform, StorySettings
 from storycraft_bot.core.ports import Illustrator, NullIllustrator
+from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
@@ -347,7 +348,7 @@ async def make_core(
     """Engines on the fake Ollama (and the fake ComfyUI when given), routing to adapters."""
     cores: list[Core] = []
 
-    def build(comfy: FakeComfyUI | None = None) -> Core:
+    def build(comfy: FakeComfyUI | None = None, prewrite: PrewriteMode = PrewriteMode.OFF) -> Core:
         illustrator: Illustrator = NullIllustrator()
         if comfy is not None:
             client = ComfyClient(
@@ -374,6 +375,7 @@ async def make_core(
             EngineConfig(
                 language=Language.EN,
                 story=StorySettings(vote_window_seconds=60, segment_words=600),
+                prewrite=prewrite,
             ),
             random.Random(3),
         )

@@ -24,6 +24,7 @@ from adapters.discord_bot import DiscordAdapter, DiscordConfig, shrink
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.models import ChannelKey, Language, Platform
 from storycraft_bot.core.ports import Illustrator
+from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import CoreFactory
@@ -77,9 +78,10 @@ async def make_bot(
         token: str = TOKEN,
         start: bool = True,
         clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
+        prewrite: PrewriteMode = PrewriteMode.OFF,
         **changes: Any,
     ) -> Bot:
-        core = make_core(comfy)
+        core = make_core(comfy, prewrite)
         settings: dict[str, Any] = {
             "token": token,
             "data_dir": tmp_path,
@@ -946,3 +948,41 @@ async def test_an_over_long_premise_is_refused_privately_with_its_length(
     )
     assert is_ephemeral(dc, refused)
     assert await store.live_session(ChannelKey(Platform.DISCORD, str(STORIES))) is None
+
+
+async def test_a_prewritten_part_is_posted_whole_when_the_vote_ends(
+    make_bot: BotFactory, dc: FakeDiscord, clock: FakeClock, store: Store
+) -> None:
+    # The fake serves guild channels only: a channel story drafts the vote's leader.
+    bot = await make_bot(prewrite=PrewriteMode.LEADER)
+    dc.slash(ALICE, STORIES, "start", premise="A lighthouse keeper finds a map")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    press = dc.click(ALICE, int(message["id"]), buttons(message)[0][1])
+    assert await reply_to(dc, press) == "Vote counted: Path 1.1"
+
+    async def leader_drafted() -> bool:
+        part = (await store.live_segments(1))[-1]
+        return [d.choice_index for d in await store.drafts(part.id)] == [0]
+
+    for _ in range(500):  # the database is out of the fake's sight: look again
+        if await leader_drafted():
+            break
+        await asyncio.sleep(0.02)
+    await bot.engine.prewriting.wait_idle()
+    before = len(dc.requests)
+    await clock.advance(60)  # the window decides for the leader
+    second = await dc.wait_until(lambda: story(dc, 2))
+
+    # The leader's draft (the fake's second reply; written anew it would be "Part 3.")
+    # replaces the "writing…" placeholder in one edit: the whole text with its buttons,
+    # no partial narration before it and no edit after it.
+    narration = (await store.live_segments(1))[-1].narration
+    assert description(second) == narration
+    assert narration.startswith("Part 2. Mara the wanderer")
+    assert [label for label, _ in buttons(second)] == ["Path 2.1", "Path 2.2", "Path 2.3"]
+    shown = [body for _, _, body in dc.requests[before:] if "Part 2." in json.dumps(body)]
+    assert len(shown) == 1
+    assert len(dc.edit_times[int(second["id"])]) == 1
+    assert bot.engine.prewriting.figures.hits == 1
+    assert bot.engine.prewriting.figures.misses == 0
+    assert dc.errors == []

@@ -18,6 +18,7 @@ from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.models import ChannelKey, Language, Platform, Rating
 from storycraft_bot.core.ports import Illustrator
+from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import CoreFactory
@@ -52,9 +53,10 @@ async def make_bot(
         token: str = TOKEN,
         start: bool = True,
         clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
+        prewrite: PrewriteMode = PrewriteMode.OFF,
         **changes: Any,
     ) -> Bot:
-        core = make_core(comfy)
+        core = make_core(comfy, prewrite)
         settings: dict[str, Any] = {
             "token": token,
             "base_url": tg.base_url,
@@ -1228,3 +1230,40 @@ async def test_a_chat_administrator_enables_mature_and_its_pictures_are_spoilers
             m.get("text", "").endswith("Rating: mature.") for m in tg.bot_messages(group["id"])
         )
     )
+
+
+async def test_a_prewritten_part_arrives_whole_with_its_choices(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    bot = await make_bot(prewrite=PrewriteMode.ALL)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story A lighthouse keeper finds a map")
+    first = await wait_story(tg, chat["id"], 1)
+
+    async def all_drafted() -> bool:  # a private chat drafts every choice, in order
+        part = (await store.live_segments(1))[-1]
+        return len(await store.drafts(part.id)) == 3
+
+    await eventually(all_drafted)
+    await bot.engine.prewriting.wait_idle()
+    before = len(tg.requests)
+    query = tg.press(chat, alice, first["message_id"], keyboard(first)[0][1])
+    assert await answer_of(tg, query) == "Chosen: Path 1.1"
+    second = await wait_story(tg, chat["id"], 2)
+
+    # The first choice's draft (the fake's second reply) became part 2 (written anew it
+    # would be "Part 5."): no streamed preview, one message with the whole text and its
+    # buttons, never edited afterwards.
+    after = tg.requests[before:]
+    narration = (await store.live_segments(1))[-1].narration
+    previews = [str(p.get("text", "")) for m, p in after if m == "sendMessageDraft"]
+    assert [t for t in previews if "Mara" in t] == []  # at most the "writing…" placeholder
+    sent = [p for m, p in after if m == "sendMessage" and narration in str(p.get("text", ""))]
+    assert len(sent) == 1
+    assert second["text"].startswith("Part 2. Mara the wanderer")
+    assert [label for label, _ in keyboard(second)] == ["Path 2.1", "Path 2.2", "Path 2.3"]
+    assert "edit_date" not in second
+    assert bot.engine.prewriting.figures.hits == 1
+    assert bot.engine.prewriting.figures.misses == 0
+    assert tg.errors == []
