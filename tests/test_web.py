@@ -12,6 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from storycraft_bot.core.prewriting import PrewriteMode
+from storycraft_bot.storage.sqlite import Store
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fakes import FakeClock
@@ -312,3 +314,37 @@ async def test_the_page_speaks_the_browsers_language_with_a_switch(
         assert "A new story" in await response.text()
     async with alice.http.get(rig.url + "/", headers=ru) as response:
         assert "A new story" in await response.text()  # the switch's cookie wins
+
+
+async def test_a_prewritten_part_arrives_whole_with_its_buttons(
+    make_web: WebFactory, browsers: Open, store: Store
+) -> None:
+    rig = await make_web(prewrite=PrewriteMode.ALL)
+    alice = await browsers(rig)
+    await alice.start("a lighthouse")
+    await alice.connect()
+    await alice.until(lambda: len(alice.buttons()) == 3)
+
+    async def all_drafted() -> bool:  # a story of one reader drafts every choice, in order
+        part = (await store.live_segments(1))[-1]
+        return len(await store.drafts(part.id)) == 3
+
+    for _ in range(500):
+        if await all_drafted():
+            break
+        await asyncio.sleep(0.02)
+    await rig.engine.prewriting.wait_idle()
+    before = len(alice.shown)
+    answer = await alice.ask({"op": "press", "button": alice.buttons()[0][0]})
+    assert answer == {"op": "reply", "text": "Chosen: Path 1.1", "error": False}
+    await alice.until(lambda: "Path 2.1" in alice.text)
+
+    # The first choice's draft (the fake's second reply; written anew it would be
+    # "Part 5.") reached the page in one frame with its buttons: never a part of it.
+    narration = (await store.live_segments(1))[-1].narration
+    assert narration.startswith("Part 2. Mara the wanderer")
+    showing = [item for item in alice.shown[before:] if "Part 2." in item]
+    assert showing
+    assert all(narration in item and "Path 2.3" in item for item in showing)
+    assert rig.engine.prewriting.figures.hits == 1
+    assert rig.engine.prewriting.figures.misses == 0

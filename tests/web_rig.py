@@ -19,6 +19,7 @@ from adapters.web import WebAdapter, WebConfig
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.models import Language, Platform
+from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import CoreFactory
@@ -42,9 +43,12 @@ async def make_web(
     adapters: list[WebAdapter] = []
 
     async def build(
-        comfy: FakeComfyUI | None = None, clock: Clock | None = None, **changes: Any
+        comfy: FakeComfyUI | None = None,
+        clock: Clock | None = None,
+        prewrite: PrewriteMode = PrewriteMode.OFF,
+        **changes: Any,
     ) -> WebRig:
-        core = make_core(comfy)
+        core = make_core(comfy, prewrite)
         settings: dict[str, Any] = {
             "port": 0,
             "pictures_dir": tmp_path / "pictures",
@@ -74,6 +78,7 @@ class Browser:
     parts: dict[int, str] = field(default_factory=dict)
     answers: list[dict[str, Any]] = field(default_factory=list)  # reply and error frames
     frames: int = 0
+    shown: list[str] = field(default_factory=list)  # every part's html, as each frame said
     _reader: asyncio.Task[None] | None = None
 
     async def start(self, premise: str = "", *, together: bool = False, **form: str) -> str:
@@ -106,6 +111,7 @@ class Browser:
                 if frame["reset"]:
                     self.parts.clear()
                 self.parts.update(dict(frame["items"]))
+                self.shown.extend(html for _, html in frame["items"])
             else:
                 self.answers.append(frame)
 
