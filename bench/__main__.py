@@ -142,6 +142,14 @@ def bench_engine() -> None:
         )
 
 
+def bench_web() -> None:
+    """The web adapter: a 30-part page, frames per part, the bot's CPU against Telegram."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.web_run import bench_web as run  # needs the test fakes (dev install)
+
+    run()
+
+
 BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "parsing": bench_parsing,
     "queue": bench_queue,
@@ -149,6 +157,7 @@ BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "engine": bench_engine,
     "transport": bench_transport,
     "gpu": bench_gpu,
+    "web": bench_web,
 }
 
 
