@@ -264,7 +264,10 @@ class WebAdapter(Screen[str]):
         """Send what changed in one frame, no sooner than `batch_interval` after the last."""
         await asyncio.sleep(0)  # the changes of this moment join the frame
         if room.last_flush is not None:
-            wait = room.last_flush + self._config.batch_interval - self._clock.now()
+            interval = frame_interval(
+                self._config.batch_interval, len(room.sockets), self._config.crowd
+            )
+            wait = room.last_flush + interval - self._clock.now()
             if wait > 0:
                 await self._clock.sleep(wait)
         room.last_flush = self._clock.now()
@@ -277,3 +280,14 @@ class WebAdapter(Screen[str]):
         data = json.dumps(frame, ensure_ascii=False)
         for ws in list(room.sockets):
             await send_text(ws, data, room)
+
+
+#: The longest a room's frames wait however many watch it: the text still moves.
+MAX_FRAME_INTERVAL = 1.0
+
+
+def frame_interval(base: float, sockets: int, crowd: int) -> float:
+    """Seconds between a room's frames: `base` up to `crowd` sockets, then longer in
+    proportion, since each frame costs one send per socket (up to MAX_FRAME_INTERVAL)."""
+    stretched = base * max(1.0, sockets / max(crowd, 1))
+    return min(max(base, MAX_FRAME_INTERVAL), stretched)

@@ -75,6 +75,9 @@ class WebConfig:
     pictures_dir: Path = Path("data/pictures")
     language: Language = Language.RU
     batch_interval: float = 0.1  # at most one frame per room this often
+    # Sockets one batch interval serves; a busier room's frames come less often (see
+    # frame_interval), so a story watched by many browsers costs no more than in a chat.
+    crowd: int = 25
     frames_per_second: float = 5.0
     frame_burst: int = 20
     max_rooms: int = 1024  # rooms kept in memory; older ones are rebuilt on their next visit

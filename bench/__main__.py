@@ -150,6 +150,14 @@ def bench_prewrite() -> None:
     run()
 
 
+def bench_web() -> None:
+    """The web adapter: a 30-part page, frames per part, the bot's CPU against Telegram."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.web_run import bench_web as run  # needs the test fakes (dev install)
+
+    run()
+
+
 BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "parsing": bench_parsing,
     "queue": bench_queue,
@@ -158,6 +166,7 @@ BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "transport": bench_transport,
     "gpu": bench_gpu,
     "prewrite": bench_prewrite,
+    "web": bench_web,
 }
 
 

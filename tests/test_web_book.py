@@ -8,7 +8,9 @@ import re
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import pytest
 
+from adapters.web import frame_interval
 from adapters.web_server import BOOK_POLICY
 from storycraft_bot.core.models import ChannelKey, Platform
 from tests.fake_comfyui import FakeComfyUI
@@ -195,3 +197,11 @@ async def test_changes_go_out_in_one_frame_per_batch_interval(
     await clock.advance(0.01)
     await alice.until(lambda: "notice 6" in alice.text)
     assert alice.frames == seen + 2  # both in one frame, 100 ms after the last
+
+
+@pytest.mark.parametrize(
+    ("sockets", "expected"),
+    [(0, 0.1), (1, 0.1), (50, 0.1), (100, 0.2), (200, 0.4), (2000, 1.0)],
+)
+def test_a_crowded_room_sends_its_frames_less_often(sockets: int, expected: float) -> None:
+    assert frame_interval(0.1, sockets, 50) == pytest.approx(expected)
