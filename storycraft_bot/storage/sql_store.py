@@ -415,7 +415,7 @@ class SqlStore:
         """Submitted prompts of superseded parts, stopped stories, settled pictures."""
         rows = await self._all(
             "SELECT g.* FROM segments g JOIN sessions s ON s.id = g.session_id"
-            " WHERE g.submitted_prompt_id <> '' AND (s.state <> 'active'"
+            " WHERE g.submitted_prompt_id <> '' AND (s.state = 'stopped'"
             " OR g.state NOT IN ('open', 'decided') OR g.image_state NOT IN ('queued', 'drawing'))"
             " ORDER BY g.id"
         )
