@@ -82,7 +82,7 @@ async def test_every_part_gets_its_picture_after_kills_at_each_point(
     # Prompts ComfyUI still held were waited for again, never sent twice: one per part,
     # told apart by their seeds (the stored file is named for the submitted seed).
     seeds = [p["prompt"]["3"]["inputs"]["seed"] for p in fake_comfy.posted_prompts()]
-    assert sorted(seeds) == sorted(part.image_seed for part in parts)
+    assert sorted(seeds) == sorted(part.image_seed or 0 for part in parts)
     assert not fake_comfy.pending
     assert fake_comfy.running is None
     assert all(part.submitted is None for part in parts)  # settled with the picture
