@@ -220,3 +220,27 @@ async def test_the_running_prompt_of_a_story_stopped_by_the_kill_is_interrupted(
     segments = await store.live_segments(session.id)
     assert all(s.submitted is None for s in segments)
     assert not view.of(ev.PictureReady)
+
+
+async def test_a_prompt_that_finished_while_the_bot_was_dead_is_fetched_not_drawn_again(
+    make_rig: RigFactory, fake_comfy: FakeComfyUI, view: RecordingView, store: Store
+) -> None:
+    fake_comfy.hold = True
+    first = await make_rig([fake_comfy.url])
+    session = await first.engine.start(PRIVATE, ALICE)
+    await posted(fake_comfy, 1)
+    await kill(first)
+    fake_comfy.release()  # ComfyUI draws it with nobody listening
+    await asyncio.wait_for(fake_comfy.finished.wait(), 5)
+    drawn = fake_comfy.posted_prompts()[0]
+
+    second = await make_rig([fake_comfy.url], seed=2)
+    await second.engine.resume()
+    ready = await view.wait_for(ev.PictureReady)
+    await second.engine.wait_idle()
+
+    assert fake_comfy.posted_prompts() == [drawn]  # nothing sent again
+    [part] = await store.live_segments(session.id)
+    assert part.image_state is ImageState.READY
+    assert part.image_seed == drawn["prompt"]["3"]["inputs"]["seed"]
+    assert Path(ready.path).exists()
