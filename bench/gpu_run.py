@@ -21,6 +21,7 @@ from storycraft_bot.core.models import (
     PictureJob,
     Place,
     Platform,
+    SubmittedPrompt,
 )
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
@@ -58,6 +59,9 @@ class Ready:
         self.count = 0
         self.done = asyncio.Event()
         self._servers = servers
+
+    async def picture_submitted(self, job: PictureJob, prompt: SubmittedPrompt) -> None:
+        return None
 
     async def picture_queued(self, job: PictureJob, ahead: int) -> None:
         return None

@@ -21,6 +21,7 @@ from storycraft_bot.core.models import (
     Segment,
     SegmentDraft,
     StoryMemory,
+    SubmittedPrompt,
 )
 from storycraft_bot.core.ports import PictureReporter, SegmentRequest
 
@@ -103,6 +104,7 @@ class RecordingIllustrator:
     def __init__(self) -> None:
         self.jobs: list[PictureJob] = []
         self.cancelled: list[int] = []
+        self.forgotten: list[SubmittedPrompt] = []
 
     @property
     def draws(self) -> bool:
@@ -115,6 +117,9 @@ class RecordingIllustrator:
         self, session_id: int, segment_ids: Collection[int] | None = None
     ) -> None:
         self.cancelled.append(session_id)
+
+    async def forget(self, prompt: SubmittedPrompt) -> None:
+        self.forgotten.append(prompt)
 
 
 @contextlib.asynccontextmanager

@@ -26,6 +26,7 @@ from storycraft_bot.core.models import ChannelKey, Language, Platform
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
+from storycraft_bot.pictures.illustrator import ComfyIllustrator
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import CoreFactory
 from tests.fake_comfyui import FakeComfyUI
@@ -835,8 +836,10 @@ async def test_a_restart_at_each_point_leaves_one_message_per_part(
     first = int(dc.story_messages()[0]["id"])
     await before.engine.shutdown()  # the process dies here
     await before.adapter.stop()
+    if isinstance(before.illustrator, ComfyIllustrator):
+        await before.illustrator.close()  # its pictures die with it
 
-    fake_comfy.hold = False
+    fake_comfy.release()  # ComfyUI draws the prompt it held, the new bot waits for it
     await make_bot(comfy=comfy)
     await dc.wait_until(lambda: with_choices(dc))
     parts = 1

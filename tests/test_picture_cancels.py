@@ -11,6 +11,7 @@ from storycraft_bot.core.models import (
     Picture,
     PictureFailure,
     PictureJob,
+    SubmittedPrompt,
 )
 from tests.conftest import PRIVATE, RigFactory
 from tests.fake_comfyui import FakeComfyUI
@@ -23,6 +24,9 @@ class Reports:
         self.ready: list[int] = []
         self.dropped: list[int] = []
         self.changed = asyncio.Event()
+
+    async def picture_submitted(self, job: PictureJob, prompt: SubmittedPrompt) -> None:
+        return None
 
     async def picture_queued(self, job: PictureJob, ahead: int) -> None:
         return None

@@ -20,6 +20,7 @@ from storycraft_bot.core.models import (
     PictureJob,
     Place,
     Platform,
+    SubmittedPrompt,
 )
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER
 from tests.conftest import GROUP, PRIVATE, RigFactory, sd15_workflow
@@ -37,6 +38,9 @@ class Reports:
         self.ready: list[int] = []
         self.store = asyncio.Event()
         self.storing = asyncio.Event()
+
+    async def picture_submitted(self, job: PictureJob, prompt: SubmittedPrompt) -> None:
+        return None
 
     async def picture_queued(self, job: PictureJob, ahead: int) -> None:
         self.queued.setdefault(job.segment_id, []).append(ahead)

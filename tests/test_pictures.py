@@ -136,6 +136,9 @@ async def test_two_servers_one_down_the_job_goes_to_the_other(
 
         assert len(fake_comfy.posted_prompts()) == 1
         assert second.posted_prompts()  # tried first, then skipped
+        # ... and told to drop that prompt, in case it got in: it is drawn elsewhere.
+        tried = second.posted_prompts()[-1]["prompt_id"]
+        assert {"delete": [tried]} in second.calls("POST", "/queue")
         down, up = rig.pool.servers
         assert down.down_until > 0
         assert up.down_until == 0

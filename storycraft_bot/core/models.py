@@ -191,6 +191,8 @@ class Segment:
     image_file: str = ""
     image_seed: int | None = None
     image_server: str = ""
+    #: The ComfyUI prompt the picture waits for, from its submission until it is stored.
+    submitted: SubmittedPrompt | None = None
     image_uploads: dict[str, str] = field(default_factory=dict)  # platform -> its file ref
     created_at: float = 0.0
     #: Automatic tries after a narrator outage that led here; when the next one is due.
@@ -285,6 +287,15 @@ class DraftState:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmittedPrompt:
+    """A picture's prompt as ComfyUI got it: which server, under which id, which seed."""
+
+    server: str
+    prompt_id: str
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
 class PictureJob:
     """A request for one segment's picture, handed to the Illustrator port."""
 
@@ -295,6 +306,8 @@ class PictureJob:
     workflow: str = ""
     #: Recovered after a restart: drawn after every live picture, never replaced by one.
     backlog: bool = False
+    #: Submitted before a restart: waited for again (or fetched) instead of drawn anew.
+    submitted: SubmittedPrompt | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from storycraft_bot.core.models import (
     SegmentState,
     Session,
     SessionState,
+    SubmittedPrompt,
 )
 from storycraft_bot.core.rating import is_spoiler
 from storycraft_bot.core.store import StoryStore
@@ -30,6 +31,10 @@ class PictureReports:
         self._store = store
         self._announce = announce
         self._outage_told: set[int] = set()  # sessions told "pictures are off" this outage
+
+    async def picture_submitted(self, job: PictureJob, prompt: SubmittedPrompt) -> None:
+        # Stored even for a part retried meanwhile: the next start then deletes it.
+        await self._store.set_submitted(job.segment_id, prompt)
 
     async def picture_queued(self, job: PictureJob, ahead: int) -> None:
         await self._report(

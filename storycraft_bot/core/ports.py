@@ -20,6 +20,7 @@ from storycraft_bot.core.models import (
     Segment,
     SegmentDraft,
     StoryMemory,
+    SubmittedPrompt,
 )
 
 
@@ -74,6 +75,10 @@ class PromptWriter(Protocol):
 class PictureReporter(Protocol):
     """How an Illustrator tells the engine what became of a job."""
 
+    async def picture_submitted(self, job: PictureJob, prompt: SubmittedPrompt) -> None:
+        """The prompt goes to ComfyUI now: stored, so a restart waits for it again."""
+        ...
+
     async def picture_queued(self, job: PictureJob, ahead: int) -> None: ...
 
     async def picture_progress(self, job: PictureJob, percent: int) -> None: ...
@@ -108,6 +113,11 @@ class Illustrator(Protocol):
         them, or only those of `segment_ids` (what a redraw, retry or undo supersedes)."""
         ...
 
+    async def forget(self, prompt: SubmittedPrompt) -> None:
+        """Make sure a prompt submitted before a restart, which no part wants any more,
+        is not drawn: deleted from its server's queue, or interrupted."""
+        ...
+
 
 class NullIllustrator:
     """An Illustrator that draws nothing: pictures off, or no ComfyUI configured."""
@@ -122,6 +132,9 @@ class NullIllustrator:
     async def cancel_session(
         self, session_id: int, segment_ids: Collection[int] | None = None
     ) -> None:
+        return None
+
+    async def forget(self, prompt: SubmittedPrompt) -> None:
         return None
 
 

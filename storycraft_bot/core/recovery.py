@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 class Recovery:
     """Rewrites parts cut off by the restart, reopens vote windows, restarts prewriting
-    and automatic retries, and draws the pictures that never came."""
+    and automatic retries, draws the pictures that never came, and has ComfyUI drop the
+    prompts no part waits for any more."""
 
     def __init__(
         self,
@@ -43,6 +44,7 @@ class Recovery:
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """Continue every active story (of these platforms); returns how many."""
+        await self._writer.forget_orphaned_prompts()
         sessions = [
             s
             for s in await self._store.active_sessions()

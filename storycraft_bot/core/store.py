@@ -31,6 +31,7 @@ from storycraft_bot.core.models import (
     SessionState,
     StoryMemory,
     StorySettings,
+    SubmittedPrompt,
     VoteTally,
 )
 
@@ -138,6 +139,15 @@ class StoryStore(Protocol):
     async def save_picture(self, segment_id: int, picture: Picture) -> None: ...
 
     async def set_image_state(self, segment_id: int, state: ImageState) -> None: ...
+
+    async def set_submitted(self, segment_id: int, prompt: SubmittedPrompt | None) -> None:
+        """The ComfyUI prompt the segment's picture waits for (None: none any more)."""
+        ...
+
+    async def orphaned_prompts(self) -> list[tuple[int, SubmittedPrompt]]:
+        """(segment id, prompt) of submitted prompts no part waits for any more: the part
+        was superseded, its story stopped, or its picture settled otherwise."""
+        ...
 
     async def set_image_upload(self, segment_id: int, platform: Platform, ref: str) -> None: ...
 

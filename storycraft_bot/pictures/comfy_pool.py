@@ -65,6 +65,19 @@ class ServerPool:
                 return server
         return None
 
+    def acquire_named(self, name: str) -> ComfyServer | None:
+        """The server called `name`, now counted busy; None if it is not (or no longer)
+        configured, or is down."""
+        for server in self.healthy():
+            if server.name == name:
+                server.busy += 1
+                return server
+        return None
+
+    def named(self, name: str) -> ComfyServer | None:
+        """The configured server called `name`, healthy or not."""
+        return next((s for s in self._servers if s.name == name), None)
+
     def runnable(self, workflow: str) -> bool:
         """Some server can (or, unchecked, may) run the workflow."""
         return any(server.can_run(workflow) for server in self._servers)

@@ -18,7 +18,6 @@ import enum
 import json
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -270,8 +269,11 @@ class ComfyClient:
         prompt_id: str,
         on_progress: OnProgress,
         on_started: OnStarted,
+        *,
+        attach: bool = False,
     ) -> Rendered:
-        """Submit the prompt, follow it to the end, return the image.
+        """Submit the prompt, follow it to the end, return the image; with `attach`, follow
+        a prompt submitted before (by a process that was restarted) instead.
 
         A dropped socket is reconnected and the job recovered from `/history`; a failed
         submission is re-sent only under the same prompt_id, after checking that ComfyUI
@@ -279,8 +281,10 @@ class ComfyClient:
         """
         await self.check_version()  # a server that was down at start is checked now
         began = self._clock.now()
-        client_id = uuid.uuid4().hex
-        submitted = False
+        # ComfyUI sends a prompt's frames to the client that submitted it: the prompt's own
+        # id as client id lets a restarted process hear them again.
+        client_id = prompt_id
+        submitted = attach
         dropped = 0
         while True:
             try:
@@ -406,6 +410,11 @@ class ComfyClient:
             return frame
         await asyncio.gather(receiving, return_exceptions=True)
         return None
+
+    async def holds(self, prompt_id: str) -> bool:
+        """ComfyUI knows the prompt: queued, running or finished (in its history)."""
+        running, pending = await self.queue_ids()
+        return prompt_id in running or prompt_id in pending or bool(await self.history(prompt_id))
 
     async def _settled(self, prompt_id: str) -> dict[str, Any] | None:
         """None while the prompt waits or runs; its history entry once it finished;

@@ -24,7 +24,7 @@ from storycraft_bot.core.errors import (
     ServerTooOld,
     WorkflowError,
 )
-from storycraft_bot.core.models import Picture, PictureFailure, PictureJob
+from storycraft_bot.core.models import Picture, PictureFailure, PictureJob, SubmittedPrompt
 from storycraft_bot.core.ports import PictureReporter
 from storycraft_bot.core.rating import merge_negative
 from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
@@ -153,6 +153,16 @@ class ComfyIllustrator:
             drawing.task.cancel()  # a waiting one leaves the queue as its task ends
         await asyncio.gather(*(d.task for d in doomed), return_exceptions=True)
 
+    async def forget(self, prompt: SubmittedPrompt) -> None:
+        """A prompt submitted before a restart that no part wants: dropped by its server."""
+        server = self._pool.named(prompt.server)
+        if server is None:
+            log.info(
+                "prompt %s was sent to %s, no longer configured", prompt.prompt_id, prompt.server
+            )
+            return
+        await self._forget(server, prompt.prompt_id)
+
     async def _forget(self, server: ComfyServer, prompt_id: str) -> None:
         """Make sure ComfyUI does not draw a prompt nobody waits for: delete it from its
         queue, or interrupt it if it runs."""
@@ -217,6 +227,10 @@ class ComfyIllustrator:
         """Try the least busy server, and once more on another if that one is down."""
         drawing = self._drawings.get(prompt_id)  # keyed by the first prompt_id, the ticket's
         tried: ComfyServer | None = None
+        if job.submitted is not None:
+            drawn = await self._reattach(job, workflow, job.submitted, drawing, reporter)
+            if drawn is not None:
+                return drawn
         for _ in range(2):
             server = self._pool.acquire(avoid=tried, workflow=workflow.name)
             if server is None:
@@ -233,6 +247,9 @@ class ComfyIllustrator:
             except IllustratorUnavailable as err:
                 self._pool.mark_down(server, str(err))
                 tried = server
+                # Its socket may have failed after the prompt got in: the picture is drawn
+                # elsewhere, so the old server must not draw it too.
+                await self._forget(server, prompt_id)
                 prompt_id = str(uuid.uuid4())  # a new server never saw the old id
             except RenderInterrupted:
                 await reporter.picture_dropped(job)
@@ -260,6 +277,41 @@ class ComfyIllustrator:
         await reporter.picture_failed(job, PictureFailure.OUTAGE, "the illustrator is unavailable")
         return None
 
+    async def _reattach(
+        self,
+        job: PictureJob,
+        workflow: Workflow,
+        prompt: SubmittedPrompt,
+        drawing: _Drawing | None,
+        reporter: PictureReporter,
+    ) -> _Drawn | None:
+        """The prompt submitted before a restart: fetched if it finished, waited for if its
+        server still holds it. None when it must be drawn anew: unknown there (a ComfyUI
+        restart), failed, interrupted, or its server gone or down."""
+        server = self._pool.acquire_named(prompt.server)
+        if server is None:
+            log.info("prompt %s: %s is down or gone, drawn anew", prompt.prompt_id, prompt.server)
+            await self.forget(prompt)  # in case it answers after all
+            return None
+        if drawing is not None:
+            drawing.server, drawing.prompt_id = server, prompt.prompt_id
+        try:
+            if not await server.client.holds(prompt.prompt_id):
+                log.info("prompt %s is unknown to %s, drawn anew", prompt.prompt_id, server.name)
+                return None
+            log.info("picture for segment %d: waiting again for %s", job.segment_id, server.name)
+            drawn = await self._draw(job, workflow, prompt.prompt_id, server, reporter, prompt)
+            self._pool.mark_up(server)
+            return drawn
+        except IllustratorUnavailable as err:
+            self._pool.mark_down(server, str(err))
+            await self._forget(server, prompt.prompt_id)
+        except (RenderFailed, RenderInterrupted) as err:
+            log.info("prompt %s on %s came to nothing (%s)", prompt.prompt_id, server.name, err)
+        finally:
+            self._pool.release(server)
+        return None
+
     async def _checked(self, server: ComfyServer, workflow: Workflow) -> bool:
         """A server that did not answer at start is checked before its first picture;
         True when it can run `workflow`. IllustratorUnavailable when it still does not
@@ -279,10 +331,17 @@ class ComfyIllustrator:
         prompt_id: str,
         server: ComfyServer,
         reporter: PictureReporter,
+        attached: SubmittedPrompt | None = None,
     ) -> _Drawn:
-        if self._memory is not None:
-            await self._memory.before_picture(server.client)
-        seed = self._rng.randrange(SEED_LIMIT)
+        """Draw on `server`; or, `attached`, follow that prompt submitted before."""
+        if attached is None:
+            if self._memory is not None:
+                await self._memory.before_picture(server.client)
+            seed = self._rng.randrange(SEED_LIMIT)
+            # Stored before it is sent: a kill right after still finds it on start.
+            await reporter.picture_submitted(job, SubmittedPrompt(server.name, prompt_id, seed))
+        else:
+            seed = attached.seed
         # The workflow's own negative prompt stays: ours (and the rating's) is added to it.
         negative = merge_negative(str(workflow.value("negative") or ""), job.prompt.negative)
         graph = workflow.render(
@@ -301,7 +360,9 @@ class ComfyIllustrator:
         ahead = await self._held([server], workflow.name)
         if ahead:
             await reporter.picture_queued(job, ahead)
-        rendered = await server.client.draw(graph, prompt_id, on_progress, on_started)
+        rendered = await server.client.draw(
+            graph, prompt_id, on_progress, on_started, attach=attached is not None
+        )
         return _Drawn(rendered, server, seed)
 
     async def _store(self, job: PictureJob, drawn: _Drawn, reporter: PictureReporter) -> None:

@@ -40,6 +40,7 @@ from storycraft_bot.core.models import (
     SessionState,
     StoryMemory,
     StorySettings,
+    SubmittedPrompt,
     VoteTally,
 )
 from storycraft_bot.core.store import VoteOutcome
@@ -385,7 +386,9 @@ class SqlStore:
         async with self._tx() as tx:
             await tx.run(
                 "UPDATE segments SET image_state = 'ready', image_file = ?, image_seed = ?,"
-                " image_server = ?, image_prompt_id = ?, image_seconds = ? WHERE id = ?",
+                " image_server = ?, image_prompt_id = ?, image_seconds = ?,"
+                " submitted_server = '', submitted_prompt_id = '', submitted_seed = NULL"
+                " WHERE id = ?",
                 (
                     picture.path,
                     picture.seed,
@@ -395,6 +398,29 @@ class SqlStore:
                     segment_id,
                 ),
             )
+
+    async def set_submitted(self, segment_id: int, prompt: SubmittedPrompt | None) -> None:
+        """The ComfyUI prompt the segment's picture waits for (None: none any more)."""
+        server, prompt_id, seed = (
+            (prompt.server, prompt.prompt_id, prompt.seed) if prompt else ("", "", None)
+        )
+        async with self._tx() as tx:
+            await tx.run(
+                "UPDATE segments SET submitted_server = ?, submitted_prompt_id = ?,"
+                " submitted_seed = ? WHERE id = ?",
+                (server, prompt_id, seed, segment_id),
+            )
+
+    async def orphaned_prompts(self) -> list[tuple[int, SubmittedPrompt]]:
+        """Submitted prompts of superseded parts, stopped stories, settled pictures."""
+        rows = await self._all(
+            "SELECT g.* FROM segments g JOIN sessions s ON s.id = g.session_id"
+            " WHERE g.submitted_prompt_id <> '' AND (s.state = 'stopped'"
+            " OR g.state NOT IN ('open', 'decided') OR g.image_state NOT IN ('queued', 'drawing'))"
+            " ORDER BY g.id"
+        )
+        found = [(row["id"], _segment(row).submitted) for row in rows]
+        return [(segment_id, prompt) for segment_id, prompt in found if prompt is not None]
 
     async def set_image_upload(self, segment_id: int, platform: Platform, ref: str) -> None:
         """Remember a platform's reference to an uploaded picture (to send it again)."""
@@ -571,12 +597,20 @@ def _segment(row: Row) -> Segment:
         image_file=row["image_file"],
         image_seed=row["image_seed"],
         image_server=row["image_server"],
+        submitted=_submitted(row) if "submitted_prompt_id" in columns else None,
         image_uploads=json.loads(row["image_uploads"] or "{}"),
         created_at=row["created_at"],
         # Absent on a database still at an older migration (its tests open those).
         auto_retries=row["auto_retries"] if "auto_retries" in columns else 0,
         auto_retry_at=row["auto_retry_at"] if "auto_retry_at" in columns else None,
     )
+
+
+def _submitted(row: Row) -> SubmittedPrompt | None:
+    if not row["submitted_prompt_id"]:
+        return None
+    seed = row["submitted_seed"]
+    return SubmittedPrompt(row["submitted_server"], row["submitted_prompt_id"], seed or 0)
 
 
 def _draft(row: Row) -> Draft:
