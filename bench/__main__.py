@@ -142,6 +142,14 @@ def bench_engine() -> None:
         )
 
 
+def bench_load() -> None:
+    """Many live channels on the whole bot: failures, overhead per turn, GPU idle, CPU, RSS."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.load_run import bench_load as run  # needs the test fakes (dev install)
+
+    run()
+
+
 BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "parsing": bench_parsing,
     "queue": bench_queue,
@@ -149,6 +157,7 @@ BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "engine": bench_engine,
     "transport": bench_transport,
     "gpu": bench_gpu,
+    "load": bench_load,
 }
 
 
