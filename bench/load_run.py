@@ -202,8 +202,8 @@ async def run_scenario(scenario: Scenario, urls: dict[str, list[str]]) -> dict[s
                 stalled = scenario.channels  # reported as "not all finished"
             cpu = time.process_time() - cpu
             segments = watcher.segments
+            await engine.shutdown()  # as bot.py closes them: the engine, then the pictures
             await illustrator.close()
-            await engine.shutdown()
     return {
         "turns": turns,
         "watcher": watcher,
@@ -293,7 +293,8 @@ def report(scenario: Scenario, bot: dict[str, Any], peers: dict[str, Any]) -> No
         f"p50 {_p(after, 50):.1f} ms, p99 {_p(after, 99):.1f} ms; "
         f"{watcher.pictures_failed} pictures failed\n"
         f"load:   bot CPU {bot['cpu'] / max(segments, 1) * 1000:.1f} ms per segment "
-        f"(pictures and image prompts included), peak RSS {bot['rss_mb']:.0f} MB{rss_target}",
+        f"(pictures and image prompts included), peak RSS {bot['rss_mb']:.0f} MB{rss_target}; "
+        f"the fake servers' own process used {peers['cpu']:.0f} s of CPU",
         flush=True,
     )
 

@@ -155,6 +155,7 @@ class Peers:
             "ollama": [t for s in self.ollamas for t in s.timings],
             "gaps": [g for s in self.comfyuis for g in s.gaps],
             "ended": {k: v for s in self.comfyuis for k, v in s.ended.items()},
+            "cpu": time.process_time(),
         }
 
 
