@@ -158,6 +158,14 @@ def bench_web() -> None:
     run()
 
 
+def bench_load() -> None:
+    """Many live channels on the whole bot: failures, overhead per turn, GPU idle, CPU, RSS."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.load_run import bench_load as run  # needs the test fakes (dev install)
+
+    run()
+
+
 BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "parsing": bench_parsing,
     "queue": bench_queue,
@@ -167,6 +175,7 @@ BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "gpu": bench_gpu,
     "prewrite": bench_prewrite,
     "web": bench_web,
+    "load": bench_load,
 }
 
 
