@@ -104,6 +104,7 @@ class PictureReports:
         segment = await self._store.get_segment(job.segment_id)
         if session is None or segment is None or segment.state is SegmentState.SUPERSEDED:
             return
-        if state is not None:
+        if state is not None and segment.image_state is not state:
+            # Queue positions and progress come many times a picture: write a change only.
             await self._store.set_image_state(job.segment_id, state)
         await self._announce(make(session))
