@@ -1,7 +1,6 @@
-"""The story engine, the one API every adapter uses: one story per channel, each
-channel's actions serialised by a lock, every change committed before the adapters hear
-of it, slow work (writing, pictures) in background tasks it can cancel; its parts live
-in writing, vote_timers, recovery, reading, configuration and supervision."""
+"""The story engine, the one API every adapter uses: one story per channel, a lock per
+channel, every change committed before the adapters hear of it, slow work in cancellable
+tasks (see writing, vote_timers, recovery, reading, configuration and supervision)."""
 
 from __future__ import annotations
 
@@ -127,6 +126,7 @@ class StoryEngine:
             self._lock,
             self._tasks,
             self._writer,
+            illustrator,
             self._votes,
             self._prewriter,
             self._outages,

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Collection
 
 from storycraft_bot.core.clock import Clock
-from storycraft_bot.core.models import Platform, Segment, SegmentState
+from storycraft_bot.core.models import ImageState, Platform, Segment, SegmentState, Session
 from storycraft_bot.core.outage_retries import OutageRetries
+from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
@@ -29,6 +30,7 @@ class Recovery:
         locks: ChannelLocks,
         tasks: Supervisor,
         writer: Writer,
+        illustrator: Illustrator,
         votes: VoteTimers,
         prewriter: Prewriter,
         outages: OutageRetries,
@@ -38,13 +40,14 @@ class Recovery:
         self._lock = locks
         self._tasks = tasks
         self._writer = writer
+        self._illustrator = illustrator
         self._votes = votes
         self._prewriter = prewriter
         self._outages = outages
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """Continue every active story (of these platforms); returns how many."""
-        await self._writer.forget_orphaned_prompts()
+        await self._forget_orphaned_prompts()
         sessions = [
             s
             for s in await self._store.active_sessions()
@@ -74,7 +77,7 @@ class Recovery:
                     self._outages.schedule(session, current)
                 segments = await self._store.live_segments(session.id)
                 self._tasks.spawn(
-                    session.id, self._writer.recover_pictures(session, segments), lasting=True
+                    session.id, self._recover_pictures(session, segments), lasting=True
                 )
         if sessions:
             log.info("resumed %d stories", len(sessions))
@@ -87,3 +90,41 @@ class Recovery:
         if refs:
             await self._store.set_messages(rewrite.id, refs)
             await self._store.set_messages(cut.id, ())
+
+    async def _recover_pictures(self, session: Session, segments: list[Segment]) -> None:
+        """After a restart: every written segment whose picture was asked for (queued or
+        drawing) or never asked for (the restart came first) gets it, newest first, behind
+        live pictures. Its stored image prompt is reused, or written again if missing."""
+        drawing = session.settings.pictures and self._illustrator.draws
+        missing = [
+            s
+            for s in segments
+            if s.state in (SegmentState.OPEN, SegmentState.DECIDED)
+            and s.image_state in (ImageState.NONE, ImageState.QUEUED, ImageState.DRAWING)
+        ]
+        for segment in sorted(missing, key=lambda s: s.index, reverse=True):
+            if not drawing:
+                # Nothing will draw it: settle the row, the picture can be redrawn later.
+                await self._store.set_image_state(segment.id, ImageState.NONE)
+                await self._forget(segment)
+                continue
+            fresh = await self._store.get_segment(segment.id)
+            if fresh is None or fresh.state not in (SegmentState.OPEN, SegmentState.DECIDED):
+                continue  # undone or rewritten meanwhile
+            log.info("story %d: picture of segment %d recovered", session.id, segment.index)
+            await self._writer.illustrate(session, fresh, reuse_prompt=True, backlog=True)
+
+    async def _forget_orphaned_prompts(self) -> int:
+        """After a restart: prompts submitted for parts that no longer want their picture
+        (superseded, stopped, settled) are deleted from ComfyUI or interrupted; how many."""
+        orphans = await self._store.orphaned_prompts()
+        for segment_id, prompt in orphans:
+            log.info("prompt %s on %s is no longer wanted", prompt.prompt_id, prompt.server)
+            await self._illustrator.forget(prompt)
+            await self._store.set_submitted(segment_id, None)
+        return len(orphans)
+
+    async def _forget(self, segment: Segment) -> None:
+        if segment.submitted is not None:
+            await self._illustrator.forget(segment.submitted)
+            await self._store.set_submitted(segment.id, None)

@@ -294,44 +294,6 @@ class Writer:
         )
         await self._illustrator.enqueue(job, self._reports)
 
-    async def recover_pictures(self, session: Session, segments: list[Segment]) -> None:
-        """After a restart: every written segment whose picture was asked for (queued or
-        drawing) or never asked for (the restart came first) gets it, newest first, behind
-        live pictures. Its stored image prompt is reused, or written again if missing."""
-        drawing = session.settings.pictures and self._illustrator.draws
-        missing = [
-            s
-            for s in segments
-            if s.state in (SegmentState.OPEN, SegmentState.DECIDED)
-            and s.image_state in (ImageState.NONE, ImageState.QUEUED, ImageState.DRAWING)
-        ]
-        for segment in sorted(missing, key=lambda s: s.index, reverse=True):
-            if not drawing:
-                # Nothing will draw it: settle the row, the picture can be redrawn later.
-                await self._store.set_image_state(segment.id, ImageState.NONE)
-                await self._forget(segment)
-                continue
-            fresh = await self._store.get_segment(segment.id)
-            if fresh is None or fresh.state not in (SegmentState.OPEN, SegmentState.DECIDED):
-                continue  # undone or rewritten meanwhile
-            log.info("story %d: picture of segment %d recovered", session.id, segment.index)
-            await self.illustrate(session, fresh, reuse_prompt=True, backlog=True)
-
-    async def forget_orphaned_prompts(self) -> int:
-        """After a restart: prompts submitted for parts that no longer want their picture
-        (superseded, stopped, settled) are deleted from ComfyUI or interrupted; how many."""
-        orphans = await self._store.orphaned_prompts()
-        for segment_id, prompt in orphans:
-            log.info("prompt %s on %s is no longer wanted", prompt.prompt_id, prompt.server)
-            await self._illustrator.forget(prompt)
-            await self._store.set_submitted(segment_id, None)
-        return len(orphans)
-
-    async def _forget(self, segment: Segment) -> None:
-        if segment.submitted is not None:
-            await self._illustrator.forget(segment.submitted)
-            await self._store.set_submitted(segment.id, None)
-
     async def _counts(self, segment_id: int) -> bool:
         """The segment is still one of the story's parts (not retried or undone)."""
         fresh = await self._store.get_segment(segment_id)
