@@ -38,6 +38,7 @@ class EditPacer:
         self._held_until = held_until
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # every edit task alive, pending or under way
         self._last: float | None = None
 
     @property
@@ -60,18 +61,34 @@ class EditPacer:
             return
         if self.pending:
             return  # the pending edit has not read the state yet: it carries this change
-        self._pending = asyncio.create_task(self._later())
+        self._pending = self._spawn()
 
     def retry_later(self) -> None:
         """The last edit was refused for now (a rate limit): send the newest state when
         the hold ends."""
         if not self.pending:
-            self._pending = asyncio.create_task(self._later())
+            self._pending = self._spawn()
 
     def cancel(self) -> None:
+        """Drop the pending edit."""
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+
+    def stop(self) -> list[asyncio.Task[None]]:
+        """Cancel every edit task, pending or under way; returns them for a closing screen
+        to await (an edit under way may still be committing its message references)."""
+        self._pending = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        return tasks
+
+    def _spawn(self) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _later(self) -> None:
         await asyncio.sleep(0)  # let the requests of this moment join in

@@ -97,10 +97,20 @@ class Shown:
         return self.drafted_at is not None and self.card.state is CardState.WRITING
 
     def close(self) -> None:
+        """It leaves the registry: its pending edit and draft keeper are dropped."""
         if self.pacer is not None:
             self.pacer.cancel()
         if self.draft_keeper is not None:
             self.draft_keeper.cancel()
+
+    def stop(self) -> list[asyncio.Task[None]]:
+        """The screen closes: every edit task, pending or under way, and the draft keeper
+        are cancelled; returns them to be awaited."""
+        tasks = self.pacer.stop() if self.pacer is not None else []
+        if self.draft_keeper is not None:
+            self.draft_keeper.cancel()
+            tasks.append(self.draft_keeper)
+        return tasks
 
 
 class ShownRegistry:
@@ -155,10 +165,10 @@ class ShownRegistry:
     def left_settled(self, segment_id: int) -> bool:
         return segment_id in self._settled
 
-    def close(self) -> None:
-        for shown in self._entries.values():
-            shown.close()
+    def close(self) -> list[asyncio.Task[None]]:
+        tasks = [task for shown in self._entries.values() for task in shown.stop()]
         self._entries.clear()
+        return tasks
 
 
 def narration_pieces(narration: str, status: str, limit: int, at_least: int = 1) -> list[str]:
@@ -198,6 +208,7 @@ class Screen(abc.ABC, Generic[P]):
         self._clock = clock
         self._shown = ShownRegistry(capacity)
         self._background = Background()
+        self._closed = False  # stopped: events still coming (a shutdown's) are not shown
         self._holds: dict[ChannelKey, float] = {}  # rate-limited channels: until when
         self._refused: set[ChannelKey] = set()  # no access: no calls until a new part starts
         self._retired: OrderedDict[tuple[ChannelKey, int], None] = OrderedDict()
@@ -261,6 +272,10 @@ class Screen(abc.ABC, Generic[P]):
     # The outline
 
     async def show(self, event: ev.StoryEvent) -> None:
+        if self._closed:
+            # The rest of the bot shuts down after the adapters (pictures dropped, work
+            # cancelled): an edit started now would outlive the database.
+            return
         try:
             await self._dispatch(event)
         except Exception as err:
@@ -282,7 +297,10 @@ class Screen(abc.ABC, Generic[P]):
 
     async def close(self) -> None:
         """Stop every pacer and background task (the adapter's stop)."""
-        self._shown.close()
+        self._closed = True
+        # Awaited, not only cancelled: an edit under way finishes committing its message
+        # references before the database closes behind the adapters.
+        await asyncio.gather(*self._shown.close(), return_exceptions=True)
         await self._background.close()
 
     def _failed(self, error: Exception, key: ChannelKey, story: int, what: str) -> None:
