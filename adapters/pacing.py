@@ -76,13 +76,11 @@ class EditPacer:
             self._pending = None
 
     def stop(self) -> list[asyncio.Task[None]]:
-        """Cancel every edit task, pending or under way; returns them for a closing screen
-        to await (an edit under way may still be committing its message references)."""
-        self._pending = None
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        return tasks
+        """Drop the pending edit and return the edit tasks still alive, for a closing screen
+        to await: an edit under way finishes (its message sent, its references committed)
+        rather than being cut between the two."""
+        self.cancel()
+        return list(self._tasks)
 
     def _spawn(self) -> asyncio.Task[None]:
         task = asyncio.create_task(self._later())

@@ -104,8 +104,8 @@ class Shown:
             self.draft_keeper.cancel()
 
     def stop(self) -> list[asyncio.Task[None]]:
-        """The screen closes: every edit task, pending or under way, and the draft keeper
-        are cancelled; returns them to be awaited."""
+        """The screen closes: the pending edit and the draft keeper are cancelled, an edit
+        under way is left to finish; returns the tasks to await."""
         tasks = self.pacer.stop() if self.pacer is not None else []
         if self.draft_keeper is not None:
             self.draft_keeper.cancel()
