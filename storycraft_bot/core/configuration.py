@@ -32,6 +32,7 @@ class StoryChanges(TypedDict, total=False):
     pictures: bool | None
     workflow: str | None
     rating: Rating | None
+    own_actions: bool | None  # players may type their own action
 
 
 class GuildChanges(StoryChanges, total=False):

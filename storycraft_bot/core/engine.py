@@ -38,6 +38,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.moderation import checked_premise
 from storycraft_bot.core.outage_retries import OutageRetries
+from storycraft_bot.core.own_actions import OwnActions
 from storycraft_bot.core.picture_reports import PictureReports
 from storycraft_bot.core.ports import (
     GpuGate,
@@ -131,6 +132,7 @@ class StoryEngine:
             self._prewriter,
             self._outages,
         )
+        self._own = OwnActions(store, self._lock, self._votes, self._prewriter, self._emit)
 
     # Commands
 
@@ -304,10 +306,9 @@ class StoryEngine:
                 "story %d: undo to segment %d by %s", session.id, previous.index, actor.user_id
             )
             await self._emit(ev.Notice(place.key, session.id, session.language, Msg.UNDONE))
+            is_group, own = session.place.is_group, session.settings.own_actions
             await self._emit(
-                ev.SegmentFinished(
-                    place.key, session.id, session.language, previous, session.place.is_group
-                )
+                ev.SegmentFinished(place.key, session.id, session.language, previous, is_group, own)
             )
             self._prewriter.plan(session, previous)
             return previous
@@ -370,6 +371,11 @@ class StoryEngine:
         """Cancel all background work (the database keeps the state for `resume`)."""
         await self._prewriter.shutdown()
         await self._tasks.shutdown()
+
+    @property
+    def own_actions(self) -> OwnActions:
+        """Players' own actions: typed text for the open part (issue 15)."""
+        return self._own
 
     @property
     def prewriting(self) -> Prewriter:

@@ -51,4 +51,5 @@ def story_settings(base: StorySettings, defaults: GuildDefaults) -> StorySetting
         pictures=defaults.pictures,
         workflow=defaults.workflow,
         rating=defaults.rating,
+        own_actions=defaults.own_actions,
     )

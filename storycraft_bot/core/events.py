@@ -47,6 +47,8 @@ class SegmentFinished(StoryEvent):
 
     segment: Segment
     is_group: bool
+    #: The story lets players type their own action (a button beside the choices).
+    own_actions: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +151,17 @@ class Notice(StoryEvent):
     params: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class BallotGrew(StoryEvent):
+    """A player's own action joined the open part's ballot (its last choice, with its
+    author in `segment.own_actions`): show it as one more button."""
+
+    segment: Segment
+
+
 def segment_of(event: StoryEvent) -> int | None:
     """The segment an event is about, if any (what adapters key their messages on)."""
-    if isinstance(event, SegmentFinished):
+    if isinstance(event, SegmentFinished | BallotGrew):
         return event.segment.id
     if isinstance(event, VotesChanged):
         return event.tally.segment_id

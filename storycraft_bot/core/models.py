@@ -137,6 +137,7 @@ class StorySettings:
     choices: int = 3
     workflow: str = ""  # ComfyUI workflow by name; "" for the configured default
     rating: Rating = Rating.SAFE
+    own_actions: bool = True  # players may type their own action (issue 15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class GuildDefaults:
     workflow: str | None = None
     threads: bool = False  # each new story in its own thread (Discord)
     rating: Rating | None = None
+    own_actions: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +200,12 @@ class Segment:
     #: Automatic tries after a narrator outage that led here; when the next one is due.
     auto_retries: int = 0
     auto_retry_at: float | None = None
+    #: Actions players typed for this part; their texts are the last of `choices`.
+    own_actions: tuple[OwnAction, ...] = ()
+
+    def own_action(self, choice_index: int | None) -> OwnAction | None:
+        """Who typed choice `choice_index`, if a player did."""
+        return next((a for a in self.own_actions if a.choice_index == choice_index), None)
 
 
 class MessageKind(enum.StrEnum):
@@ -331,3 +339,12 @@ class StatusReport:
     tally: VoteTally | None = None
     memory: StoryMemory = field(default_factory=StoryMemory)
     drafts: DraftState | None = None  # shown to the starter only
+
+
+@dataclass(frozen=True, slots=True)
+class OwnAction:
+    """An action a player typed for a part: one more entry on its ballot, by its author."""
+
+    choice_index: int
+    user_id: str
+    user_name: str

@@ -16,6 +16,7 @@ class PressKind(enum.StrEnum):
     VOTE_COUNTED = "vote_counted"
     VOTE_CHANGED = "vote_changed"
     VOTE_SAME = "vote_same"
+    OWN_ACTION_ADDED = "own_action_added"  # a player's own action joined the ballot
 
 
 #: How a group vote's outcome reads to the presser.

@@ -182,3 +182,11 @@ class StoryStore(Protocol):
     async def memory(self, session_id: int) -> StoryMemory: ...
 
     async def save_memory(self, session_id: int, memory: StoryMemory, now: float) -> None: ...
+
+    # Own actions (issue 15)
+
+    async def add_own_action(self, segment: Segment, author: Actor, action: str) -> Segment | None:
+        """Put a typed action on the open part's ballot as its last choice, by `author`;
+        the part as it is now, or None when it is no longer open or its ballot changed
+        since `segment` was read."""
+        ...

@@ -108,6 +108,15 @@ class Msg(enum.StrEnum):
     STATUS_RATING = "status_rating"
     RATING_BUTTON = "rating_button"
     PREMISE_TOO_LONG = "premise_too_long"
+    OWN_ACTION_BUTTON = "own_action_button"
+    OWN_ACTION_PROMPT = "own_action_prompt"
+    OWN_ACTION_TOO_LONG = "own_action_too_long"
+    OWN_ACTION_EMPTY = "own_action_empty"
+    OWN_ACTION_TAKEN = "own_action_taken"
+    OWN_ACTIONS_FULL = "own_actions_full"
+    OWN_ACTIONS_OFF = "own_actions_off"
+    OWN_ACTION_ON_BALLOT = "own_action_on_ballot"
+    OWN_ACTIONS_TOGGLE = "own_actions_toggle"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -130,6 +139,42 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         "Сократите её и начните снова.",
         Language.EN: "The premise is too long: {length} characters, at most {limit} fit. "
         "Shorten it and start again.",
+    },
+    Msg.OWN_ACTION_BUTTON: {Language.RU: "✍️ Своё действие", Language.EN: "✍️ Your own action"},
+    Msg.OWN_ACTION_PROMPT: {
+        Language.RU: "✍️ {name}, что вы делаете? Ответьте на это сообщение (до {limit} символов).",
+        Language.EN: "✍️ {name}, what do you do? Reply to this message (at most {limit} "
+        "characters).",
+    },
+    Msg.OWN_ACTION_TOO_LONG: {
+        Language.RU: "Действие слишком длинное: {length} символов, можно не больше {limit}. "
+        "Сократите его и предложите снова.",
+        Language.EN: "The action is too long: {length} characters, at most {limit} fit. "
+        "Shorten it and offer it again.",
+    },
+    Msg.OWN_ACTION_EMPTY: {
+        Language.RU: "Напишите, что делает герой.",
+        Language.EN: "Write what the hero does.",
+    },
+    Msg.OWN_ACTION_TAKEN: {
+        Language.RU: "Вы уже предложили своё действие в этой части.",
+        Language.EN: "You have already offered your own action for this part.",
+    },
+    Msg.OWN_ACTIONS_FULL: {
+        Language.RU: "В этой части уже предложено столько своих действий, сколько помещается.",
+        Language.EN: "This part already has as many own actions as fit.",
+    },
+    Msg.OWN_ACTIONS_OFF: {
+        Language.RU: "Свои действия в этой истории выключены.",
+        Language.EN: "Own actions are turned off in this story.",
+    },
+    Msg.OWN_ACTION_ON_BALLOT: {
+        Language.RU: "Ваше действие добавлено в голосование: {choice}",
+        Language.EN: "Your action is on the ballot: {choice}",
+    },
+    Msg.OWN_ACTIONS_TOGGLE: {
+        Language.RU: "✍️ Свои действия: {state}",
+        Language.EN: "✍️ Own actions: {state}",
     },
     Msg.RATING_BUTTON: {Language.RU: "🔞 Рейтинг: {rating}", Language.EN: "🔞 Rating: {rating}"},
     Msg.BOOK_UNTITLED: {

@@ -184,8 +184,9 @@ class Writer:
             len(draft.narration),
             len(draft.choices),
         )
+        is_group, own = session.place.is_group, session.settings.own_actions
         await self._announce(
-            ev.SegmentFinished(key, session.id, session.language, finished, session.place.is_group)
+            ev.SegmentFinished(key, session.id, session.language, finished, is_group, own)
         )
         if session.settings.pictures and self._illustrator.draws:
             prompt = prewritten.prompt if prewritten is not None else None

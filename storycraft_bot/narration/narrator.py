@@ -93,6 +93,12 @@ _CHOSEN = {
     Language.RU: "Игроки выбрали: {choice}. Продолжай.",
     Language.EN: "The players chose: {choice}. Continue.",
 }
+_OWN_CHOSEN = {
+    Language.RU: "Игрок сам написал действие героя: {action}. Считай его выбранным "
+    "действием; если оно невозможно, пусть оно не удастся в самой истории. Продолжай.",
+    Language.EN: "A player wrote the hero's action: {action}. Treat it as the chosen "
+    "action; if it is impossible, let it fail within the story. Continue.",
+}
 _JSON_ONLY = (
     'Reply with one JSON object only: {"narration": "...", "choices": ["...", "..."], '
     '"scene": "..."}. No other text.'
@@ -132,7 +138,11 @@ def build_messages(request: SegmentRequest) -> list[Message]:
         messages.append({"role": "assistant", "content": segment.narration})
         if segment.chosen_index is not None:
             choice = segment.choices[segment.chosen_index]
-            messages.append({"role": "user", "content": _CHOSEN[lang].format(choice=choice)})
+            if segment.own_action(segment.chosen_index) is not None:  # a player typed it
+                chosen = _OWN_CHOSEN[lang].format(action=quoted(choice))
+            else:
+                chosen = _CHOSEN[lang].format(choice=choice)
+            messages.append({"role": "user", "content": chosen})
     if request.chosen and (not request.recent or request.recent[-1].chosen_index is None):
         messages.append({"role": "user", "content": _CHOSEN[lang].format(choice=request.chosen)})
     return messages

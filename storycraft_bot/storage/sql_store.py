@@ -45,6 +45,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.store import VoteOutcome
 from storycraft_bot.core.texts import Msg
+from storycraft_bot.storage.own_action_queries import appended, own_actions_of
 
 #: Random bytes in a book id (22 URL-safe characters): unguessable, safe in a URL.
 BOOK_ID_BYTES = 16
@@ -330,6 +331,14 @@ class SqlStore:
             )
         return await self._segment_or_fail(segment_id)
 
+    async def add_own_action(self, segment: Segment, author: Actor, action: str) -> Segment | None:
+        """Put a typed action on the open part's ballot; None when the part is no longer
+        open or its ballot changed since `segment` was read."""
+        async with self._tx() as tx:
+            if await tx.run(*appended(segment, author, action)) != 1:
+                return None
+        return await self._segment_or_fail(segment.id)
+
     async def set_vote_deadline(self, segment_id: int, closes_at: float) -> None:
         async with self._tx() as tx:
             await tx.run(
@@ -603,6 +612,7 @@ def _segment(row: Row) -> Segment:
         # Absent on a database still at an older migration (its tests open those).
         auto_retries=row["auto_retries"] if "auto_retries" in columns else 0,
         auto_retry_at=row["auto_retry_at"] if "auto_retry_at" in columns else None,
+        own_actions=own_actions_of(row["own_actions"] if "own_actions" in columns else None),
     )
 
 
