@@ -27,6 +27,7 @@ class ButtonKind(enum.StrEnum):
     CLOSE_VOTE = "x"
     RETRY = "t"
     REDRAW = "r"
+    OWN_ACTION = "w"  # asks for a player's own action for the part
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ def card_buttons(card: StoryCard, label_limit: int) -> list[Button]:
             Button(ButtonKind.CHOICE, card.segment_id, i, card.choice_label(i, label_limit))
             for i in range(len(card.choices))
         ]
+    if card.can_own_action:
+        own = text(card.language, Msg.OWN_ACTION_BUTTON)
+        buttons.append(Button(ButtonKind.OWN_ACTION, card.segment_id, label=own))
     if card.can_close_vote:
         close = text(card.language, Msg.CLOSE_VOTE_BUTTON)
         buttons.append(Button(ButtonKind.CLOSE_VOTE, card.segment_id, label=close))

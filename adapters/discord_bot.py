@@ -43,6 +43,8 @@ from .commands import (
     settings_text,
     start_story,
 )
+from .discord_own_action import action_modal, submitted
+from .own_action import may_type, submit
 from .screen import Fault, Screen, Shown, narration_pieces
 from .story_card import StoryCard
 
@@ -56,7 +58,7 @@ UNKNOWN_CHANNEL = 10003
 TOO_MANY_OLD_EDITS = 30046  # edits of messages older than an hour: post the part anew
 Piece = tuple[discord.Embed, discord.ui.View | None]  # one message: an embed, its buttons
 PREFIX = "sc:"
-TEMPLATE = r"sc:(?:c:[0-9]{1,15}:[0-9]|[rtx]:[0-9]{1,15})"  # ids buttons.encode makes
+TEMPLATE = r"sc:(?:c:[0-9]{1,15}:[0-9]|[rtxw]:[0-9]{1,15})"  # ids buttons.encode makes
 NO_ACCESS = {
     Language.RU: "Мне не хватает прав в этом канале: нужны «Отправлять сообщения», "
     "«Встраивать ссылки» и «Прикреплять файлы». История на паузе; когда права будут, "
@@ -102,6 +104,8 @@ RUSSIAN = {
     "Safe": "Для всех",
     "Teen": "12+",
     "Mature": "Для взрослых",
+    "Players may type their own action": "Игроки могут писать своё действие",
+    "own_actions": "свои_действия",
 }
 #: The ratings the commands offer.
 RATING_CHOICES = [
@@ -185,7 +189,11 @@ class StoryClient(discord.Client):
         await self.adapter.setup(self)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Buttons whose custom_id matches none of ours (forged, or from an old version)."""
+        """Buttons whose custom_id matches none of ours (forged, or from an old version),
+        and every modal submission (an own action's text)."""
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self.adapter.on_own_action(interaction)
+            return
         if interaction.type is not discord.InteractionType.component:
             return
         data: dict[str, Any] = dict(interaction.data or {})
@@ -270,6 +278,7 @@ class StoryCommands(app_commands.Group):
         pictures="Pictures on or off",
         workflow="Picture style",
         rating=RATING_HELP,
+        own_actions="Players may type their own action",
     )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
@@ -282,6 +291,7 @@ class StoryCommands(app_commands.Group):
         pictures: bool | None = None,
         workflow: str | None = None,
         rating: app_commands.Choice[str] | None = None,
+        own_actions: bool | None = None,
     ) -> None:
         await self.adapter.on_settings(
             interaction,
@@ -289,6 +299,7 @@ class StoryCommands(app_commands.Group):
             pictures,
             workflow,
             Rating(rating.value) if rating else None,
+            own_actions,
         )
 
     @settings.autocomplete("workflow")
@@ -582,6 +593,7 @@ class DiscordAdapter(Screen[Piece]):
         pictures: bool | None,
         workflow: str | None = None,
         rating: Rating | None = None,
+        own_actions: bool | None = None,
     ) -> None:
         async def work() -> Reply:
             self._check_workflow(workflow)
@@ -592,6 +604,7 @@ class DiscordAdapter(Screen[Piece]):
                 pictures=pictures,
                 workflow=workflow,
                 rating=rating,
+                own_actions=own_actions,
             )
             return Reply(settings_text(self.language_of(interaction), settings), ReplyKind.INFO)
 
@@ -638,6 +651,10 @@ class DiscordAdapter(Screen[Piece]):
         await self._guarded(interaction, "/story defaults", work())
 
     async def on_button(self, interaction: discord.Interaction, button: Button | None) -> None:
+        if button is not None and button.kind is ButtonKind.OWN_ACTION:
+            await self._ask_action(interaction, button)
+            return
+
         async def work() -> Reply:
             place, actor = self._place(interaction), self._actor(interaction)
             message = interaction.message
@@ -647,6 +664,33 @@ class DiscordAdapter(Screen[Piece]):
 
         name = f"button {button.kind.name.lower()}" if button else "button"
         await self._guarded(interaction, name, work())
+
+    async def _ask_action(self, interaction: discord.Interaction, button: Button) -> None:
+        """An own-action button: the modal is the interaction's single answer (within 3 s,
+        so nothing is deferred), or the refusal privately."""
+        place, actor = self._place(interaction), self._actor(interaction)
+        language = self.language_of(interaction)
+        message = interaction.message
+        retired = message is not None and self.retired(place.key, message.id)
+        try:
+            try:
+                part = await may_type(self._engine, button, place, actor, retired=retired)
+            except StoryActionError as err:
+                refusal = text(language, err.code, **err.params)
+                await interaction.response.send_message(refusal, ephemeral=True)
+                return
+            await interaction.response.send_modal(action_modal(language, part, PREFIX))
+        except discord.HTTPException as err:
+            log.warning("Discord: interaction %s could not be answered: %s", interaction.id, err)
+        log.info("Discord: own-action button in %s answered", interaction.channel_id)
+
+    async def on_own_action(self, interaction: discord.Interaction) -> None:
+        """A submitted modal: the own action's text for the part its custom_id names."""
+        part, typed = submitted(interaction.data, PREFIX)
+        place, actor = self._place(interaction), self._actor(interaction)
+        language = self.language_of(interaction)
+        work = submit(self._engine, place, actor, language, part, typed)
+        await self._guarded(interaction, "own action", work)
 
     # From the engine to Discord: the Screen hooks
 

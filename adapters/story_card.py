@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import Clock
-from storycraft_bot.core.models import ImageState, Language, Platform, Segment, SegmentState
+from storycraft_bot.core.models import (
+    ImageState,
+    Language,
+    OwnAction,
+    Platform,
+    Segment,
+    SegmentState,
+)
 from storycraft_bot.core.screen_records import ScreenRecords, ShownSegment
 from storycraft_bot.core.texts import Msg, counted, decision_text, text
 
@@ -30,6 +37,7 @@ URGENT_EVENTS = (
     ev.PictureReady,
     ev.PictureFailed,
     ev.StoryStopped,
+    ev.BallotGrew,
 )
 
 
@@ -72,10 +80,18 @@ class StoryCard:
     picture_path: str = ""
     picture_dropped: bool = False  # late progress of a dropped picture must not come back
     picture_spoiler: bool = False  # shown hidden until opened (a mature story's)
+    own_actions: tuple[OwnAction, ...] = ()  # who typed which of `choices`
+    own_actions_allowed: bool = False  # offer "your own action" beside the choices
 
     @classmethod
     def from_segment(
-        cls, segment: Segment, language: Language, is_group: bool, *, spoiler: bool = False
+        cls,
+        segment: Segment,
+        language: Language,
+        is_group: bool,
+        *,
+        spoiler: bool = False,
+        own_actions: bool = False,
     ) -> StoryCard:
         """Rebuild a card from the database (after a restart)."""
         state = {
@@ -90,6 +106,8 @@ class StoryCard:
         card.counts = (0,) * len(segment.choices)
         card.closes_at = segment.vote_closes_at
         card.picture_spoiler = spoiler
+        card.own_actions = segment.own_actions
+        card.own_actions_allowed = own_actions
         if segment.state is SegmentState.FAILED:
             card.failure = text(language, Msg.NARRATOR_UNAVAILABLE)
         if segment.image_state is ImageState.READY:
@@ -117,6 +135,11 @@ class StoryCard:
     def picture_pending(self) -> bool:
         """A picture is queued or being drawn for this card."""
         return bool(self.picture) and not self.picture_failed
+
+    @property
+    def can_own_action(self) -> bool:
+        """The part is open and its story lets players type their own action."""
+        return self.is_open and self.own_actions_allowed
 
     @property
     def can_close_vote(self) -> bool:
@@ -165,6 +188,13 @@ class StoryCard:
                 self.counts = (0,) * len(segment.choices)
                 self.closes_at = segment.vote_closes_at
                 self.decision = ""
+                self.own_actions = segment.own_actions
+                self.own_actions_allowed = event.own_actions
+            case ev.BallotGrew():
+                grown = event.segment.choices
+                self.counts = (*self.counts, *(0,) * (len(grown) - len(self.counts)))
+                self.choices = grown
+                self.own_actions = event.segment.own_actions
             case ev.VotesChanged():
                 self.counts = event.tally.counts
                 self.closes_at = event.tally.closes_at
@@ -231,6 +261,9 @@ class StoryCard:
     def choice_label(self, index: int, limit: int) -> str:
         """A button's label: the choice, with its vote count in a group."""
         label = self.choices[index]
+        own = next((a for a in self.own_actions if a.choice_index == index), None)
+        if own is not None:  # a player typed it: their name goes with it
+            label = f"✍️ {own.user_name}: {label}"
         if self.is_group and self.counts and self.counts[index]:
             suffix = f" · {self.counts[index]}"
             label = label[: limit - len(suffix)] + suffix
@@ -264,6 +297,10 @@ async def load_card(
     if shown is None:
         return None
     card = StoryCard.from_segment(
-        shown.segment, shown.language, shown.is_group, spoiler=shown.spoiler
+        shown.segment,
+        shown.language,
+        shown.is_group,
+        spoiler=shown.spoiler,
+        own_actions=shown.own_actions,
     )
     return card, shown

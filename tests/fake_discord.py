@@ -4,9 +4,10 @@
 It keeps a small world (a guild, channels, members, messages with components and
 attachments), plays users (a slash command, a button press by a given member), records
 every request, and enforces what matters: the 3 s first answer and one answer per
-interaction, custom_id and label lengths, 5 buttons a row, content and embed limits,
-attachments kept on edit only when listed, 10008 for deleted messages, 30046 and 50013
-on demand, any error injected with `refuse_next`, and 429 (with `retry_after`, on any
+interaction, custom_id and label lengths, 5 buttons a row, modals (type 9) only in answer
+to a command or button and within their limits (submitted as type 5), content and embed
+limits, attachments kept on edit only when listed, 10008 for deleted messages, 30046 and
+50013 on demand, any error injected with `refuse_next`, and 429 (with `retry_after`, on any
 route, for a while) with `rate_limit`. A deferred command (type 5) shows a loading
 message that its first followup replaces, with the defer's visibility. It notes in
 `problems` what Discord would show broken: an empty upload, an embed whose
@@ -93,6 +94,8 @@ class Interaction:
     original: dict[str, Any] | None = None
     loading_flags: int | None = None  # a deferred command's loading message, until replaced
     answered_at: float | None = None  # seconds after the interaction was created
+    kind: int = 0  # 2 command, 3 button, 5 modal submission
+    channel_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class FakeDiscord:
     rate_limits: list[RateLimit] = field(default_factory=list)
     limited: list[tuple[str, str]] = field(default_factory=list)  # (method, path) given a 429
     interaction_deadline: float = 3.0
+    modals: dict[int, dict[str, Any]] = field(default_factory=dict)  # interaction id -> modal
     faults: dict[str, list[ApiError]] = field(default_factory=dict)  # method -> next answers
     problems: list[str] = field(default_factory=list)  # what would show broken in Discord
     edit_times: dict[int, list[float]] = field(default_factory=dict)  # message id -> edits
@@ -196,7 +200,9 @@ class FakeDiscord:
     ) -> int:
         interaction_id = next(self._ids)
         token = f"itoken{interaction_id}"
-        self._interactions[interaction_id] = Interaction(interaction_id, token, time.monotonic())
+        self._interactions[interaction_id] = Interaction(
+            interaction_id, token, time.monotonic(), kind=kind, channel_id=channel_id
+        )
         payload: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(APP_ID),
@@ -249,6 +255,26 @@ class FakeDiscord:
             raise ValueError(f"message {message_id} has no button {custom_id!r}")
         data = {"custom_id": custom_id, "component_type": 2}
         return self._interaction(3, member, int(message["channel_id"]), data, message)
+
+    def submit_modal(self, member: Member, interaction_id: int, value: str) -> int:
+        """A member fills the one text field of the modal shown in answer to
+        `interaction_id` and submits it (type 5); like Discord's client, only a modal that
+        was shown can be submitted, and a value over the field's max_length cannot be typed."""
+        modal = self.modals[interaction_id]
+        field = modal["components"][0]["component"]
+        if not 0 < len(value) <= int(field.get("max_length", 4000)):
+            raise ValueError(f"the client refuses {len(value)} characters")
+        channel_id = self._interactions[interaction_id].channel_id
+        return self.forge_modal(member, channel_id, modal["custom_id"], field["custom_id"], value)
+
+    def forge_modal(
+        self, member: Member, channel_id: int, custom_id: str, field_id: str, value: str
+    ) -> int:
+        """A modal submission as a hostile client may send it: any custom_id and value."""
+        label = {"type": 18, "id": 1, "component": {"type": 4, "id": 2, "custom_id": field_id}}
+        label["component"]["value"] = value  # type: ignore[index]
+        data = {"custom_id": custom_id, "components": [label]}
+        return self._interaction(5, member, channel_id, data)
 
     def post_as_bot(self, channel_id: int, custom_ids: list[str]) -> int:
         """A message the bot sent long ago (e.g. by an older version), with these buttons."""
@@ -514,10 +540,15 @@ class FakeDiscord:
         waited = time.monotonic() - interaction.created
         if waited > self.interaction_deadline:
             raise ApiError(404, 10062, "Unknown interaction")
-        interaction.answered = True
-        interaction.answered_at = waited
         kind = body["type"]
         data = body.get("data") or {}
+        if kind == 9:  # a modal: only in answer to a command or a button
+            if interaction.kind not in (2, 3):
+                raise ApiError(400, 50035, "Invalid Form Body (a modal cannot answer a modal)")
+            _check_modal(data)
+            self.modals[interaction_id] = data
+        interaction.answered = True
+        interaction.answered_at = waited
         resource: dict[str, Any] = {"type": kind}
         if kind == 5:
             interaction.loading_flags = data.get("flags", 0) & 64
@@ -776,6 +807,29 @@ def _check_message(body: dict[str, Any]) -> None:
                 raise ApiError(
                     400, 50035, "Invalid Form Body: label: Must be 80 or fewer in length."
                 )
+
+
+def _check_modal(data: dict[str, Any]) -> None:
+    """Discord's modal limits: custom_id 1-100, title 1-45, 1-5 labels each holding one
+    text input (custom_id 1-100, label text 1-45, max_length at most 4000)."""
+    problems = []
+    if not 0 < len(data.get("custom_id", "")) <= 100:
+        problems.append("custom_id")
+    if not 0 < len(data.get("title", "")) <= 45:
+        problems.append("title")
+    labels = data.get("components") or []
+    if not 0 < len(labels) <= 5:
+        problems.append("components")
+    for label in labels:
+        item = label.get("component") or {}
+        if label.get("type") != 18 or not 0 < len(label.get("label", "")) <= 45:
+            problems.append("label")
+        if item.get("type") != 4 or not 0 < len(item.get("custom_id", "")) <= 100:
+            problems.append("text input")
+        if int(item.get("max_length", 4000)) > 4000:
+            problems.append("max_length")
+    if problems:
+        raise ApiError(400, 50035, f"Invalid Form Body (modal: {', '.join(problems)})")
 
 
 async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:

@@ -42,6 +42,7 @@ MOD = Member(509, "Mod", permissions=MANAGE_MESSAGES | (1 << 11))
 OWNER = Member(510, "Owner", permissions=MANAGE_GUILD | MANAGE_MESSAGES | (1 << 11))
 STORIES = 2000
 BATCH = 250  # forged presses in flight at once
+OWN = "✍️ Your own action"  # the own-action button beside the choices (issue 15)
 
 
 @dataclass
@@ -169,7 +170,10 @@ async def test_a_story_through_three_segments_with_pictures(
         assert description(message).startswith(f"Part {part}. Mara the wanderer")
         embed = message["embeds"][-1]
         assert embed["image"]["url"] == f"attachment://{message['attachments'][0]['filename']}"
-        assert [label for label, _ in buttons(message)] == [f"Path {part}.{i}" for i in (1, 2, 3)]
+        assert [label for label, _ in buttons(message)] == [
+            *(f"Path {part}.{i}" for i in (1, 2, 3)),
+            "✍️ Your own action",
+        ]
         if part < 3:
             press = dc.click(ALICE, int(message["id"]), buttons(message)[0][1])
             assert await reply_to(dc, press) == f"Vote counted: Path {part}.1"
@@ -188,7 +192,7 @@ async def test_a_channel_vote_with_a_changed_vote_and_a_tie(
     dc.slash(ALICE, STORIES, "start")
     message = await dc.wait_until(lambda: story(dc, 1))
     mid = int(message["id"])
-    first, second, third = (custom_id for _, custom_id in buttons(message))
+    first, second, third, _own = (custom_id for _, custom_id in buttons(message))
 
     assert await reply_to(dc, dc.click(ALICE, mid, first)) == "Vote counted: Path 1.1"
     assert await reply_to(dc, dc.click(BOB, mid, first)) == "Vote counted: Path 1.1"
@@ -678,7 +682,12 @@ async def test_every_refused_edit_takes_the_one_error_path(
             assert len(refused) == 1  # one refused PATCH, then the story paused
         else:
             shown = await dc.wait_until(lambda: story(dc, 1))
-            assert [label for label, _ in buttons(shown)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+            assert [label for label, _ in buttons(shown)] == [
+                "Path 1.1",
+                "Path 1.2",
+                "Path 1.3",
+                OWN,
+            ]
     if code in (10008, 30046):  # posted again; the old message was asked to drop its buttons
         first = min(int(m["id"]) for m in dc.story_messages())
         assert int(shown["id"]) != first
@@ -982,7 +991,7 @@ async def test_a_prewritten_part_is_posted_whole_when_the_vote_ends(
     narration = (await store.live_segments(1))[-1].narration
     assert description(second) == narration
     assert narration.startswith("Part 2. Mara the wanderer")
-    assert [label for label, _ in buttons(second)] == ["Path 2.1", "Path 2.2", "Path 2.3"]
+    assert [label for label, _ in buttons(second)] == ["Path 2.1", "Path 2.2", "Path 2.3", OWN]
     shown = [body for _, _, body in dc.requests[before:] if "Part 2." in json.dumps(body)]
     assert len(shown) == 1
     assert len(dc.edit_times[int(second["id"])]) == 1

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 OWN_ACTION_MAX_CHARS = 200
 #: Own actions one part's ballot takes; with the offered choices they stay within the
 #: ten a button's one-digit choice number can name.
-OWN_ACTIONS_PER_PART = 5
+OWN_ACTIONS_PER_PART = 4
 
 
 def checked_action(typed: str, author: Actor, limit: int = OWN_ACTION_MAX_CHARS) -> str:
@@ -75,9 +75,10 @@ class OwnActions:
 
     async def check(self, place: Place, actor: Actor, segment_id: int) -> None:
         """Whether `actor` may type an action for part `segment_id` now (before a screen
-        asks for the text): StoryActionError saying why not."""
-        async with self._lock(place.key):
-            await self._open_part(place, actor, segment_id)
+        asks for the text): StoryActionError saying why not. It reads without the
+        channel's lock, so a screen's single quick answer (Discord's modal) never waits
+        behind other work; `submit` checks again."""
+        await self._open_part(place, actor, segment_id)
 
     async def submit(self, place: Place, actor: Actor, segment_id: int, typed: str) -> PressOutcome:
         """Put `typed` on part `segment_id`'s ballot: decided at once in a private story,

@@ -22,6 +22,7 @@ class ShownSegment:
     messages: tuple[MessageRef, ...]
     upload: str  # the platform's reference to the uploaded picture ("" if none)
     spoiler: bool = False  # its picture is shown hidden (a mature story's)
+    own_actions: bool = True  # the story lets players type their own action
 
 
 class ScreenRecords(Protocol):
@@ -55,6 +56,7 @@ class StoredScreens:
             refs,
             segment.image_uploads.get(platform.value, ""),
             is_spoiler(session.settings.rating),
+            session.settings.own_actions,
         )
 
     async def set_messages(self, segment_id: int, refs: Sequence[MessageRef]) -> None:
