@@ -37,6 +37,8 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
+    filters,
 )
 
 from storycraft_bot.core.clock import Clock, SystemClock
@@ -47,7 +49,7 @@ from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.text_fitting import shorten_to
 from storycraft_bot.core.texts import Msg, rating_name, text
 
-from .buttons import ButtonKind, card_buttons, decode, encode, number
+from .buttons import Button, ButtonKind, card_buttons, decode, encode, number
 from .commands import (
     MODERATED,
     Attachment,
@@ -61,8 +63,10 @@ from .commands import (
     settings_text,
     start_story,
 )
+from .own_action import may_type, submit
 from .screen import Fault, Screen, Shown, narration_pieces
 from .story_card import StoryCard, closes_in
+from .telegram_own_action import Prompt, Prompts, is_old_prompt, prompt_message
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +190,9 @@ class TelegramAdapter(Screen[Piece]):
         self._app.add_handler(CommandHandler("story", self._on_story))
         self._app.add_handler(CommandHandler(list(SHORTCUTS), self._on_shortcut))
         self._app.add_handler(CallbackQueryHandler(self._on_button))
+        # Own actions: replies to the bot's prompts (and, in private, text after one).
+        self._app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self._on_text))
+        self._prompts = Prompts()
         self._app.add_handler(
             ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
@@ -364,6 +371,15 @@ class TelegramAdapter(Screen[Piece]):
                 for number, rating in enumerate(RATINGS)
             ]
         )
+        own = text(language, Msg.ON if settings.own_actions else Msg.OFF)
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text(language, Msg.OWN_ACTIONS_TOGGLE, state=own),
+                    callback_data=f"s:o:{0 if settings.own_actions else 1}",
+                )
+            ]
+        )
         if len(self._config.workflows) > 1:
             current = settings.workflow or self._config.workflows[0]
             rows.append(
@@ -419,14 +435,69 @@ class TelegramAdapter(Screen[Piece]):
             actor = await self._actor(update)
             return await start_story(self._engine, place, actor, language)
         button = decode(data)
+        if button is not None and button.kind is ButtonKind.OWN_ACTION:
+            return await self._ask_action(update, place, button, language)
         moderating = button is not None and button.kind is not ButtonKind.CHOICE
         actor = await self._actor(update, moderating=moderating)
         message = update.effective_message
         retired = message is not None and self.retired(place.key, message.message_id)
         return await press(self._engine, button, place, actor, language, retired=retired)
 
+    async def _ask_action(
+        self, update: Update, place: Place, button: Button, language: Language
+    ) -> Reply:
+        """An own-action button: a prompt the presser answers by replying to it."""
+        actor = await self._actor(update)
+        message, user = update.effective_message, update.effective_user
+        assert user is not None
+        retired = message is not None and self.retired(place.key, message.message_id)
+        part = await may_type(self._engine, button, place, actor, retired=retired)
+        body, mention, force_reply = prompt_message(language, user)
+        chat_id, thread_id = _chat(place.key)
+        below = message.message_id if message is not None else None
+        sent = await self._app.bot.send_message(
+            chat_id,
+            body,
+            entities=mention,
+            reply_markup=force_reply,
+            message_thread_id=thread_id,
+            reply_parameters=ReplyParameters(below, allow_sending_without_reply=True)
+            if below
+            else None,
+        )
+        self._prompts.remember(Prompt(chat_id, sent.message_id, part, user.id))
+        return Reply(text(language, Msg.OWN_ACTION_BUTTON), ReplyKind.SEEN)
+
+    async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Text that answers an own-action prompt; any other chat text is not for us."""
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if message is None or chat is None or user is None or not message.text:
+            return
+        language = self._language(update)
+        bot_id = self._app.bot.id
+        prompt = self._prompts.answered(message, bot_id, private=chat.type == ChatType.PRIVATE)
+        if prompt is None:
+            if is_old_prompt(message, bot_id):
+                await self._reply(update, text(language, Msg.OWN_ACTION_PROMPT_OLD))
+            return
+        if prompt.user_id != user.id:
+            await self._reply(update, text(language, Msg.OWN_ACTION_NOT_YOURS))
+            return
+        started = time.monotonic()
+        place, actor = self._place(update), await self._actor(update)
+        work = submit(self._engine, place, actor, language, prompt.segment_id, message.text)
+        reply = await answer(work, language, "Telegram: own action")
+        if reply is not None and reply.kind is not ReplyKind.ERROR:
+            self._prompts.forget(prompt)  # answered; a refused one may be answered again
+        elif reply is not None:
+            await self._reply(update, reply.text)
+        log.info(
+            "Telegram: own action in %s handled in %.2fs", place.key, time.monotonic() - started
+        )
+
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> Reply:
-        """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`: only values the keyboard offers."""
+        """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`, `s:r:<rating>`, `s:o:0|1` own
+        actions: only values the keyboard offers."""
         what, _, digits = data.removeprefix("s:").partition(":")
         value = number(digits, 4)
         if what == "p" and value in (0, 1):
@@ -437,6 +508,8 @@ class TelegramAdapter(Screen[Piece]):
             change = {"workflow": self._config.workflows[value]}
         elif what == "r" and value is not None and value < len(RATINGS):
             change = {"rating": RATINGS[value]}
+        elif what == "o" and value in (0, 1):
+            change = {"own_actions": value == 1}
         else:
             raise StoryActionError(Msg.PART_OVER)
         actor = await self._actor(update, moderating=True)

@@ -79,6 +79,8 @@ class FakeTelegram:
     # Like older and self-hosted Bot API servers: no sendMessageDraft (404 Not Found).
     refuse_drafts: bool = False
     drafts: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # texts shown
+    # ForceReply markups the bot sent, by (chat, message): a reply field the client opens.
+    force_replies: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     faults: dict[str, list[ApiError]] = field(default_factory=dict)  # method -> next answers
     edit_times: dict[tuple[int, int], list[float]] = field(default_factory=dict)
     now: Callable[[], float] = time.monotonic  # the clock edit_times are read from
@@ -139,6 +141,20 @@ class FakeTelegram:
         if text_.startswith("/"):
             length = len(text_.split()[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        self._push({"message": message})
+        return message
+
+    def reply(
+        self, chat: dict[str, Any], user: dict[str, Any], message_id: int, text_: str
+    ) -> dict[str, Any]:
+        """A user replies to a message (a ForceReply prompt makes the client do so); like
+        Telegram, the update carries the replied message without its own reply."""
+        replied = dict(self.messages[(chat["id"], message_id)])
+        replied.pop("reply_to_message", None)
+        extra: dict[str, Any] = {}
+        if replied.get("is_topic_message"):
+            extra = {"message_thread_id": replied["message_thread_id"], "is_topic_message": True}
+        message = self._new_message(chat, user, text=text_, reply_to_message=replied, **extra)
         self._push({"message": message})
         return message
 
@@ -357,6 +373,11 @@ class FakeTelegram:
         extra = {"message_thread_id": int(topic), "is_topic_message": True} if topic else {}
         message = self._new_message(chat, BOT, text=text_, **extra)
         _put_markup(message, params.get("reply_markup"))
+        markup = params.get("reply_markup") or {}
+        if markup.get("force_reply"):  # not part of the message Telegram returns
+            self.force_replies[(chat["id"], message["message_id"])] = markup
+        if params.get("entities"):
+            message["entities"] = params["entities"]
         if "reply_parameters" in params:
             message["reply_to_message_id"] = params["reply_parameters"].get("message_id")
         return message
@@ -524,6 +545,11 @@ def _check_text(value: str, limit: int, problem: str, *, allow_empty: bool = Fal
 def _check_markup(markup: Any) -> None:
     if not markup:
         return
+    if "force_reply" in markup and (
+        markup["force_reply"] is not True
+        or not 0 < len(markup.get("input_field_placeholder", " ")) <= 64
+    ):
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
     for row in markup.get("inline_keyboard", []):
         for button in row:
             data = button.get("callback_data")

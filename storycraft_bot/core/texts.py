@@ -117,6 +117,8 @@ class Msg(enum.StrEnum):
     OWN_ACTIONS_OFF = "own_actions_off"
     OWN_ACTION_ON_BALLOT = "own_action_on_ballot"
     OWN_ACTIONS_TOGGLE = "own_actions_toggle"
+    OWN_ACTION_PROMPT_OLD = "own_action_prompt_old"
+    OWN_ACTION_NOT_YOURS = "own_action_not_yours"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -175,6 +177,15 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
     Msg.OWN_ACTIONS_TOGGLE: {
         Language.RU: "✍️ Свои действия: {state}",
         Language.EN: "✍️ Own actions: {state}",
+    },
+    Msg.OWN_ACTION_PROMPT_OLD: {
+        Language.RU: "Этот запрос устарел. Нажмите «✍️ Своё действие» ещё раз.",
+        Language.EN: "This prompt has expired. Press “✍️ Your own action” again.",
+    },
+    Msg.OWN_ACTION_NOT_YOURS: {
+        Language.RU: "Этот запрос для другого игрока. Нажмите «✍️ Своё действие», чтобы "
+        "предложить своё.",
+        Language.EN: "This prompt is for another player. Press “✍️ Your own action” to offer yours.",
     },
     Msg.RATING_BUTTON: {Language.RU: "🔞 Рейтинг: {rating}", Language.EN: "🔞 Rating: {rating}"},
     Msg.BOOK_UNTITLED: {
