@@ -18,6 +18,7 @@ from storycraft_bot.core.texts import Msg, decision_text, text
 
 from .buttons import Button, ButtonKind
 from .commands import Attachment, Command, ReplyKind, answer, parse_command, perform, press
+from .own_action import submit
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)
@@ -33,8 +34,10 @@ CONSOLE_COMMANDS = (
 )
 
 _HELP = {
-    Language.RU: "Введите номер варианта. Команды: /retry /undo /redraw /status /book /stop /help",
-    Language.EN: "Type a choice's number. Commands: /retry /undo /redraw /status /book /stop /help",
+    Language.RU: "Введите номер варианта или своё действие. Команды: /retry /undo /redraw "
+    "/status /book /stop /help",
+    Language.EN: "Type a choice's number or your own action. Commands: /retry /undo /redraw "
+    "/status /book /stop /help",
 }
 
 
@@ -281,6 +284,9 @@ async def run_console(
             work = press(engine, choice, PLACE, PLAYER, view.language)
         elif command in CONSOLE_COMMANDS:
             work = perform(engine, command, PLACE, PLAYER, view.language)
+        elif line.strip() and not line.startswith("/") and not line.strip().isdigit():
+            # Free text is the player's own action for the part on screen.
+            work = submit(engine, PLACE, PLAYER, view.language, view.current_segment, line)
         else:
             if line:
                 say(_HELP[view.language])
