@@ -191,7 +191,8 @@ async def press(
     """A press on a card's button (a decoded id, see buttons.decode); `None` (an id the bot
     never made) is refused like a press on a part that is over, and so is any button of a
     `retired` message (posted again elsewhere: only the new one takes votes)."""
-    if button is None or retired:
+    if button is None or retired or button.kind is ButtonKind.OWN_ACTION:
+        # An own-action button asks for text: its screen handles it, never a bare press.
         raise StoryActionError(Msg.PART_OVER)
     if button.kind is ButtonKind.CHOICE:
         outcome = await engine.press(place, actor, button.segment_id, button.index)

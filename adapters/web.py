@@ -239,7 +239,12 @@ class WebAdapter(Screen[str]):
             room.messages[number] = page.part_html(self._past_part(part, book.language))
         if report is not None and current is not None:
             session = report.session
-            card = StoryCard.from_segment(current, session.language, session.place.is_group)
+            card = StoryCard.from_segment(
+                current,
+                session.language,
+                session.place.is_group,
+                own_actions=session.settings.own_actions,
+            )
             if report.tally is not None:
                 card.counts = report.tally.counts
             number = await self._message_id(current.id, room.new_id())

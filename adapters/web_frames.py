@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from storycraft_bot.core.clock import Clock
 
-from .buttons import Button, decode
+from .buttons import Button, ButtonKind, decode
 from .commands import Command
 
 #: Commands a page may send; START comes from the form, SETTINGS as its own frame.
@@ -54,7 +54,15 @@ class Configure:
     window: int | None = None
 
 
-Frame = Press | Ask | Configure
+@dataclass(frozen=True, slots=True)
+class OwnAction:
+    """A player's own action typed for part `segment_id`."""
+
+    segment_id: int
+    text: str
+
+
+Frame = Press | Ask | Configure | OwnAction
 
 
 def parse_frame(data: str, vote_windows: tuple[int, ...]) -> Frame | None:
@@ -75,6 +83,11 @@ def parse_frame(data: str, vote_windows: tuple[int, ...]) -> Frame | None:
         except ValueError:
             return None
         return Ask(command) if command in PAGE_COMMANDS else None
+    if op == "own" and set(value) == {"op", "button", "text"} and isinstance(value["text"], str):
+        own = decode(value["button"]) if isinstance(value["button"], str) else None
+        if own is not None and own.kind is ButtonKind.OWN_ACTION:
+            return OwnAction(own.segment_id, value["text"])
+        return None
     if op == "settings" and len(value) == 2:
         pictures = value.get("pictures")
         window = value.get("window")

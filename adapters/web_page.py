@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storycraft_bot.core.models import Language
+from storycraft_bot.core.own_actions import OWN_ACTION_MAX_CHARS
 
-from .buttons import Button
+from .buttons import Button, ButtonKind
 
 
 class Ui(enum.Enum):
@@ -159,7 +160,9 @@ def part_html(part: PartView) -> str:
     )
     status = "".join(f"<li>{esc(line)}</li>" for line in part.status)
     buttons = "".join(
-        f'<button type="button" class="{button.kind.name.lower()}" '
+        own_action_html(code, button.label)
+        if button.kind is ButtonKind.OWN_ACTION
+        else f'<button type="button" class="{button.kind.name.lower()}" '
         f'data-button="{esc(code)}">{esc(button.label)}</button>'
         for code, button in part.buttons
     )
@@ -300,3 +303,14 @@ def png_size(path: Path) -> tuple[int, int] | None:
         return None
     width, height = struct.unpack(">II", head[16:24])
     return width, height
+
+
+def own_action_html(code: str, label: str) -> str:
+    """The own-action button as a small form: a text field and its send button (the page's
+    script sends `{"op": "own", "button": code, "text": ...}`)."""
+    return (
+        f'<form class="own_action" data-own="{esc(code)}">'
+        f'<input name="action" maxlength="{OWN_ACTION_MAX_CHARS}" required '
+        f'aria-label="{esc(label)}" placeholder="{esc(label)}">'
+        f'<button type="submit">{esc(label)}</button></form>'
+    )

@@ -30,7 +30,17 @@ from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platf
 from . import web_page as page
 from .book import book_file_name, book_html, embedded_pictures, linked_pictures
 from .commands import Reply, ReplyKind, answer, perform, press, settings_text, start_story
-from .web_frames import MAX_FRAME_CHARS, Ask, Configure, Frame, FrameBudget, FrameError, parse_frame
+from .own_action import submit
+from .web_frames import (
+    MAX_FRAME_CHARS,
+    Ask,
+    Configure,
+    Frame,
+    FrameBudget,
+    FrameError,
+    OwnAction,
+    parse_frame,
+)
 from .web_frames import Press as PressFrame
 
 log = logging.getLogger(__name__)
@@ -406,6 +416,8 @@ class WebServer:
             return await press(self._engine, frame.button, place, actor, language)
         if isinstance(frame, Ask):
             return await perform(self._engine, frame.command, place, actor, language)
+        if isinstance(frame, OwnAction):
+            return await submit(self._engine, place, actor, language, frame.segment_id, frame.text)
         assert isinstance(frame, Configure)
         window = float(frame.window) if frame.window is not None else None
         settings = await self._engine.configure(

@@ -82,5 +82,15 @@
     }
   });
 
+  // A player's own action: the part's small form sends its text, never a page load.
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-own]");
+    if (!form) { return; }
+    event.preventDefault();
+    const field = form.elements.namedItem("action");
+    send({ op: "own", button: form.dataset.own, text: field.value });
+    field.value = "";
+  });
+
   connect();
 })();
