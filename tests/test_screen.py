@@ -273,6 +273,7 @@ async def test_a_paced_edit_waits_for_the_clock_and_no_op_edits_are_skipped(
         Button(ButtonKind.CLOSE_VOTE, 42),
         Button(ButtonKind.RETRY, 7),
         Button(ButtonKind.REDRAW, 3),
+        Button(ButtonKind.OWN_ACTION, 5),
     ],
 )
 @pytest.mark.parametrize("prefix", ["", "sc:"])
@@ -297,6 +298,9 @@ def test_button_ids_round_trip(button: Button, prefix: str) -> None:
         "t:1:0",
         "x:",
         "q:1",
+        "w:",
+        "w:1:0",
+        "w:0",
         "c:1234567890123456:0",
         "r:" + "1" * 70,
         "sc:c:1:0",  # another platform's prefix
