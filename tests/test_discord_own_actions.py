@@ -15,7 +15,9 @@ from tests.test_discord import (
     ALICE,
     BOB,
     CAROL,
+    MOD,
     OWN,
+    OWNER,
     STORIES,
     BotFactory,
     buttons,
@@ -157,3 +159,19 @@ async def test_a_restart_keeps_the_ballot_entry(
     assert await reply_to(dc, dc.click(CAROL, mid, "sc:c:1:3")) == ("Vote counted: I light a torch")
     await clock.advance(60)
     await dc.wait_until(lambda: "The group chose: I light a torch" in description(dc.messages[mid]))
+
+
+async def test_a_full_ballot_fits_discords_rows_and_refuses_one_more(
+    make_bot: BotFactory, dc: FakeDiscord
+) -> None:
+    await make_bot()
+    mid, _ = await first_part(dc)
+    for n, member in enumerate((BOB, CAROL, MOD, OWNER)):
+        await reply_to(dc, await offer(dc, member, mid, f"act {n}"))
+    await dc.wait_until(lambda: ("✍️ Owner: act 3", "sc:c:1:6") in buttons(dc.messages[mid]))
+
+    full = dc.click(ALICE, mid, "sc:w:1")
+    assert await reply_to(dc, full) == "This part already has as many own actions as fit."
+    rows = dc.messages[mid]["components"]
+    assert [len(row["components"]) for row in rows] == [1, 1, 1, 4, 1]
+    assert dc.errors == []  # every edit kept Discord's five buttons a row
