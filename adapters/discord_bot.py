@@ -679,6 +679,11 @@ class DiscordAdapter(Screen[Piece]):
                 refusal = text(language, err.code, **err.params)
                 await interaction.response.send_message(refusal, ephemeral=True)
                 return
+            except Exception:  # the one error path's answer, as commands.answer gives it
+                log.exception("Discord: own-action button failed")
+                failed = text(language, Msg.INTERNAL_ERROR)
+                await interaction.response.send_message(failed, ephemeral=True)
+                return
             await interaction.response.send_modal(action_modal(language, part, PREFIX))
         except discord.HTTPException as err:
             log.warning("Discord: interaction %s could not be answered: %s", interaction.id, err)
