@@ -37,6 +37,7 @@ from storycraft_bot.core.errors import (
     StorageError,
     StoryCraftError,
 )
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import Language, Platform, StorySettings
 from storycraft_bot.core.narrator_queue import FairNarratorQueue
 from storycraft_bot.core.ports import GpuGate, Illustrator, NullIllustrator, SeparateGpus
@@ -105,6 +106,13 @@ def engine_config(settings: Settings, *, narration_interval: float | None = None
         narration_interval=narration_interval or settings.edit_interval_seconds,
         prewrite=prewrite_mode(settings),
         prewrite_cap=settings.prewrite_drafts_per_story,
+        limits=AbuseLimits(
+            start_cooldown_seconds=settings.start_cooldown_seconds,
+            own_action_cooldown_seconds=settings.own_action_cooldown_seconds,
+            stories_per_user=settings.stories_per_user,
+            retries_per_part=settings.retries_per_part,
+            redraws_per_part=settings.redraws_per_part,
+        ),
     )
 
 
