@@ -16,6 +16,7 @@ from telegram.error import InvalidToken
 
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import ChannelKey, Language, Platform, Rating
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
@@ -55,9 +56,10 @@ async def make_bot(
         start: bool = True,
         clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
         prewrite: PrewriteMode = PrewriteMode.OFF,
+        limits: AbuseLimits | None = None,
         **changes: Any,
     ) -> Bot:
-        core = make_core(comfy, prewrite)
+        core = make_core(comfy, prewrite, limits)
         settings: dict[str, Any] = {
             "token": token,
             "base_url": tg.base_url,

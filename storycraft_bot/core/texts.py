@@ -128,6 +128,7 @@ class Msg(enum.StrEnum):
     TOO_MANY_STORIES = "too_many_stories"
     RETRY_LIMIT = "retry_limit"
     REDRAW_LIMIT = "redraw_limit"
+    CHAT_DEFAULTS = "chat_defaults"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -225,6 +226,13 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.RU: "Эту часть уже переписывали {times}. Переписать снова можно следующую часть.",
         Language.EN: "This part has been rewritten {times} already. The next part can be "
         "rewritten again.",
+    },
+    Msg.CHAT_DEFAULTS: {
+        Language.RU: "Нет идущей истории. Рейтинг новых историй в этом чате: {rating}. "
+        "Запрещённые слова: /settings blocked, /settings block слово, "
+        "/settings unblock слово.",
+        Language.EN: "No story is running. Rating of new stories in this chat: {rating}. "
+        "Blocked words: /settings blocked, /settings block word, /settings unblock word.",
     },
     Msg.REDRAW_LIMIT: {
         Language.RU: "Картинку этой части уже перерисовывали {times}. Перерисовать снова "
