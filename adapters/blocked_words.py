@@ -4,6 +4,7 @@ Telegram's `/settings block ...`), and which refusals a screen keeps private."""
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.models import Actor, Language, Place
@@ -85,3 +86,29 @@ async def blocklist_reply(
             break
         lines.append(f"• {entry.pattern}")
     return Reply(text(language, Msg.PATTERN_LIST, patterns="\n".join(lines)), ReplyKind.INFO)
+
+
+@dataclass(frozen=True, slots=True)
+class Blocking:
+    """A settings command's blocklist options: a pattern to block, one to unblock, and
+    whether to list them."""
+
+    block: str | None = None
+    unblock: str | None = None
+    listed: bool = False
+
+
+async def blocklist_options(
+    engine: StoryEngine, place: Place, actor: Actor, language: Language, blocking: Blocking
+) -> list[str]:
+    """The answers to the options given, in that order (none given: none)."""
+    asked = [
+        (Verb.BLOCK, blocking.block),
+        (Verb.UNBLOCK, blocking.unblock),
+        (Verb.LIST, "" if blocking.listed else None),
+    ]
+    return [
+        (await blocklist_reply(engine, place, actor, language, verb, pattern)).text
+        for verb, pattern in asked
+        if pattern is not None
+    ]
