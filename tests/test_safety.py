@@ -14,6 +14,7 @@ from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Segment
+from storycraft_bot.core.safety_store import LimitedAction
 from storycraft_bot.core.texts import Msg, Wait, text
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import GROUP, PRIVATE, EngineFactory, StoreFactory
@@ -220,3 +221,33 @@ async def test_retries_and_redraws_are_capped_per_part_and_presses_never(
     await engine.retry(PRIVATE, ALICE)  # the next part may be rewritten again
     await opened_segment(view, 4)
     await engine.redraw(PRIVATE, ALICE)
+
+
+async def test_own_actions_have_their_own_cooldown_and_typed_text_check(
+    make_engine: EngineFactory, store: Store, clock: FakeClock
+) -> None:
+    # What the own-action feature calls: the same check as premises, and its cooldown.
+    engine = make_engine(store, limits=AbuseLimits(own_action_cooldown_seconds=20))
+    safety = engine.safety
+    await safety.blocklist.add(GROUP, ADMIN, "/sw[o0]rd/")
+    assert await safety.check_typed(GROUP, ALICE, " I\x00 open\tthe door ", 200) == (
+        "I open the door"
+    )
+    blocked = await refusal(safety.check_typed(GROUP, ALICE, "I draw my SW0RD", 200))
+    assert blocked.code is Msg.TEXT_BLOCKED
+    long = await refusal(safety.check_typed(GROUP, ALICE, "y" * 201, 200))
+    assert long.code is Msg.PREMISE_TOO_LONG
+    refusals = [(r["user_id"], r["reason"]) async for r in store.table_rows("moderation_refusals")]
+    assert refusals == [("u1", "blocked"), ("u1", "too_long")]
+
+    await safety.limits.take(GROUP, ALICE, LimitedAction.OWN_ACTION)
+    await clock.advance(5)
+    cooled = await refusal(safety.limits.take(GROUP, ALICE, LimitedAction.OWN_ACTION))
+    assert cooled.code is Msg.OWN_ACTION_COOLDOWN
+    assert text(Language.RU, cooled.code, **cooled.params) == (
+        "Своё действие можно предложить через 15 секунд."
+    )
+    await safety.limits.take(GROUP, ADMIN, LimitedAction.OWN_ACTION)  # per user
+    await safety.limits.take(GROUP, ALICE, LimitedAction.START)  # starts are off here
+    await clock.advance(15)
+    await safety.limits.take(GROUP, ALICE, LimitedAction.OWN_ACTION)
