@@ -43,6 +43,7 @@ from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
+from storycraft_bot.core.pending_deletions import DeletionRecords
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.text_fitting import shorten_to
 from storycraft_bot.core.texts import Msg, rating_name, text
@@ -159,6 +160,7 @@ class TelegramAdapter(Screen[Piece]):
         records: ScreenRecords,
         config: TelegramConfig,
         clock: Clock | None = None,
+        deletions: DeletionRecords | None = None,
     ) -> None:
         super().__init__(engine, records, clock or SystemClock())
         self._config = config
@@ -192,7 +194,7 @@ class TelegramAdapter(Screen[Piece]):
             ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
         self._app.add_error_handler(self._on_error)
-        self._notes = Notes(self._app.bot, self._clock)
+        self._notes = Notes(self._app.bot, self._clock, deletions)
 
     async def start(self) -> None:
         """Log in (getMe), register commands, start polling. Raises TelegramError (an
@@ -214,6 +216,7 @@ class TelegramAdapter(Screen[Piece]):
             allowed_updates=["message", "callback_query", "my_chat_member"],
         )
         log.info("Telegram: polling as @%s", self._app.bot.username)
+        await self._notes.resume()  # notes a restart interrupted are deleted all the same
 
     async def stop(self) -> None:
         """Stop polling and the application, in reverse order of start."""

@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.models import GuildDefaults, Language, Rating
+from storycraft_bot.core.pending_deletions import DeletionRecords, PendingDeletion
 from storycraft_bot.core.texts import Msg, rating_name, text
 
 #: How long a note in a group stays before it deletes itself.
@@ -21,11 +22,19 @@ log = logging.getLogger(__name__)
 
 
 class Notes:
-    """Notes in group chats that delete themselves after `seconds` on the clock."""
+    """Notes in group chats that delete themselves after `seconds` on the clock; kept in
+    `records` until deleted, so a restart deletes them too."""
 
-    def __init__(self, bot: Bot, clock: Clock, seconds: float = NOTE_SECONDS) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        clock: Clock,
+        records: DeletionRecords | None = None,
+        seconds: float = NOTE_SECONDS,
+    ) -> None:
         self._bot = bot
         self._clock = clock
+        self._records = records
         self._seconds = seconds
         self._deletions: set[asyncio.Task[None]] = set()
 
@@ -36,10 +45,22 @@ class Notes:
         except TelegramError as err:
             log.warning("Telegram: note in %s failed: %s", to.chat_id, err)
             return
-        self.delete_later(sent.chat_id, sent.message_id)
+        due = PendingDeletion(str(sent.chat_id), sent.message_id, self._clock.now() + self._seconds)
+        if self._records is not None:
+            try:
+                await self._records.keep(due)
+            except Exception:  # the note still goes, if not after a restart
+                log.exception("Telegram: could not keep note %s for deletion", sent.message_id)
+        self._schedule(due)
 
-    def delete_later(self, chat_id: int, message_id: int) -> None:
-        task = asyncio.create_task(self._delete_later(chat_id, message_id))
+    async def resume(self) -> None:
+        """Schedule the notes a restart left undeleted (late ones at once)."""
+        if self._records is not None:
+            for due in await self._records.pending():
+                self._schedule(due)
+
+    def _schedule(self, due: PendingDeletion) -> None:
+        task = asyncio.create_task(self._delete_at(due))
         self._deletions.add(task)
         task.add_done_callback(self._deletions.discard)
 
@@ -57,9 +78,14 @@ class Notes:
             task.cancel()
         await asyncio.gather(*self._deletions, return_exceptions=True)
 
-    async def _delete_later(self, chat_id: int, message_id: int) -> None:
-        await self._clock.sleep(self._seconds)
-        await self.delete(chat_id, message_id)
+    async def _delete_at(self, due: PendingDeletion) -> None:
+        await self._clock.sleep(due.due_at - self._clock.now())
+        await self.delete(int(due.chat_id), due.message_id)
+        if self._records is not None:  # deleted, or gone already: either way done
+            try:
+                await self._records.drop(due.chat_id, due.message_id)
+            except Exception:  # tried again after the next restart: no harm
+                log.exception("Telegram: could not forget deleted note %s", due.message_id)
 
 
 def chat_defaults(

@@ -1,6 +1,7 @@
 -- Safety (issue 15): words and patterns a place blocks in what players type, when a
 -- user last did a limited action (cooldowns survive a restart), how often each part of
--- a story was rewritten or redrawn, and the refusals of typed text, with who typed it.
+-- a story was rewritten or redrawn, the refusals of typed text, with who typed it, and
+-- the notes waiting to be deleted.
 CREATE TABLE blocked_patterns (
     platform    TEXT    NOT NULL,
     guild_id    TEXT    NOT NULL,
@@ -32,6 +33,16 @@ CREATE TABLE moderation_refusals (
     user_id     TEXT    NOT NULL,
     reason      TEXT    NOT NULL,
     at          REAL    NOT NULL
+);
+
+-- Notes a screen posted to delete later (Telegram's refusals in groups): still deleted
+-- after a restart.
+CREATE TABLE pending_deletions (
+    platform    TEXT    NOT NULL,
+    chat_id     TEXT    NOT NULL,
+    message_id  INTEGER NOT NULL,
+    due_at      REAL    NOT NULL,
+    PRIMARY KEY (platform, chat_id, message_id)
 );
 
 -- How many stories a user runs at once.

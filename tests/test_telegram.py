@@ -18,6 +18,7 @@ from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import ChannelKey, Language, Platform, Rating
+from storycraft_bot.core.pending_deletions import StoredDeletions
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
@@ -73,7 +74,8 @@ async def make_bot(
             "workflows": ("sd15", "sdxl"),
         }
         config = TelegramConfig(**{**settings, **changes})
-        adapter = TelegramAdapter(core.engine, StoredScreens(store), config, clock)
+        deletions = StoredDeletions(store, Platform.TELEGRAM)
+        adapter = TelegramAdapter(core.engine, StoredScreens(store), config, clock, deletions)
         core.router.register(Platform.TELEGRAM, adapter)
         bot = Bot(core.engine, adapter, core.illustrator)
         if start:

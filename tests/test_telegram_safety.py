@@ -157,3 +157,20 @@ async def test_an_administrator_sets_the_chat_rating_without_a_story(
 
 def _key(chat_id: int) -> ChannelKey:
     return ChannelKey(Platform.TELEGRAM, str(chat_id))
+
+
+async def test_a_note_a_restart_interrupted_is_deleted_after_it(
+    make_bot: BotFactory, tg: FakeTelegram, clock: FakeClock
+) -> None:
+    before = await make_bot(clock=clock)
+    bob = tg.user(BOB_ID, "Bob")
+    group = tg.group_chat(-1104)
+    tg.send_text(group, bob, "/settings blocked")  # not an administrator: a passing note
+    note = await tg.wait_until(lambda: bot_text(tg, group["id"], "Only administrators"))
+    await before.adapter.stop()  # the process ends before the note's time
+
+    await make_bot(clock=clock)
+    await clock.advance(14)
+    assert (group["id"], note["message_id"]) in tg.messages
+    await clock.advance(1)
+    await gone(tg, group["id"], note)

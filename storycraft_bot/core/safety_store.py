@@ -32,6 +32,15 @@ class RefusalReason(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PendingDeletion:
+    """A message a screen posted to delete at `due_at` (a note in a group)."""
+
+    chat_id: str
+    message_id: int
+    due_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class BlockedPattern:
     """A word, phrase or `/regex/` a place refuses in typed text."""
 
@@ -76,4 +85,16 @@ class SafetyStore(Protocol):
         self, platform: Platform, guild_id: str, user_id: str, reason: RefusalReason, now: float
     ) -> None:
         """Keep a refusal of typed text with who typed it."""
+        ...
+
+    async def keep_deletion(self, platform: Platform, deletion: PendingDeletion) -> None:
+        """Remember a message to delete later (it survives a restart)."""
+        ...
+
+    async def pending_deletions(self, platform: Platform) -> list[PendingDeletion]:
+        """The platform's messages still to delete, soonest first."""
+        ...
+
+    async def drop_deletion(self, platform: Platform, chat_id: str, message_id: int) -> None:
+        """Forget a message once deleted (or given up on)."""
         ...

@@ -11,6 +11,7 @@ from storycraft_bot.core.models import Platform
 from storycraft_bot.core.safety_store import (
     BlockedPattern,
     LimitedAction,
+    PendingDeletion,
     RedoKind,
     RefusalReason,
 )
@@ -19,7 +20,13 @@ if TYPE_CHECKING:
     from storycraft_bot.storage.sql_store import Row, Tx
 
 #: Safety's tables, in the order copy-db fills them (after sql_store's).
-SAFETY_TABLES = ("blocked_patterns", "user_cooldowns", "part_redos", "moderation_refusals")
+SAFETY_TABLES = (
+    "blocked_patterns",
+    "user_cooldowns",
+    "part_redos",
+    "moderation_refusals",
+    "pending_deletions",
+)
 
 
 class SafetyQueries:
@@ -107,4 +114,29 @@ class SafetyQueries:
                 "INSERT INTO moderation_refusals (platform, guild_id, user_id, reason, at)"
                 " VALUES (?,?,?,?,?)",
                 (platform.value, guild_id, user_id, reason.value, now),
+            )
+
+    async def keep_deletion(self, platform: Platform, deletion: PendingDeletion) -> None:
+        async with self._tx() as tx:
+            await tx.run(
+                "INSERT INTO pending_deletions (platform, chat_id, message_id, due_at)"
+                " VALUES (?,?,?,?) ON CONFLICT (platform, chat_id, message_id) DO UPDATE"
+                " SET due_at = excluded.due_at",
+                (platform.value, deletion.chat_id, deletion.message_id, deletion.due_at),
+            )
+
+    async def pending_deletions(self, platform: Platform) -> list[PendingDeletion]:
+        rows = await self._all(
+            "SELECT chat_id, message_id, due_at FROM pending_deletions WHERE platform = ?"
+            " ORDER BY due_at, chat_id, message_id",
+            (platform.value,),
+        )
+        return [PendingDeletion(r["chat_id"], int(r["message_id"]), r["due_at"]) for r in rows]
+
+    async def drop_deletion(self, platform: Platform, chat_id: str, message_id: int) -> None:
+        async with self._tx() as tx:
+            await tx.run(
+                "DELETE FROM pending_deletions WHERE platform = ? AND chat_id = ?"
+                " AND message_id = ?",
+                (platform.value, chat_id, message_id),
             )
