@@ -29,6 +29,9 @@ PATTERNS_PER_PLACE = 200
 REPEAT_MAX = 20
 REPEATS_MAX = 3
 
+#: The list of the places the operator runs (see `list_of`).
+OPERATOR_LIST = (Platform.CONSOLE, "console")
+
 _Compiled = tuple[tuple[str, re.Pattern[str]], ...]
 
 
@@ -174,20 +177,20 @@ class Blocklist:
     async def patterns(self, place: Place, actor: Actor) -> list[BlockedPattern]:
         """The place's patterns (its administrators only: the list names the words)."""
         _require_admin(actor)
-        return await self._store.blocked_patterns(place.key.platform, place.guild_id)
+        return await self._store.blocked_patterns(*list_of(place))
 
     async def add(self, place: Place, actor: Actor, typed: str) -> str:
         """Block `typed` in the place; the pattern as kept."""
         _require_admin(actor)
         pattern = normalized(without_controls(typed).replace("\n", " "))
         compile_pattern(pattern)
-        kept = await self._store.blocked_patterns(place.key.platform, place.guild_id)
+        kept = await self._store.blocked_patterns(*list_of(place))
         if len(kept) >= PATTERNS_PER_PLACE:
             raise StoryActionError(Msg.PATTERNS_FULL, limit=PATTERNS_PER_PLACE)
         entry = BlockedPattern(pattern, actor.user_id, self._clock.now())
-        if not await self._store.add_blocked_pattern(place.key.platform, place.guild_id, entry):
+        if not await self._store.add_blocked_pattern(*list_of(place), entry):
             raise StoryActionError(Msg.PATTERN_EXISTS)
-        self._compiled.pop((place.key.platform, place.guild_id), None)
+        self._compiled.pop(list_of(place), None)
         log.info("guild %s: pattern %r blocked by %s", place.guild_id, pattern, actor.user_id)
         return pattern
 
@@ -195,11 +198,9 @@ class Blocklist:
         """Unblock `typed`; the pattern as it was kept."""
         _require_admin(actor)
         pattern = normalized(without_controls(typed).replace("\n", " "))
-        if not await self._store.remove_blocked_pattern(
-            place.key.platform, place.guild_id, pattern
-        ):
+        if not await self._store.remove_blocked_pattern(*list_of(place), pattern):
             raise StoryActionError(Msg.PATTERN_UNKNOWN)
-        self._compiled.pop((place.key.platform, place.guild_id), None)
+        self._compiled.pop(list_of(place), None)
         log.info("guild %s: pattern %r unblocked by %s", place.guild_id, pattern, actor.user_id)
         return pattern
 
@@ -225,7 +226,7 @@ class Blocklist:
                 raise StoryActionError(Msg.TEXT_BLOCKED)
 
     async def _place_patterns(self, place: Place) -> _Compiled:
-        where = (place.key.platform, place.guild_id)
+        where = list_of(place)
         compiled = self._compiled.get(where)
         if compiled is None:
             kept = await self._store.blocked_patterns(*where)
@@ -234,6 +235,15 @@ class Blocklist:
             )
             self._compiled[where] = compiled
         return compiled
+
+
+def list_of(place: Place) -> tuple[Platform, str]:
+    """Whose list applies in `place`: its server's or chat's; the places the operator runs
+    (the terminal and every browser story, each a place of its own) share the console's,
+    which the operator manages from `bot.py console`."""
+    if place.key.platform in (Platform.CONSOLE, Platform.WEB):
+        return OPERATOR_LIST
+    return place.key.platform, place.guild_id
 
 
 def _compiled_or_none(pattern: str) -> re.Pattern[str] | None:
