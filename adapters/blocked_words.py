@@ -50,6 +50,7 @@ PRIVATE_REFUSALS = frozenset(
         Msg.PATTERN_TOO_LONG,
         Msg.PATTERN_BAD_REGEX,
         Msg.PATTERN_TOO_COMPLEX,
+        Msg.PATTERN_MATCHES_EMPTY,
         Msg.PATTERNS_FULL,
         Msg.PATTERN_EXISTS,
         Msg.PATTERN_UNKNOWN,

@@ -51,6 +51,8 @@ async def refusal(work: object) -> StoryActionError:
         ("/b[a4]d+/", "so b4ddd", True),
         ("/(?P<x>ab)c+/", "abccc", True),
         ("/(?i:foo)\\s*bar/", "FOO bar", True),
+        ("/a{1,20}b{1,20}c/", "xaabbbc", True),
+        ("/dra?gon.*fire/", "dragon breathes fire", True),
     ],
 )
 def test_words_match_whole_and_any_case_regexes_as_written(
@@ -71,6 +73,12 @@ def test_words_match_whole_and_any_case_regexes_as_written(
         ("/(a)\\1/", Msg.PATTERN_TOO_COMPLEX),
         ("/(?P<a>x)(?P=a)/", Msg.PATTERN_TOO_COMPLEX),
         ("/a{1,1000}/", Msg.PATTERN_TOO_COMPLEX),
+        ("/.*a.{0,20}a.{0,20}b/", Msg.PATTERN_TOO_COMPLEX),  # slow on long text
+        ("/[a-z]+@[a-z]+/", Msg.PATTERN_TOO_COMPLEX),
+        ("/a+.?b?c/", Msg.PATTERN_TOO_COMPLEX),
+        ("/a{1,20}b{1,20}c?/", Msg.PATTERN_TOO_COMPLEX),
+        ("/x?/", Msg.PATTERN_MATCHES_EMPTY),  # would refuse everything
+        ("/^/", Msg.PATTERN_MATCHES_EMPTY),
         ("x" * 101, Msg.PATTERN_TOO_LONG),
     ],
 )

@@ -3,9 +3,13 @@ blocks in what players type, managed by its administrators.
 
 A pattern is a plain word or phrase (case-insensitive, whole words, any script; `е` and
 `ё` alike) or a `/regex/`. A regex is bounded before it is kept, so no pattern can make a
-check slow on the bounded text it reads: at most `PATTERN_MAX_CHARS` characters, no
-backreferences, no repetition inside a repeated group or alternation, one open-ended
-repetition (`*`, `+`, `{n,}`) and short bounded ones.
+check slow on the bounded text it reads (typed text is at most a few thousand characters;
+Python's `re` backtracks, so the bounds are on the pattern): at most `PATTERN_MAX_CHARS`
+characters, no backreferences or conditionals, no repetition of a group that repeats or
+alternates inside, and few repetitions: one open-ended (`*`, `+`, `{n,}`) with at most one
+`?` beside it, or bounded ones (`{m,n}`, n up to `REPEAT_MAX`) whose combined ways to
+match stay under `REPEAT_WAYS_MAX`. A regex that matches empty text (it would refuse
+everything) is refused too.
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ from storycraft_bot.core.texts import Msg
 log = logging.getLogger(__name__)
 
 PATTERN_MAX_CHARS = 100
-PATTERNS_PER_PLACE = 200
-#: The most a bounded repetition `{m,n}` may repeat, and how many repetitions a regex has.
+PATTERNS_PER_PLACE = 100
+#: The most a bounded repetition `{m,n}` may repeat, and the product of (n + 1) over a
+#: regex's repetitions (a `?` counts 2): what one position of the text may cost.
 REPEAT_MAX = 20
-REPEATS_MAX = 3
+REPEAT_WAYS_MAX = 500
+#: Beside one open-ended repetition, which already costs the text's length.
+REPEAT_WAYS_BESIDE_OPEN = 2
 
 #: The list of the places the operator runs (see `list_of`).
 OPERATOR_LIST = (Platform.CONSOLE, "console")
@@ -63,6 +70,8 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         raise StoryActionError(Msg.PATTERN_BAD_REGEX, reason=str(err)) from None
     if _too_complex(body):
         raise StoryActionError(Msg.PATTERN_TOO_COMPLEX)
+    if compiled.search("") is not None:
+        raise StoryActionError(Msg.PATTERN_MATCHES_EMPTY)
     return compiled
 
 
@@ -72,7 +81,7 @@ def _too_complex(regex: str) -> bool:
     than the bounds allow."""
     groups = [False]  # per open group: does it repeat or alternate inside?
     previous_group = False  # the item just closed was such a group
-    open_ended = repeats = 0
+    open_ended, ways = 0, 1
     i, n = 0, len(regex)
     while i < n:
         c = regex[i]
@@ -106,12 +115,15 @@ def _too_complex(regex: str) -> bool:
                 open_ended += 1
             elif upper > REPEAT_MAX:
                 return True
+            else:
+                ways *= upper + 1
             if upper != 1:
-                repeats += 1
                 groups[-1] = True
         previous_group = closed_group
         i += 1
-    return open_ended > 1 or repeats > REPEATS_MAX
+    if open_ended:
+        return open_ended > 1 or ways > REPEAT_WAYS_BESIDE_OPEN
+    return ways > REPEAT_WAYS_MAX
 
 
 def _class_end(regex: str, i: int) -> int:
@@ -204,12 +216,13 @@ class Blocklist:
         log.info("guild %s: pattern %r unblocked by %s", place.guild_id, pattern, actor.user_id)
         return pattern
 
-    async def check(self, place: Place, author: Actor, text: str) -> None:
-        """StoryActionError(TEXT_BLOCKED), which never repeats the word, when `text` holds
-        a blocked pattern; the refusal is logged and kept with the author's id."""
-        searched = _searched(text)
+    async def check(self, place: Place, author: Actor, text: str, raw: str = "") -> None:
+        """StoryActionError(TEXT_BLOCKED), which never repeats the word, when `text` (or
+        the `raw` text it was cleaned from) holds a blocked pattern; the refusal is logged
+        and kept with the author's id."""
+        searched = {_searched(text), _searched(raw)} - {""}
         for pattern, compiled in await self._place_patterns(place):
-            if compiled.search(searched):
+            if any(compiled.search(one) for one in searched):
                 log.info(
                     "typed text refused for user %s in %s: blocked pattern %r",
                     author.user_id,

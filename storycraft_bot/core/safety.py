@@ -47,5 +47,5 @@ class Safety:
                 )
             raise
         # The raw text too: cleaning turns a zero-width space inside a word into a space.
-        await self.blocklist.check(place, author, f"{cleaned}\n{typed}")
+        await self.blocklist.check(place, author, cleaned, typed[: len(cleaned) * 2 + 100])
         return cleaned

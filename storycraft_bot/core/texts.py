@@ -129,6 +129,7 @@ class Msg(enum.StrEnum):
     RETRY_LIMIT = "retry_limit"
     REDRAW_LIMIT = "redraw_limit"
     CHAT_DEFAULTS = "chat_defaults"
+    PATTERN_MATCHES_EMPTY = "pattern_matches_empty"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -176,9 +177,15 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
     },
     Msg.PATTERN_TOO_COMPLEX: {
         Language.RU: "Регулярное выражение слишком сложное для проверки: без обратных "
-        "ссылок, без повторов внутри повторяемой группы, не больше одного * или +.",
+        "ссылок, без повторов внутри повторяемой группы, и мало повторов: один * или + "
+        "(рядом не больше одного ?) либо короткие {m,n}, n до 20.",
         Language.EN: "The regular expression is too complex to check safely: no "
-        "backreferences, no repetition inside a repeated group, at most one * or +.",
+        "backreferences, no repetition inside a repeated group, and few repetitions: one "
+        "* or + (with at most one ? beside it) or short {m,n}, n up to 20.",
+    },
+    Msg.PATTERN_MATCHES_EMPTY: {
+        Language.RU: "Это выражение совпадает с пустым текстом и запретило бы всё.",
+        Language.EN: "This expression matches empty text: it would block everything.",
     },
     Msg.PATTERNS_FULL: {
         Language.RU: "Здесь уже {limit} запрещённых шаблонов; сначала удалите ненужные.",
