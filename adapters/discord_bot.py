@@ -28,6 +28,7 @@ from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
+from storycraft_bot.core.safety_store import LimitedAction
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.texts import Msg, rating_name, text
 
@@ -543,8 +544,12 @@ class DiscordAdapter(Screen[Piece]):
             channel = interaction.channel
             defaults = await self._engine.guild_defaults(place)
             if defaults.threads and isinstance(channel, discord.TextChannel):
-                # The thread is named after the premise: refuse a blocked one before.
-                await self._engine.safety.check_typed(place, self._actor(interaction), premise)
+                # The thread is named after the premise: refuse a blocked one before, and
+                # make none for a start the limits refuse.
+                actor = self._actor(interaction)
+                await self._engine.safety.check_typed(place, actor, premise)
+                await self._engine.safety.limits.check_stories(place, actor)
+                await self._engine.safety.limits.check(place, actor, LimitedAction.START)
                 thread = await self._new_thread(
                     channel, place, premise or interaction.user.display_name
                 )

@@ -101,3 +101,25 @@ async def test_a_start_cooldown_and_a_rewrite_cap_say_when_to_try_again(
     dc.slash(ALICE, STORIES, "start")
     await dc.wait_until(lambda: story(dc, 3))
     assert dc.errors == []
+
+
+async def test_a_start_the_limits_refuse_opens_no_thread(
+    make_bot: BotFactory, dc: FakeDiscord, clock: FakeClock
+) -> None:
+    await make_bot(limits=AbuseLimits(start_cooldown_seconds=60, stories_per_user=1))
+    await reply_to(dc, dc.slash(OWNER, STORIES, "defaults", threads=True))
+    started = dc.slash(ALICE, STORIES, "start", premise="The lost key")
+    first = await reply_to(dc, started)  # the story is stored: its thread is made
+    assert first.startswith("📖 **Alice**")
+    channels = len(dc.channels)
+    capped = dc.slash(ALICE, STORIES, "start", premise="Another key")
+    assert (await reply_to(dc, capped)).startswith("You are running 1 story at once already.")
+    threads = [c for c in dc.channels.values() if c["type"] == 11]
+    await reply_to(dc, dc.slash(ALICE, int(threads[0]["id"]), "stop"))
+    early = dc.slash(ALICE, STORIES, "start", premise="Another key")
+    assert await reply_to(dc, early) == "You can start a new story in 60 seconds."
+    assert len(dc.channels) == channels  # no thread for either refusal
+    await clock.advance(60)
+    dc.slash(ALICE, STORIES, "start", premise="Another key")
+    await dc.wait_until(lambda: len(dc.channels) > channels)
+    assert dc.errors == []

@@ -54,6 +54,13 @@ class Limits:
             log.info("story refused for user %s: %d running already", actor.user_id, cap)
             raise StoryActionError(Msg.TOO_MANY_STORIES, stories=cap)
 
+    async def check(self, place: Place, actor: Actor, action: LimitedAction) -> None:
+        """Refuse `action` as `take` would, without counting it (before work that should
+        not be done in vain, such as a new thread)."""
+        if self._cooldown(action):
+            last = await self._store.last_done(place.key.platform, actor.user_id, action)
+            self._refuse_early(actor, action, last)
+
     async def take(self, place: Place, actor: Actor, action: LimitedAction) -> None:
         """Count `action` now, or refuse it with the time until the user's cooldown ends."""
         seconds = self._cooldown(action)
@@ -63,8 +70,11 @@ class Limits:
         last = await self._store.take_cooldown(
             place.key.platform, actor.user_id, action, now, seconds
         )
-        if last is not None:
-            wait = max(1, math.ceil(last + seconds - now))
+        self._refuse_early(actor, action, last)
+
+    def _refuse_early(self, actor: Actor, action: LimitedAction, last: float | None) -> None:
+        wait = 0 if last is None else math.ceil(last + self._cooldown(action) - self._clock.now())
+        if wait > 0:
             log.info("%s refused for user %s: cooldown, %d s left", action, actor.user_id, wait)
             raise StoryActionError(_COOLDOWN_REFUSALS[action], wait=Wait(wait))
 

@@ -73,6 +73,12 @@ class SafetyStore(Protocol):
         taken, else when it was last done."""
         ...
 
+    async def last_done(
+        self, platform: Platform, user_id: str, action: LimitedAction
+    ) -> float | None:
+        """When the user last did `action` (None: never)."""
+        ...
+
     async def live_stories_of(self, platform: Platform, user_id: str) -> int:
         """How many active or paused stories the user started on this platform."""
         ...

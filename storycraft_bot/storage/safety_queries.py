@@ -88,6 +88,15 @@ class SafetyQueries:
             )
         return float(row["last_at"]) if row else now
 
+    async def last_done(
+        self, platform: Platform, user_id: str, action: LimitedAction
+    ) -> float | None:
+        row = await self._one(
+            "SELECT last_at FROM user_cooldowns WHERE platform = ? AND user_id = ? AND action = ?",
+            (platform.value, user_id, action.value),
+        )
+        return float(row["last_at"]) if row else None
+
     async def live_stories_of(self, platform: Platform, user_id: str) -> int:
         row = await self._one(
             "SELECT COUNT(*) AS n FROM sessions"
