@@ -34,3 +34,18 @@ async def test_a_premise_with_a_word_the_operator_blocked_is_refused_in_the_brow
 
     story = await alice.start("An old wyvern sleeps")
     assert await store.live_session(ChannelKey(Platform.WEB, story)) is not None
+
+
+async def test_an_over_long_premise_is_refused_with_its_length_not_cut(
+    make_web: WebFactory, browsers: Open, store: Store
+) -> None:
+    rig = await make_web()
+    alice = await browsers(rig)
+    form = {"premise": "x" * 1500, "genre": "", "language": "en"}
+    async with alice.http.post(
+        rig.url + "/start", data=form, allow_redirects=False, headers={"Origin": rig.url}
+    ) as response:
+        assert response.status == 400
+        page = await response.text()
+    assert "The premise is too long: 1500 characters, at most 1000 fit." in page
+    assert [r async for r in store.table_rows("sessions")] == []
