@@ -29,23 +29,28 @@ class Safety:
         return cls(Blocklist(store, clock), Limits(store, clock, limits), store, clock)
 
     async def check_typed(
-        self, place: Place, author: Actor, typed: str, limit: int = PREMISE_MAX_CHARS
+        self,
+        place: Place,
+        author: Actor,
+        typed: str,
+        limit: int = PREMISE_MAX_CHARS,
+        too_long: Msg = Msg.PREMISE_TOO_LONG,
     ) -> str:
         """Typed text as the narrator gets it: control characters out, within `limit`
-        (refused out loud, never cut), no pattern the place blocks. Every refusal is a
-        StoryActionError that does not repeat the text, logged and kept with the author."""
+        (refused out loud with `too_long`, given `length` and `limit`; never cut), no
+        pattern the place blocks. Every refusal is a StoryActionError that does not repeat
+        the text, logged and kept with the author."""
         try:
             cleaned = checked_premise(typed, author, limit)
         except StoryActionError as refused:
-            if refused.code is Msg.PREMISE_TOO_LONG:
-                await self.store.note_refusal(
-                    place.key.platform,
-                    place.guild_id,
-                    author.user_id,
-                    RefusalReason.TOO_LONG,
-                    self.clock.now(),
-                )
-            raise
+            await self.store.note_refusal(
+                place.key.platform,
+                place.guild_id,
+                author.user_id,
+                RefusalReason.TOO_LONG,
+                self.clock.now(),
+            )
+            raise StoryActionError(too_long, **refused.params) from None
         # The raw text too: cleaning turns a zero-width space inside a word into a space.
         await self.blocklist.check(place, author, cleaned, typed[: len(cleaned) * 2 + 100])
         return cleaned
