@@ -37,8 +37,10 @@ from storycraft_bot.core.errors import (
     StorageError,
     StoryCraftError,
 )
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import Language, Platform, StorySettings
 from storycraft_bot.core.narrator_queue import FairNarratorQueue
+from storycraft_bot.core.pending_deletions import DeletionRecords, StoredDeletions
 from storycraft_bot.core.ports import GpuGate, Illustrator, NullIllustrator, SeparateGpus
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.routing import PlatformRouter
@@ -105,6 +107,13 @@ def engine_config(settings: Settings, *, narration_interval: float | None = None
         narration_interval=narration_interval or settings.edit_interval_seconds,
         prewrite=prewrite_mode(settings),
         prewrite_cap=settings.prewrite_drafts_per_story,
+        limits=AbuseLimits(
+            start_cooldown_seconds=settings.start_cooldown_seconds,
+            own_action_cooldown_seconds=settings.own_action_cooldown_seconds,
+            stories_per_user=settings.stories_per_user,
+            retries_per_part=settings.retries_per_part,
+            redraws_per_part=settings.redraws_per_part,
+        ),
     )
 
 
@@ -305,7 +314,10 @@ async def run(settings: Settings, *, console: bool) -> int:
         screens = StoredScreens(store)
         styles = illustrator.workflow_names if isinstance(illustrator, ComfyIllustrator) else ()
         if settings.telegram_token is not None:
-            telegram = await start_telegram(settings, engine, screens, router, styles, clock)
+            deletions = StoredDeletions(store, Platform.TELEGRAM)
+            telegram = await start_telegram(
+                settings, engine, screens, router, styles, clock, deletions
+            )
             if telegram is not None:
                 stack.push_async_callback(telegram.stop)
                 running.append(Platform.TELEGRAM)
@@ -408,6 +420,7 @@ async def start_telegram(
     router: PlatformRouter,
     workflows: tuple[str, ...],
     clock: Clock,
+    deletions: DeletionRecords | None = None,
 ) -> TelegramAdapter | None:
     """The Telegram adapter, started; None (and one log line) if Telegram refuses."""
     assert settings.telegram_token is not None
@@ -427,6 +440,7 @@ async def start_telegram(
             web_url=settings.web_public_url,
         ),
         clock,
+        deletions,
     )
     router.register(Platform.TELEGRAM, adapter)  # before polling: updates may come at once
     try:

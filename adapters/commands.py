@@ -72,6 +72,8 @@ class Reply:
     text: str
     kind: ReplyKind
     attachment: Attachment | None = None
+    #: A refusal's catalogue key, for screens that show some refusals otherwise.
+    code: Msg | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +219,7 @@ async def answer(work: Awaitable[Reply | None], language: Language, what: str) -
     try:
         return await work
     except StoryActionError as err:
-        return Reply(text(language, err.code, **err.params), ReplyKind.ERROR)
+        return Reply(text(language, err.code, **err.params), ReplyKind.ERROR, code=err.code)
     except Exception:
         log.exception("%s failed", what)
         return Reply(text(language, Msg.INTERNAL_ERROR), ReplyKind.ERROR)

@@ -16,8 +16,18 @@ from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, SegmentState
 from storycraft_bot.core.texts import Msg, decision_text, text
 
+from .blocked_words import blocklist_reply, parse_blocklist
 from .buttons import Button, ButtonKind
-from .commands import Attachment, Command, ReplyKind, answer, parse_command, perform, press
+from .commands import (
+    Attachment,
+    Command,
+    Reply,
+    ReplyKind,
+    answer,
+    parse_command,
+    perform,
+    press,
+)
 from .own_action import submit
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
@@ -262,12 +272,16 @@ async def run_console(
                 )
             )
     else:
-        premise = await next_line(
-            "Завязка истории (Enter — сюрприз) / Story premise (Enter for a surprise): "
-        )
-        if premise is None:
-            return
-        await engine.start(PLACE, PLAYER, premise=premise)
+        while True:  # until a premise is taken: a refused one is said and asked again
+            premise = await next_line(
+                "Завязка истории (Enter — сюрприз) / Story premise (Enter for a surprise): "
+            )
+            if premise is None:
+                return
+            refusal = await answer(_begin(engine, premise), view.language, "console")
+            if refusal is None:
+                break
+            say(refusal.text)
     await view.settled.wait()  # the help goes under the first part, not above it
     say(_HELP[view.language])
     while True:
@@ -276,6 +290,8 @@ async def run_console(
         if line is None:
             return
         command = parse_command(line) if line.startswith("/") else None
+        word, _, rest = line.partition(" ")
+        blocking = parse_blocklist(rest) if parse_command(word) is Command.SETTINGS else None
         if line.isdigit() and not 1 <= int(line) <= view.choice_count:
             say(text(view.language, Msg.CHOOSE_NUMBER, count=view.choice_count))
             continue
@@ -287,6 +303,9 @@ async def run_console(
         elif line.strip() and not line.startswith("/") and not line.strip().isdigit():
             # Free text is the player's own action for the part on screen.
             work = submit(engine, PLACE, PLAYER, view.language, view.current_segment, line)
+        elif blocking is not None:  # `/settings block <word>`: the operator's blocklist
+            command = Command.SETTINGS
+            work = blocklist_reply(engine, PLACE, PLAYER, view.language, *blocking)
         else:
             if line:
                 say(_HELP[view.language])
@@ -307,6 +326,12 @@ async def run_console(
             say(reply.text)
         if command is Command.STOP and reply.kind is not ReplyKind.ERROR:
             return
+
+
+async def _begin(engine: StoryEngine, premise: str) -> Reply | None:
+    """Start the story; nothing to say unless it is refused (see commands.answer)."""
+    await engine.start(PLACE, PLAYER, premise=premise)
+    return None
 
 
 def _save(folder: Path, attachment: Attachment) -> Path:

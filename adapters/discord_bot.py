@@ -28,9 +28,11 @@ from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
+from storycraft_bot.core.safety_store import LimitedAction
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.texts import Msg, rating_name, text
 
+from .blocked_words import Blocking, blocklist_options
 from .buttons import Button, ButtonKind, card_buttons, decode, encode
 from .commands import (
     Attachment,
@@ -101,6 +103,14 @@ RUSSIAN = {
         "Рейтинг (для взрослых — только в каналах с возрастным ограничением)"
     ),
     "rating": "рейтинг",
+    "block": "запретить",
+    "unblock": "разрешить",
+    "blocked": "запреты",
+    "Block a word, a phrase or a /regex/ here (administrators)": (
+        "Запретить здесь слово, фразу или /регулярное выражение/ (администраторы)"
+    ),
+    "Unblock a word or pattern (administrators)": "Снять запрет со слова (администраторы)",
+    "List the blocked words (administrators)": "Показать запрещённые слова (администраторы)",
     "Safe": "Для всех",
     "Teen": "12+",
     "Mature": "Для взрослых",
@@ -279,6 +289,9 @@ class StoryCommands(app_commands.Group):
         workflow="Picture style",
         rating=RATING_HELP,
         own_actions="Players may type their own action",
+        block="Block a word, a phrase or a /regex/ here (administrators)",
+        unblock="Unblock a word or pattern (administrators)",
+        blocked="List the blocked words (administrators)",
     )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
@@ -292,6 +305,9 @@ class StoryCommands(app_commands.Group):
         workflow: str | None = None,
         rating: app_commands.Choice[str] | None = None,
         own_actions: bool | None = None,
+        block: app_commands.Range[str, 1, 200] | None = None,
+        unblock: app_commands.Range[str, 1, 200] | None = None,
+        blocked: bool = False,
     ) -> None:
         await self.adapter.on_settings(
             interaction,
@@ -300,6 +316,7 @@ class StoryCommands(app_commands.Group):
             workflow,
             Rating(rating.value) if rating else None,
             own_actions,
+            Blocking(block, unblock, blocked),
         )
 
     @settings.autocomplete("workflow")
@@ -538,6 +555,12 @@ class DiscordAdapter(Screen[Piece]):
             channel = interaction.channel
             defaults = await self._engine.guild_defaults(place)
             if defaults.threads and isinstance(channel, discord.TextChannel):
+                # The thread is named after the premise: refuse a blocked one before, and
+                # make none for a start the limits refuse.
+                actor = self._actor(interaction)
+                await self._engine.safety.check_typed(place, actor, premise)
+                await self._engine.safety.limits.check_stories(place, actor)
+                await self._engine.safety.limits.check(place, actor, LimitedAction.START)
                 thread = await self._new_thread(
                     channel, place, premise or interaction.user.display_name
                 )
@@ -594,19 +617,29 @@ class DiscordAdapter(Screen[Piece]):
         workflow: str | None = None,
         rating: Rating | None = None,
         own_actions: bool | None = None,
+        blocking: Blocking | None = None,
     ) -> None:
         async def work() -> Reply:
             self._check_workflow(workflow)
+            place, actor = self._place(interaction), self._actor(interaction)
+            language = self.language_of(interaction)
+            # The blocked words are the server's, so they need no story (and answer privately).
+            lines = await blocklist_options(
+                self._engine, place, actor, language, blocking or Blocking()
+            )
+            if lines and (vote_window, pictures, workflow, rating) == (None, None, None, None):
+                return Reply("\n".join(lines), ReplyKind.INFO)
             settings = await self._engine.configure(
-                self._place(interaction),
-                self._actor(interaction),
+                place,
+                actor,
                 vote_window_seconds=float(vote_window) if vote_window else None,
                 pictures=pictures,
                 workflow=workflow,
                 rating=rating,
                 own_actions=own_actions,
             )
-            return Reply(settings_text(self.language_of(interaction), settings), ReplyKind.INFO)
+            lines.append(settings_text(language, settings))
+            return Reply("\n".join(lines), ReplyKind.INFO)
 
         await self._guarded(interaction, "/story settings", work())
 

@@ -45,10 +45,12 @@ from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
+from storycraft_bot.core.pending_deletions import DeletionRecords
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.text_fitting import shorten_to
 from storycraft_bot.core.texts import Msg, rating_name, text
 
+from .blocked_words import PRIVATE_REFUSALS, Verb, blocklist_reply, parse_blocklist
 from .buttons import Button, ButtonKind, card_buttons, decode, encode, number
 from .commands import (
     MODERATED,
@@ -67,6 +69,7 @@ from .own_action import may_type, submit
 from .screen import Fault, Screen, Shown, narration_pieces
 from .story_card import StoryCard, closes_in
 from .telegram_own_action import Prompt, Prompts, is_old_prompt, prompt_message
+from .telegram_safety import Notes, chat_defaults
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +164,7 @@ class TelegramAdapter(Screen[Piece]):
         records: ScreenRecords,
         config: TelegramConfig,
         clock: Clock | None = None,
+        deletions: DeletionRecords | None = None,
     ) -> None:
         super().__init__(engine, records, clock or SystemClock())
         self._config = config
@@ -197,6 +201,7 @@ class TelegramAdapter(Screen[Piece]):
             ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
         self._app.add_error_handler(self._on_error)
+        self._notes = Notes(self._app.bot, self._clock, deletions)
 
     async def start(self) -> None:
         """Log in (getMe), register commands, start polling. Raises TelegramError (an
@@ -218,10 +223,12 @@ class TelegramAdapter(Screen[Piece]):
             allowed_updates=["message", "callback_query", "my_chat_member"],
         )
         log.info("Telegram: polling as @%s", self._app.bot.username)
+        await self._notes.resume()  # notes a restart interrupted are deleted all the same
 
     async def stop(self) -> None:
         """Stop polling and the application, in reverse order of start."""
         await self.close()
+        await self._notes.close()
         if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
         if self._app.running:
@@ -323,6 +330,9 @@ class TelegramAdapter(Screen[Piece]):
         # In a chat the effect of a command shows itself: say only what was asked or refused.
         if reply is not None and reply.attachment is not None:
             await self._reply_document(update, reply.text, reply.attachment)
+        elif reply is not None and reply.code in PRIVATE_REFUSALS and place.is_group:
+            # Never left in a group (nor the text that named a blocked word, if we may).
+            await self._note(update, reply.text, drop_command=reply.code is Msg.TEXT_BLOCKED)
         elif reply is not None and reply.kind in (ReplyKind.INFO, ReplyKind.ERROR):
             await self._reply(update, reply.text)
         log.info(
@@ -336,6 +346,8 @@ class TelegramAdapter(Screen[Piece]):
             actor = await self._actor(update)
             return await start_story(self._engine, place, actor, language, argument)
         if command is Command.SETTINGS:
+            if (blocking := parse_blocklist(argument)) is not None:
+                return await self._blocklist(update, place, language, *blocking)
             await self._show_settings(update, place, language)
             return None
         actor = await self._actor(update, moderating=command in MODERATED)
@@ -343,8 +355,35 @@ class TelegramAdapter(Screen[Piece]):
             self._engine, command, place, actor, language, web_url=self._config.web_url
         )
 
+    async def _blocklist(
+        self, update: Update, place: Place, language: Language, verb: Verb, pattern: str
+    ) -> Reply | None:
+        """`/settings block|unblock <pattern>`, `/settings blocked` (administrators): in a
+        group the command, which names the word, is deleted and the answer is a note."""
+        actor = await self._actor(update, moderating=True)
+        reply = await blocklist_reply(self._engine, place, actor, language, verb, pattern)
+        if not place.is_group:
+            return reply
+        await self._note(update, reply.text, drop_command=True)
+        return None
+
+    async def _note(self, update: Update, note: str, *, drop_command: bool = False) -> None:
+        """A note the group sees only for a while (see telegram_safety.Notes)."""
+        message = update.effective_message
+        if message is not None:
+            await self._notes.post(message, note)
+            if drop_command:
+                await self._notes.delete(message.chat_id, message.message_id)
+
     async def _show_settings(self, update: Update, place: Place, language: Language) -> None:
-        report = await self._engine.status(place)
+        try:
+            report = await self._engine.status(place)
+        except StoryActionError as err:
+            if err.code is not Msg.NO_STORY:
+                raise
+            defaults = await self._engine.guild_defaults(place)
+            await self._reply(update, *chat_defaults(language, defaults, RATINGS))
+            return
         settings = report.session.settings
         state = text(language, Msg.ON if settings.pictures else Msg.OFF)
         rows = [
@@ -513,7 +552,14 @@ class TelegramAdapter(Screen[Piece]):
         else:
             raise StoryActionError(Msg.PART_OVER)
         actor = await self._actor(update, moderating=True)
-        await self._engine.configure(place, actor, **change)
+        try:
+            await self._engine.configure(place, actor, **change)
+        except StoryActionError as err:
+            # With no story, an administrator's rating sets the chat's default alone.
+            if err.code is not Msg.NO_STORY or "rating" not in change:
+                raise
+            if not actor.can_moderate:
+                raise StoryActionError(Msg.NOT_ALLOWED) from None
         if "rating" in change and actor.can_moderate:
             # An administrator's rating is also the chat's default for its next stories.
             chat_admin = replace(actor, can_manage_guild=True)

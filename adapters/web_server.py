@@ -253,7 +253,9 @@ class WebServer:
         self._keeper.open_room(place)
         actor = Actor(f"web:{player}", f"guest-{player[:4]}")
         reply = await answer(
-            start_story(self._engine, place, actor, told, premise[:1000], genre[:60] or None),
+            # The premise whole (the form is bounded by client_max_size): the core refuses
+            # an over-long one out loud rather than see it cut.
+            start_story(self._engine, place, actor, told, premise, genre[:60] or None),
             language,
             "web: start",
         )

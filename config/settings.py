@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     edit_interval_seconds: float = Field(1.0, ge=0.2, le=30)
     group_edit_interval_seconds: float = Field(3.0, ge=0.5, le=60)
 
+    # Limits on abuse (0 turns one off); presses and votes are never limited
+    start_cooldown_seconds: float = Field(30.0, ge=0, le=86400)
+    own_action_cooldown_seconds: float = Field(20.0, ge=0, le=86400)
+    stories_per_user: int = Field(3, ge=0, le=1000)
+    retries_per_part: int = Field(5, ge=0, le=1000)
+    redraws_per_part: int = Field(5, ge=0, le=1000)
+
     # ComfyUI (pictures); empty COMFYUI_URLS: text only
     comfyui_urls: str = ""
     comfyui_workflow: str = "sd15"

@@ -15,6 +15,7 @@ import pytest
 from config import shipped_workflows
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import ChannelKey, Language, Place, Platform, StorySettings
 from storycraft_bot.core.ports import Illustrator, NullIllustrator
 from storycraft_bot.core.prewriting import PrewriteMode
@@ -56,6 +57,7 @@ BOTH_BACKENDS = {
     "tests.test_engine_story",
     "tests.test_engine_votes",
     "tests.test_own_actions",
+    "tests.test_safety",
 }
 AnyStore = Store | PostgresStore
 StoreFactory = Callable[..., AnyStore]
@@ -353,7 +355,11 @@ async def make_core(
     """Engines on the fake Ollama (and the fake ComfyUI when given), routing to adapters."""
     cores: list[Core] = []
 
-    def build(comfy: FakeComfyUI | None = None, prewrite: PrewriteMode = PrewriteMode.OFF) -> Core:
+    def build(
+        comfy: FakeComfyUI | None = None,
+        prewrite: PrewriteMode = PrewriteMode.OFF,
+        limits: AbuseLimits | None = None,
+    ) -> Core:
         illustrator: Illustrator = NullIllustrator()
         if comfy is not None:
             client = ComfyClient(
@@ -381,6 +387,7 @@ async def make_core(
                 language=Language.EN,
                 story=StorySettings(vote_window_seconds=60, segment_words=600),
                 prewrite=prewrite,
+                limits=limits or AbuseLimits(),
             ),
             random.Random(3),
         )

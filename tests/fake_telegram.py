@@ -83,6 +83,7 @@ class FakeTelegram:
     force_replies: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     faults: dict[str, list[ApiError]] = field(default_factory=dict)  # method -> next answers
     edit_times: dict[tuple[int, int], list[float]] = field(default_factory=dict)
+    bot_admin_in: set[int] = field(default_factory=set)  # groups where the bot is an admin
     now: Callable[[], float] = time.monotonic  # the clock edit_times are read from
     url: str = ""
     _updates: list[dict[str, Any]] = field(default_factory=list)
@@ -493,6 +494,20 @@ class FakeTelegram:
         _put_spoiler(message, media.get("has_spoiler"))
         _put_markup(message, params.get("reply_markup"))
         return message
+
+    async def _m_deleteMessage(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        """As Telegram: the bot deletes its own messages, and a member's only in a private
+        chat or where it is an administrator."""
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = self.messages.get(key)
+        if message is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        own = message["from"]["id"] == BOT["id"]
+        private = message["chat"]["type"] == "private"
+        if not (own or private or key[0] in self.bot_admin_in):
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        del self.messages[key]
+        return True
 
     def _chat(self, chat_id: Any) -> dict[str, Any]:
         chat_id = int(chat_id)

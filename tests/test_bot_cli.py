@@ -441,3 +441,36 @@ async def test_the_console_writes_the_book_and_prints_its_path(
     await console.type("/stop")
     async with asyncio.timeout(10):
         assert await console.process.wait() == 0
+
+
+async def test_the_console_keeps_the_cores_rules_on_typed_text_across_a_restart(
+    start_console: Callable[..., Awaitable[Console]],
+) -> None:
+    console = await start_console()
+    await console.read_until("(Enter for a surprise): ")
+    await console.type("x" * 1001)  # refused out loud, and asked again
+    refused = await console.read_until("(Enter for a surprise): ")
+    assert "The premise is too long: 1001 characters, at most 1000 fit." in refused
+    await console.type("A lighthouse keeper finds a map")
+    await console.read_until("3. Path 1.3")
+    await console.type("/settings block Dragon")  # the operator is the place's admin
+    await console.read_until("Blocked: dragon")
+    await console.type("/stop")
+    await console.read_until("Thanks for playing!")
+    async with asyncio.timeout(10):
+        assert await console.process.wait() == 0
+
+    console = await start_console()  # the same database: the list and the cooldown stay
+    await console.read_until("(Enter for a surprise): ")
+    await console.type("Here be a DRAGON")
+    blocked = await console.read_until("(Enter for a surprise): ")
+    assert "This text contains a word the administrators blocked here." in blocked
+    assert "DRAGON" not in blocked
+    await console.type("A quiet sea")
+    # START_COOLDOWN_SECONDS (30 by default) since the first story began.
+    assert "You can start a new story in " in await console.read_until("(Enter for a surprise): ")
+    assert console.process.stderr is not None
+    console.process.stdin.close()  # type: ignore[union-attr]
+    async with asyncio.timeout(10):
+        assert await console.process.wait() == 0
+    assert "Traceback" not in (await console.process.stderr.read()).decode()

@@ -22,6 +22,7 @@ from PIL import Image
 
 from adapters.discord_bot import DiscordAdapter, DiscordConfig, shrink
 from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import ChannelKey, Language, Platform
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
@@ -81,9 +82,10 @@ async def make_bot(
         start: bool = True,
         clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
         prewrite: PrewriteMode = PrewriteMode.OFF,
+        limits: AbuseLimits | None = None,
         **changes: Any,
     ) -> Bot:
-        core = make_core(comfy, prewrite)
+        core = make_core(comfy, prewrite, limits)
         settings: dict[str, Any] = {
             "token": token,
             "data_dir": tmp_path,

@@ -12,6 +12,7 @@ import pytest
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.engine import PressKind, StoryEngine
 from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import Actor, DecidedBy, OwnAction, Segment, SegmentState
 from storycraft_bot.core.own_actions import (
     OWN_ACTION_MAX_CHARS,
@@ -207,3 +208,28 @@ async def test_a_restart_keeps_the_ballot_entry_and_its_author(
     await clock.advance(60)
     decided = await view.wait_for(ev.ChoiceDecided)
     assert (decided.choice_index, decided.choice_text) == (3, "I light a torch")
+
+
+async def test_an_own_action_meets_the_places_blocked_words_and_its_cooldown(
+    make_engine: EngineFactory, store: Store, view: RecordingView, clock: FakeClock
+) -> None:
+    engine = make_engine(store, limits=AbuseLimits(own_action_cooldown_seconds=20))
+    admin = Actor("u9", "Admin", can_moderate=True)
+    await engine.safety.blocklist.add(PRIVATE, admin, "dragon")
+    segment = await opening(engine, view, PRIVATE)
+
+    with pytest.raises(StoryActionError) as blocked:
+        await engine.own_actions.submit(PRIVATE, ALICE, segment.id, "I tame the DRAGON")
+    assert blocked.value.code is Msg.TEXT_BLOCKED
+    assert "dragon" not in str(blocked.value.params).lower()  # never echoed back
+    # The refused one took no cooldown: the next is accepted and continues the story.
+    await engine.own_actions.submit(PRIVATE, ALICE, segment.id, "I tame the horse")
+    following = (await view.wait_for(ev.SegmentFinished, count=2)).segment
+
+    with pytest.raises(StoryActionError) as cooled:
+        await engine.own_actions.submit(PRIVATE, ALICE, following.id, "I ride on")
+    assert cooled.value.code is Msg.OWN_ACTION_COOLDOWN
+    assert (await store.get_segment(following.id)).own_actions == ()  # type: ignore[union-attr]
+    await clock.advance(20)
+    outcome = await engine.own_actions.submit(PRIVATE, ALICE, following.id, "I ride on")
+    assert outcome.kind is PressKind.DECIDED

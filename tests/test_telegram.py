@@ -16,7 +16,9 @@ from telegram.error import InvalidToken
 
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import ChannelKey, Language, Platform, Rating
+from storycraft_bot.core.pending_deletions import StoredDeletions
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
@@ -56,9 +58,10 @@ async def make_bot(
         start: bool = True,
         clock: FakeClock | None = None,  # pace the screen on this clock (default: real time)
         prewrite: PrewriteMode = PrewriteMode.OFF,
+        limits: AbuseLimits | None = None,
         **changes: Any,
     ) -> Bot:
-        core = make_core(comfy, prewrite)
+        core = make_core(comfy, prewrite, limits)
         settings: dict[str, Any] = {
             "token": token,
             "base_url": tg.base_url,
@@ -72,7 +75,8 @@ async def make_bot(
             "workflows": ("sd15", "sdxl"),
         }
         config = TelegramConfig(**{**settings, **changes})
-        adapter = TelegramAdapter(core.engine, StoredScreens(store), config, clock)
+        deletions = StoredDeletions(store, Platform.TELEGRAM)
+        adapter = TelegramAdapter(core.engine, StoredScreens(store), config, clock, deletions)
         core.router.register(Platform.TELEGRAM, adapter)
         bot = Bot(core.engine, adapter, core.illustrator)
         if start:

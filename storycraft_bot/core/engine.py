@@ -16,9 +16,7 @@ from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.book import Book
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.configuration import Configuration, GuildChanges, StoryChanges
-from storycraft_bot.core.engine_config import (
-    EngineConfig,
-)
+from storycraft_bot.core.engine_config import EngineConfig
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
@@ -36,7 +34,6 @@ from storycraft_bot.core.models import (
     StatusReport,
     StorySettings,
 )
-from storycraft_bot.core.moderation import checked_premise
 from storycraft_bot.core.outage_retries import OutageRetries
 from storycraft_bot.core.own_actions import OwnActions
 from storycraft_bot.core.picture_reports import PictureReports
@@ -54,6 +51,8 @@ from storycraft_bot.core.presses import VOTE_PRESSES, PressKind, PressOutcome
 from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.reading import StoryReader
 from storycraft_bot.core.recovery import Recovery
+from storycraft_bot.core.safety import Safety
+from storycraft_bot.core.safety_store import LimitedAction, RedoKind
 from storycraft_bot.core.store import StoryStore, VoteOutcome
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
 from storycraft_bot.core.texts import Msg
@@ -86,6 +85,8 @@ class StoryEngine:
         self._clock = clock
         self._config = config
         self._emit = Announcer(view)
+        #: Blocked patterns and limits on abuse, for every command that takes typed text.
+        self.safety = Safety.build(store, clock, config.limits)
         self._lock = ChannelLocks()
         self._tasks = Supervisor()
         self._outages = OutageRetries(store, clock, self._lock, self._tasks, self._emit)
@@ -132,7 +133,9 @@ class StoryEngine:
             self._prewriter,
             self._outages,
         )
-        self._own = OwnActions(store, self._lock, self._votes, self._prewriter, self._emit)
+        self._own = OwnActions(
+            store, self._lock, self._votes, self._prewriter, self._emit, self.safety
+        )
 
     # Commands
 
@@ -148,11 +151,13 @@ class StoryEngine:
     ) -> Session:
         """Open a story in the channel and start writing its first segment; `rating`
         None takes the place's default."""
-        premise = checked_premise(premise, starter)
+        premise = await self.safety.check_typed(place, starter, premise)
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
                 raise StoryActionError(Msg.STORY_EXISTS)
             settings = await self._configuration.new_story(place, starter, rating)
+            await self.safety.limits.check_stories(place, starter)
+            await self.safety.limits.take(place, starter, LimitedAction.START)
             now = self._clock.now()
             session = await self._store.create_session(
                 place,
@@ -265,8 +270,9 @@ class StoryEngine:
             require_part(current, segment_id)
             if current is None:
                 raise StoryActionError(Msg.NO_STORY)
-            if current.state is not SegmentState.FAILED:
+            if current.state is not SegmentState.FAILED:  # a failure is never capped
                 require_manager(session, actor)
+                await self.safety.limits.take_redo(session, current, RedoKind.RETRY)
             await self._halt(session, pictures_of=[current.id])
             if session.state is SessionState.PAUSED:
                 session = await self._reactivate(session)
@@ -345,8 +351,9 @@ class StoryEngine:
             if not drawable:
                 raise StoryActionError(Msg.BUSY_GENERATING)
             segment = drawable[-1]
-            if segment.image_state is not ImageState.FAILED:
+            if segment.image_state is not ImageState.FAILED:  # a failure is never capped
                 require_manager(session, actor)
+                await self.safety.limits.take_redo(session, segment, RedoKind.REDRAW)
             await self._illustrator.cancel_session(session.id, [segment.id])
             log.info(
                 "story %d: redraw of segment %d by %s", session.id, segment.index, actor.user_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import GuildDefaults, Language, StorySettings
 from storycraft_bot.core.prewriting import PrewriteMode
 
@@ -28,6 +29,8 @@ class EngineConfig:
     prewrite: PrewriteMode = PrewriteMode.OFF
     #: At most this many drafts for one open part of a story.
     prewrite_cap: int = 3
+    #: Cooldowns and caps on abuse (issue 15); all off unless the bot's settings set them.
+    limits: AbuseLimits = field(default_factory=AbuseLimits)
 
 
 def bounded_window(seconds: float | None) -> float | None:

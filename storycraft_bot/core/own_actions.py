@@ -24,6 +24,8 @@ from storycraft_bot.core.models import (
 from storycraft_bot.core.moderation import without_controls
 from storycraft_bot.core.presses import PressKind, PressOutcome
 from storycraft_bot.core.prewriting import Prewriter
+from storycraft_bot.core.safety import Safety
+from storycraft_bot.core.safety_store import LimitedAction
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.supervision import ChannelLocks
 from storycraft_bot.core.texts import Msg
@@ -41,7 +43,7 @@ OWN_ACTIONS_PER_PART = 4
 def checked_action(typed: str, author: Actor, limit: int = OWN_ACTION_MAX_CHARS) -> str:
     """The action as the ballot and the narrator get it: one line without control
     characters; refused (never cut) when it is empty or too long, logged with who typed it.
-    The one moderation call of own actions (blocked words will join here)."""
+    Blocked words are checked after it, by the place's blocklist."""
     action = " ".join(without_controls(typed).split())
     if not action:
         raise StoryActionError(Msg.OWN_ACTION_EMPTY)
@@ -66,7 +68,9 @@ class OwnActions:
         votes: VoteTimers,
         prewriter: Prewriter,
         announce: Announcer,
+        safety: Safety,
     ) -> None:
+        self._safety = safety
         self._store = store
         self._lock = locks
         self._votes = votes
@@ -84,8 +88,11 @@ class OwnActions:
         """Put `typed` on part `segment_id`'s ballot: decided at once in a private story,
         one more entry in a group vote (at most one per player per part)."""
         action = checked_action(typed, actor)
+        # The place's blocked words; the raw text too, as for premises.
+        await self._safety.blocklist.check(place, actor, action, typed[: len(action) * 2 + 100])
         async with self._lock(place.key):
             session, segment = await self._open_part(place, actor, segment_id)
+            await self._safety.limits.take(place, actor, LimitedAction.OWN_ACTION)
             grown = await self._store.add_own_action(segment, actor, action)
             if grown is None:  # not reachable under the lock; the store checks it anyway
                 raise StoryActionError(Msg.PART_OVER)

@@ -34,6 +34,7 @@ from storycraft_bot.core.models import (
     SubmittedPrompt,
     VoteTally,
 )
+from storycraft_bot.core.safety_store import SafetyStore
 
 
 class VoteOutcome(enum.StrEnum):
@@ -44,8 +45,9 @@ class VoteOutcome(enum.StrEnum):
     SAME = "same"
 
 
-class StoryStore(Protocol):
-    """Sessions, segments, votes, memory, pictures and message references."""
+class StoryStore(SafetyStore, Protocol):
+    """Sessions, segments, votes, memory, pictures and message references (and safety's
+    records, see SafetyStore)."""
 
     # Sessions
 

@@ -9,6 +9,8 @@ the number.
 from __future__ import annotations
 
 import enum
+import math
+from dataclasses import dataclass
 from functools import cache
 
 from babel import Locale
@@ -119,6 +121,26 @@ class Msg(enum.StrEnum):
     OWN_ACTIONS_TOGGLE = "own_actions_toggle"
     OWN_ACTION_PROMPT_OLD = "own_action_prompt_old"
     OWN_ACTION_NOT_YOURS = "own_action_not_yours"
+    TEXT_BLOCKED = "text_blocked"
+    NOT_ALLOWED_PATTERNS = "not_allowed_patterns"
+    PATTERN_EMPTY = "pattern_empty"
+    PATTERN_TOO_LONG = "pattern_too_long"
+    PATTERN_BAD_REGEX = "pattern_bad_regex"
+    PATTERN_TOO_COMPLEX = "pattern_too_complex"
+    PATTERNS_FULL = "patterns_full"
+    PATTERN_EXISTS = "pattern_exists"
+    PATTERN_UNKNOWN = "pattern_unknown"
+    PATTERN_ADDED = "pattern_added"
+    PATTERN_REMOVED = "pattern_removed"
+    PATTERN_LIST = "pattern_list"
+    PATTERN_LIST_EMPTY = "pattern_list_empty"
+    START_COOLDOWN = "start_cooldown"
+    OWN_ACTION_COOLDOWN = "own_action_cooldown"
+    TOO_MANY_STORIES = "too_many_stories"
+    RETRY_LIMIT = "retry_limit"
+    REDRAW_LIMIT = "redraw_limit"
+    CHAT_DEFAULTS = "chat_defaults"
+    PATTERN_MATCHES_EMPTY = "pattern_matches_empty"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -186,6 +208,100 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.RU: "Этот запрос для другого игрока. Нажмите «✍️ Своё действие», чтобы "
         "предложить своё.",
         Language.EN: "This prompt is for another player. Press “✍️ Your own action” to offer yours.",
+    },
+    Msg.TEXT_BLOCKED: {
+        Language.RU: "Этот текст содержит слово, запрещённое здесь администраторами. "
+        "Измените его и попробуйте снова.",
+        Language.EN: "This text contains a word the administrators blocked here. "
+        "Change it and try again.",
+    },
+    Msg.NOT_ALLOWED_PATTERNS: {
+        Language.RU: "Запрещённые слова настраивают только администраторы.",
+        Language.EN: "Only administrators can manage blocked words.",
+    },
+    Msg.PATTERN_EMPTY: {
+        Language.RU: "Укажите слово, фразу или /регулярное выражение/.",
+        Language.EN: "Give a word, a phrase or a /regular expression/.",
+    },
+    Msg.PATTERN_TOO_LONG: {
+        Language.RU: "Слишком длинный шаблон: не больше {limit} символов.",
+        Language.EN: "The pattern is too long: at most {limit} characters.",
+    },
+    Msg.PATTERN_BAD_REGEX: {
+        Language.RU: "Это не регулярное выражение: {reason}.",
+        Language.EN: "This is not a valid regular expression: {reason}.",
+    },
+    Msg.PATTERN_TOO_COMPLEX: {
+        Language.RU: "Регулярное выражение слишком сложное для проверки: без обратных "
+        "ссылок, без повторов внутри повторяемой группы, и мало повторов: один * или + "
+        "(рядом не больше одного ?) либо короткие {m,n}, n до 20.",
+        Language.EN: "The regular expression is too complex to check safely: no "
+        "backreferences, no repetition inside a repeated group, and few repetitions: one "
+        "* or + (with at most one ? beside it) or short {m,n}, n up to 20.",
+    },
+    Msg.PATTERN_MATCHES_EMPTY: {
+        Language.RU: "Это выражение совпадает с пустым текстом и запретило бы всё.",
+        Language.EN: "This expression matches empty text: it would block everything.",
+    },
+    Msg.PATTERNS_FULL: {
+        Language.RU: "Здесь уже {limit} запрещённых шаблонов; сначала удалите ненужные.",
+        Language.EN: "There are {limit} blocked patterns here already; remove some first.",
+    },
+    Msg.PATTERN_EXISTS: {
+        Language.RU: "Этот шаблон уже запрещён.",
+        Language.EN: "This pattern is blocked already.",
+    },
+    Msg.PATTERN_UNKNOWN: {
+        Language.RU: "Такого шаблона в списке нет.",
+        Language.EN: "There is no such pattern in the list.",
+    },
+    Msg.PATTERN_ADDED: {
+        Language.RU: "Запрещено: {pattern}",
+        Language.EN: "Blocked: {pattern}",
+    },
+    Msg.PATTERN_REMOVED: {
+        Language.RU: "Больше не запрещено: {pattern}",
+        Language.EN: "No longer blocked: {pattern}",
+    },
+    Msg.PATTERN_LIST: {
+        Language.RU: "Запрещённые слова и шаблоны:\n{patterns}",
+        Language.EN: "Blocked words and patterns:\n{patterns}",
+    },
+    Msg.PATTERN_LIST_EMPTY: {
+        Language.RU: "Запрещённых слов здесь нет.",
+        Language.EN: "No words are blocked here.",
+    },
+    Msg.START_COOLDOWN: {
+        Language.RU: "Новую историю можно начать через {wait}.",
+        Language.EN: "You can start a new story in {wait}.",
+    },
+    Msg.OWN_ACTION_COOLDOWN: {
+        Language.RU: "Своё действие можно предложить через {wait}.",
+        Language.EN: "You can suggest your own action again in {wait}.",
+    },
+    Msg.TOO_MANY_STORIES: {
+        Language.RU: "Вы уже ведёте {stories} одновременно. Новую можно начать, когда "
+        "одна из них закончится.",
+        Language.EN: "You are running {stories} at once already. You can start another "
+        "when one of them ends.",
+    },
+    Msg.RETRY_LIMIT: {
+        Language.RU: "Эту часть уже переписывали {times}. Переписать снова можно следующую часть.",
+        Language.EN: "This part has been rewritten {times} already. The next part can be "
+        "rewritten again.",
+    },
+    Msg.CHAT_DEFAULTS: {
+        Language.RU: "Нет идущей истории. Рейтинг новых историй в этом чате: {rating}. "
+        "Запрещённые слова: /settings blocked, /settings block слово, "
+        "/settings unblock слово.",
+        Language.EN: "No story is running. Rating of new stories in this chat: {rating}. "
+        "Blocked words: /settings blocked, /settings block word, /settings unblock word.",
+    },
+    Msg.REDRAW_LIMIT: {
+        Language.RU: "Картинку этой части уже перерисовывали {times}. Перерисовать снова "
+        "можно картинку следующей части.",
+        Language.EN: "This part's picture has been redrawn {times} already. The next "
+        "part's picture can be redrawn again.",
     },
     Msg.RATING_BUTTON: {Language.RU: "🔞 Рейтинг: {rating}", Language.EN: "🔞 Rating: {rating}"},
     Msg.BOOK_UNTITLED: {
@@ -552,6 +668,18 @@ _COUNTED: dict[str, dict[Language, dict[str, str]]] = {
         Language.RU: {"one": "{n} минуту", "few": "{n} минуты", "many": "{n} минут"},
         Language.EN: {"one": "{n} minute", "other": "{n} minutes"},
     },
+    "hours": {
+        Language.RU: {"one": "{n} час", "few": "{n} часа", "many": "{n} часов"},
+        Language.EN: {"one": "{n} hour", "other": "{n} hours"},
+    },
+    "stories": {
+        Language.RU: {"one": "{n} историю", "few": "{n} истории", "many": "{n} историй"},
+        Language.EN: {"one": "{n} story", "other": "{n} stories"},
+    },
+    "times": {
+        Language.RU: {"one": "{n} раз", "few": "{n} раза", "many": "{n} раз"},
+        Language.EN: {"one": "once", "other": "{n} times"},
+    },
     "players": {
         Language.RU: {"one": "{n} игрок", "few": "{n} игрока", "many": "{n} игроков"},
         Language.EN: {"one": "{n} player", "other": "{n} players"},
@@ -599,10 +727,29 @@ def counted(language: Language, noun: str, count: int) -> str:
     return template.format(n=count)
 
 
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A time to wait, as a message parameter: shown as "45 seconds", "2 minutes"."""
+
+    seconds: int
+
+
+def wait_text(language: Language, seconds: int) -> str:
+    """A relative time after "in" / "через": seconds under 90 s, minutes under 90 min,
+    hours beyond (rounded up, so it is never too early)."""
+    if seconds < 90:
+        return counted(language, "seconds", seconds)
+    if seconds < 90 * 60:
+        return counted(language, "minutes", math.ceil(seconds / 60))
+    return counted(language, "hours", math.ceil(seconds / 3600))
+
+
 def _fill(template: str, language: Language, params: dict[str, object]) -> str:
     values = {
         name: counted(language, name, value)
         if name in _COUNTED and isinstance(value, int) and not isinstance(value, bool)
+        else wait_text(language, value.seconds)
+        if isinstance(value, Wait)
         else value
         for name, value in params.items()
     }

@@ -46,6 +46,7 @@ from storycraft_bot.core.models import (
 from storycraft_bot.core.store import VoteOutcome
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.storage.own_action_queries import appended, own_actions_of
+from storycraft_bot.storage.safety_queries import SAFETY_TABLES, SafetyQueries
 
 #: Random bytes in a book id (22 URL-safe characters): unguessable, safe in a URL.
 BOOK_ID_BYTES = 16
@@ -59,6 +60,7 @@ TABLES = (
     "guild_defaults",
     "message_refs",
     "drafts",
+    *SAFETY_TABLES,
 )
 
 
@@ -86,7 +88,7 @@ class Tx(Protocol):
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
 
-class SqlStore:
+class SqlStore(SafetyQueries):
     """Every StoryStore method over a backend's transactions and reads."""
 
     # Adds `platform: ref` to the segment's JSON object of uploads (params: key, ref, id).
