@@ -382,6 +382,11 @@ class DiscordAdapter(Screen[Piece]):
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
 
+    @property
+    def connected(self) -> bool:
+        """The gateway session is ready (READY received) and not closed."""
+        return self.client.is_ready() and not self.client.is_closed()
+
     async def setup(self, client: StoryClient) -> None:
         """Build the command tree and sync it only when it changed (200 creates/day/guild)."""
         tree = client.tree

@@ -221,6 +221,12 @@ class TelegramAdapter(Screen[Piece]):
             await self._app.stop()
         await self._app.shutdown()
 
+    @property
+    def connected(self) -> bool:
+        """Updates are coming in: the application runs and so does its polling."""
+        updater = self._app.updater
+        return self._app.running and updater is not None and updater.running
+
     # From Telegram to the engine
 
     def _place(self, update: Update) -> Place:

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     web_token: SecretStr | None = None
     web_public_url: str = ""
 
+    # /healthz and /metrics: on a server of their own when METRICS_PORT is set (0: on the
+    # web adapter's server when it runs, else nowhere). Loopback unless told otherwise.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(0, ge=0, le=65535)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
