@@ -366,6 +366,8 @@ async def start_discord(
             language=Language(settings.story_language),
             workflows=workflows,
             web_url=settings.web_public_url,
+            shard_count=settings.shard_count,
+            shard_ids=settings.discord_shard_ids,
         ),
         clock,
     )
@@ -430,6 +432,7 @@ async def start_telegram(
     assert settings.telegram_token is not None
     token = settings.telegram_token.get_secret_value()
     api = settings.telegram_api_url
+    secret = settings.telegram_webhook_secret
     adapter = TelegramAdapter(
         engine,
         screens,
@@ -442,6 +445,10 @@ async def start_telegram(
             language=Language(settings.story_language),
             workflows=workflows,
             web_url=settings.web_public_url,
+            webhook_url=settings.telegram_webhook_url,
+            webhook_secret=secret.get_secret_value() if secret else "",
+            webhook_host=settings.telegram_webhook_host,
+            webhook_port=settings.telegram_webhook_port,
         ),
         clock,
     )
@@ -456,6 +463,14 @@ async def start_telegram(
         reason = str(err).replace(token, "<token>")  # never log the secret
         log.error(
             "Telegram could not start (%s: %s); Telegram stays off", type(err).__name__, reason
+        )
+        router.unregister(Platform.TELEGRAM)
+        await adapter.stop()
+        return None
+    except OSError as err:
+        where = f"{settings.telegram_webhook_host}:{settings.telegram_webhook_port}"
+        log.error(
+            "the Telegram webhook could not listen on %s (%s); Telegram stays off", where, err
         )
         router.unregister(Platform.TELEGRAM)
         await adapter.stop()
@@ -499,7 +514,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             *(
                 s.get_secret_value()
-                for s in (settings.discord_token, settings.telegram_token, settings.web_token)
+                for s in (
+                    settings.discord_token,
+                    settings.telegram_token,
+                    settings.web_token,
+                    settings.telegram_webhook_secret,
+                )
                 if s
             ),
             urlsplit(settings.database_url.get_secret_value()).password or "",

@@ -20,7 +20,7 @@ from storycraft_bot.narration.ollama_gateway import OllamaGateway
 from storycraft_bot.pictures.comfyui import ComfyClient
 
 from .health import Part, Probe, comfyui_probe, database_probe, ollama_probe, platform_probe
-from .operator_http import OperatorServer, operator_routes
+from .operator_http import HEALTH_PATH, METRICS_PATH, RouteServer, operator_routes
 from .prometheus_metrics import PrometheusMetrics
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class Operator:
         if comfyui:
             self.probes.append(comfyui_probe(comfyui))
         self._clock = clock
-        self._server: OperatorServer | None = None
+        self._server: RouteServer | None = None
 
     def view(self, inner: StoryView) -> MeteredView:
         """The engine's view: counts every event, then shows it through `inner`."""
@@ -79,7 +79,7 @@ class Operator:
 
     async def serve_alone(self, host: str, port: int) -> str | None:
         """/healthz and /metrics on a server of their own; None (logged) if refused."""
-        server = OperatorServer(self.routes(), host, port)
+        server = RouteServer(self.routes(), host, port, f"{HEALTH_PATH} and {METRICS_PATH}")
         try:
             address = await server.start()
         except OSError as err:

@@ -36,10 +36,12 @@ def operator_routes(probes: Sequence[Probe], metrics: PrometheusMetrics) -> list
     return [web.get(HEALTH_PATH, on_health), web.get(METRICS_PATH, on_metrics)]
 
 
-class OperatorServer:
-    """/healthz and /metrics alone, for a bot without the web adapter."""
+class RouteServer:
+    """A few routes on a small server of their own: /healthz and /metrics for a bot
+    without the web adapter, the Telegram webhook. `what` names them in the log."""
 
-    def __init__(self, routes: Sequence[web.RouteDef], host: str, port: int) -> None:
+    def __init__(self, routes: Sequence[web.RouteDef], host: str, port: int, what: str) -> None:
+        self._what = what
         self._app = web.Application()
         self._app.add_routes(routes)
         self._host = host
@@ -64,7 +66,7 @@ class OperatorServer:
             await self._runner.cleanup()
             self._runner = None
             raise
-        log.info("operator endpoints on %s%s and %s", self.address, HEALTH_PATH, METRICS_PATH)
+        log.info("%s on %s", self._what, self.address)
         return self.address
 
     async def stop(self) -> None:

@@ -25,15 +25,18 @@ from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.metrics import FailureReason
 from storycraft_bot.core.models import Language, Platform, StorySettings
 from storycraft_bot.core.narrator_queue import FairNarratorQueue
-from storycraft_bot.core.ports import NullIllustrator
+from storycraft_bot.core.ports import Illustrator, NullIllustrator
 from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.core.screen_records import StoredScreens
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaGateway
+from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
+from storycraft_bot.pictures.gpu_queue import GpuQueue
+from storycraft_bot.pictures.illustrator import ComfyIllustrator
 from storycraft_bot.storage.sqlite import Store
-from tests.conftest import CoreFactory
+from tests.conftest import CoreFactory, sd15_workflow
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
 from tests.fake_telegram import TOKEN, FakeTelegram
@@ -78,20 +81,30 @@ async def make_rig(
     fake_comfy: FakeComfyUI,
     comfy_http: httpx.AsyncClient,
     clock: FakeClock,
+    tmp_path: Path,
 ) -> AsyncIterator[RigFactory]:
     """A bot as bot.py wires it: the engine's view counts, the adapter is watched."""
     built: list[tuple[StoryEngine, TelegramAdapter, Operator, aiohttp.ClientSession]] = []
+    illustrators: list[ComfyIllustrator] = []
 
-    async def build(operator_store: Store | None = None, **changes: Any) -> Rig:
+    async def build(
+        operator_store: Store | None = None, *, pictures: bool = False, **changes: Any
+    ) -> Rig:
         router = PlatformRouter()
         narration = FairNarratorQueue(lambda: 2, clock)
         comfy = ComfyClient(fake_comfy.url, comfy_http, SystemClock(), backoff=0.01)
         operator = Operator(clock, operator_store or store, gateway, narration, [comfy])
+        illustrator: Illustrator = NullIllustrator()
+        if pictures:
+            illustrator = ComfyIllustrator(
+                ServerPool([comfy], clock), GpuQueue(), sd15_workflow(), tmp_path / "pics", clock
+            )
+            illustrators.append(illustrator)
         engine = StoryEngine(
             store,
             OllamaNarrator(gateway),
             ModelPromptWriter(gateway, "qwen2.5:3b"),
-            NullIllustrator(),
+            illustrator,
             operator.view(router),
             clock,
             EngineConfig(language=Language.EN, story=StorySettings(vote_window_seconds=60)),
@@ -127,6 +140,8 @@ async def make_rig(
         await operator.stop()
         await adapter.stop()
         await engine.shutdown()
+    for illustrator in illustrators:
+        await illustrator.close()
 
 
 async def play_first_part(tg: FakeTelegram) -> dict[str, Any]:
@@ -244,6 +259,25 @@ async def test_a_played_turn_moves_the_counters(
         after[f'storycraft_failures_total{{reason="{reason.value}"}}'] == 0
         for reason in FailureReason
     )
+
+
+async def test_a_drawn_picture_moves_the_picture_figures(
+    make_rig: RigFactory, tg: FakeTelegram, clock: FakeClock
+) -> None:
+    rig = await make_rig(pictures=True)
+    await play_first_part(tg)
+    figures = await until_figure(rig, "storycraft_picture_wait_seconds_count{}")
+    assert figures["storycraft_picture_wait_seconds_count{}"] == 1
+    for _ in range(250):  # drawn: nothing waits or draws any more
+        if not figures["storycraft_pictures_drawing{}"]:
+            break
+        await asyncio.sleep(0.02)
+        figures = await rig.metrics()
+    assert figures["storycraft_pictures_drawing{}"] == 0
+    assert figures["storycraft_picture_queue_length{}"] == 0
+    assert figures["storycraft_comfyui_idle_seconds{}"] == 0  # it has only just finished
+    await clock.advance(12)
+    assert (await rig.metrics())["storycraft_comfyui_idle_seconds{}"] == 12
 
 
 async def test_a_failed_part_is_counted_by_its_reason(
