@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -343,3 +344,16 @@ async def test_on_the_web_server_healthz_needs_no_token_and_metrics_does(
         assert health.reasons[Part.WEB] == "the web adapter does not listen"
     finally:
         await web.stop()
+
+
+async def test_a_taken_metrics_port_is_one_log_line(
+    store: Store, gateway: OllamaGateway, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    operator = Operator(clock, store, gateway, FairNarratorQueue(lambda: 1, clock))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert await operator.serve_alone("127.0.0.1", port) is None
+    assert f"/healthz and /metrics could not listen on 127.0.0.1:{port}" in caplog.text
+    await operator.stop()  # nothing to stop: no error

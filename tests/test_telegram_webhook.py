@@ -4,8 +4,11 @@ without the right secret is refused and changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,7 +20,9 @@ from storycraft_bot.core.models import ChannelKey, Platform
 from storycraft_bot.core.screen_records import StoredScreens
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import CoreFactory
+from tests.fake_ollama import FakeOllama
 from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.test_bot_cli import run_bot, spawn_bot
 
 SECRET = "s3cret-Token_42"
 ALICE_ID = 601
@@ -164,3 +169,64 @@ async def test_without_a_url_it_polls_as_before(
     await tg.wait_until(lambda: tg.calls("getUpdates"))
     assert not tg.calls("setWebhook")
     assert adapter.connected
+
+
+async def test_bot_py_takes_updates_by_webhook(
+    tmp_path: Path, fake_ollama: FakeOllama, tg: FakeTelegram
+) -> None:
+    port = free_port()
+    process = await spawn_bot(
+        tmp_path,
+        OLLAMA_URL=fake_ollama.url,
+        TELEGRAM_TOKEN=TOKEN,
+        TELEGRAM_API_URL=tg.url,
+        TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        TELEGRAM_WEBHOOK_PORT=str(port),
+        WEB_ENABLED="false",
+    )
+    try:
+        await tg.wait_until(lambda: tg.webhook, seconds=20)
+        assert await tg.post_update(story_update(tg), "forged") == 403
+        alice = tg.user(ALICE_ID, "Alice")
+        chat = tg.private_chat(alice)
+        tg.send_text(chat, alice, "/story A storm at sea")
+        story = await tg.wait_until(
+            lambda: next((m for m in tg.bot_messages(chat["id"]) if m.get("reply_markup")), None)
+        )
+        assert "A storm at sea" in story["text"]
+        assert not tg.calls("getUpdates")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.stderr is not None
+    log = (await process.stderr.read()).decode()
+    assert "Traceback" not in log
+    assert "refused a request with a wrong secret" in log
+    assert SECRET not in log  # the secret never reaches the log
+
+
+async def test_a_taken_webhook_port_leaves_telegram_off_in_one_line(
+    tmp_path: Path, fake_ollama: FakeOllama, tg: FakeTelegram
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = await run_bot(
+            tmp_path,
+            OLLAMA_URL=fake_ollama.url,
+            TELEGRAM_TOKEN=TOKEN,
+            TELEGRAM_API_URL=tg.url,
+            TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+            TELEGRAM_WEBHOOK_SECRET=SECRET,
+            TELEGRAM_WEBHOOK_PORT=str(port),
+            WEB_ENABLED="false",
+        )
+    assert code == 1
+    assert f"the Telegram webhook could not listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err
