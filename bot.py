@@ -20,10 +20,13 @@ from urllib.parse import urlsplit
 
 import discord
 import httpx
+from aiohttp.web import RouteDef
 from telegram.error import InvalidToken, TelegramError
 
 from adapters.console import ConsoleView, run_console, stdin_lines
 from adapters.discord_bot import DiscordAdapter, DiscordConfig
+from adapters.health import Part
+from adapters.operator import Operator
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from adapters.web import WebAdapter, WebConfig
 from config import shipped_workflows
@@ -281,16 +284,20 @@ async def run(settings: Settings, *, console: bool) -> int:
             # Closed before the database, so a cancelled picture never reports into it.
             stack.push_async_callback(illustrator.close)
         router = PlatformRouter()
+        narration = FairNarratorQueue(pool.capacity, clock)
+        comfyui = illustrator.clients if isinstance(illustrator, ComfyIllustrator) else ()
+        operator = Operator(clock, store, gateway, narration, comfyui)
+        stack.push_async_callback(operator.stop)
         engine = StoryEngine(
             store,
             OllamaNarrator(gateway),
             ModelPromptWriter(gateway, prompt_model),
             illustrator,
-            router,
+            operator.view(router),
             clock,
             engine_config(settings, narration_interval=0.1 if console else None),
             gpu=gate,
-            narration=FairNarratorQueue(pool.capacity, clock),
+            narration=narration,
         )
         stack.push_async_callback(engine.shutdown)
         if console:
@@ -321,16 +328,23 @@ async def run(settings: Settings, *, console: bool) -> int:
             if telegram is not None:
                 stack.push_async_callback(telegram.stop)
                 running.append(Platform.TELEGRAM)
+                operator.watch(Part.TELEGRAM, telegram)
         if settings.discord_token is not None:
             discord_adapter = await start_discord(settings, engine, screens, router, styles, clock)
             if discord_adapter is not None:
                 stack.push_async_callback(discord_adapter.stop)
                 running.append(Platform.DISCORD)
+                operator.watch(Part.DISCORD, discord_adapter)
+        # /healthz and /metrics: their own port when set, else the web adapter's server.
+        beside_web = operator.routes() if not settings.metrics_port else []
         if settings.web_enabled:
-            web = await start_web(settings, engine, screens, router, clock)
+            web = await start_web(settings, engine, screens, router, clock, beside_web)
             if web is not None:
                 stack.push_async_callback(web.stop)
                 running.append(Platform.WEB)
+                operator.watch(Part.WEB, web)
+        if settings.metrics_port:
+            await operator.serve_alone(settings.metrics_host, settings.metrics_port)
         if not running:
             print("storycraft: no platform could be started (see the log above)", file=sys.stderr)
             return 1
@@ -364,6 +378,8 @@ async def start_discord(
             language=Language(settings.story_language),
             workflows=workflows,
             web_url=settings.web_public_url,
+            shard_count=settings.shard_count,
+            shard_ids=settings.discord_shard_ids,
         ),
         clock,
     )
@@ -389,8 +405,10 @@ async def start_web(
     screens: ScreenRecords,
     router: PlatformRouter,
     clock: Clock,
+    extra_routes: Sequence[RouteDef] = (),
 ) -> WebAdapter | None:
-    """The web adapter, listening; None (and one log line) if its port is taken."""
+    """The web adapter, listening; None (and one log line) if its port is taken.
+    `extra_routes` (the operator's) are served beside its own."""
     token = settings.web_token.get_secret_value() if settings.web_token else ""
     config = WebConfig(
         host=settings.web_host,
@@ -401,6 +419,7 @@ async def start_web(
         language=Language(settings.story_language),
     )
     adapter = WebAdapter(engine, screens, config, clock)
+    adapter.app.add_routes(extra_routes)
     router.register(Platform.WEB, adapter)
     try:
         address = await adapter.start()
@@ -426,6 +445,7 @@ async def start_telegram(
     assert settings.telegram_token is not None
     token = settings.telegram_token.get_secret_value()
     api = settings.telegram_api_url
+    secret = settings.telegram_webhook_secret
     adapter = TelegramAdapter(
         engine,
         screens,
@@ -438,6 +458,10 @@ async def start_telegram(
             language=Language(settings.story_language),
             workflows=workflows,
             web_url=settings.web_public_url,
+            webhook_url=settings.telegram_webhook_url,
+            webhook_secret=secret.get_secret_value() if secret else "",
+            webhook_host=settings.telegram_webhook_host,
+            webhook_port=settings.telegram_webhook_port,
         ),
         clock,
         deletions,
@@ -453,6 +477,14 @@ async def start_telegram(
         reason = str(err).replace(token, "<token>")  # never log the secret
         log.error(
             "Telegram could not start (%s: %s); Telegram stays off", type(err).__name__, reason
+        )
+        router.unregister(Platform.TELEGRAM)
+        await adapter.stop()
+        return None
+    except OSError as err:
+        where = f"{settings.telegram_webhook_host}:{settings.telegram_webhook_port}"
+        log.error(
+            "the Telegram webhook could not listen on %s (%s); Telegram stays off", where, err
         )
         router.unregister(Platform.TELEGRAM)
         await adapter.stop()
@@ -496,7 +528,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             *(
                 s.get_secret_value()
-                for s in (settings.discord_token, settings.telegram_token, settings.web_token)
+                for s in (
+                    settings.discord_token,
+                    settings.telegram_token,
+                    settings.web_token,
+                    settings.telegram_webhook_secret,
+                )
                 if s
             ),
             urlsplit(settings.database_url.get_secret_value()).password or "",

@@ -149,6 +149,8 @@ class DiscordConfig:
     workflows: tuple[str, ...] = ()  # picture styles a story may choose
     upload_limit: int | None = None  # bytes a picture upload may weigh; None: the guild's
     web_url: str = ""  # WEB_PUBLIC_URL: where books can be read online ("" none)
+    shard_count: int | None = None  # SHARD_COUNT: sharded (AutoShardedClient) when set
+    shard_ids: tuple[int, ...] | None = None  # SHARD_IDS: this process's shards (None: all)
 
 
 class StoryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=TEMPLATE):
@@ -182,7 +184,9 @@ class StoryButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
 class StoryClient(discord.Client):
     """discord.py's client with our command tree and dynamic buttons."""
 
-    def __init__(self, adapter: DiscordAdapter, guild_ready_timeout: float) -> None:
+    def __init__(
+        self, adapter: DiscordAdapter, guild_ready_timeout: float, **sharding: Any
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels and guilds; interactions carry everything else
         super().__init__(
@@ -190,6 +194,7 @@ class StoryClient(discord.Client):
             guild_ready_timeout=guild_ready_timeout,
             # Premises and narration are user and model text: they must never ping anyone.
             allowed_mentions=discord.AllowedMentions.none(),
+            **sharding,
         )
         self.adapter = adapter
         self.tree: app_commands.CommandTree[StoryClient] = app_commands.CommandTree(self)
@@ -210,6 +215,22 @@ class StoryClient(discord.Client):
         if re.fullmatch(TEMPLATE, str(data.get("custom_id", ""))):
             return
         await self.adapter.on_button(interaction, None)
+
+
+class ShardedStoryClient(StoryClient, discord.AutoShardedClient):
+    """The same client on discord.py's AutoShardedClient: one gateway connection per shard
+    this process runs (`shard_ids` of `shard_count`); Discord sends each guild's events to
+    shard (guild_id >> 22) % shard_count, so each process hears only its guilds."""
+
+
+def story_client(adapter: DiscordAdapter, config: DiscordConfig) -> StoryClient:
+    """Sharded when SHARD_COUNT is set, else one plain connection."""
+    if config.shard_count is None:
+        return StoryClient(adapter, config.guild_ready_timeout)
+    ids = list(config.shard_ids) if config.shard_ids is not None else None
+    return ShardedStoryClient(
+        adapter, config.guild_ready_timeout, shard_count=config.shard_count, shard_ids=ids
+    )
 
 
 def _adapter(interaction: discord.Interaction) -> DiscordAdapter:
@@ -387,7 +408,7 @@ class DiscordAdapter(Screen[Piece]):
         self._config = config
         self._no_access: set[int] = set()  # channels we could not post in, not yet explained
         self._runner: asyncio.Task[None] | None = None
-        self.client = StoryClient(self, config.guild_ready_timeout)
+        self.client = story_client(self, config)
 
     # Life cycle
 
@@ -398,6 +419,10 @@ class DiscordAdapter(Screen[Piece]):
         except BaseException:
             await self.client.close()
             raise
+        if self._config.shard_count is not None:
+            ids = self._config.shard_ids
+            shown = ",".join(map(str, ids)) if ids is not None else "all"
+            log.info("Discord: shards %s of %d", shown, self._config.shard_count)
         self._runner = asyncio.create_task(self.client.connect(), name="discord")
         self._runner.add_done_callback(_report_end)
 
@@ -409,6 +434,11 @@ class DiscordAdapter(Screen[Piece]):
         await self.client.close()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
+
+    @property
+    def connected(self) -> bool:
+        """The gateway session is ready (READY received) and not closed."""
+        return self.client.is_ready() and not self.client.is_closed()
 
     async def setup(self, client: StoryClient) -> None:
         """Build the command tree and sync it only when it changed (200 creates/day/guild)."""

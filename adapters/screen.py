@@ -22,6 +22,7 @@ from typing import ClassVar, Generic, TypeVar
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.metrics import Metrics, NullMetrics
 from storycraft_bot.core.models import ChannelKey, MessageKind, MessageRef, Place, Platform
 from storycraft_bot.core.screen_records import ScreenRecords, ShownSegment
 from storycraft_bot.core.text_fitting import split_text
@@ -212,6 +213,7 @@ class Screen(abc.ABC, Generic[P]):
         self._holds: dict[ChannelKey, float] = {}  # rate-limited channels: until when
         self._refused: set[ChannelKey] = set()  # no access: no calls until a new part starts
         self._retired: OrderedDict[tuple[ChannelKey, int], None] = OrderedDict()
+        self._metrics: Metrics = NullMetrics()
 
     # Hooks: what each platform writes
 
@@ -269,6 +271,10 @@ class Screen(abc.ABC, Generic[P]):
     def lost_access(self, key: ChannelKey) -> None:
         """Called once the platform refused us in `key` (before the story pauses)."""
 
+    def count_with(self, metrics: Metrics) -> None:
+        """Report rate limits to the operator's figures (the composition root's choice)."""
+        self._metrics = metrics
+
     # The outline
 
     async def show(self, event: ev.StoryEvent) -> None:
@@ -309,6 +315,7 @@ class Screen(abc.ABC, Generic[P]):
         if fault is Fault.RATE_LIMITED:
             until = self._clock.now() + self.retry_after(error)
             self._holds[key] = max(self._holds.get(key, 0.0), until)
+            self._metrics.rate_limited(self.platform)
             log.info("%s: story %d: %s rate-limited until %.1f", self.platform, story, key, until)
         elif fault is Fault.NO_ACCESS:
             self._refuse(key, story, error)

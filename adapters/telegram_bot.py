@@ -70,6 +70,7 @@ from .screen import Fault, Screen, Shown, narration_pieces
 from .story_card import StoryCard, closes_in
 from .telegram_own_action import Prompt, Prompts, is_old_prompt, prompt_message
 from .telegram_safety import Notes, chat_defaults
+from .telegram_webhook import ALLOWED_UPDATES, WebhookReceiver
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,12 @@ class TelegramConfig:
     language: Language = Language.RU
     workflows: tuple[str, ...] = ()  # picture styles a story may choose
     web_url: str = ""  # WEB_PUBLIC_URL: where books can be read online ("" none)
+    # TELEGRAM_WEBHOOK_URL and its secret: updates come by webhook (telegram_webhook.py)
+    # instead of long polling when set.
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_host: str = "127.0.0.1"  # where this process listens for it
+    webhook_port: int = 8081
 
 
 class TelegramAdapter(Screen[Piece]):
@@ -175,6 +182,10 @@ class TelegramAdapter(Screen[Piece]):
         # Older and self-hosted servers lack sendMessageDraft: once refused, private parts
         # stream with paced edits, like groups.
         self._drafts_refused = False
+        self._webhook_set = False
+        self._receiver = WebhookReceiver(
+            config.webhook_url, config.webhook_secret, config.webhook_host, config.webhook_port
+        )
         self._app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(config.token)
@@ -217,23 +228,61 @@ class TelegramAdapter(Screen[Piece]):
                 language_code=None if language == "en" else language,
             )
         await self._app.start()
+        await self._notes.resume()  # notes a restart interrupted are deleted all the same
+        if self._config.webhook_url:
+            await self._receiver.start(self.receive)  # OSError when the port is taken
+            # Every process sets the same webhook; none deletes it when it stops, as the
+            # others still receive through it (polling's start deletes it when needed).
+            await self._app.bot.set_webhook(
+                self._config.webhook_url,
+                secret_token=self._config.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            self._webhook_set = True
+            log.info("Telegram: webhook set as @%s", self._app.bot.username)
+            return
         assert self._app.updater is not None
         await self._app.updater.start_polling(
-            timeout=self._config.poll_timeout,
-            allowed_updates=["message", "callback_query", "my_chat_member"],
+            timeout=self._config.poll_timeout, allowed_updates=ALLOWED_UPDATES
         )
         log.info("Telegram: polling as @%s", self._app.bot.username)
-        await self._notes.resume()  # notes a restart interrupted are deleted all the same
 
     async def stop(self) -> None:
-        """Stop polling and the application, in reverse order of start."""
+        """Stop polling (or the webhook's server) and the application, in reverse order
+        of start."""
         await self.close()
         await self._notes.close()
+        await self._receiver.stop()
+        self._webhook_set = False
         if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
         if self._app.running:
             await self._app.stop()
         await self._app.shutdown()
+
+    @property
+    def connected(self) -> bool:
+        """Updates are coming in: the application runs, and so does its polling or it
+        set its webhook."""
+        updater = self._app.updater
+        polling = updater is not None and updater.running
+        webhook = self._webhook_set and self._receiver.listening
+        return self._app.running and (polling or webhook)
+
+    async def receive(self, data: dict[str, Any]) -> bool:
+        """One update from the webhook (its secret already checked) into the application's
+        queue, handled as a polled one; False (logged) for JSON that is no update."""
+        if not self._app.running:
+            return False
+        try:
+            update = Update.de_json(data, self._app.bot)
+        except (KeyError, TypeError, ValueError) as err:
+            log.warning("Telegram: a webhook body is no update (%s)", type(err).__name__)
+            return False
+        if not isinstance(update.update_id, int):
+            return False
+        await self._app.update_queue.put(update)
+        return True
 
     # From Telegram to the engine
 

@@ -95,6 +95,11 @@ class WebAdapter(Screen[str]):
         log.info("web: serving on %s", self.address)
         return self.address
 
+    @property
+    def connected(self) -> bool:
+        """The server listens (between start and stop)."""
+        return self._runner is not None and bool(self._runner.sites)
+
     async def stop(self) -> None:
         await self.close()
         for room in self._rooms.values():

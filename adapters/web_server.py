@@ -71,6 +71,8 @@ BOOK_POLICY = (
 )
 #: Pictures revalidate by ETag (aiohttp's FileResponse answers 304 itself).
 REVALIDATE = {"Cache-Control": "private, no-cache"}
+#: Answered without WEB_TOKEN: a load balancer's or compose's health check has none.
+OPEN_PATHS = frozenset({"/healthz"})
 BOOK_PICTURES_KEPT = 4096
 
 
@@ -169,7 +171,8 @@ class WebServer:
         given = request.query.get("token") or request.cookies.get("sc_token", "")
         if not given and request.headers.get("Authorization", "").startswith("Bearer "):
             given = request.headers["Authorization"].removeprefix("Bearer ")
-        if token and not hmac.compare_digest(given.encode(), token.encode()):
+        needed = token and request.path not in OPEN_PATHS
+        if needed and not hmac.compare_digest(given.encode(), token.encode()):
             language = self._language(request)
             return web.Response(
                 status=401, text=page.ui(language, page.Ui.NEED_TOKEN), headers=SECURITY_HEADERS

@@ -94,8 +94,19 @@ class Settings(BaseSettings):
     # Platforms (secrets)
     discord_token: SecretStr | None = None
     discord_test_guild: int | None = Field(None, gt=0)
+    # Discord sharding across processes: SHARD_COUNT shards in all, this process runs
+    # SHARD_IDS (comma-separated, e.g. "0,1"; empty: all of them). Unset: one connection.
+    shard_count: int | None = Field(None, ge=1, le=4096)
+    shard_ids: str = ""
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # Updates by webhook instead of long polling (several processes behind one URL):
+    # Telegram POSTs to TELEGRAM_WEBHOOK_URL, which a proxy forwards to this process's
+    # TELEGRAM_WEBHOOK_HOST:TELEGRAM_WEBHOOK_PORT, same path.
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_host: str = "127.0.0.1"
+    telegram_webhook_port: int = Field(8081, ge=1, le=65535)
 
     # The web adapter (a story page per story, in the browser)
     web_enabled: bool = True
@@ -103,6 +114,11 @@ class Settings(BaseSettings):
     web_port: int = Field(8080, ge=0, le=65535)
     web_token: SecretStr | None = None
     web_public_url: str = ""
+
+    # /healthz and /metrics: on a server of their own when METRICS_PORT is set (0: on the
+    # web adapter's server when it runs, else nowhere). Loopback unless told otherwise.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(0, ge=0, le=65535)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -112,10 +128,26 @@ class Settings(BaseSettings):
     def _url_is_whole(cls, value: str) -> str:
         return check_url(value)
 
-    @field_validator("web_public_url")
+    @field_validator("web_public_url", "telegram_webhook_url")
     @classmethod
     def _public_url_is_whole(cls, value: str) -> str:
         return check_url(value) if value.strip() else ""
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_form(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's own rule for secret_token: 1-256 of A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_has_a_secret(self) -> Settings:
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
+        return self
 
     @model_validator(mode="after")
     def _web_token_off_loopback(self) -> Settings:
@@ -123,8 +155,35 @@ class Settings(BaseSettings):
             raise ValueError(f"WEB_TOKEN is required when WEB_HOST is {self.web_host!r}")
         return self
 
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        ids = self.discord_shard_ids
+        if ids is not None and self.shard_count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT (the number of shards in all)")
+        if ids is not None and self.shard_count is not None:
+            wrong = [i for i in ids if i >= self.shard_count]
+            if wrong:
+                raise ValueError(f"SHARD_IDS {wrong} are not below SHARD_COUNT {self.shard_count}")
+        return self
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids_form(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isascii() and part.isdigit() for part in parts):
+            raise ValueError("must be shard numbers separated by commas, e.g. 0,1")
+        if len(set(parts)) != len(parts):
+            raise ValueError("names a shard twice")
+        return ",".join(str(int(part)) for part in parts)
+
     @field_validator(
-        "discord_token", "telegram_token", "discord_test_guild", "web_token", mode="before"
+        "discord_token",
+        "telegram_token",
+        "discord_test_guild",
+        "web_token",
+        "shard_count",
+        "telegram_webhook_secret",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -164,6 +223,11 @@ class Settings(BaseSettings):
     def comfyui_servers(self) -> list[str]:
         """COMFYUI_URLS split at commas."""
         return [url.strip().rstrip("/") for url in self.comfyui_urls.split(",") if url.strip()]
+
+    @property
+    def discord_shard_ids(self) -> tuple[int, ...] | None:
+        """SHARD_IDS as numbers; None when empty (every shard, or no sharding)."""
+        return tuple(int(part) for part in self.shard_ids.split(",")) if self.shard_ids else None
 
     @property
     def image_prompt_model(self) -> str:

@@ -143,26 +143,44 @@ class FakeDiscord:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
     _interactions: dict[int, Interaction] = field(default_factory=dict)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    # Each session's [shard_id, shard_count] from its IDENTIFY (None: not sharded).
+    _shard_of: dict[web.WebSocketResponse, tuple[int, int] | None] = field(default_factory=dict)
+    identified: list[tuple[int, int] | None] = field(default_factory=list)
+    # (shard, event, guild id) of every dispatch, as each session received it.
+    delivered: list[tuple[tuple[int, int] | None, str, str | None]] = field(default_factory=list)
+    guild_ids: list[int] = field(default_factory=lambda: [GUILD_ID])
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
 
     def __post_init__(self) -> None:
         for channel_id, name in ((2000, "stories"), (2001, "general")):
-            self.channels[channel_id] = {
-                "id": str(channel_id),
-                "type": 0,
-                "guild_id": str(GUILD_ID),
-                "name": name,
-                "position": 0,
-                "permission_overwrites": [],
-                "nsfw": False,
-                "parent_id": None,
-                "topic": None,
-                "rate_limit_per_user": 0,
-                "last_message_id": None,
-                "flags": 0,
-            }
+            self._add_channel(channel_id, name, GUILD_ID)
+
+    def add_guild(self, guild_id: int, channel_id: int) -> None:
+        """Another guild the bot is in, with one text channel."""
+        self.guild_ids.append(guild_id)
+        self._add_channel(channel_id, "stories", guild_id)
+
+    def _add_channel(self, channel_id: int, name: str, guild_id: int) -> None:
+        self.channels[channel_id] = {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": name,
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "rate_limit_per_user": 0,
+            "last_message_id": None,
+            "flags": 0,
+        }
+
+    def _guild_of(self, channel_id: int) -> str:
+        channel = self.channels.get(channel_id)
+        return str(channel["guild_id"]) if channel else str(GUILD_ID)
 
     @property
     def api_base(self) -> str:
@@ -200,6 +218,7 @@ class FakeDiscord:
     ) -> int:
         interaction_id = next(self._ids)
         token = f"itoken{interaction_id}"
+        guild_id = self.channels[channel_id]["guild_id"]
         self._interactions[interaction_id] = Interaction(
             interaction_id, token, time.monotonic(), kind=kind, channel_id=channel_id
         )
@@ -208,7 +227,7 @@ class FakeDiscord:
             "application_id": str(APP_ID),
             "type": kind,
             "data": data,
-            "guild_id": str(GUILD_ID),
+            "guild_id": guild_id,
             "channel_id": str(channel_id),
             "channel": self.channels[channel_id],
             "member": member.payload(),
@@ -218,7 +237,7 @@ class FakeDiscord:
             "guild_locale": "en-US",
             "app_permissions": str(BASIC),
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "authorizing_integration_owners": {"0": guild_id},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -339,9 +358,22 @@ class FakeDiscord:
 
     # Gateway
 
+    def on_shard(self, guild_id: int | None, shard: tuple[int, int] | None) -> bool:
+        """Discord's rule: a guild's events go to shard (guild_id >> 22) % shard_count;
+        direct messages (no guild) to shard 0."""
+        if shard is None:
+            return True
+        shard_id, count = shard
+        return shard_id == (0 if guild_id is None else (guild_id >> 22) % count)
+
     async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
+        guild = data.get("guild_id")
         for ws in list(self._sockets):
+            shard = self._shard_of.get(ws)
+            if not self.on_shard(int(guild) if guild else None, shard):
+                continue
             if not ws.closed:
+                self.delivered.append((shard, event, guild))
                 await ws.send_str(
                     json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data})
                 )
@@ -359,32 +391,45 @@ class FakeDiscord:
             if frame["op"] == 1:
                 await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
             elif frame["op"] == 2:
+                raw = frame["d"].get("shard")
+                shard = (int(raw[0]), int(raw[1])) if raw else None
+                if shard is not None and not 0 <= shard[0] < shard[1]:
+                    await ws.close(code=4010, message=b"Invalid shard")
+                    break
+                self.identified.append(shard)
+                self._shard_of[ws] = shard
                 self._sockets.append(ws)
+                guilds = [g for g in self.guild_ids if self.on_shard(g, shard)]
                 ready = {
                     "v": 10,
                     "user": BOT_USER,
-                    "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                    "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
                     "session_id": "fake-session",
                     "resume_gateway_url": self.gateway_url,
                     "application": {"id": str(APP_ID), "flags": 0},
                     "private_channels": [],
                     "relationships": [],
                 }
+                if shard is not None:
+                    ready["shard"] = list(shard)
                 await ws.send_str(
                     json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready})
                 )
-                await ws.send_str(
-                    json.dumps(
-                        {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": self._guild()}
+                for guild_id in guilds:
+                    created = self._guild(guild_id)
+                    await ws.send_str(
+                        json.dumps(
+                            {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": created}
+                        )
                     )
-                )
         if ws in self._sockets:
             self._sockets.remove(ws)
+        self._shard_of.pop(ws, None)
         return ws
 
-    def _guild(self) -> dict[str, Any]:
+    def _guild(self, guild_id: int = GUILD_ID) -> dict[str, Any]:
         everyone = {
-            "id": str(GUILD_ID),
+            "id": str(guild_id),
             "name": "@everyone",
             "permissions": str(BASIC),
             "position": 0,
@@ -395,12 +440,12 @@ class FakeDiscord:
             "flags": 0,
         }
         return {
-            "id": str(GUILD_ID),
+            "id": str(guild_id),
             "name": "Story Club",
             "icon": None,
             "owner_id": "1",
             "roles": [everyone],
-            "channels": list(self.channels.values()),
+            "channels": [c for c in self.channels.values() if c["guild_id"] == str(guild_id)],
             "members": [],
             "member_count": 3,
             "emojis": [],
@@ -622,7 +667,7 @@ class FakeDiscord:
         thread = {
             "id": str(thread_id),
             "type": body.get("type", 11),
-            "guild_id": str(GUILD_ID),
+            "guild_id": self._guild_of(parent_id),
             "parent_id": str(parent_id),
             "owner_id": str(APP_ID),
             "name": body["name"],
@@ -705,7 +750,7 @@ class FakeDiscord:
         message = {
             "id": str(message_id),
             "channel_id": str(channel_id or 2000),
-            "guild_id": str(GUILD_ID),
+            "guild_id": self._guild_of(channel_id or 2000),
             "author": BOT_USER,
             "content": body.get("content") or "",
             "timestamp": _now(),

@@ -18,11 +18,13 @@ import asyncio
 import itertools
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 TOKEN = "123456:TEST-token"
@@ -96,6 +98,11 @@ class FakeTelegram:
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
+    # setWebhook's url and secret_token while a webhook is set: updates are then POSTed
+    # there (with the secret in X-Telegram-Bot-Api-Secret-Token) and getUpdates refused.
+    webhook: dict[str, str] | None = None
+    webhook_answers: list[int] = field(default_factory=list)  # HTTP status of each POST
+    _posting: set[asyncio.Task[int]] = field(default_factory=set)
 
     @property
     def base_url(self) -> str:
@@ -115,6 +122,8 @@ class FakeTelegram:
         self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
 
     async def stop(self) -> None:
+        for task in list(self._posting):
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -228,8 +237,30 @@ class FakeTelegram:
         return check()
 
     def _push(self, payload: dict[str, Any]) -> None:
-        self._updates.append({"update_id": next(self._update_ids), **payload})
+        update = {"update_id": next(self._update_ids), **payload}
+        if self.webhook is not None:
+            secret = self.webhook.get("secret_token", "")
+            task = asyncio.get_running_loop().create_task(self.post_update(update, secret))
+            self._posting.add(task)
+            task.add_done_callback(self._posting.discard)
+            return
+        self._updates.append(update)
         self._new_update.set()
+
+    async def post_update(self, update: dict[str, Any], secret: str | None) -> int:
+        """POST one update to the webhook as Telegram does (the secret header unless None);
+        the HTTP status the bot answered."""
+        assert self.webhook is not None, "no webhook is set"
+        headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(self.webhook["url"], json=update, headers=headers) as response,
+        ):
+            status = response.status
+        self.webhook_answers.append(status)
+        async with self._changed:
+            self._changed.notify_all()
+        return status
 
     def _new_message(
         self, chat: dict[str, Any], sender: dict[str, Any], **content: Any
@@ -308,6 +339,16 @@ class FakeTelegram:
         return BOT
 
     async def _m_deleteWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        self.webhook = None
+        return True
+
+    async def _m_setWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        url, secret = str(params.get("url", "")), str(params.get("secret_token", ""))
+        if not url.startswith("https://") and not url.startswith("http://127.0.0.1:"):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {"url": url, "secret_token": secret}
         return True
 
     async def _m_setMyCommands(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
@@ -315,6 +356,12 @@ class FakeTelegram:
         return True
 
     async def _m_getUpdates(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset", 0) or 0)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]  # confirmed

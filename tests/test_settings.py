@@ -98,3 +98,35 @@ def test_prewriting_defaults_to_auto_and_stays_off_on_a_shared_gpu(
     monkeypatch.setenv("PREWRITE_DRAFTS_PER_STORY", "2")
     config = engine_config(load_settings(None))
     assert (config.prewrite, config.prewrite_cap) == (PrewriteMode.LEADER, 2)
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        ({"SHARD_IDS": "0"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1,2"}, "SHARD_IDS [2] are not below SHARD_COUNT 2"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0;1"}, "SHARD_IDS: Value error, must be shard"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "²"}, "SHARD_IDS: Value error, must be shard"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1,1"}, "names a shard twice"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT: Input should be greater than or equal to 1"),
+    ],
+)
+def test_shards_must_fit_their_count(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, values: dict[str, str], says: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(None)
+    assert says in str(caught.value)
+
+
+def test_shards_read_as_numbers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(None).discord_shard_ids is None
+    monkeypatch.setenv("SHARD_COUNT", "4")
+    monkeypatch.setenv("SHARD_IDS", " 2, 03 ")
+    settings = load_settings(None)
+    assert settings.shard_count == 4
+    assert settings.discord_shard_ids == (2, 3)

@@ -28,7 +28,7 @@ from storycraft_bot.core.models import Picture, PictureFailure, PictureJob, Subm
 from storycraft_bot.core.ports import PictureReporter
 from storycraft_bot.core.rating import merge_negative
 from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
-from storycraft_bot.pictures.comfyui import Rendered
+from storycraft_bot.pictures.comfyui import ComfyClient, Rendered
 from storycraft_bot.pictures.gpu_memory import GpuMemory
 from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket, TicketState
 from storycraft_bot.pictures.server_checks import check_server, log_refusals
@@ -100,6 +100,11 @@ class ComfyIllustrator:
             if self._pool.runnable(name)
         )
         return (self._workflow.name, *others)
+
+    @property
+    def clients(self) -> tuple[ComfyClient, ...]:
+        """Every configured server's client (for the operator's health check)."""
+        return tuple(server.client for server in self._pool.servers)
 
     async def check_servers(self) -> None:
         """At start: each answering server's version and every workflow against it.
