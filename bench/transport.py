@@ -13,6 +13,7 @@ import multiprocessing
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from multiprocessing.synchronize import Event
 
 import aiohttp
@@ -20,6 +21,10 @@ import httpx
 import ollama
 from aiohttp import web
 from httpx_aiohttp import AiohttpTransport
+
+from storycraft_bot.core.clock import SystemClock
+from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
+from storycraft_bot.narration.ollama_pool import open_pool
 
 LINES = 100  # per reply
 MESSAGES = [{"role": "user", "content": "go"}]
@@ -122,6 +127,31 @@ def bare(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
     return read, session.close
 
 
+def gateway(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
+    """The bot's own reader: the gateway with its watchdog, on the pool bot.py opens."""
+    clock = SystemClock()
+    stack = AsyncExitStack()
+    opened: list[OllamaGateway] = []
+
+    opening = asyncio.Lock()  # the warm-up's first reads start together: one pool
+
+    async def read() -> int:
+        async with opening:
+            if not opened:
+                pool = await stack.enter_async_context(
+                    open_pool([url], clock, parallel=600, timeouts=httpx.Timeout(60.0))
+                )
+                opened.append(OllamaGateway(pool, OllamaConfig(model="m"), clock=clock))
+
+        async def on_content(text: str) -> None:
+            pass
+
+        await opened[0].chat(MESSAGES, on_content=on_content)
+        return LINES + 1
+
+    return read, stack.aclose
+
+
 def bench_transport(streams: int = 200) -> None:
     """µs of CPU per NDJSON line for each client at `streams` streams at once."""
     with socket.socket() as probe:
@@ -138,6 +168,7 @@ def bench_transport(streams: int = 200) -> None:
             ("ollama client, httpx default transport", official(False)),
             ("ollama client, httpx-aiohttp transport", official(True)),
             ("bare aiohttp NDJSON reader", bare),
+            ("the bot's gateway (its reader and watchdog; target <= 50)", gateway),
         ):
             figures[name] = min(asyncio.run(_measure(streams, make, url)) for _ in range(2))
             print(f"transport: {name}: {figures[name]:.0f} µs CPU per line at {streams} streams")

@@ -33,6 +33,8 @@ class Reply:
     chunk_delay: float = 0.0
     cut_after_chunks: int | None = None  # drop the connection mid-stream
     garbage_line: bool = False  # send a line that is not JSON
+    error_line: str = ""  # after the first chunk, an {"error": ...} line ends the stream
+    together: bool = False  # every line in one write, as a busy client reads them
     chunk_size: int = 16
     # Each chunk waits for one release: the test decides how slowly tokens come.
     pace: asyncio.Semaphore | None = None
@@ -151,6 +153,7 @@ class FakeOllama:
         chunks = [
             content[i : i + reply.chunk_size] for i in range(0, len(content), reply.chunk_size)
         ]
+        held: list[bytes] = []  # lines of a `together` reply
         for number, chunk in enumerate(chunks):
             if reply.pace is not None:
                 await reply.pace.acquire()
@@ -160,17 +163,25 @@ class FakeOllama:
                 return response
             if reply.garbage_line and number == 1:
                 await response.write(b"<html>proxy error</html>\n")
+            if reply.error_line and number == 1:
+                # As Ollama reports a failure once the stream has begun.
+                await response.write(json.dumps({"error": reply.error_line}).encode() + b"\n")
+                await response.write_eof()
+                return response
             line = {
                 "model": model,
                 "created_at": _now(),
                 field_name: _piece(field_name, chunk),
                 "done": False,
             }
+            if reply.together:
+                held.append(json.dumps(line).encode() + b"\n")
+                continue
             await response.write(json.dumps(line).encode() + b"\n")
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
         final_line = _final(model, field_name, done_reason=done_reason)
-        await response.write(json.dumps(final_line).encode() + b"\n")
+        await response.write(b"".join(held) + json.dumps(final_line).encode() + b"\n")
         await response.write_eof()
         return response
 

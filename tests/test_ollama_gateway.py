@@ -20,19 +20,53 @@ HELLO = [{"role": "user", "content": "hello"}]
 async def test_streams_a_reply_and_reports_the_text_as_it_grows(
     gateway: OllamaGateway, fake_ollama: FakeOllama
 ) -> None:
-    fake_ollama.then(Reply(content="The quick brown fox jumps over the lazy dog.", chunk_size=8))
+    pace = asyncio.Semaphore(0)
+    fake_ollama.then(
+        Reply(content="The quick brown fox jumps over the lazy dog.", chunk_size=8, pace=pace)
+    )
     seen: list[str] = []
+    grew = asyncio.Event()
 
     async def on_content(text: str) -> None:
         seen.append(text)
+        grew.set()
 
-    result = await gateway.chat(HELLO, on_content=on_content)
+    reply = asyncio.create_task(gateway.chat(HELLO, on_content=on_content))
+    for _ in range(6):  # one chunk at a time: each is shown before the next is written
+        grew.clear()
+        pace.release()
+        await asyncio.wait_for(grew.wait(), 5)
+    pace.release()  # the closing line
+    result = await reply
 
     assert result.content == "The quick brown fox jumps over the lazy dog."
     assert result.model == "llama3.1:8b"
     assert seen[0] == "The quic"
     assert seen[-1] == result.content
     assert len(seen) == 6
+
+
+async def test_lines_that_arrive_together_are_shown_once(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.then(Reply(content="ab" * 200, chunk_size=1, together=True))
+    seen = Seen()
+
+    result = await gateway.chat(HELLO, on_content=seen)
+
+    assert result.content == "ab" * 200
+    assert seen.texts[-1] == result.content
+    assert len(seen.texts) < 400  # one report a read, not one a line
+
+
+async def test_an_error_line_midway_is_an_outage(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama
+) -> None:
+    gateway = await make_gateway(retries=0)
+    fake_ollama.then(Reply(content="a" * 64, error_line="model runner crashed"))
+
+    with pytest.raises(NarratorUnavailable, match="model runner crashed"):
+        await gateway.chat(HELLO, on_content=Seen())
 
 
 async def test_sends_schema_options_and_keep_alive(

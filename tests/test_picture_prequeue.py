@@ -25,7 +25,7 @@ from storycraft_bot.core.models import (
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER
 from tests.conftest import GROUP, PRIVATE, RigFactory, sd15_workflow
 from tests.fake_comfyui import FakeComfyUI
-from tests.fakes import RecordingView
+from tests.fakes import FakeClock, RecordingView
 
 ALICE = Actor("u1", "Alice")
 
@@ -104,7 +104,13 @@ async def test_positions_count_what_comfyui_holds_for_other_clients(
 
     for n in (1, 2):
         await rig.illustrator.enqueue(job(n, n), reports)
-        await until(lambda n=n: len(fake_comfy.pending) == n + 1)  # type: ignore[misc]
+        # Held by ComfyUI, and heard so by the client (its status frames may lag).
+        await until(
+            lambda n=n: (
+                len(fake_comfy.pending) == n + 1  # type: ignore[misc]
+                and someone_else.queue_remaining == n + 1
+            )
+        )
     await rig.illustrator.enqueue(job(3, 3), reports)
     await until(lambda: 3 in reports.queued)
 
@@ -140,3 +146,26 @@ async def test_a_cancelled_prequeued_picture_leaves_comfyuis_queue(
     await until(lambda: ours not in [j.prompt_id for j in fake_comfy.pending])
     assert {"delete": [ours]} in fake_comfy.calls("POST", "/queue")
     assert others in [j.prompt_id for j in fake_comfy.pending]  # the other story's stays
+
+
+async def test_waiting_pictures_share_one_look_at_comfyuis_queue(
+    make_rig: RigFactory, fake_comfy: FakeComfyUI, clock: FakeClock
+) -> None:
+    fake_comfy.hold = True
+    rig = await make_rig([fake_comfy.url], total=JOBS_PER_SERVER)
+    reports = Reports()
+    for n in range(1, 3):  # the server's two slots: pre-queued in ComfyUI
+        await rig.illustrator.enqueue(job(n, n), reports)
+    client = rig.pool.servers[0].client
+    # Both held by ComfyUI, and the client has heard so (its status frames may lag).
+    await until(lambda: len(fake_comfy.pending) == 2 and client.queue_remaining == 2)
+    await clock.advance(5)  # what the client heard is old now: the next report asks again
+    asked_before = len(fake_comfy.calls("GET", "/queue"))
+
+    for n in range(3, 43):  # forty guilds' pictures wait in the bot's queue at once
+        await rig.illustrator.enqueue(job(n, n), reports)
+    await until(lambda: all(n in reports.queued for n in range(3, 43)))
+
+    # Each was told what ComfyUI holds; all of them together asked it once, not forty times.
+    assert all(reports.queued[n][-1] >= 2 for n in range(3, 43)), reports.queued
+    assert len(fake_comfy.calls("GET", "/queue")) - asked_before <= 2

@@ -8,8 +8,12 @@ model's or the rule's, with looks and style added) is fitted to about what one c
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -59,6 +63,12 @@ _SYSTEM = (
 
 class _PromptReply(BaseModel):
     prompt: str = Field(min_length=3, max_length=MODEL_PROMPT_MAX_CHARS)
+
+
+@functools.cache
+def _prompt_schema() -> Mapping[str, Any]:
+    """The image prompt's JSON schema for Ollama's `format` (made once, shared)."""
+    return MappingProxyType(_PromptReply.model_json_schema())
 
 
 def fit_prompt(parts: list[str]) -> str:
@@ -129,7 +139,7 @@ class ModelPromptWriter:
         try:
             result = await self._gateway.chat(
                 messages,
-                schema=_PromptReply.model_json_schema(),
+                schema=_prompt_schema(),
                 model=self._model,
                 num_predict=_PROMPT_TOKENS,
             )

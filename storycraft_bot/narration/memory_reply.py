@@ -8,7 +8,10 @@ last good memory.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -107,6 +110,7 @@ class MemoryReply(BaseModel):
         return int(chars * TOKENS_PER_CHAR) + JSON_OVERHEAD_TOKENS
 
 
-def memory_schema() -> dict[str, Any]:
-    """The JSON schema for Ollama's `format`, from MemoryReply itself."""
-    return MemoryReply.model_json_schema()
+@functools.cache
+def memory_schema() -> Mapping[str, Any]:
+    """The JSON schema for Ollama's `format`, from MemoryReply itself (made once, shared)."""
+    return MappingProxyType(MemoryReply.model_json_schema())

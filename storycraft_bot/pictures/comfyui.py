@@ -109,6 +109,8 @@ class ComfyClient:
         # Prompts ComfyUI holds for every client (running + pending), as last heard.
         self.queue_remaining = 0
         self.queue_heard_at = float("-inf")
+        # The one /queue request under way that every waiting picture shares.
+        self._queue_asked: asyncio.Task[tuple[list[str], list[str]]] | None = None
 
     def __repr__(self) -> str:
         return f"ComfyClient({self.base_url})"
@@ -200,6 +202,22 @@ class ComfyClient:
         pending = [str(item[1]) for item in queue.get("queue_pending", [])]
         self._heard_queue(len(running) + len(pending))
         return running, pending
+
+    async def queue_count(self, max_age: float) -> int:
+        """Prompts ComfyUI holds, asked again only when not heard for `max_age` seconds.
+        Callers at the same moment share one request: hundreds of waiting pictures
+        would otherwise each ask at once."""
+        if self._clock.now() - self.queue_heard_at <= max_age:
+            return self.queue_remaining
+        if self._queue_asked is None or self._queue_asked.done():
+            self._queue_asked = asyncio.ensure_future(self.queue_ids())
+            # Its failure reaches whoever awaits it; none left is no "never retrieved".
+            self._queue_asked.add_done_callback(
+                lambda task: None if task.cancelled() else task.exception()
+            )
+        # Shielded: one caller cancelled (its picture dropped) must not fail the others.
+        await asyncio.shield(self._queue_asked)
+        return self.queue_remaining
 
     def _heard_queue(self, remaining: int) -> None:
         self.queue_remaining = remaining

@@ -217,13 +217,10 @@ class ComfyIllustrator:
         for server in servers:
             if not server.can_run(workflow):
                 continue
-            client = server.client
-            if self._clock.now() - client.queue_heard_at > self._interval:
-                try:
-                    await client.queue_ids()  # notes the count
-                except IllustratorError:
-                    continue
-            counts.append(client.queue_remaining)
+            try:
+                counts.append(await server.client.queue_count(self._interval))
+            except IllustratorError:
+                continue
         return min(counts, default=0)
 
     async def _draw_somewhere(
