@@ -10,7 +10,7 @@ LOCK_FLAGS ?=
 COMPILE := $(BIN)/uv pip compile --quiet --python-version 3.11 --universal --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_FLAGS) pyproject.toml
 
-.PHONY: run console test lint lock bench clean
+.PHONY: run console test lint lock bench clean eval
 
 $(BIN)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ lock: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
+
+# Story quality per model (README, "Measuring story quality"): the fake Ollama unless
+# OLLAMA_URL is set; EVAL_FLAGS="--stories 6 --parts 8" and the like pass through.
+EVAL_FLAGS ?=
+eval: $(BIN)/.installed
+	$(BIN)/python -m bench.story_eval $(EVAL_FLAGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*
