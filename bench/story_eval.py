@@ -15,14 +15,17 @@ import asyncio
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from bench.eval_metrics import ModelTally
 from bench.eval_run import EvalPlan, evaluate_model
 from bench.eval_table import ENDINGS_NOT_YET, render
 from storycraft_bot.core.models import Language
 from tests.fake_ollama import FakeOllama
+from tests.tiny_ollama import MODEL_NAME, running
 
 FAKE_NOTE = (
     "fake Ollama (tests/fake_ollama.py): scripted replies, so these figures measure the "
@@ -30,7 +33,7 @@ FAKE_NOTE = (
 )
 
 
-def _plan(argv: Sequence[str]) -> tuple[EvalPlan, list[str]]:
+def _plan(argv: Sequence[str]) -> tuple[EvalPlan, list[str], bool]:
     parser = argparse.ArgumentParser(prog="make eval", description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=4)
     parser.add_argument("--parts", type=int, default=6, help="parts per story")
@@ -41,6 +44,11 @@ def _plan(argv: Sequence[str]) -> tuple[EvalPlan, list[str]]:
         "--models", default="", help="comma-separated; default OLLAMA_MODEL or STORY_MODEL"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="serve SmolLM2-135M here (tests/tiny_ollama.py; needs the [eval] extra)",
+    )
     args = parser.parse_args(argv)
     plan = EvalPlan(
         stories=max(1, args.stories),
@@ -51,16 +59,27 @@ def _plan(argv: Sequence[str]) -> tuple[EvalPlan, list[str]]:
         seed=args.seed,
     )
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    return plan, models
+    return plan, models, args.tiny
 
 
-async def _run(plan: EvalPlan, models: list[str]) -> int:
+async def _run(plan: EvalPlan, models: list[str], tiny: bool) -> int:
+    if tiny:
+        log = Path(tempfile.gettempdir()) / "storycraft-tiny-ollama.log"
+        print(f"starting SmolLM2-135M (llama.cpp log: {log})", flush=True)
+        async with running(log_path=log) as url:
+            return await _measure(url, plan, [MODEL_NAME], None)
     url = os.environ.get("OLLAMA_URL", "").strip()
-    fake: FakeOllama | None = None
-    if not url:
-        fake = FakeOllama()
+    if url:
+        return await _measure(url, plan, models, None)
+    fake = FakeOllama()
+    try:
         url = await fake.start()
-        models = models or [fake.models[0]]
+        return await _measure(url, plan, models or [fake.models[0]], fake)
+    finally:
+        await fake.stop()
+
+
+async def _measure(url: str, plan: EvalPlan, models: list[str], fake: FakeOllama | None) -> int:
     models = models or [
         m.strip()
         for m in (os.environ.get("OLLAMA_MODEL") or os.environ.get("STORY_MODEL", "")).split(",")
@@ -76,14 +95,13 @@ async def _run(plan: EvalPlan, models: list[str]) -> int:
         f"target {plan.words} words and {plan.choices} choices a part"
     )
     tallies: list[ModelTally] = []
-    try:
-        for model in models:
-            started = time.perf_counter()
-            tallies.append(await evaluate_model(url, model, plan))
-            print(f"  {model}: {time.perf_counter() - started:.0f} s", flush=True)
-    finally:
+    for model in models:
+        started = time.perf_counter()
+        tally = await evaluate_model(url, model, plan)
         if fake is not None:
-            await fake.stop()
+            tally.model = f"fake Ollama ({model})"
+        tallies.append(tally)
+        print(f"  {model}: {time.perf_counter() - started:.0f} s", flush=True)
     print()
     print(render(tallies))
     if any(t.endings is None for t in tallies):
@@ -93,8 +111,8 @@ async def _run(plan: EvalPlan, models: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    plan, models = _plan(sys.argv[1:] if argv is None else argv)
-    return asyncio.run(_run(plan, models))
+    plan, models, tiny = _plan(sys.argv[1:] if argv is None else argv)
+    return asyncio.run(_run(plan, models, tiny))
 
 
 if __name__ == "__main__":
