@@ -15,6 +15,7 @@ from bench.eval_metrics import (
 )
 from bench.eval_run import EvalPlan, evaluate_model
 from bench.eval_table import render
+from bench.story_eval import main
 from storycraft_bot.core.models import Character, Language
 from tests.fake_ollama import FakeOllama, Reply
 
@@ -99,3 +100,25 @@ async def test_the_fake_model_plays_whole_stories_with_memory(language: Language
     assert tally.in_language == (10 if language is Language.EN else 0)
     assert tally.memory_kept == 2 * 2  # parts 4 and 5 fold one part each
     assert sum(c.names_kept for c in tally.cast) == sum(c.names_seen for c in tally.cast) > 0
+
+
+def test_make_eval_without_a_server_says_it_measures_the_pipeline_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OLLAMA_URL", raising=False)
+    assert main(["--stories", "2", "--parts", "2", "--languages", "ru"]) == 0
+    out = capsys.readouterr().out
+    assert "measure the pipeline only" in out
+    assert "| stories / parts asked | 2 / 4 |" in out
+    assert "| parts in the story's language | 0 (0%) |" in out  # the fake writes English
+    assert "endings: n/a" in out
+
+
+def test_make_eval_on_a_server_needs_a_model(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OLLAMA_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("OLLAMA_MODEL", raising=False)
+    monkeypatch.delenv("STORY_MODEL", raising=False)
+    assert main([]) == 2
+    assert "set OLLAMA_MODEL" in capsys.readouterr().out
