@@ -13,6 +13,8 @@ from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
     GuildDefaults,
+    NoVoteRule,
+    Participation,
     Place,
     Rating,
     Session,
@@ -32,6 +34,8 @@ class StoryChanges(TypedDict, total=False):
     pictures: bool | None
     workflow: str | None
     rating: Rating | None
+    participation: Participation | None  # issue 16 (the length is fixed at the start)
+    no_votes: NoVoteRule | None
 
 
 class GuildChanges(StoryChanges, total=False):

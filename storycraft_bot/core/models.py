@@ -99,6 +99,7 @@ class DecidedBy(enum.StrEnum):
     VOTE = "vote"  # most votes when the window ended
     TIE = "tie"  # most votes, tie broken at random
     CLOSED_EARLY = "closed_early"  # the starter closed the vote
+    NO_VOTES = "no_votes"  # nobody voted, even after the extension: chosen at random
 
 
 class ImageState(enum.StrEnum):
@@ -127,6 +128,30 @@ class PictureFailure(enum.StrEnum):
     WORKFLOW = "workflow"  # the server refused the workflow
 
 
+class StoryLength(enum.StrEnum):
+    """How many parts a story is planned for (see core/arc.py); endless never ends."""
+
+    SHORT = "short"
+    MEDIUM = "medium"
+    LONG = "long"
+    ENDLESS = "endless"
+
+
+class Participation(enum.StrEnum):
+    """Who chooses in a group: only the starter, the first press, or a timed vote."""
+
+    STARTER = "starter"
+    ANYONE = "anyone"
+    VOTE = "vote"
+
+
+class NoVoteRule(enum.StrEnum):
+    """What decides a group vote nobody voted in, after its one extension."""
+
+    RANDOM = "random"  # a random choice
+    STARTER = "starter"  # the starter's next press
+
+
 @dataclass(frozen=True, slots=True)
 class StorySettings:
     """Per-session settings, stored as JSON beside the session."""
@@ -137,6 +162,9 @@ class StorySettings:
     choices: int = 3
     workflow: str = ""  # ComfyUI workflow by name; "" for the configured default
     rating: Rating = Rating.SAFE
+    length: StoryLength = StoryLength.MEDIUM  # fixed at the start
+    participation: Participation = Participation.VOTE  # in groups; a private chat's press decides
+    no_votes: NoVoteRule = NoVoteRule.RANDOM
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +194,8 @@ class Session:
     updated_at: float
     #: The unguessable id of the story's read-only book (its link).
     book_id: str = ""
+    #: The story reached its ending (stopped by itself, issue 16), not stopped by someone.
+    ended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +228,9 @@ class Segment:
     #: Automatic tries after a narrator outage that led here; when the next one is due.
     auto_retries: int = 0
     auto_retry_at: float | None = None
+    #: A group vote nobody voted in: 0 its first window, 1 extended once, 2 the
+    #: extension ran out too (see NoVoteRule).
+    vote_extensions: int = 0
 
 
 class MessageKind(enum.StrEnum):

@@ -182,3 +182,15 @@ class StoryStore(Protocol):
     async def memory(self, session_id: int) -> StoryMemory: ...
 
     async def save_memory(self, session_id: int, memory: StoryMemory, now: float) -> None: ...
+
+    # Endings and vote windows (issue 16)
+
+    async def end_session(self, session_id: int, now: float) -> None:
+        """The story reached its ending: stopped, and marked as ended (Session.ended)."""
+        ...
+
+    async def move_vote_deadline(
+        self, segment_id: int, closes_at: float | None, extensions: int
+    ) -> None:
+        """Move an open part's vote deadline, with how often an empty vote was extended."""
+        ...

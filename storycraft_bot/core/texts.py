@@ -108,6 +108,16 @@ class Msg(enum.StrEnum):
     STATUS_RATING = "status_rating"
     RATING_BUTTON = "rating_button"
     PREMISE_TOO_LONG = "premise_too_long"
+    # Arcs, endings and participation (issue 16)
+    END_STORY_CHOICE = "end_story_choice"
+    STORY_HAS_ENDED = "story_has_ended"
+    THE_END = "the_end"
+    ENDING_SUMMARY = "ending_summary"
+    ENDING_BOOK = "ending_book"
+    STARTER_CHOOSES = "starter_chooses"
+    VOTE_EXTENDED = "vote_extended"
+    STARTER_DECIDES = "starter_decides"
+    REROLL_BUTTON = "reroll_button"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -454,6 +464,36 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.RU: "↻ Рассказчик начал эту часть заново:",
         Language.EN: "↻ The narrator started this part over:",
     },
+    Msg.END_STORY_CHOICE: {
+        Language.RU: "🏁 Закончить историю здесь",
+        Language.EN: "🏁 End the story here",
+    },
+    Msg.STORY_HAS_ENDED: {
+        Language.RU: "Эта история уже закончилась.",
+        Language.EN: "This story has ended.",
+    },
+    Msg.THE_END: {Language.RU: "🏁 Конец.", Language.EN: "🏁 The end."},
+    Msg.ENDING_SUMMARY: {
+        Language.RU: "«{title}»: {parts}, до самой развязки.",
+        Language.EN: "“{title}”: {parts}, all the way to its ending.",
+    },
+    Msg.ENDING_BOOK: {
+        Language.RU: "Вся история книгой с картинками: {command}",
+        Language.EN: "The whole story as an illustrated book: {command}",
+    },
+    Msg.STARTER_CHOOSES: {
+        Language.RU: "В этой истории выбирает только тот, кто её начал.",
+        Language.EN: "Only the player who started this story chooses in it.",
+    },
+    Msg.VOTE_EXTENDED: {
+        Language.RU: "Пока никто не проголосовал: голосование продлено ещё на {window} с.",
+        Language.EN: "Nobody has voted yet: the vote is extended by {window} s.",
+    },
+    Msg.STARTER_DECIDES: {
+        Language.RU: "Никто не проголосовал: выбор за тем, кто начал историю.",
+        Language.EN: "Nobody voted: the player who started the story chooses.",
+    },
+    Msg.REROLL_BUTTON: {Language.RU: "🎲 Другие варианты", Language.EN: "🎲 New choices"},
 }
 
 _DECIDED: dict[DecidedBy, dict[Language, str]] = {
@@ -469,6 +509,10 @@ _DECIDED: dict[DecidedBy, dict[Language, str]] = {
     DecidedBy.CLOSED_EARLY: {
         Language.RU: "Голосование закрыто досрочно. Выбрано: {choice} ({votes})",
         Language.EN: "Voting closed early. Chosen: {choice} ({votes})",
+    },
+    DecidedBy.NO_VOTES: {
+        Language.RU: "Никто не проголосовал, выбрано случайно: {choice}",
+        Language.EN: "Nobody voted, chosen at random: {choice}",
     },
 }
 

@@ -17,6 +17,7 @@ from storycraft_bot.core.models import (
     StoryMemory,
 )
 from storycraft_bot.core.ports import SegmentRequest
+from storycraft_bot.narration.arc_prompt import arc_instructions
 from storycraft_bot.narration.memory_reply import MemoryReply, memory_schema
 from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
 from storycraft_bot.narration.reply_parsing import (
@@ -125,6 +126,8 @@ def build_messages(request: SegmentRequest) -> list[Message]:
     if request.memory.characters:
         cast = "; ".join(f"{c.name}: {c.looks}" for c in request.memory.characters)
         system += "\n" + _CAST[lang].format(cast=cast)
+    if arc_text := arc_instructions(request.arc, lang):
+        system += "\n\n" + arc_text
     messages: list[Message] = [{"role": "system", "content": system}]
     premise = quoted(request.premise) if request.premise else _FREE_PREMISE[lang]
     messages.append({"role": "user", "content": _OPENING[lang].format(premise=premise)})
@@ -148,7 +151,9 @@ class OllamaNarrator:
         self, request: SegmentRequest, on_text: Callable[[str], Awaitable[None]]
     ) -> SegmentDraft:
         messages = build_messages(request)
-        bounds = ReplyBounds.for_request(request.words, request.choices)
+        # An ending has no choices: its schema allows none (issue 16).
+        ending = request.arc is not None and request.arc.ending
+        bounds = ReplyBounds.for_request(request.words, 0 if ending else request.choices)
         schema = segment_schema(bounds)
         shown = ""
 

@@ -164,7 +164,8 @@ def parse_reply(content: str, model: str, bounds: ReplyBounds | None = None) -> 
         return None
     narration = fit_narration(repaired.narration, bounds.narration_max)
     choices = clean_choices(repaired.choices, bounds.choices_max)
-    if not narration or len(choices) < MIN_CHOICES:
+    # An ending (bounds with no choices) needs none; any other part at least two.
+    if not narration or len(choices) < min(MIN_CHOICES, bounds.choices_min):
         return None
     return SegmentDraft(
         narration,
