@@ -17,7 +17,17 @@ from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platf
 from storycraft_bot.core.texts import Msg, decision_text, text
 
 from .buttons import Button, ButtonKind
-from .commands import Attachment, Command, ReplyKind, answer, parse_command, perform, press
+from .commands import (
+    Attachment,
+    Command,
+    ReplyKind,
+    answer,
+    parse_command,
+    perform,
+    press,
+    start_options,
+)
+from .story_card import stopped_text
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)
@@ -180,7 +190,7 @@ class ConsoleView:
             case ev.StoryStopped():
                 if self._streaming is not None:
                     self._end_stream()
-                self._say(text(event.language, Msg.STORY_STOPPED))
+                self._say(stopped_text(event, "/book"))
                 self.settled.set()
             case ev.Notice():
                 self._say(text(event.language, event.code, **dict(event.params)))
@@ -264,7 +274,8 @@ async def run_console(
         )
         if premise is None:
             return
-        await engine.start(PLACE, PLAYER, premise=premise)
+        chosen = start_options(premise)
+        await engine.start(PLACE, PLAYER, premise=chosen.premise, length=chosen.length)
     await view.settled.wait()  # the help goes under the first part, not above it
     say(_HELP[view.language])
     while True:

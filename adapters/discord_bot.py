@@ -27,7 +27,17 @@ from PIL import Image
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    Language,
+    NoVoteRule,
+    Participation,
+    Place,
+    Platform,
+    Rating,
+    StoryLength,
+)
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.texts import Msg, rating_name, text
 
@@ -102,6 +112,21 @@ RUSSIAN = {
     "Safe": "Для всех",
     "Teen": "12+",
     "Mature": "Для взрослых",
+    "How long the story runs": "Длина истории",
+    "Who chooses in a group": "Кто выбирает в группе",
+    "Who decides when nobody votes": "Кто решает, если никто не голосует",
+    "length": "длина",
+    "mode": "кто_выбирает",
+    "no_votes": "без_голосов",
+    "Short (about 8 parts)": "Короткая (около 8 частей)",
+    "Medium (about 15 parts)": "Средняя (около 15 частей)",
+    "Long (about 30 parts)": "Длинная (около 30 частей)",
+    "Endless": "Бесконечная",
+    "Only the starter chooses": "Выбирает только начавший",
+    "Anyone: the first press decides": "Любой: решает первое нажатие",
+    "A timed vote": "Голосование по времени",
+    "A random choice": "Случайный вариант",
+    "The starter": "Начавший историю",
 }
 #: The ratings the commands offer.
 RATING_CHOICES = [
@@ -109,6 +134,28 @@ RATING_CHOICES = [
     for name, rating in (("Safe", Rating.SAFE), ("Teen", Rating.TEEN), ("Mature", Rating.MATURE))
 ]
 RATING_HELP = "Content rating (mature only in age-restricted channels)"
+#: Issue 16: a story's length, who chooses, and what decides a vote nobody joins.
+LENGTH_CHOICES = [
+    app_commands.Choice(name=name, value=length.value)
+    for name, length in (
+        ("Short (about 8 parts)", StoryLength.SHORT),
+        ("Medium (about 15 parts)", StoryLength.MEDIUM),
+        ("Long (about 30 parts)", StoryLength.LONG),
+        ("Endless", StoryLength.ENDLESS),
+    )
+]
+MODE_CHOICES = [
+    app_commands.Choice(name=name, value=mode.value)
+    for name, mode in (
+        ("Only the starter chooses", Participation.STARTER),
+        ("Anyone: the first press decides", Participation.ANYONE),
+        ("A timed vote", Participation.VOTE),
+    )
+]
+NO_VOTE_CHOICES = [
+    app_commands.Choice(name=name, value=rule.value)
+    for name, rule in (("A random choice", NoVoteRule.RANDOM), ("The starter", NoVoteRule.STARTER))
+]
 
 
 class RussianTranslator(app_commands.Translator):
@@ -213,6 +260,8 @@ class StoryCommands(app_commands.Group):
         genre="Genre of the story",
         language="Language of the story",
         rating=RATING_HELP,
+        length="How long the story runs",
+        mode="Who chooses in a group",
     )
     @app_commands.choices(
         genre=[
@@ -227,6 +276,8 @@ class StoryCommands(app_commands.Group):
             app_commands.Choice(name="English", value="en"),
         ],
         rating=RATING_CHOICES,
+        length=LENGTH_CHOICES,
+        mode=MODE_CHOICES,
     )
     async def start(
         self,
@@ -235,6 +286,8 @@ class StoryCommands(app_commands.Group):
         genre: app_commands.Choice[str] | None = None,
         language: app_commands.Choice[str] | None = None,
         rating: app_commands.Choice[str] | None = None,
+        length: app_commands.Choice[str] | None = None,
+        mode: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_start(
             interaction,
@@ -242,6 +295,8 @@ class StoryCommands(app_commands.Group):
             genre.value if genre else None,
             language.value if language else None,
             Rating(rating.value) if rating else None,
+            length=StoryLength(length.value) if length else None,
+            participation=Participation(mode.value) if mode else None,
         )
 
     @app_commands.command(name="stop", description="End the story")
@@ -270,11 +325,13 @@ class StoryCommands(app_commands.Group):
         pictures="Pictures on or off",
         workflow="Picture style",
         rating=RATING_HELP,
+        mode="Who chooses in a group",
+        no_votes="Who decides when nobody votes",
     )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
     )
-    @app_commands.choices(rating=RATING_CHOICES)
+    @app_commands.choices(rating=RATING_CHOICES, mode=MODE_CHOICES, no_votes=NO_VOTE_CHOICES)
     async def settings(
         self,
         interaction: discord.Interaction,
@@ -282,6 +339,8 @@ class StoryCommands(app_commands.Group):
         pictures: bool | None = None,
         workflow: str | None = None,
         rating: app_commands.Choice[str] | None = None,
+        mode: app_commands.Choice[str] | None = None,
+        no_votes: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_settings(
             interaction,
@@ -289,6 +348,8 @@ class StoryCommands(app_commands.Group):
             pictures,
             workflow,
             Rating(rating.value) if rating else None,
+            participation=Participation(mode.value) if mode else None,
+            no_votes=NoVoteRule(no_votes.value) if no_votes else None,
         )
 
     @settings.autocomplete("workflow")
@@ -347,6 +408,7 @@ class DiscordAdapter(Screen[Piece]):
 
     platform = Platform.DISCORD
     picture_rides_on_text = True
+    book_command = "/story book"
 
     def __init__(
         self,
@@ -519,6 +581,9 @@ class DiscordAdapter(Screen[Piece]):
         genre: str | None,
         language: str | None,
         rating: Rating | None = None,
+        *,
+        length: StoryLength | None = None,
+        participation: Participation | None = None,
     ) -> None:
         async def work() -> Reply:
             chosen = Language(language) if language else self.language_of(interaction)
@@ -535,7 +600,15 @@ class DiscordAdapter(Screen[Piece]):
                 where = " " + text(chosen, Msg.STORY_IN_THREAD, thread=thread.mention)
             actor = self._actor(interaction)
             started = await start_story(
-                self._engine, place, actor, chosen, premise, genre, rating=rating
+                self._engine,
+                place,
+                actor,
+                chosen,
+                premise,
+                genre,
+                rating=rating,
+                length=length,
+                participation=participation,
             )
             about = f": *{premise[:200]}*" if premise else ""
             starter = interaction.user.display_name
@@ -582,6 +655,9 @@ class DiscordAdapter(Screen[Piece]):
         pictures: bool | None,
         workflow: str | None = None,
         rating: Rating | None = None,
+        *,
+        participation: Participation | None = None,
+        no_votes: NoVoteRule | None = None,
     ) -> None:
         async def work() -> Reply:
             self._check_workflow(workflow)
@@ -592,6 +668,8 @@ class DiscordAdapter(Screen[Piece]):
                 pictures=pictures,
                 workflow=workflow,
                 rating=rating,
+                participation=participation,
+                no_votes=no_votes,
             )
             return Reply(settings_text(self.language_of(interaction), settings), ReplyKind.INFO)
 

@@ -267,3 +267,18 @@ async def load_card(
         shown.segment, shown.language, shown.is_group, spoiler=shown.spoiler
     )
     return card, shown
+
+
+def stopped_text(event: ev.StoryStopped, book_command: str) -> str:
+    """What a screen says when a story is over: "The end", a summary line and the way to
+    the book for one that reached its ending (issue 16), the stop notice otherwise."""
+    if not isinstance(event, ev.StoryEnded):
+        return text(event.language, Msg.STORY_STOPPED)
+    lang = event.language
+    return "\n".join(
+        (
+            text(lang, Msg.THE_END),
+            text(lang, Msg.ENDING_SUMMARY, title=event.title, parts=event.parts),
+            text(lang, Msg.ENDING_BOOK, command=book_command),
+        )
+    )

@@ -12,9 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from storycraft_bot.core.models import Language
+from storycraft_bot.core.models import Language, StoryLength
+from storycraft_bot.core.texts import Msg, text
 
 from .buttons import Button
+from .commands import LENGTH_LABELS
 
 
 class Ui(enum.Enum):
@@ -202,6 +204,12 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
         for lang in Language
     )
     problem = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
+    lengths = "".join(
+        f'<option value="{length.value}"'
+        f"{' selected' if length is StoryLength.MEDIUM else ''}>"
+        f"{esc(text(language, label))}</option>"
+        for length, label in LENGTH_LABELS.items()
+    )
     return (
         _head(language, ui(language, Ui.TITLE))
         + "<body><header><h1>"
@@ -217,6 +225,8 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
         f"<label>{esc(ui(language, Ui.GENRE))}"
         f'<input name="genre" maxlength="60" value="{esc(genre)}"></label>'
         f'<label>{esc(ui(language, Ui.STORY_LANGUAGE))}<select name="language">{options}'
+        f"</select></label>"
+        f'<label>{esc(text(language, Msg.STORY_LENGTH))}<select name="length">{lengths}'
         f"</select></label>"
         f'<label class="check"><input type="checkbox" name="together" value="1"> '
         f"{esc(ui(language, Ui.TOGETHER))}</label>"

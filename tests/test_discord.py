@@ -979,8 +979,12 @@ async def test_a_prewritten_part_is_posted_whole_when_the_vote_ends(
     # The leader's draft (the fake's second reply; written anew it would be "Part 3.")
     # replaces the "writing…" placeholder in one edit: the whole text with its buttons,
     # no partial narration before it and no edit after it.
-    narration = (await store.live_segments(1))[-1].narration
-    assert description(second) == narration
+    newest = (await store.live_segments(1))[-1]
+    narration = newest.narration
+    # The part opens with its vote's window running (issue 16: an empty vote ends too).
+    closes = int(newest.vote_closes_at or 0)
+    vote_line = f"🗳 Voting is open until <t:{closes}:T> (<t:{closes}:R>)"
+    assert description(second) == f"{narration}\n\n{vote_line}"
     assert narration.startswith("Part 2. Mara the wanderer")
     assert [label for label, _ in buttons(second)] == ["Path 2.1", "Path 2.2", "Path 2.3"]
     shown = [body for _, _, body in dc.requests[before:] if "Part 2." in json.dumps(body)]

@@ -118,6 +118,16 @@ class Msg(enum.StrEnum):
     VOTE_EXTENDED = "vote_extended"
     STARTER_DECIDES = "starter_decides"
     REROLL_BUTTON = "reroll_button"
+    MODE_STARTER_BUTTON = "mode_starter_button"
+    MODE_ANYONE_BUTTON = "mode_anyone_button"
+    MODE_VOTE_BUTTON = "mode_vote_button"
+    NO_VOTES_RANDOM_BUTTON = "no_votes_random_button"
+    NO_VOTES_STARTER_BUTTON = "no_votes_starter_button"
+    STORY_LENGTH = "story_length"
+    LENGTH_SHORT = "length_short"
+    LENGTH_MEDIUM = "length_medium"
+    LENGTH_LONG = "length_long"
+    LENGTH_ENDLESS = "length_endless"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -494,6 +504,31 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.EN: "Nobody voted: the player who started the story chooses.",
     },
     Msg.REROLL_BUTTON: {Language.RU: "🎲 Другие варианты", Language.EN: "🎲 New choices"},
+    Msg.MODE_STARTER_BUTTON: {Language.RU: "👤 Выбирает начавший", Language.EN: "👤 Starter"},
+    Msg.MODE_ANYONE_BUTTON: {Language.RU: "⚡ Любой", Language.EN: "⚡ Anyone"},
+    Msg.MODE_VOTE_BUTTON: {Language.RU: "🗳 Голосование", Language.EN: "🗳 Vote"},
+    Msg.NO_VOTES_RANDOM_BUTTON: {
+        Language.RU: "Без голосов: случайно",
+        Language.EN: "No votes: random",
+    },
+    Msg.NO_VOTES_STARTER_BUTTON: {
+        Language.RU: "Без голосов: решает начавший",
+        Language.EN: "No votes: the starter",
+    },
+    Msg.STORY_LENGTH: {Language.RU: "Длина истории", Language.EN: "Length of the story"},
+    Msg.LENGTH_SHORT: {
+        Language.RU: "Короткая (около 8 частей)",
+        Language.EN: "Short (about 8 parts)",
+    },
+    Msg.LENGTH_MEDIUM: {
+        Language.RU: "Средняя (около 15 частей)",
+        Language.EN: "Medium (about 15 parts)",
+    },
+    Msg.LENGTH_LONG: {
+        Language.RU: "Длинная (около 30 частей)",
+        Language.EN: "Long (about 30 parts)",
+    },
+    Msg.LENGTH_ENDLESS: {Language.RU: "Бесконечная", Language.EN: "Endless"},
 }
 
 _DECIDED: dict[DecidedBy, dict[Language, str]] = {
