@@ -993,3 +993,42 @@ async def test_a_prewritten_part_is_posted_whole_when_the_vote_ends(
     assert bot.engine.prewriting.figures.hits == 1
     assert bot.engine.prewriting.figures.misses == 0
     assert dc.errors == []
+
+
+async def test_a_short_story_where_anyone_chooses_reaches_its_ending(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    """Issue 16 through the gateway: `/story start length:short mode:anyone`, the first
+    press decides, "end the story here" near the end, a real ending, "The end"."""
+    await make_bot()
+    started = dc.slash(ALICE, STORIES, "start", length="short", mode="anyone")
+    assert await reply_to(dc, started) == "📖 **Alice** — The story begins…"
+    end = "🏁 End the story here"
+    for part in range(1, 8):
+        message = await dc.wait_until(lambda p=part: story(dc, p))
+        choices = [(label, c) for label, c in buttons(message) if c.startswith("sc:c:")]
+        assert (end in [label for label, _ in choices]) is (part == 7)
+        label, custom_id = choices[-1 if part == 7 else 0]
+        shown = copy.deepcopy(message)  # as the presser's client shows it
+        press = dc.click(BOB if part % 2 else CAROL, int(message["id"]), custom_id)
+        assert await reply_to(dc, press) == f"Chosen: {label}"  # no vote: the press decides
+    offered = shown
+
+    the_end = await dc.wait_until(
+        lambda: next(
+            (m for m in dc.messages.values() if "🏁 The end." in (m.get("content") or "")), None
+        )
+    )
+    assert "8 parts" in the_end["content"]
+    assert "/story book" in the_end["content"]
+    ending = await dc.wait_until(
+        lambda: next(
+            (m for m in dc.story_messages(STORIES) if description(m).startswith("Part 8.")), None
+        )
+    )
+    assert not [c for _, c in buttons(ending) if c.startswith("sc:c:")]
+    assert await store.live_session(ChannelKey(Platform.DISCORD, str(STORIES))) is None
+
+    stale = dc.click(ALICE, int(offered["id"]), custom_id, seen=offered)  # an old client copy
+    assert await reply_to(dc, stale) == "This story has ended."
+    assert is_ephemeral(dc, stale)

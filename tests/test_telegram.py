@@ -1272,3 +1272,51 @@ async def test_a_prewritten_part_arrives_whole_with_its_choices(
     assert bot.engine.prewriting.figures.hits == 1
     assert bot.engine.prewriting.figures.misses == 0
     assert tg.errors == []
+
+
+def choice_buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(label, data) for label, data in keyboard(message) if data.startswith("c:")]
+
+
+async def test_a_short_story_in_starter_mode_reaches_its_ending(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    """Issue 16 through the Bot API: `/story length=short mode=starter ...`, only the
+    starter chooses, "end the story here" near the end, a real ending, "The end"."""
+    await make_bot()
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(BOB_ID, "Bob")
+    group = tg.group_chat(-1031)
+    tg.send_text(group, alice, "/story length=short mode=starter A lighthouse keeper")
+    message = await wait_story(tg, group["id"], 1)
+    first = choice_buttons(message)[0][1]
+    refused = await answer_of(tg, tg.press(group, bob, message["message_id"], first))
+    assert refused == "Only the player who started this story chooses in it."
+
+    end = "🏁 End the story here"
+    for part in range(1, 8):
+        message = await wait_story(tg, group["id"], part)
+        labels = [label for label, _ in choice_buttons(message)]
+        assert (end in labels) is (part == 7)
+        label, data = choice_buttons(message)[-1 if part == 7 else 0]
+        chosen = await answer_of(tg, tg.press(group, alice, message["message_id"], data))
+        assert chosen == f"Chosen: {label}"
+    offered, end_data = message["message_id"], data
+
+    the_end = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if "🏁 The end." in m.get("text", "")), None
+        )
+    )
+    assert "8 parts" in the_end["text"]
+    assert "/book" in the_end["text"]
+    ending = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if m.get("text", "").startswith("Part 8.")),
+            None,
+        )
+    )
+    assert choice_buttons(ending) == []
+    assert (await store.live_session(ChannelKey(Platform.TELEGRAM, str(group["id"])))) is None
+
+    stale = tg.press(group, alice, offered, end_data)  # the button as the client kept it
+    assert await answer_of(tg, stale) == "This story has ended."
