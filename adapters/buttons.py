@@ -27,6 +27,7 @@ class ButtonKind(enum.StrEnum):
     CLOSE_VOTE = "x"
     RETRY = "t"
     REDRAW = "r"
+    REROLL = "o"  # other choices for the part (issue 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +40,18 @@ class Button:
     label: str = ""
 
 
-def card_buttons(card: StoryCard, label_limit: int) -> list[Button]:
-    """The buttons a card offers now, in order: its choices, then its actions."""
+def card_buttons(card: StoryCard, label_limit: int, *, reroll: bool = False) -> list[Button]:
+    """The buttons a card offers now, in order: its choices, then its actions (the
+    re-roll of the choices where the screen shows it on the card)."""
     buttons: list[Button] = []
     if card.is_open:
         buttons = [
             Button(ButtonKind.CHOICE, card.segment_id, i, card.choice_label(i, label_limit))
             for i in range(len(card.choices))
         ]
+    if reroll and card.can_reroll:
+        others = text(card.language, Msg.REROLL_BUTTON)
+        buttons.append(Button(ButtonKind.REROLL, card.segment_id, label=others))
     if card.can_close_vote:
         close = text(card.language, Msg.CLOSE_VOTE_BUTTON)
         buttons.append(Button(ButtonKind.CLOSE_VOTE, card.segment_id, label=close))

@@ -48,6 +48,7 @@ class Command(enum.StrEnum):
     HELP = "help"
     CLOSE_VOTE = "close"
     BOOK = "book"
+    REROLL = "choices"  # other choices for the open part (issue 16)
 
 
 def parse_command(word: str) -> Command | None:
@@ -99,6 +100,7 @@ ACTIONS: dict[Command, Action] = {
     Command.UNDO: Action(StoryEngine.undo, Msg.UNDONE, ReplyKind.SEEN),
     Command.REDRAW: Action(StoryEngine.redraw, Msg.REDRAWING, ReplyKind.ACK),
     Command.CLOSE_VOTE: Action(StoryEngine.close_vote, Msg.VOTE_CLOSED, ReplyKind.SEEN),
+    Command.REROLL: Action(StoryEngine.reroll, Msg.REROLLING, ReplyKind.ACK),
 }
 
 #: Commands whose actor must be checked as a moderator (Telegram asks the chat for these).
@@ -119,6 +121,7 @@ BUTTON_COMMANDS: dict[ButtonKind, tuple[Command, PartCall]] = {
     ButtonKind.CLOSE_VOTE: (Command.CLOSE_VOTE, StoryEngine.close_vote),
     ButtonKind.RETRY: (Command.RETRY, StoryEngine.retry),
     ButtonKind.REDRAW: (Command.REDRAW, StoryEngine.redraw),
+    ButtonKind.REROLL: (Command.REROLL, StoryEngine.reroll),
 }
 
 #: How the settings name who chooses and what decides an empty vote (issue 16).

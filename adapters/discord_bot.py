@@ -66,7 +66,7 @@ UNKNOWN_CHANNEL = 10003
 TOO_MANY_OLD_EDITS = 30046  # edits of messages older than an hour: post the part anew
 Piece = tuple[discord.Embed, discord.ui.View | None]  # one message: an embed, its buttons
 PREFIX = "sc:"
-TEMPLATE = r"sc:(?:c:[0-9]{1,15}:[0-9]|[rtx]:[0-9]{1,15})"  # ids buttons.encode makes
+TEMPLATE = r"sc:(?:c:[0-9]{1,15}:[0-9]|[rtxo]:[0-9]{1,15})"  # ids buttons.encode makes
 NO_ACCESS = {
     Language.RU: "Мне не хватает прав в этом канале: нужны «Отправлять сообщения», "
     "«Встраивать ссылки» и «Прикреплять файлы». История на паузе; когда права будут, "
@@ -782,7 +782,7 @@ class DiscordAdapter(Screen[Piece]):
 
     def _view(self, card: StoryCard) -> discord.ui.View | None:
         view = discord.ui.View(timeout=None)
-        for button in card_buttons(card, LABEL_LIMIT):
+        for button in card_buttons(card, LABEL_LIMIT, reroll=True):
             view.add_item(StoryButton(button))
         return view if view.children else None
 

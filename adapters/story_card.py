@@ -123,6 +123,11 @@ class StoryCard:
         """A group vote is running with at least one vote (the starter may end it)."""
         return self.is_open and self.is_group and any(self.counts)
 
+    @property
+    def can_reroll(self) -> bool:
+        """An open part with choices: its starter or a moderator may ask for others."""
+        return self.is_open and bool(self.choices)
+
     def reopens(self, event: ev.StoryEvent) -> bool:
         """Undo is showing this (already decided) segment again: its old message should be
         marked undone and the segment shown afresh at the bottom of the chat."""

@@ -529,7 +529,7 @@ class TelegramAdapter(Screen[Piece]):
         """One button a row: choices first, then the card's actions."""
         rows = [
             [InlineKeyboardButton(button.label, callback_data=encode(button))]
-            for button in card_buttons(card, BUTTON_LIMIT)
+            for button in card_buttons(card, BUTTON_LIMIT, reroll=True)
         ]
         return InlineKeyboardMarkup(rows) if rows else None
 

@@ -51,6 +51,7 @@ class Ui(enum.Enum):
     BOOK = enum.auto()
     NO_BOOK = enum.auto()
     DOWNLOAD = enum.auto()
+    REROLL = enum.auto()
 
 
 UI: dict[Language, dict[Ui, str]] = {
@@ -84,6 +85,7 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.BOOK: "Read as a book",
         Ui.NO_BOOK: "There is no book at this address.",
         Ui.DOWNLOAD: "Download the book",
+        Ui.REROLL: "New choices",
     },
     Language.RU: {
         Ui.TITLE: "StoryCraft",
@@ -115,6 +117,7 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.BOOK: "Читать книгой",
         Ui.NO_BOOK: "По этому адресу книги нет.",
         Ui.DOWNLOAD: "Скачать книгу",
+        Ui.REROLL: "Другие варианты",
     },
 }
 
@@ -252,6 +255,7 @@ def story_page(
             ("retry", Ui.RETRY),
             ("undo", Ui.UNDO),
             ("redraw", Ui.REDRAW),
+            ("choices", Ui.REROLL),
             ("stop", Ui.STOP),
             ("status", Ui.STATUS),
             ("help", Ui.HELP),

@@ -35,6 +35,7 @@ from tests.fake_ollama import FakeOllama, Reply
 from tests.fakes import FakeClock, no_escapes, ticking
 from tests.forgeries import dump, forgeries
 
+REROLL = "🎲 New choices"  # every open card offers other choices (issue 16)
 ALICE = Member(501, "Alice")
 BOB = Member(502, "Bob")
 CAROL = Member(503, "Carol")
@@ -169,7 +170,9 @@ async def test_a_story_through_three_segments_with_pictures(
         assert description(message).startswith(f"Part {part}. Mara the wanderer")
         embed = message["embeds"][-1]
         assert embed["image"]["url"] == f"attachment://{message['attachments'][0]['filename']}"
-        assert [label for label, _ in buttons(message)] == [f"Path {part}.{i}" for i in (1, 2, 3)]
+        assert [label for label, _ in buttons(message)] == [
+            f"Path {part}.{i}" for i in (1, 2, 3)
+        ] + [REROLL]
         if part < 3:
             press = dc.click(ALICE, int(message["id"]), buttons(message)[0][1])
             assert await reply_to(dc, press) == f"Vote counted: Path {part}.1"
@@ -188,7 +191,9 @@ async def test_a_channel_vote_with_a_changed_vote_and_a_tie(
     dc.slash(ALICE, STORIES, "start")
     message = await dc.wait_until(lambda: story(dc, 1))
     mid = int(message["id"])
-    first, second, third = (custom_id for _, custom_id in buttons(message))
+    first, second, third = (
+        custom_id for _, custom_id in buttons(message) if custom_id.startswith("sc:c:")
+    )
 
     assert await reply_to(dc, dc.click(ALICE, mid, first)) == "Vote counted: Path 1.1"
     assert await reply_to(dc, dc.click(BOB, mid, first)) == "Vote counted: Path 1.1"
@@ -678,7 +683,12 @@ async def test_every_refused_edit_takes_the_one_error_path(
             assert len(refused) == 1  # one refused PATCH, then the story paused
         else:
             shown = await dc.wait_until(lambda: story(dc, 1))
-            assert [label for label, _ in buttons(shown)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+            assert [label for label, _ in buttons(shown)] == [
+                "Path 1.1",
+                "Path 1.2",
+                "Path 1.3",
+                REROLL,
+            ]
     if code in (10008, 30046):  # posted again; the old message was asked to drop its buttons
         first = min(int(m["id"]) for m in dc.story_messages())
         assert int(shown["id"]) != first
@@ -986,7 +996,7 @@ async def test_a_prewritten_part_is_posted_whole_when_the_vote_ends(
     vote_line = f"🗳 Voting is open until <t:{closes}:T> (<t:{closes}:R>)"
     assert description(second) == f"{narration}\n\n{vote_line}"
     assert narration.startswith("Part 2. Mara the wanderer")
-    assert [label for label, _ in buttons(second)] == ["Path 2.1", "Path 2.2", "Path 2.3"]
+    assert [label for label, _ in buttons(second)] == ["Path 2.1", "Path 2.2", "Path 2.3", REROLL]
     shown = [body for _, _, body in dc.requests[before:] if "Part 2." in json.dumps(body)]
     assert len(shown) == 1
     assert len(dc.edit_times[int(second["id"])]) == 1
@@ -1032,3 +1042,38 @@ async def test_a_short_story_where_anyone_chooses_reaches_its_ending(
     stale = dc.click(ALICE, int(offered["id"]), custom_id, seen=offered)  # an old client copy
     assert await reply_to(dc, stale) == "This story has ended."
     assert is_ephemeral(dc, stale)
+
+
+async def test_the_starter_rerolls_the_choices_on_the_same_message(
+    make_bot: BotFactory, dc: FakeDiscord, fake_ollama: FakeOllama
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    reroll = next(c for label, c in buttons(message) if label == REROLL)
+    assert reroll.startswith("sc:o:")
+    narration = description(message)
+
+    refused = dc.click(BOB, int(message["id"]), reroll)
+    assert await reply_to(dc, refused) == (
+        "Only the person who started the story or a moderator can do that."
+    )
+    assert is_ephemeral(dc, refused)
+    asked = dc.click(ALICE, int(message["id"]), reroll)
+    assert await reply_to(dc, asked) == "The narrator is thinking of other choices…"
+
+    rerolled = await dc.wait_until(
+        lambda: (
+            "Another path 1" in [label for label, _ in buttons(dc.messages[int(message["id"])])]
+            and dc.messages[int(message["id"])]
+        )
+    )
+    assert [label for label, _ in buttons(rerolled)] == [
+        "Another path 1",
+        "Another path 2",
+        "Another path 3",
+        REROLL,
+    ]
+    assert description(rerolled).startswith(narration.split("\n\n")[0])
+    assert len(fake_ollama.chat_requests("choices")) == 1
+    assert dc.errors == []

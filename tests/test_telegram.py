@@ -29,6 +29,7 @@ from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fakes import FakeClock, no_escapes, ticking
 from tests.forgeries import dump, forgeries
 
+REROLL = "🎲 New choices"  # every open card offers other choices (issue 16)
 ALICE_ID, BOB_ID, CAROL_ID = 501, 502, 503
 
 
@@ -162,7 +163,9 @@ async def test_a_private_story_through_three_segments_with_pictures(
         )
         # The story message itself became the photo, the narration its caption, keyboard kept.
         assert message["caption"].startswith(f"Part {part}. Mara the wanderer")
-        assert [label for label, _ in keyboard(message)] == [f"Path {part}.{i}" for i in (1, 2, 3)]
+        assert [label for label, _ in keyboard(message)] == [
+            f"Path {part}.{i}" for i in (1, 2, 3)
+        ] + [REROLL]
         if part < 3:
             query = tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
             assert await answer_of(tg, query) == f"Chosen: Path {part}.1"
@@ -232,7 +235,7 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     # vote starts a full one.
     assert "🗳 Voting closes in" in message["text"]
     mid = message["message_id"]
-    first, second, third = (data for _, data in keyboard(message))
+    first, second, third = (data for _, data in keyboard(message) if data.startswith("c:"))
 
     assert await answer_of(tg, tg.press(group, alice, mid, first)) == "Vote counted: Path 1.1"
     assert await answer_of(tg, tg.press(group, bob, mid, first)) == "Vote counted: Path 1.1"
@@ -389,7 +392,7 @@ async def test_a_429_while_streaming_is_retried(
     # The refused draft was overtaken by the finished part: the newest state is what shows.
     assert tg.errors == [("sendMessageDraft", "Too Many Requests: retry after 1")]
     assert message["text"].startswith("Part 1.")
-    assert [label for label, _ in keyboard(message)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+    assert [label for label, _ in keyboard(message)] == ["Path 1.1", "Path 1.2", "Path 1.3", REROLL]
     assert not [m for m in tg.bot_messages(chat["id"]) if "wrong" in m.get("text", "")]
 
 
@@ -646,7 +649,7 @@ async def test_undo_shows_the_reopened_part_again_at_the_bottom(
             and m
         )
     )
-    assert [label for label, _ in keyboard(again)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+    assert [label for label, _ in keyboard(again)] == ["Path 1.1", "Path 1.2", "Path 1.3", REROLL]
     old = tg.messages[(chat["id"], first["message_id"])]
     assert old["text"].endswith("↩ This choice was undone.")
     assert not keyboard(old)
@@ -900,7 +903,12 @@ async def test_every_refused_edit_takes_the_one_error_path(
             assert len(refused) == 1  # one refused edit, then the story paused
         else:
             shown = await wait_story(tg, group["id"], 1)
-            assert [label for label, _ in keyboard(shown)] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+            assert [label for label, _ in keyboard(shown)] == [
+                "Path 1.1",
+                "Path 1.2",
+                "Path 1.3",
+                REROLL,
+            ]
     if code == 400:  # posted again; the old message was asked to drop its keyboard
         first = tg.bot_messages(group["id"])[0]
         assert first["message_id"] != shown["message_id"]
@@ -1267,7 +1275,7 @@ async def test_a_prewritten_part_arrives_whole_with_its_choices(
     sent = [p for m, p in after if m == "sendMessage" and narration in str(p.get("text", ""))]
     assert len(sent) == 1
     assert second["text"].startswith("Part 2. Mara the wanderer")
-    assert [label for label, _ in keyboard(second)] == ["Path 2.1", "Path 2.2", "Path 2.3"]
+    assert [label for label, _ in keyboard(second)] == ["Path 2.1", "Path 2.2", "Path 2.3", REROLL]
     assert "edit_date" not in second
     assert bot.engine.prewriting.figures.hits == 1
     assert bot.engine.prewriting.figures.misses == 0

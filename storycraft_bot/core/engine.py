@@ -53,6 +53,7 @@ from storycraft_bot.core.presses import PressKind, PressOutcome
 from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.reading import StoryReader
 from storycraft_bot.core.recovery import Recovery
+from storycraft_bot.core.rerolling import ChoiceReroller
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
 from storycraft_bot.core.texts import Msg
@@ -120,6 +121,17 @@ class StoryEngine:
         )
         self._writer.on_open(self._votes.opened)
         self._chooser = Chooser(store, clock, self._votes, self._emit, self._prewriter)
+        self._reroller = ChoiceReroller(
+            store,
+            narrator,
+            narration or UnlimitedNarrator(),
+            gpu or SeparateGpus(),
+            self._lock,
+            self._emit,
+            self._prewriter,
+            self._votes,
+            self._writer.request_for,
+        )
         self._reader = StoryReader(store, self._prewriter)
         self._configuration = Configuration(store, clock, config.story)
         self._recovery = Recovery(
@@ -148,9 +160,7 @@ class StoryEngine:
         length: StoryLength | None = None,
         participation: Participation | None = None,
     ) -> Session:
-        """Open a story in the channel and start writing its first segment; `rating`
-        None takes the place's default, `length` and `participation` None the story
-        settings' (medium; a vote in groups)."""
+        """Open a story in the channel and write its first segment (None: the default)."""
         premise = checked_premise(premise, starter)
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
@@ -178,8 +188,7 @@ class StoryEngine:
     async def press(
         self, place: Place, actor: Actor, segment_id: int, choice_index: int
     ) -> PressOutcome:
-        """A press on a choice: decides at once in private; in a group by the story's
-        participation mode (see core/choosing.py)."""
+        """A press on a choice, by the story's participation mode (core/choosing.py)."""
         async with self._lock(place.key):
             return await self._chooser.press(place, actor, segment_id, choice_index)
 
@@ -338,6 +347,13 @@ class StoryEngine:
                 session.id, self._writer.illustrate(session, segment, reuse_prompt=True)
             )
             return segment
+
+    async def reroll(self, place: Place, actor: Actor, *, segment_id: int | None = None) -> None:
+        """New choices for the open part, its narration kept (see core/rerolling.py)."""
+        async with self._lock(place.key):
+            session = await self._require_session(place, segment_id)
+            segment = await self._store.current_segment(session.id)
+            self._tasks.spawn(session.id, self._reroller.begin(session, actor, segment, segment_id))
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """After a restart: continue every active story (of these platforms) where it

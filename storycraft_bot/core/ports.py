@@ -66,6 +66,13 @@ class Narrator(Protocol):
         """Fold `segments` into the memory: summary plus characters' looks."""
         ...
 
+    async def new_choices(
+        self, request: SegmentRequest, narration: str, old: Sequence[str]
+    ) -> tuple[str, ...]:
+        """`request.choices` new choices for a part whose `narration` stays (issue 16):
+        one small request; MalformedReply when none are usable."""
+        ...
+
 
 class PromptWriter(Protocol):
     """Turns a finished segment into an English image prompt."""

@@ -194,3 +194,7 @@ class StoryStore(Protocol):
     ) -> None:
         """Move an open part's vote deadline, with how often an empty vote was extended."""
         ...
+
+    async def replace_choices(self, segment_id: int, choices: tuple[str, ...]) -> Segment:
+        """New choices for an open part (a re-roll); its votes are dropped."""
+        ...

@@ -128,6 +128,8 @@ class Msg(enum.StrEnum):
     LENGTH_MEDIUM = "length_medium"
     LENGTH_LONG = "length_long"
     LENGTH_ENDLESS = "length_endless"
+    REROLLING = "rerolling"
+    REROLL_FAILED = "reroll_failed"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -529,6 +531,14 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.EN: "Long (about 30 parts)",
     },
     Msg.LENGTH_ENDLESS: {Language.RU: "Бесконечная", Language.EN: "Endless"},
+    Msg.REROLLING: {
+        Language.RU: "Рассказчик придумывает другие варианты…",
+        Language.EN: "The narrator is thinking of other choices…",
+    },
+    Msg.REROLL_FAILED: {
+        Language.RU: "Не удалось придумать другие варианты; прежние остаются.",
+        Language.EN: "No new choices came; the old ones stay.",
+    },
 }
 
 _DECIDED: dict[DecidedBy, dict[Language, str]] = {

@@ -18,6 +18,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.ports import SegmentRequest
 from storycraft_bot.narration.arc_prompt import arc_instructions
+from storycraft_bot.narration.choice_reroll import new_choices
 from storycraft_bot.narration.memory_reply import MemoryReply, memory_schema
 from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
 from storycraft_bot.narration.reply_parsing import (
@@ -196,6 +197,12 @@ class OllamaNarrator:
             log.error("second unusable reply from %s: %.200r", result.model, result.content)
             raise MalformedReply("the narrator's reply could not be understood")
         return draft
+
+    async def new_choices(
+        self, request: SegmentRequest, narration: str, old: Sequence[str]
+    ) -> tuple[str, ...]:
+        """New choices for a part whose narration stays (see choice_reroll)."""
+        return await new_choices(self._gateway, build_messages(request), request, narration, old)
 
     async def update_memory(
         self, language: Language, memory: StoryMemory, segments: Sequence[Segment]
