@@ -135,13 +135,6 @@ NO_VOTE_LABELS = {
     NoVoteRule.STARTER: Msg.NO_VOTES_STARTER_BUTTON,
 }
 
-LENGTH_LABELS = {
-    StoryLength.SHORT: Msg.LENGTH_SHORT,
-    StoryLength.MEDIUM: Msg.LENGTH_MEDIUM,
-    StoryLength.LONG: Msg.LENGTH_LONG,
-    StoryLength.ENDLESS: Msg.LENGTH_ENDLESS,
-}
-
 #: The presser's private answer to a choice press.
 PRESS_REPLIES = {
     PressKind.DECIDED: Msg.CHOSEN,

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storycraft_bot.core.models import Language, StoryLength
-from storycraft_bot.core.texts import Msg, text
+from storycraft_bot.core.texts import Msg, length_name, text
 
 from .buttons import Button
-from .commands import LENGTH_LABELS
 
 
 class Ui(enum.Enum):
@@ -210,8 +209,8 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
     lengths = "".join(
         f'<option value="{length.value}"'
         f"{' selected' if length is StoryLength.MEDIUM else ''}>"
-        f"{esc(text(language, label))}</option>"
-        for length, label in LENGTH_LABELS.items()
+        f"{esc(length_name(language, length))}</option>"
+        for length in StoryLength
     )
     return (
         _head(language, ui(language, Ui.TITLE))

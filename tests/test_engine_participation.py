@@ -17,7 +17,7 @@ from storycraft_bot.core.models import (
     Segment,
     SegmentState,
 )
-from storycraft_bot.core.texts import Msg, decision_text
+from storycraft_bot.core.texts import Msg, decision_text, status_text
 from storycraft_bot.storage.sqlite import Store
 from tests.conftest import GROUP, EngineFactory
 from tests.fakes import FakeClock, RecordingView
@@ -182,3 +182,11 @@ async def test_modes_and_an_extended_vote_survive_a_restart(
     second = (await view.wait_for(ev.SegmentFinished, count=2)).segment
     with pytest.raises(StoryActionError, match=Msg.STARTER_CHOOSES.value):
         await starter_only.press(GROUP, BOB, second.id, 0)
+
+
+async def test_the_status_names_the_length_and_who_chooses(
+    engine: StoryEngine, view: RecordingView
+) -> None:
+    await first_part(engine, view, Participation.STARTER)
+    report = status_text(await engine.status(GROUP))
+    assert report.endswith(" Length: Medium (about 15 parts). Who chooses: 👤 Starter.")

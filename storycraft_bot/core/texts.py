@@ -16,10 +16,13 @@ from babel import Locale
 from storycraft_bot.core.models import (
     DecidedBy,
     Language,
+    Participation,
     Rating,
     SegmentState,
+    Session,
     SessionState,
     StatusReport,
+    StoryLength,
 )
 
 
@@ -130,6 +133,8 @@ class Msg(enum.StrEnum):
     LENGTH_ENDLESS = "length_endless"
     REROLLING = "rerolling"
     REROLL_FAILED = "reroll_failed"
+    STATUS_LENGTH = "status_length"
+    STATUS_MODE = "status_mode"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -539,6 +544,8 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.RU: "Не удалось придумать другие варианты; прежние остаются.",
         Language.EN: "No new choices came; the old ones stay.",
     },
+    Msg.STATUS_LENGTH: {Language.RU: " Длина: {length}.", Language.EN: " Length: {length}."},
+    Msg.STATUS_MODE: {Language.RU: " Кто выбирает: {mode}.", Language.EN: " Who chooses: {mode}."},
 }
 
 _DECIDED: dict[DecidedBy, dict[Language, str]] = {
@@ -673,14 +680,46 @@ def status_text(report: StatusReport) -> str:
         underway = text(lang, Msg.STATUS_DRAFT_UNDERWAY) if report.drafts.writing else ""
         state += text(lang, Msg.STATUS_DRAFTS, ready=report.drafts.ready, writing=underway)
     premise = report.session.premise
-    return text(
-        lang,
-        Msg.STATUS,
-        genre=genre_name(lang, report.session.genre),
-        parts=report.segments - (1 if writing else 0),  # a part being written is not shown yet
-        premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
-        state=state,
-    ) + text(lang, Msg.STATUS_RATING, rating=rating_name(lang, report.session.settings.rating))
+    return (
+        text(
+            lang,
+            Msg.STATUS,
+            genre=genre_name(lang, report.session.genre),
+            parts=report.segments - (1 if writing else 0),  # a part being written is not shown yet
+            premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
+            state=state,
+        )
+        + text(lang, Msg.STATUS_RATING, rating=rating_name(lang, report.session.settings.rating))
+        + _arc_status(report.session)
+    )
+
+
+#: Issue 16: a story's length and who chooses, in words.
+_LENGTH_NAMES: dict[StoryLength, Msg] = {
+    StoryLength.SHORT: Msg.LENGTH_SHORT,
+    StoryLength.MEDIUM: Msg.LENGTH_MEDIUM,
+    StoryLength.LONG: Msg.LENGTH_LONG,
+    StoryLength.ENDLESS: Msg.LENGTH_ENDLESS,
+}
+_MODE_NAMES: dict[Participation, Msg] = {
+    Participation.STARTER: Msg.MODE_STARTER_BUTTON,
+    Participation.ANYONE: Msg.MODE_ANYONE_BUTTON,
+    Participation.VOTE: Msg.MODE_VOTE_BUTTON,
+}
+
+
+def length_name(language: Language, length: StoryLength) -> str:
+    """A story length in words ("Short (about 8 parts)")."""
+    return text(language, _LENGTH_NAMES[length])
+
+
+def _arc_status(session: Session) -> str:
+    """The status's words on the length and, in a group, who chooses."""
+    lang, settings = session.language, session.settings
+    line = text(lang, Msg.STATUS_LENGTH, length=length_name(lang, settings.length))
+    if session.place.is_group:
+        line += text(lang, Msg.STATUS_MODE, mode=text(lang, _MODE_NAMES[settings.participation]))
+    return line
 
 
 def known_codes() -> frozenset[Msg]:
