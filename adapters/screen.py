@@ -22,7 +22,14 @@ from typing import ClassVar, Generic, TypeVar
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.engine import StoryEngine
-from storycraft_bot.core.models import ChannelKey, MessageKind, MessageRef, Place, Platform
+from storycraft_bot.core.models import (
+    ChannelKey,
+    Language,
+    MessageKind,
+    MessageRef,
+    Place,
+    Platform,
+)
 from storycraft_bot.core.screen_records import ScreenRecords, ShownSegment
 from storycraft_bot.core.text_fitting import split_text
 from storycraft_bot.core.texts import text
@@ -288,6 +295,10 @@ class Screen(abc.ABC, Generic[P]):
                 message = text(event.language, event.code, **dict(event.params))
                 self._background.run(self._post_later(event.key, message), "notice")
 
+    def book_hint(self, language: Language) -> str:
+        """How players ask for the book here (named when a story reaches its ending)."""
+        return self.book_command
+
     def retired(self, key: ChannelKey, message_id: int) -> bool:
         """The message was replaced by a new one: its buttons no longer count."""
         return (key, message_id) in self._retired
@@ -378,7 +389,7 @@ class Screen(abc.ABC, Generic[P]):
             shown.card.apply(event)
             await self._pace(shown, urgent=is_urgent(event))
         if isinstance(event, ev.StoryStopped) and event.key not in self._refused:
-            await self.post(event.key, stopped_text(event, self.book_command))
+            await self.post(event.key, stopped_text(event, self.book_hint(event.language)))
 
     async def _resumed(self, started: Shown) -> Shown:
         """A part rewritten after a restart takes over the messages of the cut one (the

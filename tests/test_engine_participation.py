@@ -190,3 +190,16 @@ async def test_the_status_names_the_length_and_who_chooses(
     await first_part(engine, view, Participation.STARTER)
     report = status_text(await engine.status(GROUP))
     assert report.endswith(" Length: Medium (about 15 parts). Who chooses: 👤 Starter.")
+
+
+async def test_a_window_left_from_a_vote_decides_nothing_after_the_mode_changed(
+    engine: StoryEngine, view: RecordingView, clock: FakeClock
+) -> None:
+    part = await first_part(engine, view)
+    await engine.configure(GROUP, ALICE, participation=Participation.ANYONE)
+    await clock.advance(120)
+    assert not view.of(ev.Notice)
+    assert not view.of(ev.ChoiceDecided)
+
+    outcome = await engine.press(GROUP, CAROL, part.id, 0)
+    assert outcome.kind is PressKind.DECIDED

@@ -102,7 +102,8 @@ class VoteTimers:
         tally = await self._store.tally(segment)
         result = pick_winner(tally.counts, self._rng, closed_early=closed_early)
         if result is None:
-            if not closed_early:
+            # A window left from before the mode changed decides nothing.
+            if not closed_early and session.settings.participation is Participation.VOTE:
                 await self._nobody_voted(session, segment)
             return
         await self.decide(session, segment, result.choice_index, result.decided_by, result.votes)

@@ -308,7 +308,7 @@ class SqlStore(ArcQueries):
             await tx.run("DELETE FROM votes WHERE segment_id = ?", (previous.id,))
             await tx.run(
                 "UPDATE segments SET state = 'open', chosen_index = NULL, decided_by = NULL,"
-                " vote_closes_at = NULL, updated_at = ? WHERE id = ?",
+                " vote_closes_at = NULL, vote_extensions = 0, updated_at = ? WHERE id = ?",
                 (now, previous.id),
             )
         return await self._segment_or_fail(previous.id)
