@@ -189,7 +189,7 @@ async def test_the_status_names_the_length_and_who_chooses(
 ) -> None:
     await first_part(engine, view, Participation.STARTER)
     report = status_text(await engine.status(GROUP))
-    assert report.endswith(" Length: Medium (about 15 parts). Who chooses: 👤 Starter.")
+    assert " Length: Medium (about 15 parts). Who chooses: 👤 Starter. Rating: safe." in report
 
 
 async def test_a_window_left_from_a_vote_decides_nothing_after_the_mode_changed(

@@ -689,8 +689,8 @@ def status_text(report: StatusReport) -> str:
             premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
             state=state,
         )
-        + text(lang, Msg.STATUS_RATING, rating=rating_name(lang, report.session.settings.rating))
         + _arc_status(report.session)
+        + text(lang, Msg.STATUS_RATING, rating=rating_name(lang, report.session.settings.rating))
     )
 
 
