@@ -28,6 +28,7 @@ class ButtonKind(enum.StrEnum):
     RETRY = "t"
     REDRAW = "r"
     OWN_ACTION = "w"  # asks for a player's own action for the part
+    REROLL = "o"  # other choices for the part (issue 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,9 @@ class Button:
     label: str = ""
 
 
-def card_buttons(card: StoryCard, label_limit: int) -> list[Button]:
-    """The buttons a card offers now, in order: its choices, then its actions."""
+def card_buttons(card: StoryCard, label_limit: int, *, reroll: bool = False) -> list[Button]:
+    """The buttons a card offers now, in order: its choices, then its actions (the
+    re-roll of the choices where the screen shows it on the card)."""
     buttons: list[Button] = []
     if card.is_open:
         buttons = [
@@ -51,6 +53,9 @@ def card_buttons(card: StoryCard, label_limit: int) -> list[Button]:
     if card.can_own_action:
         own = text(card.language, Msg.OWN_ACTION_BUTTON)
         buttons.append(Button(ButtonKind.OWN_ACTION, card.segment_id, label=own))
+    if reroll and card.can_reroll:
+        others = text(card.language, Msg.REROLL_BUTTON)
+        buttons.append(Button(ButtonKind.REROLL, card.segment_id, label=others))
     if card.can_close_vote:
         close = text(card.language, Msg.CLOSE_VOTE_BUTTON)
         buttons.append(Button(ButtonKind.CLOSE_VOTE, card.segment_id, label=close))

@@ -17,7 +17,16 @@ from typing import Protocol
 
 from storycraft_bot.core.engine import PressKind, StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, Language, Place, Rating, StorySettings
+from storycraft_bot.core.models import (
+    Actor,
+    Language,
+    NoVoteRule,
+    Participation,
+    Place,
+    Rating,
+    StoryLength,
+    StorySettings,
+)
 from storycraft_bot.core.texts import Msg, rating_name, status_text, text
 
 from .book import book_file_name, book_html, embedded_pictures
@@ -39,6 +48,7 @@ class Command(enum.StrEnum):
     HELP = "help"
     CLOSE_VOTE = "close"
     BOOK = "book"
+    REROLL = "choices"  # other choices for the open part (issue 16)
 
 
 def parse_command(word: str) -> Command | None:
@@ -92,6 +102,7 @@ ACTIONS: dict[Command, Action] = {
     Command.UNDO: Action(StoryEngine.undo, Msg.UNDONE, ReplyKind.SEEN),
     Command.REDRAW: Action(StoryEngine.redraw, Msg.REDRAWING, ReplyKind.ACK),
     Command.CLOSE_VOTE: Action(StoryEngine.close_vote, Msg.VOTE_CLOSED, ReplyKind.SEEN),
+    Command.REROLL: Action(StoryEngine.reroll, Msg.REROLLING, ReplyKind.ACK),
 }
 
 #: Commands whose actor must be checked as a moderator (Telegram asks the chat for these).
@@ -112,6 +123,18 @@ BUTTON_COMMANDS: dict[ButtonKind, tuple[Command, PartCall]] = {
     ButtonKind.CLOSE_VOTE: (Command.CLOSE_VOTE, StoryEngine.close_vote),
     ButtonKind.RETRY: (Command.RETRY, StoryEngine.retry),
     ButtonKind.REDRAW: (Command.REDRAW, StoryEngine.redraw),
+    ButtonKind.REROLL: (Command.REROLL, StoryEngine.reroll),
+}
+
+#: How the settings name who chooses and what decides an empty vote (issue 16).
+MODE_LABELS = {
+    Participation.STARTER: Msg.MODE_STARTER_BUTTON,
+    Participation.ANYONE: Msg.MODE_ANYONE_BUTTON,
+    Participation.VOTE: Msg.MODE_VOTE_BUTTON,
+}
+NO_VOTE_LABELS = {
+    NoVoteRule.RANDOM: Msg.NO_VOTES_RANDOM_BUTTON,
+    NoVoteRule.STARTER: Msg.NO_VOTES_STARTER_BUTTON,
 }
 
 #: The presser's private answer to a choice press.
@@ -176,9 +199,49 @@ async def start_story(
     genre: str | None = None,
     *,
     rating: Rating | None = None,
+    length: StoryLength | None = None,
+    participation: Participation | None = None,
 ) -> Reply:
-    await engine.start(place, actor, premise=premise, genre=genre, language=language, rating=rating)
+    await engine.start(
+        place,
+        actor,
+        premise=premise,
+        genre=genre,
+        language=language,
+        rating=rating,
+        length=length,
+        participation=participation,
+    )
     return Reply(text(language, Msg.STORY_STARTED), ReplyKind.SEEN)
+
+
+@dataclass(frozen=True, slots=True)
+class StartOptions:
+    """A typed start line taken apart: `length=short mode=anyone The lost key`."""
+
+    premise: str
+    length: StoryLength | None = None
+    participation: Participation | None = None
+
+
+def start_options(line: str) -> StartOptions:
+    """The leading `length=<short|medium|long|endless>` and `mode=<starter|anyone|vote>`
+    words of a typed start (screens without option fields), the rest is the premise; a
+    word that names no known value stays in the premise."""
+    words = line.split()
+    length: StoryLength | None = None
+    participation: Participation | None = None
+    while words:
+        name, sep, value = words[0].replace(":", "=", 1).partition("=")
+        name, value = name.lower(), value.lower()
+        if sep and name == "length" and value in set(StoryLength):
+            length = StoryLength(value)
+        elif sep and name == "mode" and value in set(Participation):
+            participation = Participation(value)
+        else:
+            break
+        words.pop(0)
+    return StartOptions(" ".join(words), length, participation)
 
 
 async def press(

@@ -27,8 +27,10 @@ from .commands import (
     parse_command,
     perform,
     press,
+    start_options,
 )
 from .own_action import submit
+from .story_card import stopped_text
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)
@@ -193,7 +195,7 @@ class ConsoleView:
             case ev.StoryStopped():
                 if self._streaming is not None:
                     self._end_stream()
-                self._say(text(event.language, Msg.STORY_STOPPED))
+                self._say(stopped_text(event, "/book"))
                 self.settled.set()
             case ev.Notice():
                 self._say(text(event.language, event.code, **dict(event.params)))
@@ -328,9 +330,11 @@ async def run_console(
             return
 
 
-async def _begin(engine: StoryEngine, premise: str) -> Reply | None:
-    """Start the story; nothing to say unless it is refused (see commands.answer)."""
-    await engine.start(PLACE, PLAYER, premise=premise)
+async def _begin(engine: StoryEngine, typed: str) -> Reply | None:
+    """Start the story (`length=… mode=…` words may lead the premise); nothing to say
+    unless it is refused (see commands.answer)."""
+    chosen = start_options(typed)
+    await engine.start(PLACE, PLAYER, premise=chosen.premise, length=chosen.length)
     return None
 
 

@@ -27,7 +27,17 @@ from PIL import Image
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    Language,
+    NoVoteRule,
+    Participation,
+    Place,
+    Platform,
+    Rating,
+    StoryLength,
+)
 from storycraft_bot.core.safety_store import LimitedAction
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.texts import Msg, rating_name, text
@@ -60,7 +70,7 @@ UNKNOWN_CHANNEL = 10003
 TOO_MANY_OLD_EDITS = 30046  # edits of messages older than an hour: post the part anew
 Piece = tuple[discord.Embed, discord.ui.View | None]  # one message: an embed, its buttons
 PREFIX = "sc:"
-TEMPLATE = r"sc:(?:c:[0-9]{1,15}:[0-9]|[rtxw]:[0-9]{1,15})"  # ids buttons.encode makes
+TEMPLATE = r"sc:(?:c:[0-9]{1,15}:[0-9]|[rtxwo]:[0-9]{1,15})"  # ids buttons.encode makes
 NO_ACCESS = {
     Language.RU: "Мне не хватает прав в этом канале: нужны «Отправлять сообщения», "
     "«Встраивать ссылки» и «Прикреплять файлы». История на паузе; когда права будут, "
@@ -116,6 +126,21 @@ RUSSIAN = {
     "Mature": "Для взрослых",
     "Players may type their own action": "Игроки могут писать своё действие",
     "own_actions": "свои_действия",
+    "How long the story runs": "Длина истории",
+    "Who chooses in a group": "Кто выбирает в группе",
+    "Who decides when nobody votes": "Кто решает, если никто не голосует",
+    "length": "длина",
+    "mode": "кто_выбирает",
+    "no_votes": "без_голосов",
+    "Short (about 8 parts)": "Короткая (около 8 частей)",
+    "Medium (about 15 parts)": "Средняя (около 15 частей)",
+    "Long (about 30 parts)": "Длинная (около 30 частей)",
+    "Endless": "Бесконечная",
+    "Only the starter chooses": "Выбирает только начавший",
+    "Anyone: the first press decides": "Любой: решает первое нажатие",
+    "A timed vote": "Голосование по времени",
+    "A random choice": "Случайный вариант",
+    "The starter": "Начавший историю",
 }
 #: The ratings the commands offer.
 RATING_CHOICES = [
@@ -123,6 +148,28 @@ RATING_CHOICES = [
     for name, rating in (("Safe", Rating.SAFE), ("Teen", Rating.TEEN), ("Mature", Rating.MATURE))
 ]
 RATING_HELP = "Content rating (mature only in age-restricted channels)"
+#: Issue 16: a story's length, who chooses, and what decides a vote nobody joins.
+LENGTH_CHOICES = [
+    app_commands.Choice(name=name, value=length.value)
+    for name, length in (
+        ("Short (about 8 parts)", StoryLength.SHORT),
+        ("Medium (about 15 parts)", StoryLength.MEDIUM),
+        ("Long (about 30 parts)", StoryLength.LONG),
+        ("Endless", StoryLength.ENDLESS),
+    )
+]
+MODE_CHOICES = [
+    app_commands.Choice(name=name, value=mode.value)
+    for name, mode in (
+        ("Only the starter chooses", Participation.STARTER),
+        ("Anyone: the first press decides", Participation.ANYONE),
+        ("A timed vote", Participation.VOTE),
+    )
+]
+NO_VOTE_CHOICES = [
+    app_commands.Choice(name=name, value=rule.value)
+    for name, rule in (("A random choice", NoVoteRule.RANDOM), ("The starter", NoVoteRule.STARTER))
+]
 
 
 class RussianTranslator(app_commands.Translator):
@@ -252,6 +299,8 @@ class StoryCommands(app_commands.Group):
         genre="Genre of the story",
         language="Language of the story",
         rating=RATING_HELP,
+        length="How long the story runs",
+        mode="Who chooses in a group",
     )
     @app_commands.choices(
         genre=[
@@ -266,6 +315,8 @@ class StoryCommands(app_commands.Group):
             app_commands.Choice(name="English", value="en"),
         ],
         rating=RATING_CHOICES,
+        length=LENGTH_CHOICES,
+        mode=MODE_CHOICES,
     )
     async def start(
         self,
@@ -274,6 +325,8 @@ class StoryCommands(app_commands.Group):
         genre: app_commands.Choice[str] | None = None,
         language: app_commands.Choice[str] | None = None,
         rating: app_commands.Choice[str] | None = None,
+        length: app_commands.Choice[str] | None = None,
+        mode: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_start(
             interaction,
@@ -281,6 +334,8 @@ class StoryCommands(app_commands.Group):
             genre.value if genre else None,
             language.value if language else None,
             Rating(rating.value) if rating else None,
+            length=StoryLength(length.value) if length else None,
+            participation=Participation(mode.value) if mode else None,
         )
 
     @app_commands.command(name="stop", description="End the story")
@@ -313,11 +368,13 @@ class StoryCommands(app_commands.Group):
         block="Block a word, a phrase or a /regex/ here (administrators)",
         unblock="Unblock a word or pattern (administrators)",
         blocked="List the blocked words (administrators)",
+        mode="Who chooses in a group",
+        no_votes="Who decides when nobody votes",
     )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
     )
-    @app_commands.choices(rating=RATING_CHOICES)
+    @app_commands.choices(rating=RATING_CHOICES, mode=MODE_CHOICES, no_votes=NO_VOTE_CHOICES)
     async def settings(
         self,
         interaction: discord.Interaction,
@@ -329,6 +386,8 @@ class StoryCommands(app_commands.Group):
         block: app_commands.Range[str, 1, 200] | None = None,
         unblock: app_commands.Range[str, 1, 200] | None = None,
         blocked: bool = False,
+        mode: app_commands.Choice[str] | None = None,
+        no_votes: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_settings(
             interaction,
@@ -338,6 +397,8 @@ class StoryCommands(app_commands.Group):
             Rating(rating.value) if rating else None,
             own_actions,
             Blocking(block, unblock, blocked),
+            participation=Participation(mode.value) if mode else None,
+            no_votes=NoVoteRule(no_votes.value) if no_votes else None,
         )
 
     @settings.autocomplete("workflow")
@@ -396,6 +457,7 @@ class DiscordAdapter(Screen[Piece]):
 
     platform = Platform.DISCORD
     picture_rides_on_text = True
+    book_command = "/story book"
 
     def __init__(
         self,
@@ -577,6 +639,9 @@ class DiscordAdapter(Screen[Piece]):
         genre: str | None,
         language: str | None,
         rating: Rating | None = None,
+        *,
+        length: StoryLength | None = None,
+        participation: Participation | None = None,
     ) -> None:
         async def work() -> Reply:
             chosen = Language(language) if language else self.language_of(interaction)
@@ -599,7 +664,15 @@ class DiscordAdapter(Screen[Piece]):
                 where = " " + text(chosen, Msg.STORY_IN_THREAD, thread=thread.mention)
             actor = self._actor(interaction)
             started = await start_story(
-                self._engine, place, actor, chosen, premise, genre, rating=rating
+                self._engine,
+                place,
+                actor,
+                chosen,
+                premise,
+                genre,
+                rating=rating,
+                length=length,
+                participation=participation,
             )
             about = f": *{premise[:200]}*" if premise else ""
             starter = interaction.user.display_name
@@ -648,6 +721,9 @@ class DiscordAdapter(Screen[Piece]):
         rating: Rating | None = None,
         own_actions: bool | None = None,
         blocking: Blocking | None = None,
+        *,
+        participation: Participation | None = None,
+        no_votes: NoVoteRule | None = None,
     ) -> None:
         async def work() -> Reply:
             self._check_workflow(workflow)
@@ -667,6 +743,8 @@ class DiscordAdapter(Screen[Piece]):
                 workflow=workflow,
                 rating=rating,
                 own_actions=own_actions,
+                participation=participation,
+                no_votes=no_votes,
             )
             lines.append(settings_text(language, settings))
             return Reply("\n".join(lines), ReplyKind.INFO)
@@ -816,7 +894,7 @@ class DiscordAdapter(Screen[Piece]):
 
     def _view(self, card: StoryCard) -> discord.ui.View | None:
         view = discord.ui.View(timeout=None)
-        for button in card_buttons(card, LABEL_LIMIT):
+        for button in card_buttons(card, LABEL_LIMIT, reroll=True):
             view.add_item(StoryButton(button))
         return view if view.children else None
 

@@ -23,14 +23,21 @@ from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.metrics import Metrics, NullMetrics
-from storycraft_bot.core.models import ChannelKey, MessageKind, MessageRef, Place, Platform
+from storycraft_bot.core.models import (
+    ChannelKey,
+    Language,
+    MessageKind,
+    MessageRef,
+    Place,
+    Platform,
+)
 from storycraft_bot.core.screen_records import ScreenRecords, ShownSegment
 from storycraft_bot.core.text_fitting import split_text
-from storycraft_bot.core.texts import Msg, text
+from storycraft_bot.core.texts import text
 
 from .background import Background
 from .pacing import EditPacer
-from .story_card import CardState, StoryCard, is_urgent, load_card
+from .story_card import CardState, StoryCard, is_urgent, load_card, stopped_text
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +202,8 @@ class Screen(abc.ABC, Generic[P]):
     picture_rides_on_text: ClassVar[bool] = False
     #: Seconds a draft (see `draft`) is shown again after, while nothing changes: it fades.
     draft_lifetime: ClassVar[float] = 20.0
+    #: How players ask for the book here (named when a story reaches its ending).
+    book_command: ClassVar[str] = "/book"
 
     def __init__(
         self,
@@ -292,6 +301,10 @@ class Screen(abc.ABC, Generic[P]):
                 message = text(event.language, event.code, **dict(event.params))
                 self._background.run(self._post_later(event.key, message), "notice")
 
+    def book_hint(self, language: Language) -> str:
+        """How players ask for the book here (named when a story reaches its ending)."""
+        return self.book_command
+
     def retired(self, key: ChannelKey, message_id: int) -> bool:
         """The message was replaced by a new one: its buttons no longer count."""
         return (key, message_id) in self._retired
@@ -383,7 +396,7 @@ class Screen(abc.ABC, Generic[P]):
             shown.card.apply(event)
             await self._pace(shown, urgent=is_urgent(event))
         if isinstance(event, ev.StoryStopped) and event.key not in self._refused:
-            await self.post(event.key, text(event.language, Msg.STORY_STOPPED))
+            await self.post(event.key, stopped_text(event, self.book_hint(event.language)))
 
     async def _resumed(self, started: Shown) -> Shown:
         """A part rewritten after a restart takes over the messages of the cut one (the

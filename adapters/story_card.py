@@ -146,6 +146,11 @@ class StoryCard:
         """A group vote is running with at least one vote (the starter may end it)."""
         return self.is_open and self.is_group and any(self.counts)
 
+    @property
+    def can_reroll(self) -> bool:
+        """An open part with choices: its starter or a moderator may ask for others."""
+        return self.is_open and bool(self.choices)
+
     def reopens(self, event: ev.StoryEvent) -> bool:
         """Undo is showing this (already decided) segment again: its old message should be
         marked undone and the segment shown afresh at the bottom of the chat."""
@@ -304,3 +309,18 @@ async def load_card(
         own_actions=shown.own_actions,
     )
     return card, shown
+
+
+def stopped_text(event: ev.StoryStopped, book_command: str) -> str:
+    """What a screen says when a story is over: "The end", a summary line and the way to
+    the book for one that reached its ending (issue 16), the stop notice otherwise."""
+    if not isinstance(event, ev.StoryEnded):
+        return text(event.language, Msg.STORY_STOPPED)
+    lang = event.language
+    return "\n".join(
+        (
+            text(lang, Msg.THE_END),
+            text(lang, Msg.ENDING_SUMMARY, title=event.title, parts=event.parts),
+            text(lang, Msg.ENDING_BOOK, command=book_command),
+        )
+    )

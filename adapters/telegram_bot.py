@@ -44,7 +44,17 @@ from telegram.ext import (
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    Language,
+    NoVoteRule,
+    Participation,
+    Place,
+    Platform,
+    Rating,
+    StorySettings,
+)
 from storycraft_bot.core.pending_deletions import DeletionRecords
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.text_fitting import shorten_to
@@ -53,7 +63,9 @@ from storycraft_bot.core.texts import Msg, rating_name, text
 from .blocked_words import PRIVATE_REFUSALS, Verb, blocklist_reply, parse_blocklist
 from .buttons import Button, ButtonKind, card_buttons, decode, encode, number
 from .commands import (
+    MODE_LABELS,
     MODERATED,
+    NO_VOTE_LABELS,
     Attachment,
     Command,
     Reply,
@@ -63,6 +75,7 @@ from .commands import (
     perform,
     press,
     settings_text,
+    start_options,
     start_story,
 )
 from .own_action import may_type, submit
@@ -80,6 +93,8 @@ STATUS_ROOM = 300  # characters kept free under the narration for the status lin
 BUTTON_LIMIT = 64  # we keep labels short; Telegram cuts long ones itself
 VOTE_WINDOWS = (30, 60, 120)
 RATINGS = tuple(Rating)  # by position in callback data: s:r:<n>
+MODES = tuple(Participation)  # s:m:<n> (issue 16)
+NO_VOTE_RULES = tuple(NoVoteRule)  # s:v:<n>
 ADMIN_CACHE_SECONDS = 60.0
 #: The chat commands; each but START is also a shortcut (/stop for /story stop).
 CHAT_COMMANDS = tuple(c for c in Command if c is not Command.CLOSE_VOTE)
@@ -393,7 +408,16 @@ class TelegramAdapter(Screen[Piece]):
     ) -> Reply | None:
         if command is Command.START:
             actor = await self._actor(update)
-            return await start_story(self._engine, place, actor, language, argument)
+            chosen = start_options(argument)
+            return await start_story(
+                self._engine,
+                place,
+                actor,
+                language,
+                chosen.premise,
+                length=chosen.length,
+                participation=chosen.participation,
+            )
         if command is Command.SETTINGS:
             if (blocking := parse_blocklist(argument)) is not None:
                 return await self._blocklist(update, place, language, *blocking)
@@ -468,6 +492,8 @@ class TelegramAdapter(Screen[Piece]):
                 )
             ]
         )
+        if report.session.place.is_group:
+            rows.extend(choosing_rows(language, settings))
         if len(self._config.workflows) > 1:
             current = settings.workflow or self._config.workflows[0]
             rows.append(
@@ -598,6 +624,10 @@ class TelegramAdapter(Screen[Piece]):
             change = {"rating": RATINGS[value]}
         elif what == "o" and value in (0, 1):
             change = {"own_actions": value == 1}
+        elif what == "m" and value is not None and value < len(MODES):
+            change = {"participation": MODES[value]}
+        elif what == "v" and value is not None and value < len(NO_VOTE_RULES):
+            change = {"no_votes": NO_VOTE_RULES[value]}
         else:
             raise StoryActionError(Msg.PART_OVER)
         actor = await self._actor(update, moderating=True)
@@ -667,7 +697,7 @@ class TelegramAdapter(Screen[Piece]):
         """One button a row: choices first, then the card's actions."""
         rows = [
             [InlineKeyboardButton(button.label, callback_data=encode(button))]
-            for button in card_buttons(card, BUTTON_LIMIT)
+            for button in card_buttons(card, BUTTON_LIMIT, reroll=True)
         ]
         return InlineKeyboardMarkup(rows) if rows else None
 
@@ -860,3 +890,23 @@ def _chat(key: ChannelKey) -> tuple[int, int | None]:
 
 def _with_last(pieces: list[str]) -> list[tuple[str, bool]]:
     return [(piece, number == len(pieces) - 1) for number, piece in enumerate(pieces)]
+
+
+def choosing_rows(language: Language, settings: StorySettings) -> list[list[InlineKeyboardButton]]:
+    """The settings keyboard's rows for who chooses in a group and what decides a vote
+    nobody joins (issue 16), the current ones ticked."""
+    modes = [
+        InlineKeyboardButton(
+            ("✓ " if mode is settings.participation else "") + text(language, MODE_LABELS[mode]),
+            callback_data=f"s:m:{number}",
+        )
+        for number, mode in enumerate(MODES)
+    ]
+    rules = [
+        InlineKeyboardButton(
+            ("✓ " if rule is settings.no_votes else "") + text(language, NO_VOTE_LABELS[rule]),
+            callback_data=f"s:v:{number}",
+        )
+        for number, rule in enumerate(NO_VOTE_RULES)
+    ]
+    return [modes, rules]

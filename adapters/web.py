@@ -83,6 +83,10 @@ class WebAdapter(Screen[str]):
         host = self._config.host
         return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
+    def book_hint(self, language: Language) -> str:
+        """The page's own book link (at the top of the story page)."""
+        return f"“{page.ui(language, page.Ui.BOOK)}” ↑"
+
     async def start(self) -> str:
         """Listen; the address. Raises OSError when the port is taken."""
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

@@ -26,6 +26,7 @@ from .commands import Command
 #: Commands a page may send; START comes from the form, SETTINGS as its own frame.
 PAGE_COMMANDS = frozenset(
     {Command.RETRY, Command.UNDO, Command.REDRAW, Command.STOP, Command.STATUS, Command.HELP}
+    | {Command.REROLL}  # issue 16: other choices for the open part
 )
 MAX_FRAME_CHARS = 1024  # the largest frame the page ever sends is under 100
 

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from storycraft_bot.core.models import Language
+from storycraft_bot.core.models import Language, StoryLength
 from storycraft_bot.core.own_actions import OWN_ACTION_MAX_CHARS
+from storycraft_bot.core.texts import Msg, length_name, text
 
 from .buttons import Button, ButtonKind
 
@@ -50,6 +51,7 @@ class Ui(enum.Enum):
     BOOK = enum.auto()
     NO_BOOK = enum.auto()
     DOWNLOAD = enum.auto()
+    REROLL = enum.auto()
 
 
 UI: dict[Language, dict[Ui, str]] = {
@@ -83,6 +85,7 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.BOOK: "Read as a book",
         Ui.NO_BOOK: "There is no book at this address.",
         Ui.DOWNLOAD: "Download the book",
+        Ui.REROLL: "New choices",
     },
     Language.RU: {
         Ui.TITLE: "StoryCraft",
@@ -114,6 +117,7 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.BOOK: "Читать книгой",
         Ui.NO_BOOK: "По этому адресу книги нет.",
         Ui.DOWNLOAD: "Скачать книгу",
+        Ui.REROLL: "Другие варианты",
     },
 }
 
@@ -205,6 +209,12 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
         for lang in Language
     )
     problem = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
+    lengths = "".join(
+        f'<option value="{length.value}"'
+        f"{' selected' if length is StoryLength.MEDIUM else ''}>"
+        f"{esc(length_name(language, length))}</option>"
+        for length in StoryLength
+    )
     return (
         _head(language, ui(language, Ui.TITLE))
         + "<body><header><h1>"
@@ -220,6 +230,8 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
         f"<label>{esc(ui(language, Ui.GENRE))}"
         f'<input name="genre" maxlength="60" value="{esc(genre)}"></label>'
         f'<label>{esc(ui(language, Ui.STORY_LANGUAGE))}<select name="language">{options}'
+        f"</select></label>"
+        f'<label>{esc(text(language, Msg.STORY_LENGTH))}<select name="length">{lengths}'
         f"</select></label>"
         f'<label class="check"><input type="checkbox" name="together" value="1"> '
         f"{esc(ui(language, Ui.TOGETHER))}</label>"
@@ -245,6 +257,7 @@ def story_page(
             ("retry", Ui.RETRY),
             ("undo", Ui.UNDO),
             ("redraw", Ui.REDRAW),
+            ("choices", Ui.REROLL),
             ("stop", Ui.STOP),
             ("status", Ui.STATUS),
             ("help", Ui.HELP),

@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 from storycraft_bot.core.book import Book, BookPart
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.engine import StoryEngine
-from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform
+from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, StoryLength
 
 from . import web_page as page
 from .book import book_file_name, book_html, embedded_pictures, linked_pictures
@@ -258,7 +258,15 @@ class WebServer:
         reply = await answer(
             # The premise whole (the form is bounded by client_max_size): the core refuses
             # an over-long one out loud rather than see it cut.
-            start_story(self._engine, place, actor, told, premise, genre[:60] or None),
+            start_story(
+                self._engine,
+                place,
+                actor,
+                told,
+                premise,
+                genre[:60] or None,
+                length=_length(form.get("length")),
+            ),
             language,
             "web: start",
         )
@@ -429,3 +437,8 @@ class WebServer:
             place, actor, pictures=frame.pictures, vote_window_seconds=window
         )
         return Reply(settings_text(language, settings), ReplyKind.SEEN)
+
+
+def _length(value: object) -> StoryLength | None:
+    """The start form's length, only if it is one the form offers (None: the default)."""
+    return StoryLength(value) if isinstance(value, str) and value in set(StoryLength) else None

@@ -119,6 +119,11 @@ class RecordingNarrator:
             self.casts[segments[0].session_id].append(updated.characters)
         return updated
 
+    async def new_choices(
+        self, request: SegmentRequest, narration: str, old: Sequence[str]
+    ) -> tuple[str, ...]:
+        return await self._inner.new_choices(request, narration, old)
+
 
 class _Outcomes:
     """The StoryView: each story's finished or failed parts, in order."""

@@ -58,6 +58,7 @@ BOTH_BACKENDS = {
     "tests.test_engine_votes",
     "tests.test_own_actions",
     "tests.test_safety",
+    "tests.test_engine_arc",
 }
 AnyStore = Store | PostgresStore
 StoreFactory = Callable[..., AnyStore]

@@ -209,6 +209,9 @@ class FakeOllama:
             }
         elif kind == "prompt":
             value = {"prompt": "a wanderer at a misty crossroads, dawn light, fog"}
+        elif kind == "choices":  # new choices for a part (issue 16)
+            count = body["format"]["properties"]["choices"].get("minItems", 3)
+            value = {"choices": [f"Another path {i + 1}" for i in range(count)]}
         else:
             return "Once upon a time."
         return json.dumps(value, ensure_ascii=False)
@@ -220,7 +223,7 @@ def _kind(body: dict[str, Any]) -> str:
     for kind, marker in (("segment", "narration"), ("memory", "summary"), ("prompt", "prompt")):
         if marker in props:
             return kind
-    return "text"
+    return "choices" if list(props) == ["choices"] else "text"
 
 
 def _piece(field_name: str, text: str) -> Any:

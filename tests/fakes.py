@@ -157,6 +157,7 @@ class ScriptedNarrator:
         self.requests: list[SegmentRequest] = []
         self.held: dict[str, asyncio.Event] = {}
         self.halfway: dict[str, asyncio.Event] = {}
+        self.rerolled: list[str] = []  # narrations whose choices were asked anew
 
     def hold(self, choice: str) -> asyncio.Event:
         """The continuation of `choice` stops halfway until the returned event is set."""
@@ -185,6 +186,12 @@ class ScriptedNarrator:
         self, language: Language, memory: StoryMemory, segments: Sequence[Segment]
     ) -> StoryMemory:
         return StoryMemory(f"{memory.summary} +{len(segments)}", segments[-1].index)
+
+    async def new_choices(
+        self, request: SegmentRequest, narration: str, old: Sequence[str]
+    ) -> tuple[str, ...]:
+        self.rerolled.append(narration)
+        return tuple(f"new {len(self.rerolled)}{letter}" for letter in "abc"[: request.choices])
 
 
 class ScriptedPromptWriter:

@@ -36,6 +36,7 @@ from tests.fake_ollama import FakeOllama, Reply
 from tests.fakes import FakeClock, no_escapes, ticking
 from tests.forgeries import dump, forgeries
 
+REROLL = "🎲 New choices"  # every open card offers other choices (issue 16)
 ALICE = Member(501, "Alice")
 BOB = Member(502, "Bob")
 CAROL = Member(503, "Carol")
@@ -175,6 +176,7 @@ async def test_a_story_through_three_segments_with_pictures(
         assert [label for label, _ in buttons(message)] == [
             *(f"Path {part}.{i}" for i in (1, 2, 3)),
             "✍️ Your own action",
+            REROLL,
         ]
         if part < 3:
             press = dc.click(ALICE, int(message["id"]), buttons(message)[0][1])
@@ -194,7 +196,9 @@ async def test_a_channel_vote_with_a_changed_vote_and_a_tie(
     dc.slash(ALICE, STORIES, "start")
     message = await dc.wait_until(lambda: story(dc, 1))
     mid = int(message["id"])
-    first, second, third, _own = (custom_id for _, custom_id in buttons(message))
+    first, second, third = (
+        custom_id for _, custom_id in buttons(message) if custom_id.startswith("sc:c:")
+    )
 
     assert await reply_to(dc, dc.click(ALICE, mid, first)) == "Vote counted: Path 1.1"
     assert await reply_to(dc, dc.click(BOB, mid, first)) == "Vote counted: Path 1.1"
@@ -689,6 +693,7 @@ async def test_every_refused_edit_takes_the_one_error_path(
                 "Path 1.2",
                 "Path 1.3",
                 OWN,
+                REROLL,
             ]
     if code in (10008, 30046):  # posted again; the old message was asked to drop its buttons
         first = min(int(m["id"]) for m in dc.story_messages())
@@ -990,13 +995,97 @@ async def test_a_prewritten_part_is_posted_whole_when_the_vote_ends(
     # The leader's draft (the fake's second reply; written anew it would be "Part 3.")
     # replaces the "writing…" placeholder in one edit: the whole text with its buttons,
     # no partial narration before it and no edit after it.
-    narration = (await store.live_segments(1))[-1].narration
-    assert description(second) == narration
+    newest = (await store.live_segments(1))[-1]
+    narration = newest.narration
+    # The part opens with its vote's window running (issue 16: an empty vote ends too).
+    closes = int(newest.vote_closes_at or 0)
+    vote_line = f"🗳 Voting is open until <t:{closes}:T> (<t:{closes}:R>)"
+    assert description(second) == f"{narration}\n\n{vote_line}"
     assert narration.startswith("Part 2. Mara the wanderer")
-    assert [label for label, _ in buttons(second)] == ["Path 2.1", "Path 2.2", "Path 2.3", OWN]
+    assert [label for label, _ in buttons(second)] == [
+        "Path 2.1",
+        "Path 2.2",
+        "Path 2.3",
+        OWN,
+        REROLL,
+    ]
     shown = [body for _, _, body in dc.requests[before:] if "Part 2." in json.dumps(body)]
     assert len(shown) == 1
     assert len(dc.edit_times[int(second["id"])]) == 1
     assert bot.engine.prewriting.figures.hits == 1
     assert bot.engine.prewriting.figures.misses == 0
+    assert dc.errors == []
+
+
+async def test_a_short_story_where_anyone_chooses_reaches_its_ending(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    """Issue 16 through the gateway: `/story start length:short mode:anyone`, the first
+    press decides, "end the story here" near the end, a real ending, "The end"."""
+    await make_bot()
+    started = dc.slash(ALICE, STORIES, "start", length="short", mode="anyone")
+    assert await reply_to(dc, started) == "📖 **Alice** — The story begins…"
+    end = "🏁 End the story here"
+    for part in range(1, 8):
+        message = await dc.wait_until(lambda p=part: story(dc, p))
+        choices = [(label, c) for label, c in buttons(message) if c.startswith("sc:c:")]
+        assert (end in [label for label, _ in choices]) is (part == 7)
+        label, custom_id = choices[-1 if part == 7 else 0]
+        shown = copy.deepcopy(message)  # as the presser's client shows it
+        press = dc.click(BOB if part % 2 else CAROL, int(message["id"]), custom_id)
+        assert await reply_to(dc, press) == f"Chosen: {label}"  # no vote: the press decides
+    offered = shown
+
+    the_end = await dc.wait_until(
+        lambda: next(
+            (m for m in dc.messages.values() if "🏁 The end." in (m.get("content") or "")), None
+        )
+    )
+    assert "8 parts" in the_end["content"]
+    assert "/story book" in the_end["content"]
+    ending = await dc.wait_until(
+        lambda: next(
+            (m for m in dc.story_messages(STORIES) if description(m).startswith("Part 8.")), None
+        )
+    )
+    assert not [c for _, c in buttons(ending) if c.startswith("sc:c:")]
+    assert await store.live_session(ChannelKey(Platform.DISCORD, str(STORIES))) is None
+
+    stale = dc.click(ALICE, int(offered["id"]), custom_id, seen=offered)  # an old client copy
+    assert await reply_to(dc, stale) == "This story has ended."
+    assert is_ephemeral(dc, stale)
+
+
+async def test_the_starter_rerolls_the_choices_on_the_same_message(
+    make_bot: BotFactory, dc: FakeDiscord, fake_ollama: FakeOllama
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start")
+    message = await dc.wait_until(lambda: story(dc, 1))
+    reroll = next(c for label, c in buttons(message) if label == REROLL)
+    assert reroll.startswith("sc:o:")
+    narration = description(message)
+
+    refused = dc.click(BOB, int(message["id"]), reroll)
+    assert await reply_to(dc, refused) == (
+        "Only the person who started the story or a moderator can do that."
+    )
+    assert is_ephemeral(dc, refused)
+    asked = dc.click(ALICE, int(message["id"]), reroll)
+    assert await reply_to(dc, asked) == "The narrator is thinking of other choices…"
+
+    rerolled = await dc.wait_until(
+        lambda: (
+            "Another path 1" in [label for label, _ in buttons(dc.messages[int(message["id"])])]
+            and dc.messages[int(message["id"])]
+        )
+    )
+    assert [label for label, _ in buttons(rerolled)] == [
+        "Another path 1",
+        "Another path 2",
+        "Another path 3",
+        REROLL,
+    ]
+    assert description(rerolled).startswith(narration.split("\n\n")[0])
+    assert len(fake_ollama.chat_requests("choices")) == 1
     assert dc.errors == []

@@ -8,6 +8,7 @@ import pytest
 
 from storycraft_bot.core.models import CHOICE_MAX_CHARS
 from storycraft_bot.narration.reply_parsing import (
+    ReplyBounds,
     clean_choices,
     parse_reply,
     partial_narration,
@@ -118,3 +119,26 @@ def test_long_choices_are_cut_at_a_word_border() -> None:
     assert len(cut) <= CHOICE_MAX_CHARS
     assert cut.endswith("…")
     assert not cut[:-1].endswith(" ")
+
+
+def test_an_ending_reply_has_no_choices_even_when_repaired() -> None:
+    """Issue 16: the ending's bounds allow no choices; a valid one is taken as is, a long
+    one is cut, and choices the model added anyway are dropped."""
+    ending = ReplyBounds.for_request(5, 0)
+    valid = json.dumps({"narration": "And so it ended.", "choices": [], "scene": "dawn"})
+    draft = parse_reply(valid, "m", ending)
+    assert draft is not None
+    assert (draft.choices, draft.repaired) == ((), False)
+
+    long = json.dumps({"narration": "The end came. " * 40, "choices": [], "scene": "dawn"})
+    cut = parse_reply(long, "m", ending)
+    assert cut is not None
+    assert cut.repaired
+    assert cut.choices == ()
+    assert len(cut.narration) <= ending.narration_max
+
+    chatty = json.dumps({"narration": "It ended.", "choices": ["Go on", "Stay"], "scene": ""})
+    dropped = parse_reply(chatty, "m", ending)
+    assert dropped is not None
+    assert dropped.choices == ()
+    assert parse_reply(long, "m", ReplyBounds.for_request(5, 3)) is None  # a part needs choices

@@ -321,6 +321,7 @@ def test_the_command_vocabulary_parses_one_way_everywhere() -> None:
         Command.UNDO,
         Command.REDRAW,
         Command.CLOSE_VOTE,
+        Command.REROLL,
     } == MODERATED
     assert {a.reply for a in ACTIONS.values()} == {
         Msg.STORY_STOPPED,
@@ -328,6 +329,7 @@ def test_the_command_vocabulary_parses_one_way_everywhere() -> None:
         Msg.UNDONE,
         Msg.REDRAWING,
         Msg.VOTE_CLOSED,
+        Msg.REROLLING,
     }
 
 

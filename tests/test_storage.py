@@ -283,3 +283,40 @@ async def test_ratings_of_stories_and_places_survive_a_restart(tmp_path: Path) -
         shown = await StoredScreens(store).shown_segment(segment.id, GROUP.key.platform)
         assert shown is not None
         assert shown.spoiler
+
+
+async def test_arcs_modes_endings_and_vote_windows_are_stored(store: AnyStore) -> None:
+    """Issue 16 (migration 12): the length, mode and empty-vote rule in the settings, an
+    ended story, a moved vote window with its extensions, re-rolled choices."""
+    from storycraft_bot.core.models import NoVoteRule, Participation, StoryLength
+
+    settings = StorySettings(
+        length=StoryLength.LONG, participation=Participation.STARTER, no_votes=NoVoteRule.STARTER
+    )
+    session = await store.create_session(GROUP, ALICE, Language.EN, "f", "", settings, 1.0)
+    segment = await store.add_segment(session.id, 0, "", 1.0)
+    segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b"), "s"), 2.0)
+    await store.cast_vote(segment.id, ALICE, 1, 3.0)
+
+    await store.move_vote_deadline(segment.id, 90.0, 1)
+    moved = await store.get_segment(segment.id)
+    assert moved is not None
+    assert (moved.vote_closes_at, moved.vote_extensions) == (90.0, 1)
+    await store.move_vote_deadline(segment.id, None, 2)
+    waiting = await store.get_segment(segment.id)
+    assert waiting is not None
+    assert (waiting.vote_closes_at, waiting.vote_extensions) == (None, 2)
+
+    rerolled = await store.replace_choices(segment.id, ("c", "d", "🏁 e"))
+    assert rerolled.choices == ("c", "d", "🏁 e")
+    assert (await store.tally(rerolled)).voters == 0
+
+    stored = await store.get_session(session.id)
+    assert stored is not None
+    assert stored.settings == settings
+    assert not stored.ended
+    await store.end_session(session.id, 5.0)
+    ended = await store.get_session(session.id)
+    assert ended is not None
+    assert (ended.state.value, ended.ended) == ("stopped", True)
+    assert await store.live_session(GROUP.key) is None

@@ -31,6 +31,7 @@ from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fakes import FakeClock, no_escapes, ticking
 from tests.forgeries import dump, forgeries
 
+REROLL = "🎲 New choices"  # every open card offers other choices (issue 16)
 ALICE_ID, BOB_ID, CAROL_ID = 501, 502, 503
 OWN = "✍️ Your own action"  # the own-action button beside the choices (issue 15)
 
@@ -170,6 +171,7 @@ async def test_a_private_story_through_three_segments_with_pictures(
         assert [label for label, _ in keyboard(message)] == [
             *(f"Path {part}.{i}" for i in (1, 2, 3)),
             OWN,
+            REROLL,
         ]
         if part < 3:
             query = tg.press(chat, alice, message["message_id"], keyboard(message)[0][1])
@@ -234,11 +236,13 @@ async def test_a_group_vote_of_three_with_a_changed_vote_and_a_tie(
     )
     group = tg.group_chat(-1001)
     tg.send_text(group, alice, "/story@StoryCraftBot start")
-    async with ticking(clock):  # the part's paced edits come out; no vote window runs yet
+    async with ticking(clock):  # the part's paced edits come out
         message = await wait_story(tg, group["id"], 1)
-    assert "🗳" not in message["text"]  # the window opens with the first vote
+    # A window runs from the start (issue 16: a vote nobody joins ends too); the first
+    # vote starts a full one.
+    assert "🗳 Voting closes in" in message["text"]
     mid = message["message_id"]
-    first, second, third, _own = (data for _, data in keyboard(message))
+    first, second, third = (data for _, data in keyboard(message) if data.startswith("c:"))
 
     assert await answer_of(tg, tg.press(group, alice, mid, first)) == "Vote counted: Path 1.1"
     assert await answer_of(tg, tg.press(group, bob, mid, first)) == "Vote counted: Path 1.1"
@@ -395,7 +399,13 @@ async def test_a_429_while_streaming_is_retried(
     # The refused draft was overtaken by the finished part: the newest state is what shows.
     assert tg.errors == [("sendMessageDraft", "Too Many Requests: retry after 1")]
     assert message["text"].startswith("Part 1.")
-    assert [label for label, _ in keyboard(message)] == ["Path 1.1", "Path 1.2", "Path 1.3", OWN]
+    assert [label for label, _ in keyboard(message)] == [
+        "Path 1.1",
+        "Path 1.2",
+        "Path 1.3",
+        OWN,
+        REROLL,
+    ]
     assert not [m for m in tg.bot_messages(chat["id"]) if "wrong" in m.get("text", "")]
 
 
@@ -652,7 +662,13 @@ async def test_undo_shows_the_reopened_part_again_at_the_bottom(
             and m
         )
     )
-    assert [label for label, _ in keyboard(again)] == ["Path 1.1", "Path 1.2", "Path 1.3", OWN]
+    assert [label for label, _ in keyboard(again)] == [
+        "Path 1.1",
+        "Path 1.2",
+        "Path 1.3",
+        OWN,
+        REROLL,
+    ]
     old = tg.messages[(chat["id"], first["message_id"])]
     assert old["text"].endswith("↩ This choice was undone.")
     assert not keyboard(old)
@@ -911,6 +927,7 @@ async def test_every_refused_edit_takes_the_one_error_path(
                 "Path 1.2",
                 "Path 1.3",
                 OWN,
+                REROLL,
             ]
     if code == 400:  # posted again; the old message was asked to drop its keyboard
         first = tg.bot_messages(group["id"])[0]
@@ -1278,8 +1295,62 @@ async def test_a_prewritten_part_arrives_whole_with_its_choices(
     sent = [p for m, p in after if m == "sendMessage" and narration in str(p.get("text", ""))]
     assert len(sent) == 1
     assert second["text"].startswith("Part 2. Mara the wanderer")
-    assert [label for label, _ in keyboard(second)] == ["Path 2.1", "Path 2.2", "Path 2.3", OWN]
+    assert [label for label, _ in keyboard(second)] == [
+        "Path 2.1",
+        "Path 2.2",
+        "Path 2.3",
+        OWN,
+        REROLL,
+    ]
     assert "edit_date" not in second
     assert bot.engine.prewriting.figures.hits == 1
     assert bot.engine.prewriting.figures.misses == 0
     assert tg.errors == []
+
+
+def choice_buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(label, data) for label, data in keyboard(message) if data.startswith("c:")]
+
+
+async def test_a_short_story_in_starter_mode_reaches_its_ending(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    """Issue 16 through the Bot API: `/story length=short mode=starter ...`, only the
+    starter chooses, "end the story here" near the end, a real ending, "The end"."""
+    await make_bot()
+    alice, bob = tg.user(ALICE_ID, "Alice"), tg.user(BOB_ID, "Bob")
+    group = tg.group_chat(-1031)
+    tg.send_text(group, alice, "/story length=short mode=starter A lighthouse keeper")
+    message = await wait_story(tg, group["id"], 1)
+    first = choice_buttons(message)[0][1]
+    refused = await answer_of(tg, tg.press(group, bob, message["message_id"], first))
+    assert refused == "Only the player who started this story chooses in it."
+
+    end = "🏁 End the story here"
+    for part in range(1, 8):
+        message = await wait_story(tg, group["id"], part)
+        labels = [label for label, _ in choice_buttons(message)]
+        assert (end in labels) is (part == 7)
+        label, data = choice_buttons(message)[-1 if part == 7 else 0]
+        chosen = await answer_of(tg, tg.press(group, alice, message["message_id"], data))
+        assert chosen == f"Chosen: {label}"
+    offered, end_data = message["message_id"], data
+
+    the_end = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if "🏁 The end." in m.get("text", "")), None
+        )
+    )
+    assert "8 parts" in the_end["text"]
+    assert "/book" in the_end["text"]
+    ending = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(group["id"]) if m.get("text", "").startswith("Part 8.")),
+            None,
+        )
+    )
+    assert choice_buttons(ending) == []
+    assert (await store.live_session(ChannelKey(Platform.TELEGRAM, str(group["id"])))) is None
+
+    stale = tg.press(group, alice, offered, end_data)  # the button as the client kept it
+    assert await answer_of(tg, stale) == "This story has ended."

@@ -13,6 +13,8 @@ from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
     GuildDefaults,
+    NoVoteRule,
+    Participation,
     Place,
     Rating,
     Session,
@@ -33,6 +35,8 @@ class StoryChanges(TypedDict, total=False):
     workflow: str | None
     rating: Rating | None
     own_actions: bool | None  # players may type their own action
+    participation: Participation | None  # issue 16 (the length is fixed at the start)
+    no_votes: NoVoteRule | None
 
 
 class GuildChanges(StoryChanges, total=False):

@@ -14,16 +14,17 @@ from storycraft_bot.core import events as ev
 from storycraft_bot.core.access import require_manager, require_part
 from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.book import Book
+from storycraft_bot.core.choosing import Chooser
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.configuration import Configuration, GuildChanges, StoryChanges
-from storycraft_bot.core.engine_config import EngineConfig
+from storycraft_bot.core.engine_config import EngineConfig, with_given
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
-    DecidedBy,
     GuildDefaults,
     ImageState,
     Language,
+    Participation,
     Place,
     Platform,
     Rating,
@@ -32,6 +33,7 @@ from storycraft_bot.core.models import (
     Session,
     SessionState,
     StatusReport,
+    StoryLength,
     StorySettings,
 )
 from storycraft_bot.core.outage_retries import OutageRetries
@@ -47,13 +49,14 @@ from storycraft_bot.core.ports import (
     StoryView,
     UnlimitedNarrator,
 )
-from storycraft_bot.core.presses import VOTE_PRESSES, PressKind, PressOutcome
+from storycraft_bot.core.presses import PressKind, PressOutcome
 from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.reading import StoryReader
 from storycraft_bot.core.recovery import Recovery
+from storycraft_bot.core.rerolling import ChoiceReroller
 from storycraft_bot.core.safety import Safety
 from storycraft_bot.core.safety_store import LimitedAction, RedoKind
-from storycraft_bot.core.store import StoryStore, VoteOutcome
+from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.vote_timers import VoteTimers
@@ -120,6 +123,19 @@ class StoryEngine:
         self._votes = VoteTimers(
             store, clock, rng or random.Random(), self._lock, self._tasks, self._writer, self._emit
         )
+        self._writer.on_open(self._votes.opened)
+        self._chooser = Chooser(store, clock, self._votes, self._emit, self._prewriter)
+        self._reroller = ChoiceReroller(
+            store,
+            narrator,
+            narration or UnlimitedNarrator(),
+            gpu or SeparateGpus(),
+            self._lock,
+            self._emit,
+            self._prewriter,
+            self._votes,
+            self._writer.request_for,
+        )
         self._reader = StoryReader(store, self._prewriter)
         self._configuration = Configuration(store, clock, config.story)
         self._recovery = Recovery(
@@ -148,14 +164,20 @@ class StoryEngine:
         genre: str | None = None,
         language: Language | None = None,
         rating: Rating | None = None,
+        length: StoryLength | None = None,
+        participation: Participation | None = None,
     ) -> Session:
-        """Open a story in the channel and start writing its first segment; `rating`
-        None takes the place's default."""
+        """Open a story in the channel and start writing its first segment; `rating`,
+        `length` and `participation` None take the defaults."""
         premise = await self.safety.check_typed(place, starter, premise)
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
                 raise StoryActionError(Msg.STORY_EXISTS)
-            settings = await self._configuration.new_story(place, starter, rating)
+            settings = with_given(
+                await self._configuration.new_story(place, starter, rating),
+                length=length,
+                participation=participation,
+            )
             await self.safety.limits.check_stories(place, starter)
             await self.safety.limits.take(place, starter, LimitedAction.START)
             now = self._clock.now()
@@ -176,35 +198,9 @@ class StoryEngine:
     async def press(
         self, place: Place, actor: Actor, segment_id: int, choice_index: int
     ) -> PressOutcome:
-        """A press on a choice: decides at once in private, counts as a vote in a group."""
+        """A press on a choice, by the story's participation mode (core/choosing.py)."""
         async with self._lock(place.key):
-            session = await self._store.live_session(place.key)
-            segment = await self._store.get_segment(segment_id)
-            if (
-                session is None
-                or session.state is not SessionState.ACTIVE
-                or segment is None
-                or segment.session_id != session.id
-                or segment.state is not SegmentState.OPEN
-                or not 0 <= choice_index < len(segment.choices)
-            ):
-                raise StoryActionError(Msg.PART_OVER)
-            choice = segment.choices[choice_index]
-            if not session.place.is_group:
-                await self._votes.decide(session, segment, choice_index, DecidedBy.PRESS, votes=1)
-                return PressOutcome(PressKind.DECIDED, choice)
-            now = self._clock.now()
-            result = await self._store.cast_vote(segment.id, actor, choice_index, now)
-            if segment.vote_closes_at is None:
-                closes_at = now + session.settings.vote_window_seconds
-                await self._store.set_vote_deadline(segment.id, closes_at)
-                segment = replace(segment, vote_closes_at=closes_at)
-                self._votes.schedule(session, segment)
-            tally = await self._store.tally(segment)
-            if result != VoteOutcome.SAME:
-                await self._emit(ev.VotesChanged(place.key, session.id, session.language, tally))
-                self._prewriter.plan(session, segment)  # follow the lead
-            return PressOutcome(VOTE_PRESSES[result], choice, tally)
+            return await self._chooser.press(place, actor, segment_id, choice_index)
 
     async def close_vote(
         self, place: Place, actor: Actor, *, segment_id: int | None = None
@@ -362,6 +358,13 @@ class StoryEngine:
                 session.id, self._writer.illustrate(session, segment, reuse_prompt=True)
             )
             return segment
+
+    async def reroll(self, place: Place, actor: Actor, *, segment_id: int | None = None) -> None:
+        """New choices for the open part, its narration kept (see core/rerolling.py)."""
+        async with self._lock(place.key):
+            session = await self._require_session(place, segment_id)
+            segment = await self._store.current_segment(session.id)
+            self._tasks.spawn(session.id, self._reroller.begin(session, actor, segment, segment_id))
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """After a restart: continue every active story (of these platforms) where it

@@ -144,6 +144,15 @@ class StoryStopped(StoryEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class StoryEnded(StoryStopped):
+    """The story reached its ending (issue 16): show "The end", a summary line (its
+    `title` and `parts`) and the way to its book."""
+
+    title: str = ""
+    parts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Notice(StoryEvent):
     """A short message for the channel; `code` is a catalogue key."""
 

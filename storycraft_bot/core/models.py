@@ -99,6 +99,7 @@ class DecidedBy(enum.StrEnum):
     VOTE = "vote"  # most votes when the window ended
     TIE = "tie"  # most votes, tie broken at random
     CLOSED_EARLY = "closed_early"  # the starter closed the vote
+    NO_VOTES = "no_votes"  # nobody voted, even after the extension: chosen at random
 
 
 class ImageState(enum.StrEnum):
@@ -127,6 +128,30 @@ class PictureFailure(enum.StrEnum):
     WORKFLOW = "workflow"  # the server refused the workflow
 
 
+class StoryLength(enum.StrEnum):
+    """How many parts a story is planned for (see core/arc.py); endless never ends."""
+
+    SHORT = "short"
+    MEDIUM = "medium"
+    LONG = "long"
+    ENDLESS = "endless"
+
+
+class Participation(enum.StrEnum):
+    """Who chooses in a group: only the starter, the first press, or a timed vote."""
+
+    STARTER = "starter"
+    ANYONE = "anyone"
+    VOTE = "vote"
+
+
+class NoVoteRule(enum.StrEnum):
+    """What decides a group vote nobody voted in, after its one extension."""
+
+    RANDOM = "random"  # a random choice
+    STARTER = "starter"  # the starter's next press
+
+
 @dataclass(frozen=True, slots=True)
 class StorySettings:
     """Per-session settings, stored as JSON beside the session."""
@@ -138,6 +163,9 @@ class StorySettings:
     workflow: str = ""  # ComfyUI workflow by name; "" for the configured default
     rating: Rating = Rating.SAFE
     own_actions: bool = True  # players may type their own action (issue 15)
+    length: StoryLength = StoryLength.MEDIUM  # fixed at the start
+    participation: Participation = Participation.VOTE  # in groups; a private chat's press decides
+    no_votes: NoVoteRule = NoVoteRule.RANDOM
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +196,8 @@ class Session:
     updated_at: float
     #: The unguessable id of the story's read-only book (its link).
     book_id: str = ""
+    #: The story reached its ending (stopped by itself, issue 16), not stopped by someone.
+    ended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +236,10 @@ class Segment:
     def own_action(self, choice_index: int | None) -> OwnAction | None:
         """Who typed choice `choice_index`, if a player did."""
         return next((a for a in self.own_actions if a.choice_index == choice_index), None)
+
+    #: A group vote nobody voted in: 0 its first window, 1 extended once, 2 the
+    #: extension ran out too (see NoVoteRule).
+    vote_extensions: int = 0
 
 
 class MessageKind(enum.StrEnum):

@@ -15,6 +15,7 @@ from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
     DecidedBy,
+    Participation,
     Place,
     Segment,
     SegmentState,
@@ -104,7 +105,10 @@ class OwnActions:
                 grown.index,
                 actor.user_id,
             )
-            if not session.place.is_group:
+            # As a press would: decided at once unless the group votes (see choosing.py).
+            if not session.place.is_group or session.settings.participation is not (
+                Participation.VOTE
+            ):
                 await self._votes.decide(session, grown, index, DecidedBy.PRESS, votes=1)
                 return PressOutcome(PressKind.DECIDED, action)
             await self._announce(ev.BallotGrew(place.key, session.id, session.language, grown))
@@ -126,6 +130,12 @@ class OwnActions:
             or segment.state is not SegmentState.OPEN
         ):
             raise StoryActionError(Msg.PART_OVER)
+        if (
+            session.settings.participation is Participation.STARTER
+            and session.place.is_group
+            and actor.user_id != session.starter.user_id
+        ):
+            raise StoryActionError(Msg.STARTER_CHOOSES)
         if not session.settings.own_actions:
             log.info("own action refused for user %s: turned off", actor.user_id)
             raise StoryActionError(Msg.OWN_ACTIONS_OFF)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol, runtime_checkable
 
+from storycraft_bot.core.arc import Arc
 from storycraft_bot.core.events import StoryEvent
 from storycraft_bot.core.models import (
     ImagePrompt,
@@ -45,6 +46,8 @@ class SegmentRequest:
     recent: Sequence[Segment]  # last few segments, oldest first, each with its chosen choice
     chosen: str  # the choice that leads to this segment ("" for the opening)
     rating: Rating = Rating.SAFE
+    #: Where the part stands in the story's arc (None: an endless story, as before).
+    arc: Arc | None = None
 
 
 class Narrator(Protocol):
@@ -61,6 +64,13 @@ class Narrator(Protocol):
         self, language: Language, memory: StoryMemory, segments: Sequence[Segment]
     ) -> StoryMemory:
         """Fold `segments` into the memory: summary plus characters' looks."""
+        ...
+
+    async def new_choices(
+        self, request: SegmentRequest, narration: str, old: Sequence[str]
+    ) -> tuple[str, ...]:
+        """`request.choices` new choices for a part whose `narration` stays (issue 16):
+        one small request; MalformedReply when none are usable."""
         ...
 
 

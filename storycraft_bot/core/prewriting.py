@@ -112,6 +112,10 @@ def request_basis(request: SegmentRequest) -> str:
         looks,
         recent,
         request.chosen,
+        # The arc (issue 16): a draft for another stage or an ending is another turn.
+        [request.arc.stage.value, request.arc.parts_left, request.arc.ending]
+        if request.arc
+        else None,
     ]
     return hashlib.sha256(json.dumps(value, ensure_ascii=False).encode()).hexdigest()
 

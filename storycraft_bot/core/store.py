@@ -191,4 +191,19 @@ class StoryStore(SafetyStore, Protocol):
         """Put a typed action on the open part's ballot as its last choice, by `author`;
         the part as it is now, or None when it is no longer open or its ballot changed
         since `segment` was read."""
+
+    # Endings and vote windows (issue 16)
+
+    async def end_session(self, session_id: int, now: float) -> None:
+        """The story reached its ending: stopped, and marked as ended (Session.ended)."""
+        ...
+
+    async def move_vote_deadline(
+        self, segment_id: int, closes_at: float | None, extensions: int
+    ) -> None:
+        """Move an open part's vote deadline, with how often an empty vote was extended."""
+        ...
+
+    async def replace_choices(self, segment_id: int, choices: tuple[str, ...]) -> Segment:
+        """New choices for an open part (a re-roll); its votes are dropped."""
         ...

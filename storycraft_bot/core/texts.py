@@ -18,10 +18,13 @@ from babel import Locale
 from storycraft_bot.core.models import (
     DecidedBy,
     Language,
+    Participation,
     Rating,
     SegmentState,
+    Session,
     SessionState,
     StatusReport,
+    StoryLength,
 )
 
 
@@ -141,6 +144,30 @@ class Msg(enum.StrEnum):
     REDRAW_LIMIT = "redraw_limit"
     CHAT_DEFAULTS = "chat_defaults"
     PATTERN_MATCHES_EMPTY = "pattern_matches_empty"
+    # Arcs, endings and participation (issue 16)
+    END_STORY_CHOICE = "end_story_choice"
+    STORY_HAS_ENDED = "story_has_ended"
+    THE_END = "the_end"
+    ENDING_SUMMARY = "ending_summary"
+    ENDING_BOOK = "ending_book"
+    STARTER_CHOOSES = "starter_chooses"
+    VOTE_EXTENDED = "vote_extended"
+    STARTER_DECIDES = "starter_decides"
+    REROLL_BUTTON = "reroll_button"
+    MODE_STARTER_BUTTON = "mode_starter_button"
+    MODE_ANYONE_BUTTON = "mode_anyone_button"
+    MODE_VOTE_BUTTON = "mode_vote_button"
+    NO_VOTES_RANDOM_BUTTON = "no_votes_random_button"
+    NO_VOTES_STARTER_BUTTON = "no_votes_starter_button"
+    STORY_LENGTH = "story_length"
+    LENGTH_SHORT = "length_short"
+    LENGTH_MEDIUM = "length_medium"
+    LENGTH_LONG = "length_long"
+    LENGTH_ENDLESS = "length_endless"
+    REROLLING = "rerolling"
+    REROLL_FAILED = "reroll_failed"
+    STATUS_LENGTH = "status_length"
+    STATUS_MODE = "status_mode"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -626,6 +653,71 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         Language.RU: "↻ Рассказчик начал эту часть заново:",
         Language.EN: "↻ The narrator started this part over:",
     },
+    Msg.END_STORY_CHOICE: {
+        Language.RU: "🏁 Закончить историю здесь",
+        Language.EN: "🏁 End the story here",
+    },
+    Msg.STORY_HAS_ENDED: {
+        Language.RU: "Эта история уже закончилась.",
+        Language.EN: "This story has ended.",
+    },
+    Msg.THE_END: {Language.RU: "🏁 Конец.", Language.EN: "🏁 The end."},
+    Msg.ENDING_SUMMARY: {
+        Language.RU: "«{title}»: {parts}, до самой развязки.",
+        Language.EN: "“{title}”: {parts}, all the way to its ending.",
+    },
+    Msg.ENDING_BOOK: {
+        Language.RU: "Вся история книгой с картинками: {command}",
+        Language.EN: "The whole story as an illustrated book: {command}",
+    },
+    Msg.STARTER_CHOOSES: {
+        Language.RU: "В этой истории выбирает только тот, кто её начал.",
+        Language.EN: "Only the player who started this story chooses in it.",
+    },
+    Msg.VOTE_EXTENDED: {
+        Language.RU: "Пока никто не проголосовал: голосование продлено ещё на {window} с.",
+        Language.EN: "Nobody has voted yet: the vote is extended by {window} s.",
+    },
+    Msg.STARTER_DECIDES: {
+        Language.RU: "Никто не проголосовал: выбор за тем, кто начал историю.",
+        Language.EN: "Nobody voted: the player who started the story chooses.",
+    },
+    Msg.REROLL_BUTTON: {Language.RU: "🎲 Другие варианты", Language.EN: "🎲 New choices"},
+    Msg.MODE_STARTER_BUTTON: {Language.RU: "👤 Выбирает начавший", Language.EN: "👤 Starter"},
+    Msg.MODE_ANYONE_BUTTON: {Language.RU: "⚡ Любой", Language.EN: "⚡ Anyone"},
+    Msg.MODE_VOTE_BUTTON: {Language.RU: "🗳 Голосование", Language.EN: "🗳 Vote"},
+    Msg.NO_VOTES_RANDOM_BUTTON: {
+        Language.RU: "Без голосов: случайно",
+        Language.EN: "No votes: random",
+    },
+    Msg.NO_VOTES_STARTER_BUTTON: {
+        Language.RU: "Без голосов: решает начавший",
+        Language.EN: "No votes: the starter",
+    },
+    Msg.STORY_LENGTH: {Language.RU: "Длина истории", Language.EN: "Length of the story"},
+    Msg.LENGTH_SHORT: {
+        Language.RU: "Короткая (около 8 частей)",
+        Language.EN: "Short (about 8 parts)",
+    },
+    Msg.LENGTH_MEDIUM: {
+        Language.RU: "Средняя (около 15 частей)",
+        Language.EN: "Medium (about 15 parts)",
+    },
+    Msg.LENGTH_LONG: {
+        Language.RU: "Длинная (около 30 частей)",
+        Language.EN: "Long (about 30 parts)",
+    },
+    Msg.LENGTH_ENDLESS: {Language.RU: "Бесконечная", Language.EN: "Endless"},
+    Msg.REROLLING: {
+        Language.RU: "Рассказчик придумывает другие варианты…",
+        Language.EN: "The narrator is thinking of other choices…",
+    },
+    Msg.REROLL_FAILED: {
+        Language.RU: "Не удалось придумать другие варианты; прежние остаются.",
+        Language.EN: "No new choices came; the old ones stay.",
+    },
+    Msg.STATUS_LENGTH: {Language.RU: " Длина: {length}.", Language.EN: " Length: {length}."},
+    Msg.STATUS_MODE: {Language.RU: " Кто выбирает: {mode}.", Language.EN: " Who chooses: {mode}."},
 }
 
 _DECIDED: dict[DecidedBy, dict[Language, str]] = {
@@ -641,6 +733,10 @@ _DECIDED: dict[DecidedBy, dict[Language, str]] = {
     DecidedBy.CLOSED_EARLY: {
         Language.RU: "Голосование закрыто досрочно. Выбрано: {choice} ({votes})",
         Language.EN: "Voting closed early. Chosen: {choice} ({votes})",
+    },
+    DecidedBy.NO_VOTES: {
+        Language.RU: "Никто не проголосовал, выбрано случайно: {choice}",
+        Language.EN: "Nobody voted, chosen at random: {choice}",
     },
 }
 
@@ -787,14 +883,46 @@ def status_text(report: StatusReport) -> str:
         underway = text(lang, Msg.STATUS_DRAFT_UNDERWAY) if report.drafts.writing else ""
         state += text(lang, Msg.STATUS_DRAFTS, ready=report.drafts.ready, writing=underway)
     premise = report.session.premise
-    return text(
-        lang,
-        Msg.STATUS,
-        genre=genre_name(lang, report.session.genre),
-        parts=report.segments - (1 if writing else 0),  # a part being written is not shown yet
-        premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
-        state=state,
-    ) + text(lang, Msg.STATUS_RATING, rating=rating_name(lang, report.session.settings.rating))
+    return (
+        text(
+            lang,
+            Msg.STATUS,
+            genre=genre_name(lang, report.session.genre),
+            parts=report.segments - (1 if writing else 0),  # a part being written is not shown yet
+            premise=text(lang, Msg.STATUS_PREMISE, premise=premise) if premise else "",
+            state=state,
+        )
+        + _arc_status(report.session)
+        + text(lang, Msg.STATUS_RATING, rating=rating_name(lang, report.session.settings.rating))
+    )
+
+
+#: Issue 16: a story's length and who chooses, in words.
+_LENGTH_NAMES: dict[StoryLength, Msg] = {
+    StoryLength.SHORT: Msg.LENGTH_SHORT,
+    StoryLength.MEDIUM: Msg.LENGTH_MEDIUM,
+    StoryLength.LONG: Msg.LENGTH_LONG,
+    StoryLength.ENDLESS: Msg.LENGTH_ENDLESS,
+}
+_MODE_NAMES: dict[Participation, Msg] = {
+    Participation.STARTER: Msg.MODE_STARTER_BUTTON,
+    Participation.ANYONE: Msg.MODE_ANYONE_BUTTON,
+    Participation.VOTE: Msg.MODE_VOTE_BUTTON,
+}
+
+
+def length_name(language: Language, length: StoryLength) -> str:
+    """A story length in words ("Short (about 8 parts)")."""
+    return text(language, _LENGTH_NAMES[length])
+
+
+def _arc_status(session: Session) -> str:
+    """The status's words on the length and, in a group, who chooses."""
+    lang, settings = session.language, session.settings
+    line = text(lang, Msg.STATUS_LENGTH, length=length_name(lang, settings.length))
+    if session.place.is_group:
+        line += text(lang, Msg.STATUS_MODE, mode=text(lang, _MODE_NAMES[settings.participation]))
+    return line
 
 
 def known_codes() -> frozenset[Msg]:

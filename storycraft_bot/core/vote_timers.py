@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import DecidedBy, Segment, SegmentState, Session, SessionState
+from storycraft_bot.core.models import (
+    DecidedBy,
+    NoVoteRule,
+    Participation,
+    Segment,
+    SegmentState,
+    Session,
+    SessionState,
+)
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
 from storycraft_bot.core.texts import Msg
@@ -45,13 +54,21 @@ class VoteTimers:
         self._announce = announce
 
     def schedule(self, session: Session, segment: Segment) -> None:
-        """End the segment's vote when its window closes (once per segment)."""
+        """End the segment's vote when its window closes (one timer per segment; it
+        follows the stored deadline when that moves)."""
         if self._tasks.has_timer(segment.id) or segment.vote_closes_at is None:
             return
-        closes_at = segment.vote_closes_at
 
         async def end_vote() -> None:
-            await self._clock.sleep(closes_at - self._clock.now())
+            while True:
+                fresh = await self._store.get_segment(segment.id)
+                if fresh is None or fresh.vote_closes_at is None:
+                    self._tasks.forget_timer(segment.id)
+                    return
+                wait = fresh.vote_closes_at - self._clock.now()
+                if wait <= 0:
+                    break
+                await self._clock.sleep(wait)
             async with self._locks(session.place.key):
                 self._tasks.forget_timer(segment.id)
                 fresh = await self._store.get_segment(segment.id)
@@ -64,13 +81,61 @@ class VoteTimers:
 
         self._tasks.start_timer(segment.id, end_vote())
 
+    def restart(self, session: Session, segment: Segment) -> None:
+        """The deadline moved: a new timer for it."""
+        self._tasks.cancel_timer(segment.id)
+        self.schedule(session, segment)
+
+    async def opened(self, session: Session, segment: Segment) -> Segment:
+        """A part opened: a group vote's first window starts now (so a vote nobody
+        joins still ends); other parts wait for their press."""
+        if not (session.place.is_group and session.settings.participation is Participation.VOTE):
+            return segment
+        closes_at = self._clock.now() + session.settings.vote_window_seconds
+        await self._store.move_vote_deadline(segment.id, closes_at, 0)
+        segment = replace(segment, vote_closes_at=closes_at)
+        self.restart(session, segment)
+        return segment
+
     async def finish(self, session: Session, segment: Segment, *, closed_early: bool) -> None:
         """Decide by the votes cast (the caller holds the channel's lock)."""
         tally = await self._store.tally(segment)
         result = pick_winner(tally.counts, self._rng, closed_early=closed_early)
         if result is None:
+            # A window left from before the mode changed decides nothing.
+            if not closed_early and session.settings.participation is Participation.VOTE:
+                await self._nobody_voted(session, segment)
             return
         await self.decide(session, segment, result.choice_index, result.decided_by, result.votes)
+
+    async def _nobody_voted(self, session: Session, segment: Segment) -> None:
+        """The window ended without a vote: extended once; then a random choice decides,
+        or the starter's next press (the story's NoVoteRule)."""
+        lang = session.language
+        key = session.place.key
+        if segment.vote_extensions == 0:
+            window = session.settings.vote_window_seconds
+            closes_at = self._clock.now() + window
+            await self._store.move_vote_deadline(segment.id, closes_at, 1)
+            log.info("story %d: nobody voted on part %d, extended", session.id, segment.index)
+            params = (("window", f"{window:.0f}"),)
+            await self._announce(ev.Notice(key, session.id, lang, Msg.VOTE_EXTENDED, params))
+            extended = replace(segment, vote_closes_at=closes_at, vote_extensions=1)
+            await self._announce(
+                ev.VotesChanged(key, session.id, lang, await self._store.tally(extended))
+            )
+            self.restart(session, extended)
+            return
+        if session.settings.no_votes is NoVoteRule.RANDOM:
+            choice = self._rng.randrange(len(segment.choices))
+            await self.decide(session, segment, choice, DecidedBy.NO_VOTES, 0)
+            return
+        await self._store.move_vote_deadline(segment.id, None, 2)
+        log.info("story %d: nobody voted on part %d, starter decides", session.id, segment.index)
+        waiting = replace(segment, vote_closes_at=None, vote_extensions=2)
+        await self._announce(ev.Notice(key, session.id, lang, Msg.STARTER_DECIDES))
+        tally = await self._store.tally(waiting)
+        await self._announce(ev.VotesChanged(key, session.id, lang, tally))
 
     async def decide(
         self, session: Session, segment: Segment, choice_index: int, how: DecidedBy, votes: int

@@ -12,7 +12,9 @@ from dataclasses import replace
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
+from storycraft_bot.core.arc import arc_after, asked_choices
 from storycraft_bot.core.clock import Clock, Throttle
+from storycraft_bot.core.endings import end_story, shaped
 from storycraft_bot.core.engine_config import EngineConfig
 from storycraft_bot.core.errors import (
     MalformedReply,
@@ -59,6 +61,7 @@ _REASONS: dict[type[NarratorError], Msg] = {
 _OUTAGES = (NarratorUnavailable, NarratorTimeout)
 
 OnOutage = Callable[[Session, Segment], None]
+OnOpen = Callable[[Session, Segment], Awaitable[Segment]]
 
 
 class Writer:
@@ -90,10 +93,15 @@ class Writer:
         self._on_outage = on_outage
         self._narration = narration or UnlimitedNarrator()
         self._prewriter: Prewriter | None = None
+        self._on_open: OnOpen | None = None
 
     def attach(self, prewriter: Prewriter) -> None:
         """Turns use (and drop) the drafts this prewriter wrote in advance."""
         self._prewriter = prewriter
+
+    def on_open(self, opened: OnOpen) -> None:
+        """Told of every part that opens for a choice (a group vote's first window)."""
+        self._on_open = opened
 
     async def write(
         self,
@@ -171,6 +179,7 @@ class Writer:
             log.exception("story %d: segment %d failed unexpectedly", session.id, segment.index)
             await self._fail(session, segment, Msg.INTERNAL_ERROR)
             return
+        draft = shaped(draft, request.arc, session, segment.index)
         finished = await self._store.finish_segment(segment.id, draft, self._clock.now())
         if self._prewriter is not None:
             await self._prewriter.settle(session.id)
@@ -184,10 +193,16 @@ class Writer:
             len(draft.narration),
             len(draft.choices),
         )
-        is_group, own = session.place.is_group, session.settings.own_actions
+        ending = request.arc is not None and request.arc.ending
+        if not ending and self._on_open is not None:
+            finished = await self._on_open(session, finished)
+        # An ending offers nothing to choose, so nothing to type either.
+        is_group, own = session.place.is_group, session.settings.own_actions and not ending
         await self._announce(
             ev.SegmentFinished(key, session.id, session.language, finished, is_group, own)
         )
+        if ending:
+            await end_story(self._store, self._announce, session, finished, self._clock.now())
         if session.settings.pictures and self._illustrator.draws:
             prompt = prewritten.prompt if prewritten is not None else None
             if prompt is not None:  # written with the draft: the picture is queued at once
@@ -338,16 +353,18 @@ class Writer:
         # Everything the summary does not cover yet goes verbatim, at least the last few.
         unsummarised = [s for s in earlier if s.index > memory.summary_upto]
         keep = max(self._config.recent_segments, len(unsummarised))
+        length = session.settings.length
         return SegmentRequest(
             language=session.language,
             genre=session.genre,
             premise=session.premise,
             words=session.settings.segment_words,
-            choices=session.settings.choices,
+            choices=asked_choices(length, len(earlier), session.settings.choices),
             memory=memory,
             recent=earlier[-keep:],
             chosen=chosen,
             rating=session.settings.rating,
+            arc=arc_after(length, earlier),
         )
 
     async def _refresh_memory(

@@ -17,6 +17,8 @@ from storycraft_bot.core.models import (
     StoryMemory,
 )
 from storycraft_bot.core.ports import SegmentRequest
+from storycraft_bot.narration.arc_prompt import arc_instructions
+from storycraft_bot.narration.choice_reroll import new_choices
 from storycraft_bot.narration.memory_reply import MemoryReply, memory_schema
 from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
 from storycraft_bot.narration.reply_parsing import (
@@ -131,6 +133,8 @@ def build_messages(request: SegmentRequest) -> list[Message]:
     if request.memory.characters:
         cast = "; ".join(f"{c.name}: {c.looks}" for c in request.memory.characters)
         system += "\n" + _CAST[lang].format(cast=cast)
+    if arc_text := arc_instructions(request.arc, lang):
+        system += "\n\n" + arc_text
     messages: list[Message] = [{"role": "system", "content": system}]
     premise = quoted(request.premise) if request.premise else _FREE_PREMISE[lang]
     messages.append({"role": "user", "content": _OPENING[lang].format(premise=premise)})
@@ -158,7 +162,9 @@ class OllamaNarrator:
         self, request: SegmentRequest, on_text: Callable[[str], Awaitable[None]]
     ) -> SegmentDraft:
         messages = build_messages(request)
-        bounds = ReplyBounds.for_request(request.words, request.choices)
+        # An ending has no choices: its schema allows none (issue 16).
+        ending = request.arc is not None and request.arc.ending
+        bounds = ReplyBounds.for_request(request.words, 0 if ending else request.choices)
         schema = segment_schema(bounds)
         shown = ""
 
@@ -201,6 +207,12 @@ class OllamaNarrator:
             log.error("second unusable reply from %s: %.200r", result.model, result.content)
             raise MalformedReply("the narrator's reply could not be understood")
         return draft
+
+    async def new_choices(
+        self, request: SegmentRequest, narration: str, old: Sequence[str]
+    ) -> tuple[str, ...]:
+        """New choices for a part whose narration stays (see choice_reroll)."""
+        return await new_choices(self._gateway, build_messages(request), request, narration, old)
 
     async def update_memory(
         self, language: Language, memory: StoryMemory, segments: Sequence[Segment]

@@ -163,12 +163,14 @@ def parse_reply(content: str, model: str, bounds: ReplyBounds | None = None) -> 
         return SegmentDraft(
             direct.narration.strip(), tuple(direct.choices), direct.scene.strip(), model
         )
-    repaired = _from_json_fragment(content) or _from_numbered_lines(content)
+    # An ending (bounds with no choices) needs none; any other part at least two.
+    least = min(MIN_CHOICES, bounds.choices_min)
+    repaired = _from_json_fragment(content, least) or _from_numbered_lines(content)
     if repaired is None:
         return None
     narration = fit_narration(repaired.narration, bounds.narration_max)
     choices = clean_choices(repaired.choices, bounds.choices_max)
-    if not narration or len(choices) < MIN_CHOICES:
+    if not narration or len(choices) < least:
         return None
     return SegmentDraft(
         narration,
@@ -197,8 +199,9 @@ class _Loose(BaseModel):
     scene: str = ""
 
 
-def _from_json_fragment(content: str) -> _Loose | None:
-    """JSON with chatter around it, truncated JSON, or choices under another shape."""
+def _from_json_fragment(content: str, least: int = MIN_CHOICES) -> _Loose | None:
+    """JSON with chatter around it, truncated JSON, or choices under another shape;
+    `least` choices wanted (0 for an ending)."""
     start = content.find("{")
     if start < 0:
         return None
@@ -222,7 +225,7 @@ def _from_json_fragment(content: str) -> _Loose | None:
     choices = clean_choices([c for c in raw_choices if isinstance(c, str)])
     if not narration.strip():
         return None
-    if len(choices) < MIN_CHOICES:
+    if len(choices) < least:
         # The narration may still hold the choices as a numbered list.
         from_lines = _from_numbered_lines(narration)
         if from_lines is None:

@@ -29,6 +29,8 @@ from storycraft_bot.core.models import (
     Language,
     MessageKind,
     MessageRef,
+    NoVoteRule,
+    Participation,
     Picture,
     Place,
     Platform,
@@ -38,6 +40,7 @@ from storycraft_bot.core.models import (
     SegmentState,
     Session,
     SessionState,
+    StoryLength,
     StoryMemory,
     StorySettings,
     SubmittedPrompt,
@@ -45,6 +48,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.store import VoteOutcome
 from storycraft_bot.core.texts import Msg
+from storycraft_bot.storage.arc_queries import ArcQueries
 from storycraft_bot.storage.own_action_queries import appended, own_actions_of
 from storycraft_bot.storage.safety_queries import SAFETY_TABLES, SafetyQueries
 
@@ -88,7 +92,7 @@ class Tx(Protocol):
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
 
-class SqlStore(SafetyQueries):
+class SqlStore(SafetyQueries, ArcQueries):
     """Every StoryStore method over a backend's transactions and reads."""
 
     # Adds `platform: ref` to the segment's JSON object of uploads (params: key, ref, id).
@@ -307,7 +311,7 @@ class SqlStore(SafetyQueries):
             await tx.run("DELETE FROM votes WHERE segment_id = ?", (previous.id,))
             await tx.run(
                 "UPDATE segments SET state = 'open', chosen_index = NULL, decided_by = NULL,"
-                " vote_closes_at = NULL, updated_at = ? WHERE id = ?",
+                " vote_closes_at = NULL, vote_extensions = 0, updated_at = ? WHERE id = ?",
                 (now, previous.id),
             )
         return await self._segment_or_fail(previous.id)
@@ -561,7 +565,18 @@ def _with_rating(values: dict[str, Any]) -> dict[str, Any]:
     """Stored settings with their rating (JSON text) as the enum again."""
     if values.get("rating") is not None:
         values["rating"] = Rating(values["rating"])
+    for name, kind in _SETTING_ENUMS.items():
+        if values.get(name) is not None:
+            values[name] = kind(values[name])
     return values
+
+
+#: The settings of issue 16, stored as their values in the JSON text.
+_SETTING_ENUMS: dict[str, type[StoryLength | Participation | NoVoteRule]] = {
+    "length": StoryLength,
+    "participation": Participation,
+    "no_votes": NoVoteRule,
+}
 
 
 def _session(row: Row) -> Session:
@@ -582,6 +597,7 @@ def _session(row: Row) -> Session:
         updated_at=row["updated_at"],
         # Absent on a database still at an older migration (its tests open those).
         book_id=row["book_id"] if "book_id" in set(row.keys()) else "",
+        ended="ended_at" in set(row.keys()) and row["ended_at"] is not None,
     )
 
 
@@ -615,6 +631,7 @@ def _segment(row: Row) -> Segment:
         auto_retries=row["auto_retries"] if "auto_retries" in columns else 0,
         auto_retry_at=row["auto_retry_at"] if "auto_retry_at" in columns else None,
         own_actions=own_actions_of(row["own_actions"] if "own_actions" in columns else None),
+        vote_extensions=row["vote_extensions"] if "vote_extensions" in columns else 0,
     )
 
 
