@@ -58,6 +58,7 @@ TABLES = (
     "guild_defaults",
     "message_refs",
     "drafts",
+    "story_sources",
 )
 
 
