@@ -9,6 +9,7 @@ from enum import IntEnum
 from typing import Protocol, runtime_checkable
 
 from storycraft_bot.core.events import StoryEvent
+from storycraft_bot.core.lore import StoryCard
 from storycraft_bot.core.models import (
     ImagePrompt,
     Language,
@@ -45,6 +46,10 @@ class SegmentRequest:
     recent: Sequence[Segment]  # last few segments, oldest first, each with its chosen choice
     chosen: str  # the choice that leads to this segment ("" for the opening)
     rating: Rating = Rating.SAFE
+    #: The character card the story was started from, told as story material.
+    hero: StoryCard | None = None
+    #: Lorebook entries whose keys appear in the recent story, told as world facts.
+    lore: tuple[str, ...] = ()
 
 
 class Narrator(Protocol):

@@ -21,6 +21,7 @@ from storycraft_bot.core.errors import (
     NarratorTimeout,
     NarratorUnavailable,
 )
+from storycraft_bot.core.lore import chosen_lore
 from storycraft_bot.core.models import (
     Draft,
     ImagePrompt,
@@ -337,6 +338,9 @@ class Writer:
         # Everything the summary does not cover yet goes verbatim, at least the last few.
         unsummarised = [s for s in earlier if s.index > memory.summary_upto]
         keep = max(self._config.recent_segments, len(unsummarised))
+        recent = earlier[-keep:]
+        entries = await self._store.lore(session.id)
+        scanned = [*(s.narration for s in recent), chosen, session.premise]
         return SegmentRequest(
             language=session.language,
             genre=session.genre,
@@ -344,9 +348,11 @@ class Writer:
             words=session.settings.segment_words,
             choices=session.settings.choices,
             memory=memory,
-            recent=earlier[-keep:],
+            recent=recent,
             chosen=chosen,
             rating=session.settings.rating,
+            hero=await self._store.story_card(session.id),
+            lore=chosen_lore(entries, scanned) if entries else (),
         )
 
     async def _refresh_memory(

@@ -17,6 +17,7 @@ from storycraft_bot.core.models import (
     StoryMemory,
 )
 from storycraft_bot.core.ports import SegmentRequest
+from storycraft_bot.narration.card_prompt import card_sections
 from storycraft_bot.narration.memory_reply import MemoryReply, memory_schema
 from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
 from storycraft_bot.narration.reply_parsing import (
@@ -125,6 +126,7 @@ def build_messages(request: SegmentRequest) -> list[Message]:
     if request.memory.characters:
         cast = "; ".join(f"{c.name}: {c.looks}" for c in request.memory.characters)
         system += "\n" + _CAST[lang].format(cast=cast)
+    system += card_sections(request, quoted)
     messages: list[Message] = [{"role": "system", "content": system}]
     premise = quoted(request.premise) if request.premise else _FREE_PREMISE[lang]
     messages.append({"role": "user", "content": _OPENING[lang].format(premise=premise)})
