@@ -17,7 +17,23 @@ from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platf
 from storycraft_bot.core.texts import Msg, decision_text, text
 
 from .buttons import Button, ButtonKind
-from .commands import Attachment, Command, ReplyKind, answer, parse_command, perform, press
+from .card_input import (
+    CARD_MAX_BYTES,
+    LOREBOOK_MAX_BYTES,
+    attach_lorebook,
+    check_size,
+    start_from_card,
+)
+from .commands import (
+    Attachment,
+    Command,
+    Reply,
+    ReplyKind,
+    answer,
+    parse_command,
+    perform,
+    press,
+)
 
 PLACE = Place(ChannelKey(Platform.CONSOLE, "terminal"), guild_id="console", is_group=False)
 PLAYER = Actor("console", "player", can_moderate=True)
@@ -33,9 +49,16 @@ CONSOLE_COMMANDS = (
 )
 
 _HELP = {
-    Language.RU: "Введите номер варианта. Команды: /retry /undo /redraw /status /book /stop /help",
-    Language.EN: "Type a choice's number. Commands: /retry /undo /redraw /status /book /stop /help",
+    Language.RU: "Введите номер варианта. Команды: /retry /undo /redraw /status /book /stop /help"
+    " /lorebook ПУТЬ",
+    Language.EN: "Type a choice's number. Commands: /retry /undo /redraw /status /book /stop /help"
+    " /lorebook PATH",
 }
+_CARD_HINT = {
+    Language.RU: "/story card ПУТЬ — начать с карточки персонажа (JSON или PNG).",
+    Language.EN: "/story card PATH starts from a character card (JSON or PNG).",
+}
+_CARD_WORDS = ("/story card ", "/card ")
 
 
 class ConsoleView:
@@ -259,12 +282,24 @@ async def run_console(
                 )
             )
     else:
-        premise = await next_line(
-            "Завязка истории (Enter — сюрприз) / Story premise (Enter for a surprise): "
-        )
-        if premise is None:
-            return
-        await engine.start(PLACE, PLAYER, premise=premise)
+        say(_CARD_HINT[view.language])
+        while True:
+            premise = await next_line(
+                "Завязка истории (Enter — сюрприз) / Story premise (Enter for a surprise): "
+            )
+            if premise is None:
+                return
+            card = _path_after(premise, _CARD_WORDS)
+            if card is None:
+                await engine.start(PLACE, PLAYER, premise=premise)
+                break
+            started = await answer(
+                _start_from(engine, view.language, card), view.language, "console card"
+            )
+            if started is not None and started.kind is not ReplyKind.ERROR:
+                break
+            if started is not None:
+                say(started.text)
     await view.settled.wait()  # the help goes under the first part, not above it
     say(_HELP[view.language])
     while True:
@@ -272,6 +307,14 @@ async def run_console(
         line = await next_line("> ")
         if line is None:
             return
+        lorebook = _path_after(line, ("/lorebook ",))
+        if lorebook is not None:
+            attached = await answer(
+                _attach_from(engine, view.language, lorebook), view.language, "console lorebook"
+            )
+            if attached is not None:
+                say(attached.text)
+            continue
         command = parse_command(line) if line.startswith("/") else None
         if line.isdigit() and not 1 <= int(line) <= view.choice_count:
             say(text(view.language, Msg.CHOOSE_NUMBER, count=view.choice_count))
@@ -308,3 +351,29 @@ def _save(folder: Path, attachment: Attachment) -> Path:
     path = folder / attachment.name
     path.write_bytes(attachment.data)
     return path.resolve()
+
+
+def _path_after(line: str, words: tuple[str, ...]) -> Path | None:
+    """The path typed after one of `words` (`/story card cards/mira.png`), else None."""
+    for word in words:
+        if line.lower().startswith(word) and line[len(word) :].strip():
+            return Path(line[len(word) :].strip()).expanduser()
+    return None
+
+
+def _read(path: Path, limit: int) -> bytes:
+    try:
+        check_size(path.stat().st_size, limit)
+        return path.read_bytes()
+    except OSError as err:
+        raise StoryActionError(Msg.CARD_DOWNLOAD_FAILED) from err
+
+
+async def _start_from(engine: StoryEngine, language: Language, path: Path) -> Reply:
+    data = await asyncio.to_thread(_read, path, CARD_MAX_BYTES)
+    return await start_from_card(engine, PLACE, PLAYER, language, data)
+
+
+async def _attach_from(engine: StoryEngine, language: Language, path: Path) -> Reply:
+    data = await asyncio.to_thread(_read, path, LOREBOOK_MAX_BYTES)
+    return await attach_lorebook(engine, PLACE, PLAYER, language, data)

@@ -1,0 +1,72 @@
+"""Starting a story from a character card file and attaching a lorebook file: the same
+for every screen, which only fetches the bytes (a Discord attachment, a Telegram
+document, a console path, a web upload). Files are parsed off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from storycraft_bot.cards.card_file import CARD_MAX_BYTES, read_card
+from storycraft_bot.cards.lorebook_file import LOREBOOK_MAX_BYTES, read_lorebook
+from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.models import Actor, Language, Place, Rating
+from storycraft_bot.core.texts import Msg, text
+
+from .commands import Reply, ReplyKind
+
+__all__ = [
+    "CARD_MAX_BYTES",
+    "LOREBOOK_MAX_BYTES",
+    "attach_lorebook",
+    "check_size",
+    "start_from_card",
+]
+
+
+def check_size(size: int, limit: int) -> None:
+    """Refuse a file the platform says is too large before fetching it."""
+    if size > limit:
+        raise StoryActionError(Msg.CARD_TOO_LARGE, size=size // 1024, limit=limit // 1024)
+
+
+async def start_from_card(
+    engine: StoryEngine,
+    place: Place,
+    actor: Actor,
+    language: Language,
+    card: bytes,
+    lore: bytes | None = None,
+    *,
+    premise: str = "",
+    genre: str | None = None,
+    rating: Rating | None = None,
+) -> Reply:
+    """A new story from `card` (JSON or PNG), with the lorebook `lore` if given (else the
+    card's own); a bad file is refused with its reason (StoryActionError)."""
+    contents = await asyncio.to_thread(read_card, card, user=actor.name)
+    entries = contents.lore
+    if lore is not None:
+        entries = await asyncio.to_thread(
+            read_lorebook, lore, user=actor.name, char=contents.card.name
+        )
+    await engine.start(
+        place,
+        actor,
+        premise=premise,
+        genre=genre,
+        language=language,
+        rating=rating,
+        card=contents.card,
+        lore=entries,
+    )
+    return Reply(text(language, Msg.STORY_STARTED), ReplyKind.SEEN)
+
+
+async def attach_lorebook(
+    engine: StoryEngine, place: Place, actor: Actor, language: Language, data: bytes
+) -> Reply:
+    """The lorebook file `data` attached to the live story (starter or moderator)."""
+    entries = await asyncio.to_thread(read_lorebook, data, user=actor.name)
+    count = await engine.attach_lore(place, actor, entries)
+    return Reply(text(language, Msg.LOREBOOK_ATTACHED, entries=count), ReplyKind.INFO)
