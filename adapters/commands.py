@@ -39,6 +39,7 @@ class Command(enum.StrEnum):
     HELP = "help"
     CLOSE_VOTE = "close"
     BOOK = "book"
+    LOREBOOK = "lorebook"  # a file to attach: each screen fetches it (see card_input)
 
 
 def parse_command(word: str) -> Command | None:

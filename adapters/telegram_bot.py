@@ -37,6 +37,8 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
+    filters,
 )
 
 from storycraft_bot.core.clock import Clock, SystemClock
@@ -48,6 +50,7 @@ from storycraft_bot.core.text_fitting import shorten_to
 from storycraft_bot.core.texts import Msg, rating_name, text
 
 from .buttons import ButtonKind, card_buttons, decode, encode, number
+from .card_input import CARD_MAX_BYTES, LOREBOOK_MAX_BYTES, attach_lorebook, start_from_card
 from .commands import (
     MODERATED,
     Attachment,
@@ -63,6 +66,13 @@ from .commands import (
 )
 from .screen import Fault, Screen, Shown, narration_pieces
 from .story_card import StoryCard, closes_in
+from .telegram_files import (
+    CAPTION_COMMAND,
+    caption_argument,
+    caption_word,
+    document_bytes,
+    sent_document,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +98,7 @@ COMMANDS = {
         ("book", "The story as an illustrated book"),
         ("stop", "End the story"),
         ("help", "How to play"),
+        ("lorebook", "Attach a lorebook: send its JSON with /lorebook"),
     ],
     "ru": [
         ("story", "Начать историю: /story [завязка]"),
@@ -99,6 +110,7 @@ COMMANDS = {
         ("book", "История книгой с картинками"),
         ("stop", "Закончить историю"),
         ("help", "Как играть"),
+        ("lorebook", "Подключить лорбук: отправьте JSON с подписью /lorebook"),
     ],
 }
 
@@ -186,6 +198,11 @@ class TelegramAdapter(Screen[Piece]):
         self._app.add_handler(CommandHandler("story", self._on_story))
         self._app.add_handler(CommandHandler(list(SHORTCUTS), self._on_shortcut))
         self._app.add_handler(CallbackQueryHandler(self._on_button))
+        self._app.add_handler(
+            MessageHandler(
+                filters.Document.ALL & filters.CaptionRegex(CAPTION_COMMAND), self._on_document
+            )
+        )
         self._app.add_handler(
             ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
@@ -307,6 +324,13 @@ class TelegramAdapter(Screen[Piece]):
         command = parse_command(word) or Command.HELP
         await self._command(update, command, " ".join(context.args or []))
 
+    async def _on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A document captioned /story (a card) or /lorebook."""
+        message = update.effective_message
+        assert message is not None
+        command = Command.LOREBOOK if caption_word(message) == "lorebook" else Command.START
+        await self._command(update, command, caption_argument(message))
+
     async def _command(self, update: Update, command: Command, argument: str) -> None:
         started = time.monotonic()
         language = self._language(update)
@@ -325,6 +349,19 @@ class TelegramAdapter(Screen[Piece]):
     async def _run(
         self, update: Update, command: Command, argument: str, place: Place, language: Language
     ) -> Reply | None:
+        document = sent_document(update.effective_message)
+        if command is Command.START and document is not None:
+            actor = await self._actor(update)
+            card = await document_bytes(document, CARD_MAX_BYTES)
+            return await start_from_card(
+                self._engine, place, actor, language, card, premise=argument
+            )
+        if command is Command.LOREBOOK:
+            if document is None:
+                return Reply(text(language, Msg.LOREBOOK_HOW), ReplyKind.INFO)
+            actor = await self._actor(update, moderating=True)
+            lore = await document_bytes(document, LOREBOOK_MAX_BYTES)
+            return await attach_lorebook(self._engine, place, actor, language, lore)
         if command is Command.START:
             actor = await self._actor(update)
             return await start_story(self._engine, place, actor, language, argument)

@@ -75,7 +75,7 @@ def png_texts(data: bytes, wanted: Collection[str], limit: int = CHUNK_TEXT_MAX)
         if zlib.crc32(kind + body) != crc:
             raise _damaged("PNG chunk checksum")
         if kind == b"IEND":
-            break
+            return found
         if (
             kind in (b"tEXt", b"zTXt", b"iTXt")
             and body.partition(b"\0")[0].decode("latin-1") in wanted
@@ -83,4 +83,4 @@ def png_texts(data: bytes, wanted: Collection[str], limit: int = CHUNK_TEXT_MAX)
             name, value = _text_of(kind, body, limit)
             found.setdefault(name, value)
         at = end
-    return found
+    raise _damaged("PNG end")  # cut short: a card in it may be cut too

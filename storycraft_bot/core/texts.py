@@ -120,6 +120,7 @@ class Msg(enum.StrEnum):
     LOREBOOK_TOO_MANY = "lorebook_too_many"
     LOREBOOK_ATTACHED = "lorebook_attached"
     CARD_DOWNLOAD_FAILED = "card_download_failed"
+    LOREBOOK_HOW = "lorebook_how"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -166,6 +167,12 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
     Msg.LOREBOOK_ATTACHED: {
         Language.RU: "Лорбук подключён к истории: {entries}.",
         Language.EN: "Lorebook attached to the story: {entries}.",
+    },
+    Msg.LOREBOOK_HOW: {
+        Language.RU: "Отправьте файл лорбука (JSON World Info) с подписью /lorebook или "
+        "ответьте на него командой /lorebook.",
+        Language.EN: "Send the lorebook file (World Info JSON) with /lorebook as its caption, "
+        "or answer it with /lorebook.",
     },
     Msg.CARD_DOWNLOAD_FAILED: {
         Language.RU: "Не удалось получить файл. Попробуйте отправить его ещё раз.",
