@@ -35,21 +35,23 @@ async def start_from_card(
     place: Place,
     actor: Actor,
     language: Language,
-    card: bytes,
+    card: bytes | None,
     lore: bytes | None = None,
     *,
     premise: str = "",
     genre: str | None = None,
     rating: Rating | None = None,
 ) -> Reply:
-    """A new story from `card` (JSON or PNG), with the lorebook `lore` if given (else the
-    card's own); a bad file is refused with its reason (StoryActionError)."""
-    contents = await asyncio.to_thread(read_card, card, user=actor.name)
-    entries = contents.lore
+    """A new story from `card` (JSON or PNG; None: from the premise alone), with the
+    lorebook `lore` if given (else the card's own); a bad file is refused with its reason
+    (StoryActionError) before anything starts."""
+    contents = (
+        await asyncio.to_thread(read_card, card, user=actor.name) if card is not None else None
+    )
+    entries = contents.lore if contents is not None else ()
     if lore is not None:
-        entries = await asyncio.to_thread(
-            read_lorebook, lore, user=actor.name, char=contents.card.name
-        )
+        name = contents.card.name if contents is not None else ""
+        entries = await asyncio.to_thread(read_lorebook, lore, user=actor.name, char=name)
     await engine.start(
         place,
         actor,
@@ -57,7 +59,7 @@ async def start_from_card(
         genre=genre,
         language=language,
         rating=rating,
-        card=contents.card,
+        card=contents.card if contents is not None else None,
         lore=entries,
     )
     return Reply(text(language, Msg.STORY_STARTED), ReplyKind.SEEN)

@@ -32,6 +32,7 @@ from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.texts import Msg, rating_name, text
 
 from .buttons import Button, ButtonKind, card_buttons, decode, encode
+from .card_input import CARD_MAX_BYTES, LOREBOOK_MAX_BYTES, attach_lorebook, start_from_card
 from .commands import (
     Attachment,
     Command,
@@ -43,6 +44,7 @@ from .commands import (
     settings_text,
     start_story,
 )
+from .discord_files import attachment_bytes
 from .screen import Fault, Screen, Shown, narration_pieces
 from .story_card import StoryCard
 
@@ -102,6 +104,15 @@ RUSSIAN = {
     "Safe": "Для всех",
     "Teen": "12+",
     "Mature": "Для взрослых",
+    "A SillyTavern character card to start from (PNG or JSON)": (
+        "Карточка персонажа SillyTavern, с которой начать (PNG или JSON)"
+    ),
+    "A lorebook for the story (World Info JSON)": "Лорбук для истории (JSON World Info)",
+    "Attach a lorebook to the story": "Подключить лорбук к истории",
+    "The lorebook (SillyTavern World Info JSON)": "Лорбук (JSON World Info из SillyTavern)",
+    "card": "карточка",
+    "lorebook": "лорбук",
+    "file": "файл",
 }
 #: The ratings the commands offer.
 RATING_CHOICES = [
@@ -213,6 +224,8 @@ class StoryCommands(app_commands.Group):
         genre="Genre of the story",
         language="Language of the story",
         rating=RATING_HELP,
+        card="A SillyTavern character card to start from (PNG or JSON)",
+        lorebook="A lorebook for the story (World Info JSON)",
     )
     @app_commands.choices(
         genre=[
@@ -235,6 +248,8 @@ class StoryCommands(app_commands.Group):
         genre: app_commands.Choice[str] | None = None,
         language: app_commands.Choice[str] | None = None,
         rating: app_commands.Choice[str] | None = None,
+        card: discord.Attachment | None = None,
+        lorebook: discord.Attachment | None = None,
     ) -> None:
         await self.adapter.on_start(
             interaction,
@@ -242,6 +257,7 @@ class StoryCommands(app_commands.Group):
             genre.value if genre else None,
             language.value if language else None,
             Rating(rating.value) if rating else None,
+            files=(card, lorebook),
         )
 
     @app_commands.command(name="stop", description="End the story")
@@ -340,6 +356,11 @@ class StoryCommands(app_commands.Group):
     @app_commands.command(name="help", description="How to play")
     async def help(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_command(interaction, Command.HELP)
+
+    @app_commands.command(name="lorebook", description="Attach a lorebook to the story")
+    @app_commands.describe(file="The lorebook (SillyTavern World Info JSON)")
+    async def lorebook(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        await self.adapter.on_lorebook(interaction, file)
 
 
 class DiscordAdapter(Screen[Piece]):
@@ -519,9 +540,14 @@ class DiscordAdapter(Screen[Piece]):
         genre: str | None,
         language: str | None,
         rating: Rating | None = None,
+        *,
+        files: tuple[discord.Attachment | None, discord.Attachment | None] = (None, None),
     ) -> None:
         async def work() -> Reply:
             chosen = Language(language) if language else self.language_of(interaction)
+            # Fetched first: a bad file is refused before a thread is made for the story.
+            card = await attachment_bytes(files[0], CARD_MAX_BYTES)
+            lore = await attachment_bytes(files[1], LOREBOOK_MAX_BYTES)
             place = self._place(interaction)
             where = ""
             channel = interaction.channel
@@ -534,14 +560,38 @@ class DiscordAdapter(Screen[Piece]):
                 place = Place(key, place.guild_id, True, age_restricted=place.age_restricted)
                 where = " " + text(chosen, Msg.STORY_IN_THREAD, thread=thread.mention)
             actor = self._actor(interaction)
-            started = await start_story(
-                self._engine, place, actor, chosen, premise, genre, rating=rating
-            )
+            if card is None and lore is None:
+                started = await start_story(
+                    self._engine, place, actor, chosen, premise, genre, rating=rating
+                )
+            else:
+                started = await start_from_card(
+                    self._engine,
+                    place,
+                    actor,
+                    chosen,
+                    card,
+                    lore,
+                    premise=premise,
+                    genre=genre,
+                    rating=rating,
+                )
             about = f": *{premise[:200]}*" if premise else ""
             starter = interaction.user.display_name
             return Reply(f"📖 **{starter}** — {started.text}{about}{where}", started.kind)
 
         await self._guarded(interaction, "/story start", work(), public=True)
+
+    async def on_lorebook(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        async def work() -> Reply:
+            data = await attachment_bytes(file, LOREBOOK_MAX_BYTES)
+            assert data is not None
+            actor = self._actor(interaction)
+            language = self.language_of(interaction)
+            place = self._place(interaction)
+            return await attach_lorebook(self._engine, place, actor, language, data)
+
+        await self._guarded(interaction, "/story lorebook", work())
 
     async def _new_thread(
         self, channel: discord.TextChannel, place: Place, title: str
