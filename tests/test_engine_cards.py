@@ -58,6 +58,9 @@ async def test_a_card_gives_the_premise_and_the_hero_in_the_storys_language(
     assert "French" not in json.dumps(fake_ollama.requests)  # the card's system_prompt
     opening = segment_requests(fake_ollama)[0]["messages"][1]["content"]
     assert "<<<Mira finds a message in a bottle" in opening
+    # The hero and their looks are remembered from the start, for the pictures.
+    assert (await store.memory(session.id)).characters == (contents.card.hero,)
+    assert "Mira: A young lighthouse keeper with copper hair" in system
 
 
 async def test_a_typed_premise_wins_over_the_cards(

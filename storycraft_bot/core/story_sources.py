@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from storycraft_bot.core.access import require_manager
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.lore import LoreEntry, StoryCard
-from storycraft_bot.core.models import Actor, Session
+from storycraft_bot.core.models import Actor, Session, StoryMemory
 from storycraft_bot.core.store import StoryStore
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ class StorySources:
         """Store what a new story starts from (before its first part is written)."""
         if card is not None:
             await self._store.save_card(session.id, card, self._clock.now())
+            # The hero's looks are known before the first part: pictures keep them.
+            memory = StoryMemory(characters=(card.hero,))
+            await self._store.save_memory(session.id, memory, self._clock.now())
             log.info("story %d starts from the card of %s", session.id, card.name)
         if lore:
             await self._store.save_lore(session.id, lore, self._clock.now())
