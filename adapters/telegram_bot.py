@@ -69,6 +69,7 @@ from .story_card import StoryCard, closes_in
 from .telegram_files import (
     CAPTION_COMMAND,
     caption_argument,
+    caption_for,
     caption_word,
     document_bytes,
     sent_document,
@@ -328,6 +329,8 @@ class TelegramAdapter(Screen[Piece]):
         """A document captioned /story (a card) or /lorebook."""
         message = update.effective_message
         assert message is not None
+        if not caption_for(message, context.bot.username):
+            return
         command = Command.LOREBOOK if caption_word(message) == "lorebook" else Command.START
         await self._command(update, command, caption_argument(message))
 

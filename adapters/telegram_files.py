@@ -33,6 +33,13 @@ def caption_word(message: Message) -> str:
     return first[0].lstrip("/").split("@")[0].lower() if first else ""
 
 
+def caption_for(message: Message, username: str) -> bool:
+    """False for a caption command addressed to another bot (`/story@OtherBot`)."""
+    first = (message.caption or "").split(maxsplit=1)
+    _, at, name = first[0].partition("@") if first else ("", "", "")
+    return not at or name.lower() == username.lower()
+
+
 def sent_document(message: Message | None) -> Document | None:
     """The document of the message, else of the message it answers."""
     if message is None:

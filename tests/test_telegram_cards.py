@@ -98,6 +98,7 @@ async def test_bad_files_are_refused_with_their_reason(
     for data, more, reason in hostile:
         tg.send_document(chat, alice, data, "card.png", caption="/story", **more)
         await bot_said(tg, chat["id"], reason)
+    tg.send_document(chat, alice, b"{}", "c.json", caption="/story@OtherBot")  # not for us
     tg.send_text(chat, alice, "/lorebook")
     await bot_said(tg, chat["id"], "with /lorebook as its caption")
     assert len(tg.downloads_offered) == 2  # the one claiming 50 MB was never fetched
