@@ -49,6 +49,7 @@ class Command(enum.StrEnum):
     CLOSE_VOTE = "close"
     BOOK = "book"
     REROLL = "choices"  # other choices for the open part (issue 16)
+    LOREBOOK = "lorebook"  # a file to attach: each screen fetches it (see card_input)
 
 
 def parse_command(word: str) -> Command | None:

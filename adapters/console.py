@@ -18,6 +18,13 @@ from storycraft_bot.core.texts import Msg, decision_text, text
 
 from .blocked_words import blocklist_reply, parse_blocklist
 from .buttons import Button, ButtonKind
+from .card_input import (
+    CARD_MAX_BYTES,
+    LOREBOOK_MAX_BYTES,
+    attach_lorebook,
+    check_size,
+    start_from_card,
+)
 from .commands import (
     Attachment,
     Command,
@@ -47,10 +54,15 @@ CONSOLE_COMMANDS = (
 
 _HELP = {
     Language.RU: "Введите номер варианта или своё действие. Команды: /retry /undo /redraw "
-    "/status /book /stop /help",
+    "/status /book /stop /help /lorebook ПУТЬ",
     Language.EN: "Type a choice's number or your own action. Commands: /retry /undo /redraw "
-    "/status /book /stop /help",
+    "/status /book /stop /help /lorebook PATH",
 }
+_CARD_HINT = {
+    Language.RU: "/story card ПУТЬ — начать с карточки персонажа (JSON или PNG).",
+    Language.EN: "/story card PATH starts from a character card (JSON or PNG).",
+}
+_CARD_WORDS = ("/story card ", "/card ")
 
 
 class ConsoleView:
@@ -274,16 +286,27 @@ async def run_console(
                 )
             )
     else:
-        while True:  # until a premise is taken: a refused one is said and asked again
+        say(_CARD_HINT[view.language])
+        while True:  # until a story starts: a refused premise or card is said, asked again
             premise = await next_line(
                 "Завязка истории (Enter — сюрприз) / Story premise (Enter for a surprise): "
             )
             if premise is None:
                 return
-            refusal = await answer(_begin(engine, premise), view.language, "console")
-            if refusal is None:
+            card = _path_after(premise, _CARD_WORDS)
+            if card is None:
+                refusal = await answer(_begin(engine, premise), view.language, "console")
+                if refusal is None:
+                    break
+                say(refusal.text)
+                continue
+            started = await answer(
+                _start_from(engine, view.language, card), view.language, "console card"
+            )
+            if started is not None and started.kind is not ReplyKind.ERROR:
                 break
-            say(refusal.text)
+            if started is not None:
+                say(started.text)
     await view.settled.wait()  # the help goes under the first part, not above it
     say(_HELP[view.language])
     while True:
@@ -291,6 +314,14 @@ async def run_console(
         line = await next_line("> ")
         if line is None:
             return
+        lorebook = _path_after(line, ("/lorebook ",))
+        if lorebook is not None:
+            attached = await answer(
+                _attach_from(engine, view.language, lorebook), view.language, "console lorebook"
+            )
+            if attached is not None:
+                say(attached.text)
+            continue
         command = parse_command(line) if line.startswith("/") else None
         word, _, rest = line.partition(" ")
         blocking = parse_blocklist(rest) if parse_command(word) is Command.SETTINGS else None
@@ -343,3 +374,29 @@ def _save(folder: Path, attachment: Attachment) -> Path:
     path = folder / attachment.name
     path.write_bytes(attachment.data)
     return path.resolve()
+
+
+def _path_after(line: str, words: tuple[str, ...]) -> Path | None:
+    """The path typed after one of `words` (`/story card cards/mira.png`), else None."""
+    for word in words:
+        if line.lower().startswith(word) and line[len(word) :].strip():
+            return Path(line[len(word) :].strip()).expanduser()
+    return None
+
+
+def _read(path: Path, limit: int) -> bytes:
+    try:
+        check_size(path.stat().st_size, limit)
+        return path.read_bytes()
+    except OSError as err:
+        raise StoryActionError(Msg.CARD_DOWNLOAD_FAILED) from err
+
+
+async def _start_from(engine: StoryEngine, language: Language, path: Path) -> Reply:
+    data = await asyncio.to_thread(_read, path, CARD_MAX_BYTES)
+    return await start_from_card(engine, PLACE, PLAYER, language, data)
+
+
+async def _attach_from(engine: StoryEngine, language: Language, path: Path) -> Reply:
+    data = await asyncio.to_thread(_read, path, LOREBOOK_MAX_BYTES)
+    return await attach_lorebook(engine, PLACE, PLAYER, language, data)

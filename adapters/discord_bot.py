@@ -44,6 +44,7 @@ from storycraft_bot.core.texts import Msg, rating_name, text
 
 from .blocked_words import Blocking, blocklist_options
 from .buttons import Button, ButtonKind, card_buttons, decode, encode
+from .card_input import CARD_MAX_BYTES, LOREBOOK_MAX_BYTES, attach_lorebook, start_from_card
 from .commands import (
     Attachment,
     Command,
@@ -55,6 +56,7 @@ from .commands import (
     settings_text,
     start_story,
 )
+from .discord_files import attachment_bytes
 from .discord_own_action import action_modal, submitted
 from .own_action import may_type, submit
 from .screen import Fault, Screen, Shown, narration_pieces
@@ -141,6 +143,15 @@ RUSSIAN = {
     "A timed vote": "Голосование по времени",
     "A random choice": "Случайный вариант",
     "The starter": "Начавший историю",
+    "A SillyTavern character card to start from (PNG or JSON)": (
+        "Карточка персонажа SillyTavern, с которой начать (PNG или JSON)"
+    ),
+    "A lorebook for the story (World Info JSON)": "Лорбук для истории (JSON World Info)",
+    "Attach a lorebook to the story": "Подключить лорбук к истории",
+    "The lorebook (SillyTavern World Info JSON)": "Лорбук (JSON World Info из SillyTavern)",
+    "card": "карточка",
+    "lorebook": "лорбук",
+    "file": "файл",
 }
 #: The ratings the commands offer.
 RATING_CHOICES = [
@@ -301,6 +312,8 @@ class StoryCommands(app_commands.Group):
         rating=RATING_HELP,
         length="How long the story runs",
         mode="Who chooses in a group",
+        card="A SillyTavern character card to start from (PNG or JSON)",
+        lorebook="A lorebook for the story (World Info JSON)",
     )
     @app_commands.choices(
         genre=[
@@ -327,6 +340,8 @@ class StoryCommands(app_commands.Group):
         rating: app_commands.Choice[str] | None = None,
         length: app_commands.Choice[str] | None = None,
         mode: app_commands.Choice[str] | None = None,
+        card: discord.Attachment | None = None,
+        lorebook: discord.Attachment | None = None,
     ) -> None:
         await self.adapter.on_start(
             interaction,
@@ -336,6 +351,7 @@ class StoryCommands(app_commands.Group):
             Rating(rating.value) if rating else None,
             length=StoryLength(length.value) if length else None,
             participation=Participation(mode.value) if mode else None,
+            files=(card, lorebook),
         )
 
     @app_commands.command(name="stop", description="End the story")
@@ -450,6 +466,11 @@ class StoryCommands(app_commands.Group):
     @app_commands.command(name="help", description="How to play")
     async def help(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_command(interaction, Command.HELP)
+
+    @app_commands.command(name="lorebook", description="Attach a lorebook to the story")
+    @app_commands.describe(file="The lorebook (SillyTavern World Info JSON)")
+    async def lorebook(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        await self.adapter.on_lorebook(interaction, file)
 
 
 class DiscordAdapter(Screen[Piece]):
@@ -642,9 +663,13 @@ class DiscordAdapter(Screen[Piece]):
         *,
         length: StoryLength | None = None,
         participation: Participation | None = None,
+        files: tuple[discord.Attachment | None, discord.Attachment | None] = (None, None),
     ) -> None:
         async def work() -> Reply:
             chosen = Language(language) if language else self.language_of(interaction)
+            # Fetched first: a bad file is refused before a thread is made for the story.
+            card = await attachment_bytes(files[0], CARD_MAX_BYTES)
+            lore = await attachment_bytes(files[1], LOREBOOK_MAX_BYTES)
             place = self._place(interaction)
             where = ""
             channel = interaction.channel
@@ -663,22 +688,48 @@ class DiscordAdapter(Screen[Piece]):
                 place = Place(key, place.guild_id, True, age_restricted=place.age_restricted)
                 where = " " + text(chosen, Msg.STORY_IN_THREAD, thread=thread.mention)
             actor = self._actor(interaction)
-            started = await start_story(
-                self._engine,
-                place,
-                actor,
-                chosen,
-                premise,
-                genre,
-                rating=rating,
-                length=length,
-                participation=participation,
-            )
+            if card is None and lore is None:
+                started = await start_story(
+                    self._engine,
+                    place,
+                    actor,
+                    chosen,
+                    premise,
+                    genre,
+                    rating=rating,
+                    length=length,
+                    participation=participation,
+                )
+            else:
+                started = await start_from_card(
+                    self._engine,
+                    place,
+                    actor,
+                    chosen,
+                    card,
+                    lore,
+                    premise=premise,
+                    genre=genre,
+                    rating=rating,
+                    length=length,
+                    participation=participation,
+                )
             about = f": *{premise[:200]}*" if premise else ""
             starter = interaction.user.display_name
             return Reply(f"📖 **{starter}** — {started.text}{about}{where}", started.kind)
 
         await self._guarded(interaction, "/story start", work(), public=True)
+
+    async def on_lorebook(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        async def work() -> Reply:
+            data = await attachment_bytes(file, LOREBOOK_MAX_BYTES)
+            assert data is not None
+            actor = self._actor(interaction)
+            language = self.language_of(interaction)
+            place = self._place(interaction)
+            return await attach_lorebook(self._engine, place, actor, language, data)
+
+        await self._guarded(interaction, "/story lorebook", work())
 
     async def _new_thread(
         self, channel: discord.TextChannel, place: Place, title: str

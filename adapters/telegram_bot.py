@@ -62,6 +62,7 @@ from storycraft_bot.core.texts import Msg, rating_name, text
 
 from .blocked_words import PRIVATE_REFUSALS, Verb, blocklist_reply, parse_blocklist
 from .buttons import Button, ButtonKind, card_buttons, decode, encode, number
+from .card_input import CARD_MAX_BYTES, LOREBOOK_MAX_BYTES, attach_lorebook, start_from_card
 from .commands import (
     MODE_LABELS,
     MODERATED,
@@ -81,6 +82,14 @@ from .commands import (
 from .own_action import may_type, submit
 from .screen import Fault, Screen, Shown, narration_pieces
 from .story_card import StoryCard, closes_in
+from .telegram_files import (
+    CAPTION_COMMAND,
+    caption_argument,
+    caption_for,
+    caption_word,
+    document_bytes,
+    sent_document,
+)
 from .telegram_own_action import Prompt, Prompts, is_old_prompt, prompt_message
 from .telegram_safety import Notes, chat_defaults
 from .telegram_webhook import ALLOWED_UPDATES, WebhookReceiver
@@ -111,6 +120,7 @@ COMMANDS = {
         ("book", "The story as an illustrated book"),
         ("stop", "End the story"),
         ("help", "How to play"),
+        ("lorebook", "Attach a lorebook: send its JSON with /lorebook"),
     ],
     "ru": [
         ("story", "Начать историю: /story [завязка]"),
@@ -122,6 +132,7 @@ COMMANDS = {
         ("book", "История книгой с картинками"),
         ("stop", "Закончить историю"),
         ("help", "Как играть"),
+        ("lorebook", "Подключить лорбук: отправьте JSON с подписью /lorebook"),
     ],
 }
 
@@ -223,6 +234,11 @@ class TelegramAdapter(Screen[Piece]):
         # Own actions: replies to the bot's prompts (and, in private, text after one).
         self._app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self._on_text))
         self._prompts = Prompts()
+        self._app.add_handler(
+            MessageHandler(
+                filters.Document.ALL & filters.CaptionRegex(CAPTION_COMMAND), self._on_document
+            )
+        )
         self._app.add_handler(
             ChatMemberHandler(self._on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER)
         )
@@ -385,6 +401,15 @@ class TelegramAdapter(Screen[Piece]):
         command = parse_command(word) or Command.HELP
         await self._command(update, command, " ".join(context.args or []))
 
+    async def _on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A document captioned /story (a card) or /lorebook."""
+        message = update.effective_message
+        assert message is not None
+        if not caption_for(message, context.bot.username):
+            return
+        command = Command.LOREBOOK if caption_word(message) == "lorebook" else Command.START
+        await self._command(update, command, caption_argument(message))
+
     async def _command(self, update: Update, command: Command, argument: str) -> None:
         started = time.monotonic()
         language = self._language(update)
@@ -406,6 +431,19 @@ class TelegramAdapter(Screen[Piece]):
     async def _run(
         self, update: Update, command: Command, argument: str, place: Place, language: Language
     ) -> Reply | None:
+        document = sent_document(update.effective_message)
+        if command is Command.START and document is not None:
+            actor = await self._actor(update)
+            card = await document_bytes(document, CARD_MAX_BYTES)
+            return await start_from_card(
+                self._engine, place, actor, language, card, premise=argument
+            )
+        if command is Command.LOREBOOK:
+            if document is None:
+                return Reply(text(language, Msg.LOREBOOK_HOW), ReplyKind.INFO)
+            actor = await self._actor(update, moderating=True)
+            lore = await document_bytes(document, LOREBOOK_MAX_BYTES)
+            return await attach_lorebook(self._engine, place, actor, language, lore)
         if command is Command.START:
             actor = await self._actor(update)
             chosen = start_options(argument)

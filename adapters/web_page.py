@@ -52,6 +52,8 @@ class Ui(enum.Enum):
     NO_BOOK = enum.auto()
     DOWNLOAD = enum.auto()
     REROLL = enum.auto()
+    CARD = enum.auto()
+    LOREBOOK = enum.auto()
 
 
 UI: dict[Language, dict[Ui, str]] = {
@@ -86,6 +88,8 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.NO_BOOK: "There is no book at this address.",
         Ui.DOWNLOAD: "Download the book",
         Ui.REROLL: "New choices",
+        Ui.CARD: "Character card (SillyTavern PNG or JSON, optional)",
+        Ui.LOREBOOK: "Lorebook (World Info JSON, optional)",
     },
     Language.RU: {
         Ui.TITLE: "StoryCraft",
@@ -118,6 +122,8 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.NO_BOOK: "По этому адресу книги нет.",
         Ui.DOWNLOAD: "Скачать книгу",
         Ui.REROLL: "Другие варианты",
+        Ui.CARD: "Карточка персонажа (PNG или JSON из SillyTavern, необязательно)",
+        Ui.LOREBOOK: "Лорбук (JSON World Info, необязательно)",
     },
 }
 
@@ -223,7 +229,8 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
         + _switch(language, "/")
         + "</header><main>"
         + problem
-        + f'<form class="start" method="post" action="/start"><h2>{esc(ui(language, Ui.NEW_STORY))}'
+        + '<form class="start" method="post" action="/start" enctype="multipart/form-data">'
+        + f"<h2>{esc(ui(language, Ui.NEW_STORY))}"
         f"</h2><label>{esc(ui(language, Ui.PREMISE))}"
         f'<textarea name="premise" maxlength="1000" rows="3" '
         f'placeholder="{esc(ui(language, Ui.PREMISE_HINT))}"></textarea></label>'
@@ -235,6 +242,10 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
         f"</select></label>"
         f'<label class="check"><input type="checkbox" name="together" value="1"> '
         f"{esc(ui(language, Ui.TOGETHER))}</label>"
+        f'<label>{esc(ui(language, Ui.CARD))}<input type="file" name="card" '
+        f'accept=".png,.json,image/png,application/json"></label>'
+        f'<label>{esc(ui(language, Ui.LOREBOOK))}<input type="file" name="lorebook" '
+        f'accept=".json,application/json"></label>'
         f'<button type="submit">{esc(ui(language, Ui.BEGIN))}</button></form>'
         "</main></body></html>"
     )

@@ -25,10 +25,13 @@ from aiohttp import WSMsgType, web
 from storycraft_bot.core.book import Book, BookPart
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, StoryLength
+from storycraft_bot.core.texts import text
 
 from . import web_page as page
 from .book import book_file_name, book_html, embedded_pictures, linked_pictures
+from .card_input import start_from_card
 from .commands import Reply, ReplyKind, answer, perform, press, settings_text, start_story
 from .own_action import submit
 from .web_frames import (
@@ -42,6 +45,7 @@ from .web_frames import (
     parse_frame,
 )
 from .web_frames import Press as PressFrame
+from .web_uploads import read_start_form
 
 log = logging.getLogger(__name__)
 
@@ -244,32 +248,39 @@ class WebServer:
         language = self._language(request)
         if not self._same_origin(request, required=False):
             raise web.HTTPForbidden(text="cross-origin request refused")
-        form = await request.post()
-        premise, genre, story_language = (
-            str(form.get(name, "")) for name in ("premise", "genre", "language")
-        )
-        together = form.get("together") == "1"
+        try:
+            form = await read_start_form(request)
+        except StoryActionError as err:
+            problem = text(language, err.code, **err.params)
+            return self._html(request, page.start_page(language, error=problem), status=400)
+        premise, genre, story_language = form.premise, form.genre, form.language
+        together = form.together
         told = Language(story_language) if story_language in {"ru", "en"} else language
         player, new = self._player(request)
         story = secrets.token_urlsafe(24)
         place = Place(ChannelKey(Platform.WEB, story), f"web:{story}", together)
         self._keeper.open_room(place)
         actor = Actor(f"web:{player}", f"guest-{player[:4]}")
-        reply = await answer(
-            # The premise whole (the form is bounded by client_max_size): the core refuses
-            # an over-long one out loud rather than see it cut.
-            start_story(
+        length = _length(form.length)
+        # The premise whole (the form is bounded by client_max_size): the core refuses an
+        # over-long one out loud rather than see it cut.
+        if form.card is None and form.lorebook is None:
+            work = start_story(
+                self._engine, place, actor, told, premise, genre[:60] or None, length=length
+            )
+        else:
+            work = start_from_card(
                 self._engine,
                 place,
                 actor,
                 told,
-                premise,
-                genre[:60] or None,
-                length=_length(form.get("length")),
-            ),
-            language,
-            "web: start",
-        )
+                form.card,
+                form.lorebook,
+                premise=premise,
+                genre=genre[:60] or None,
+                length=length,
+            )
+        reply = await answer(work, language, "web: start")
         log.info("web: start in %s handled in %.2fs", place.key, time.monotonic() - started)
         if reply is not None and reply.kind is ReplyKind.ERROR:
             self._keeper.drop_room(story)

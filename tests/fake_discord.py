@@ -43,6 +43,17 @@ BASIC = (
 )  # view, send, embed, attach, history
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file a member attaches to a slash command option (type 11, ATTACHMENT). `size`
+    overrides the size Discord states (as a forged interaction could)."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+    size: int | None = None
+
+
 class ApiError(Exception):
     def __init__(
         self, status: int, code: int, message: str, retry_after: float | None = None
@@ -115,6 +126,7 @@ class FakeDiscord:
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # bot and user messages by id
     deleted: set[int] = field(default_factory=set)
     uploads: dict[str, bytes] = field(default_factory=dict)  # attachment id -> its bytes
+    cdn_fetches: list[str] = field(default_factory=list)  # attachment ids fetched from the CDN
     ephemeral: list[dict[str, Any]] = field(
         default_factory=list
     )  # ephemeral replies, by interaction
@@ -194,6 +206,7 @@ class FakeDiscord:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{attachment_id}/{filename}", self._cdn)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -249,14 +262,46 @@ class FakeDiscord:
     def slash(self, member: Member, channel_id: int, sub: str, **options: Any) -> int:
         """`/story SUB option=value ...` typed by a member; returns the interaction id."""
         types = {str: 3, int: 4, bool: 5, float: 10}
-        sub_options = [{"name": k, "type": types[type(v)], "value": v} for k, v in options.items()]
-        data = {
+        sub_options = []
+        resolved: dict[str, Any] = {}
+        for name, value in options.items():
+            if isinstance(value, Upload):  # an attachment: its id, the file in `resolved`
+                attachment = self._upload(value)
+                resolved[attachment["id"]] = attachment
+                sub_options.append({"name": name, "type": 11, "value": attachment["id"]})
+            else:
+                sub_options.append({"name": name, "type": types[type(value)], "value": value})
+        data: dict[str, Any] = {
             "id": "7001",
             "name": "story",
             "type": 1,
             "options": [{"name": sub, "type": 1, "options": sub_options}],
         }
+        if resolved:
+            data["resolved"] = {"attachments": resolved}
         return self._interaction(2, member, channel_id, data)
+
+    def _upload(self, upload: Upload) -> dict[str, Any]:
+        """A member's file put on the CDN, as the attachment object Discord resolves."""
+        attachment_id = str(next(self._ids))
+        self.uploads[attachment_id] = upload.data
+        url = f"{self.url}/attachments/{attachment_id}/{upload.filename}"
+        return {
+            "id": attachment_id,
+            "filename": upload.filename,
+            "size": len(upload.data) if upload.size is None else upload.size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": upload.content_type,
+        }
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        """The CDN: an attachment's bytes by id (and file name), as Discord serves them."""
+        attachment_id = request.match_info["attachment_id"]
+        self.cdn_fetches.append(attachment_id)
+        if attachment_id not in self.uploads:
+            return web.Response(status=404)
+        return web.Response(body=self.uploads[attachment_id])
 
     def click(
         self, member: Member, message_id: int, custom_id: str, *, seen: dict[str, Any] | None = None

@@ -94,6 +94,7 @@ class FakeTelegram:
     _queries: dict[str, dict[str, Any]] = field(default_factory=dict)
     _query_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _files: dict[str, bytes] = field(default_factory=dict)
+    downloads_offered: list[str] = field(default_factory=list)  # file ids getFile served
     _file_names: dict[str, str] = field(default_factory=dict)  # upload field -> its file name
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -115,6 +116,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -165,6 +167,48 @@ class FakeTelegram:
         if replied.get("is_topic_message"):
             extra = {"message_thread_id": replied["message_thread_id"], "is_topic_message": True}
         message = self._new_message(chat, user, text=text_, reply_to_message=replied, **extra)
+        self._push({"message": message})
+        return message
+
+    def send_document(
+        self,
+        chat: dict[str, Any],
+        user: dict[str, Any],
+        data: bytes,
+        file_name: str,
+        *,
+        caption: str = "",
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """A user sends a file (with a caption; a command in it gets its caption entity).
+        `size` overrides the file_size Telegram reports (as a forged update could)."""
+        file_id = f"BQAD{len(self._files) + 1:06d}"
+        self._files[file_id] = data
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": file_name,
+            "file_size": len(data) if size is None else size,
+        }
+        message = self._new_message(chat, user, document=document)
+        if caption:
+            message["caption"] = caption
+            if caption.startswith("/"):
+                length = len(caption.split()[0])
+                message["caption_entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": length}
+                ]
+        self._push({"message": message})
+        return message
+
+    def reply_text(
+        self, chat: dict[str, Any], user: dict[str, Any], text_: str, to: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A user answers the message `to` with a text (a command gets its entity)."""
+        message = self._new_message(chat, user, text=text_, reply_to_message=to)
+        if text_.startswith("/"):
+            length = len(text_.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         self._push({"message": message})
         return message
 
@@ -479,6 +523,30 @@ class FakeTelegram:
         if "reply_parameters" in params:
             message["reply_to_message_id"] = params["reply_parameters"].get("message_id")
         return message
+
+    async def _m_getFile(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self._files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        data = self._files[file_id]
+        if len(data) > 20 * 1024 * 1024:  # the Bot API serves files up to 20 MB
+            raise ApiError(400, "Bad Request: file is too big")
+        self.downloads_offered.append(file_id)
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(data),
+            "file_path": f"documents/{file_id}",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """The file server: GET /file/bot<token>/<file_path> from getFile."""
+        if request.match_info["token"] != TOKEN:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].removeprefix("documents/")
+        if file_id not in self._files:
+            return web.Response(status=404)
+        return web.Response(body=self._files[file_id], content_type="application/octet-stream")
 
     def file(self, file_id: str) -> bytes:
         """The bytes of a file the bot uploaded."""

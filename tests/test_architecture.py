@@ -27,7 +27,7 @@ VENDORS = {
     "aiohttp",
 }
 OUTSIDE = {"adapters", "config", "bot", "bench", "tests"}
-RINGS = ("narration", "pictures", "storage")
+RINGS = ("narration", "pictures", "storage", "cards")
 
 
 def imported_modules(path: Path, root: Path = ROOT) -> set[str]:

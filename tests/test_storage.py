@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from storycraft_bot.core.errors import SchemaTooNewError, StorageError, StoryActionError
+from storycraft_bot.core.lore import LoreEntry, StoryCard
 from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
@@ -320,3 +321,25 @@ async def test_arcs_modes_endings_and_vote_windows_are_stored(store: AnyStore) -
     assert ended is not None
     assert (ended.state.value, ended.ended) == ("stopped", True)
     assert await store.live_session(GROUP.key) is None
+
+
+async def test_a_card_and_a_lorebook_survive_a_reopen(make_store: StoreFactory) -> None:
+    card = StoryCard("Мира", "Рыжие волосы.", "Упрямая.", "Маяк.", "Шторм прошёл.")
+    entries = (
+        LoreEntry(("маяк", "lighthouse"), "Маяк горит.", ("ночь",), order=7),
+        LoreEntry((), "Море холодное.", constant=True, order=-3),
+    )
+    async with make_store() as store:
+        session = await store.create_session(
+            GROUP, ALICE, Language.RU, "сказка", "", StorySettings(), 1.0
+        )
+        assert await store.story_card(session.id) is None
+        assert await store.lore(session.id) == ()
+        await store.save_lore(session.id, entries, 2.0)
+        await store.save_card(session.id, card, 2.0)
+    async with make_store() as store:
+        assert await store.story_card(session.id) == card
+        assert await store.lore(session.id) == entries
+        await store.save_lore(session.id, entries[1:], 3.0)  # a new lorebook replaces it
+        assert await store.lore(session.id) == entries[1:]
+        assert await store.story_card(session.id) == card

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Unpack
 
@@ -19,6 +19,7 @@ from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.configuration import Configuration, GuildChanges, StoryChanges
 from storycraft_bot.core.engine_config import EngineConfig, with_given
 from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.lore import LoreEntry, StoryCard
 from storycraft_bot.core.models import (
     Actor,
     GuildDefaults,
@@ -57,6 +58,7 @@ from storycraft_bot.core.rerolling import ChoiceReroller
 from storycraft_bot.core.safety import Safety
 from storycraft_bot.core.safety_store import LimitedAction, RedoKind
 from storycraft_bot.core.store import StoryStore
+from storycraft_bot.core.story_sources import StorySources, starting_premise
 from storycraft_bot.core.supervision import ChannelLocks, Supervisor
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.vote_timers import VoteTimers
@@ -138,6 +140,7 @@ class StoryEngine:
         )
         self._reader = StoryReader(store, self._prewriter)
         self._configuration = Configuration(store, clock, config.story)
+        self._sources = StorySources(store, clock)
         self._recovery = Recovery(
             store,
             clock,
@@ -166,10 +169,13 @@ class StoryEngine:
         rating: Rating | None = None,
         length: StoryLength | None = None,
         participation: Participation | None = None,
+        card: StoryCard | None = None,
+        lore: Sequence[LoreEntry] = (),
     ) -> Session:
         """Open a story in the channel and start writing its first segment; `rating`,
-        `length` and `participation` None take the defaults."""
-        premise = await self.safety.check_typed(place, starter, premise)
+        `length` and `participation` None take the defaults. A `card` gives the premise
+        when none is typed and the main character; `lore` is the story's lorebook."""
+        premise = starting_premise(await self.safety.check_typed(place, starter, premise), card)
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
                 raise StoryActionError(Msg.STORY_EXISTS)
@@ -190,6 +196,7 @@ class StoryEngine:
                 settings,
                 now,
             )
+            await self._sources.keep(session, card, lore)
             segment = await self._store.add_segment(session.id, 0, "", now)
             log.info("story %d started in %s by %s", session.id, place.key, starter.user_id)
             self._tasks.spawn(session.id, self._writer.write(session, segment))
@@ -322,6 +329,11 @@ class StoryEngine:
         async with self._lock(place.key):
             session = await self._require_session(place)
             return await self._configuration.story(session, place, actor, changes)
+
+    async def attach_lore(self, place: Place, actor: Actor, lore: Sequence[LoreEntry]) -> int:
+        """Give the live story a lorebook (the starter or a moderator); its entry count."""
+        async with self._lock(place.key):
+            return await self._sources.attach(await self._require_session(place), actor, lore)
 
     async def guild_defaults(self, place: Place) -> GuildDefaults:
         """The server's defaults for new stories."""

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from storycraft_bot.core.arc import Arc
 from storycraft_bot.core.events import StoryEvent
+from storycraft_bot.core.lore import StoryCard
 from storycraft_bot.core.models import (
     ImagePrompt,
     Language,
@@ -48,6 +49,10 @@ class SegmentRequest:
     rating: Rating = Rating.SAFE
     #: Where the part stands in the story's arc (None: an endless story, as before).
     arc: Arc | None = None
+    #: The character card the story was started from, told as story material.
+    hero: StoryCard | None = None
+    #: Lorebook entries whose keys appear in the recent story, told as world facts.
+    lore: tuple[str, ...] = ()
 
 
 class Narrator(Protocol):

@@ -117,6 +117,8 @@ def request_basis(request: SegmentRequest) -> str:
         if request.arc
         else None,
     ]
+    if request.hero is not None or request.lore:  # stories without a card keep their basis
+        value += [request.hero.name if request.hero else "", "\n".join(request.lore)]
     return hashlib.sha256(json.dumps(value, ensure_ascii=False).encode()).hexdigest()
 
 

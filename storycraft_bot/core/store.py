@@ -9,9 +9,10 @@ write describes state that survives a restart.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from storycraft_bot.core.lore import LoreEntry, StoryCard
 from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
@@ -206,4 +207,21 @@ class StoryStore(SafetyStore, Protocol):
 
     async def replace_choices(self, segment_id: int, choices: tuple[str, ...]) -> Segment:
         """New choices for an open part (a re-roll); its votes are dropped."""
+
+    # Character cards and lorebooks (issue 16)
+
+    async def save_card(self, session_id: int, card: StoryCard, now: float) -> None:
+        """Keep the card the story was started from."""
+        ...
+
+    async def story_card(self, session_id: int) -> StoryCard | None:
+        """The story's card, None when it was not started from one."""
+        ...
+
+    async def save_lore(self, session_id: int, entries: Sequence[LoreEntry], now: float) -> None:
+        """Attach a lorebook to the story, replacing the one it had."""
+        ...
+
+    async def lore(self, session_id: int) -> tuple[LoreEntry, ...]:
+        """The story's lorebook entries (none without a lorebook)."""
         ...

@@ -168,9 +168,76 @@ class Msg(enum.StrEnum):
     REROLL_FAILED = "reroll_failed"
     STATUS_LENGTH = "status_length"
     STATUS_MODE = "status_mode"
+    # Character cards and lorebooks (issue 16)
+    CARD_TOO_LARGE = "card_too_large"
+    CARD_NOT_A_CARD = "card_not_a_card"
+    CARD_NO_CHUNK = "card_no_chunk"
+    CARD_DAMAGED = "card_damaged"
+    CARD_BAD_SCHEMA = "card_bad_schema"
+    CARD_FIELD_TOO_LONG = "card_field_too_long"
+    CARD_SCRIPT = "card_script"
+    LOREBOOK_BAD = "lorebook_bad"
+    LOREBOOK_TOO_MANY = "lorebook_too_many"
+    LOREBOOK_ATTACHED = "lorebook_attached"
+    CARD_DOWNLOAD_FAILED = "card_download_failed"
+    LOREBOOK_HOW = "lorebook_how"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
+    Msg.CARD_TOO_LARGE: {
+        Language.RU: "Файл слишком большой: {size} КБ, можно не больше {limit} КБ.",
+        Language.EN: "The file is too large: {size} KB, at most {limit} KB fit.",
+    },
+    Msg.CARD_NOT_A_CARD: {
+        Language.RU: "Это не карточка персонажа: нужен JSON карточки (V2/V3) или PNG с "
+        "карточкой внутри.",
+        Language.EN: "This is not a character card: send a card's JSON (V2/V3) or a PNG "
+        "with a card inside.",
+    },
+    Msg.CARD_NO_CHUNK: {
+        Language.RU: "В этом PNG нет карточки персонажа (нет текстового блока chara или ccv3).",
+        Language.EN: "This PNG holds no character card (no chara or ccv3 text chunk).",
+    },
+    Msg.CARD_DAMAGED: {
+        Language.RU: "Карточка в файле повреждена: {what}.",
+        Language.EN: "The card in the file is damaged: {what}.",
+    },
+    Msg.CARD_BAD_SCHEMA: {
+        Language.RU: "Файл не соответствует формату карточки или лорбука: поле {field} "
+        "отсутствует или неверно.",
+        Language.EN: "The file does not follow the card or lorebook format: the field "
+        "{field} is missing or wrong.",
+    },
+    Msg.CARD_FIELD_TOO_LONG: {
+        Language.RU: "Поле {field} слишком длинное: можно не больше {limit} символов.",
+        Language.EN: "The field {field} is too long: at most {limit} characters fit.",
+    },
+    Msg.CARD_SCRIPT: {
+        Language.RU: "Поле {field} содержит скрипт или активный HTML; такие файлы не принимаются.",
+        Language.EN: "The field {field} holds a script or active HTML; such files are refused.",
+    },
+    Msg.LOREBOOK_BAD: {
+        Language.RU: "Это не лорбук: нужен JSON World Info из SillyTavern (с полем entries).",
+        Language.EN: "This is not a lorebook: send SillyTavern World Info JSON (with entries).",
+    },
+    Msg.LOREBOOK_TOO_MANY: {
+        Language.RU: "В лорбуке слишком много записей: {count}, можно не больше {limit}.",
+        Language.EN: "The lorebook has too many entries: {count}, at most {limit} fit.",
+    },
+    Msg.LOREBOOK_ATTACHED: {
+        Language.RU: "Лорбук подключён к истории: {entries}.",
+        Language.EN: "Lorebook attached to the story: {entries}.",
+    },
+    Msg.LOREBOOK_HOW: {
+        Language.RU: "Отправьте файл лорбука (JSON World Info) с подписью /lorebook или "
+        "ответьте на него командой /lorebook.",
+        Language.EN: "Send the lorebook file (World Info JSON) with /lorebook as its caption, "
+        "or answer it with /lorebook.",
+    },
+    Msg.CARD_DOWNLOAD_FAILED: {
+        Language.RU: "Не удалось получить файл. Попробуйте отправить его ещё раз.",
+        Language.EN: "The file could not be fetched. Try sending it again.",
+    },
     Msg.MATURE_NEEDS_AGE_RESTRICTED: {
         Language.RU: "Рейтинг «для взрослых» доступен только в каналах с возрастным "
         "ограничением. Включите его в настройках канала или выберите другой рейтинг.",
@@ -779,6 +846,10 @@ _COUNTED: dict[str, dict[Language, dict[str, str]]] = {
     "players": {
         Language.RU: {"one": "{n} игрок", "few": "{n} игрока", "many": "{n} игроков"},
         Language.EN: {"one": "{n} player", "other": "{n} players"},
+    },
+    "entries": {
+        Language.RU: {"one": "{n} запись", "few": "{n} записи", "many": "{n} записей"},
+        Language.EN: {"one": "{n} entry", "other": "{n} entries"},
     },
 }
 

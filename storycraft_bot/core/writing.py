@@ -23,6 +23,7 @@ from storycraft_bot.core.errors import (
     NarratorTimeout,
     NarratorUnavailable,
 )
+from storycraft_bot.core.lore import chosen_lore
 from storycraft_bot.core.models import (
     Draft,
     ImagePrompt,
@@ -354,6 +355,9 @@ class Writer:
         unsummarised = [s for s in earlier if s.index > memory.summary_upto]
         keep = max(self._config.recent_segments, len(unsummarised))
         length = session.settings.length
+        recent = earlier[-keep:]
+        entries = await self._store.lore(session.id)
+        scanned = [*(s.narration for s in recent), chosen, session.premise]
         return SegmentRequest(
             language=session.language,
             genre=session.genre,
@@ -361,10 +365,12 @@ class Writer:
             words=session.settings.segment_words,
             choices=asked_choices(length, len(earlier), session.settings.choices),
             memory=memory,
-            recent=earlier[-keep:],
+            recent=recent,
             chosen=chosen,
             rating=session.settings.rating,
             arc=arc_after(length, earlier),
+            hero=await self._store.story_card(session.id),
+            lore=chosen_lore(entries, scanned) if entries else (),
         )
 
     async def _refresh_memory(

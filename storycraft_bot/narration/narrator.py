@@ -18,6 +18,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.ports import SegmentRequest
 from storycraft_bot.narration.arc_prompt import arc_instructions
+from storycraft_bot.narration.card_prompt import card_sections
 from storycraft_bot.narration.choice_reroll import new_choices
 from storycraft_bot.narration.memory_reply import MemoryReply, memory_schema
 from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
@@ -135,6 +136,7 @@ def build_messages(request: SegmentRequest) -> list[Message]:
         system += "\n" + _CAST[lang].format(cast=cast)
     if arc_text := arc_instructions(request.arc, lang):
         system += "\n\n" + arc_text
+    system += card_sections(request, quoted)
     messages: list[Message] = [{"role": "system", "content": system}]
     premise = quoted(request.premise) if request.premise else _FREE_PREMISE[lang]
     messages.append({"role": "user", "content": _OPENING[lang].format(premise=premise)})

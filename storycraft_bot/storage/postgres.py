@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from storycraft_bot.core.errors import StorageError
 from storycraft_bot.storage.schema import pending_migrations, shipped_postgres_migrations
+from storycraft_bot.storage.source_queries import SourceQueries
 from storycraft_bot.storage.sql_store import TABLES, Row, SqlStore
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class _PgTx:
         return await cur.fetchone()
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(SourceQueries):
     """All reads and writes of StoryCraft's database, on a PostgreSQL server."""
 
     _MERGE_UPLOAD = (

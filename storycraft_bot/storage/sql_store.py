@@ -65,6 +65,7 @@ TABLES = (
     "message_refs",
     "drafts",
     *SAFETY_TABLES,
+    "story_sources",
 )
 
 

@@ -24,7 +24,8 @@ from storycraft_bot.storage.schema import (
     pending_migrations,
     shipped_migrations,
 )
-from storycraft_bot.storage.sql_store import Row, SqlStore
+from storycraft_bot.storage.source_queries import SourceQueries
+from storycraft_bot.storage.sql_store import Row
 
 __all__ = ["Store", "discover_migrations", "shipped_migrations"]
 
@@ -54,7 +55,7 @@ class _SqliteTx:
             return await cur.fetchone()
 
 
-class Store(SqlStore):
+class Store(SourceQueries):
     """All reads and writes of StoryCraft's database, in one SQLite file."""
 
     _MERGE_UPLOAD = (

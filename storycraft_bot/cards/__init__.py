@@ -1,0 +1,1 @@
+"""Character cards and lorebooks from files: read, checked strictly, cleaned to text."""
