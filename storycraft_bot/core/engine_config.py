@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from storycraft_bot.core.models import GuildDefaults, Language, StorySettings
 from storycraft_bot.core.prewriting import PrewriteMode
+from storycraft_bot.core.styles import StyleBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class EngineConfig:
     prewrite: PrewriteMode = PrewriteMode.OFF
     #: At most this many drafts for one open part of a story.
     prewrite_cap: int = 3
+    #: The picture styles stories may use (built-in, and the operator's file).
+    styles: StyleBook = field(default_factory=StyleBook)
 
 
 def bounded_window(seconds: float | None) -> float | None:

@@ -119,6 +119,13 @@ class ImageSource(enum.StrEnum):
     RULE = "rule"  # the rule-made fallback
 
 
+class IllustrateMode(enum.StrEnum):
+    """Which parts of a story get a picture."""
+
+    EVERY_PART = "every_part"
+    SCENE_CHANGE = "scene_change"  # only when the narrator says the scene changed
+
+
 class PictureFailure(enum.StrEnum):
     """Why a picture did not come."""
 
@@ -137,6 +144,8 @@ class StorySettings:
     choices: int = 3
     workflow: str = ""  # ComfyUI workflow by name; "" for the configured default
     rating: Rating = Rating.SAFE
+    style: str = ""  # picture style by name (core/styles.py); "" for the genre's
+    illustrate: IllustrateMode | None = None  # None: the default for the story
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +262,8 @@ class SegmentDraft:
     scene: str
     model: str = ""
     repaired: bool = False
+    #: The narrator's word that the scene changed enough for a new picture.
+    new_scene: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +307,39 @@ class SubmittedPrompt:
 
 
 @dataclass(frozen=True, slots=True)
+class PictureStyle:
+    """How a story's pictures look; file names are those on the ComfyUI server."""
+
+    name: str
+    positive: str
+    negative: str = ""
+    lora: str = ""  # a file in ComfyUI's models/loras
+    lora_strength: float = 1.0
+    vae: str = ""  # a file in ComfyUI's models/vae
+    workflow: str = ""  # "" for the story's (or the configured) workflow
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterFace:
+    """What keeps a character's face from picture to picture (stored per story)."""
+
+    name: str
+    seed: int
+    portrait: str = ""  # the portrait's file; "" until one is drawn
+
+
+@dataclass(frozen=True, slots=True)
+class PictureLooks:
+    """A picture's style, seed and reference, chosen by the core for its illustrator."""
+
+    style: PictureStyle | None = None
+    seed: int | None = None  # the shown character's seed; None: a fresh one
+    character: str = ""  # who the seed and reference belong to
+    reference: str = ""  # their portrait file, for workflows with a reference_image
+    portrait_for: str = ""  # this picture becomes that character's portrait
+
+
+@dataclass(frozen=True, slots=True)
 class PictureJob:
     """A request for one segment's picture, handed to the Illustrator port."""
 
@@ -308,6 +352,8 @@ class PictureJob:
     backlog: bool = False
     #: Submitted before a restart: waited for again (or fetched) instead of drawn anew.
     submitted: SubmittedPrompt | None = None
+    #: What keeps the picture like the story's others: style, seed, reference portrait.
+    looks: PictureLooks = field(default_factory=lambda: PictureLooks())
 
 
 @dataclass(frozen=True, slots=True)

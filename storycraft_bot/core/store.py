@@ -15,6 +15,7 @@ from typing import Protocol
 from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
+    CharacterFace,
     DecidedBy,
     Draft,
     GuildDefaults,
@@ -182,3 +183,19 @@ class StoryStore(Protocol):
     async def memory(self, session_id: int) -> StoryMemory: ...
 
     async def save_memory(self, session_id: int, memory: StoryMemory, now: float) -> None: ...
+
+    # Character faces (issue 16)
+
+    async def character_faces(self, session_id: int) -> dict[str, CharacterFace]:
+        """Each character's seed and portrait, by name."""
+        ...
+
+    async def add_character_face(
+        self, session_id: int, face: CharacterFace, now: float
+    ) -> CharacterFace:
+        """Store a new character's face; the one already stored under its name wins."""
+        ...
+
+    async def set_portrait(self, session_id: int, name: str, portrait: str) -> bool:
+        """The character's portrait file, unless one is stored; True when set."""
+        ...

@@ -31,6 +31,7 @@ from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
 from storycraft_bot.pictures.comfyui import Rendered
 from storycraft_bot.pictures.gpu_memory import GpuMemory
 from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket, TicketState
+from storycraft_bot.pictures.looks import look_values, workflow_for
 from storycraft_bot.pictures.server_checks import check_server, log_refusals
 from storycraft_bot.pictures.workflow import Workflow
 
@@ -182,7 +183,9 @@ class ComfyIllustrator:
 
     async def _run(self, job: PictureJob, ticket: Ticket, reporter: PictureReporter) -> None:
         position = Throttle(self._clock, self._interval)
-        workflow = self._workflows.get(job.workflow, self._workflow)
+        workflow = workflow_for(
+            job, self._workflows.get(job.workflow, self._workflow), self._workflows
+        )
 
         async def on_position(ahead: int) -> None:
             if position.ready():
@@ -337,15 +340,17 @@ class ComfyIllustrator:
         if attached is None:
             if self._memory is not None:
                 await self._memory.before_picture(server.client)
-            seed = self._rng.randrange(SEED_LIMIT)
+            # The shown character's own seed keeps their face; other pictures get a new one.
+            seed = job.looks.seed if job.looks.seed is not None else self._rng.randrange(SEED_LIMIT)
             # Stored before it is sent: a kill right after still finds it on start.
             await reporter.picture_submitted(job, SubmittedPrompt(server.name, prompt_id, seed))
         else:
             seed = attached.seed
         # The workflow's own negative prompt stays: ours (and the rating's) is added to it.
         negative = merge_negative(str(workflow.value("negative") or ""), job.prompt.negative)
+        looks = await look_values(workflow, job, server.client)
         graph = workflow.render(
-            {"positive": job.prompt.positive, "negative": negative, "seed": seed}
+            {"positive": job.prompt.positive, "negative": negative, "seed": seed, **looks}
         )
         progress = Throttle(self._clock, self._interval)
 

@@ -23,6 +23,7 @@ from storycraft_bot.core.models import (
     DecidedBy,
     Draft,
     GuildDefaults,
+    IllustrateMode,
     ImagePrompt,
     ImageSource,
     ImageState,
@@ -45,6 +46,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.store import VoteOutcome
 from storycraft_bot.core.texts import Msg
+from storycraft_bot.storage.faces_sql import FaceQueries
 
 #: Random bytes in a book id (22 URL-safe characters): unguessable, safe in a URL.
 BOOK_ID_BYTES = 16
@@ -58,6 +60,7 @@ TABLES = (
     "guild_defaults",
     "message_refs",
     "drafts",
+    "character_faces",
 )
 
 
@@ -85,7 +88,7 @@ class Tx(Protocol):
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
 
-class SqlStore:
+class SqlStore(FaceQueries):
     """Every StoryStore method over a backend's transactions and reads."""
 
     # Adds `platform: ref` to the segment's JSON object of uploads (params: key, ref, id).
@@ -550,6 +553,8 @@ def _with_rating(values: dict[str, Any]) -> dict[str, Any]:
     """Stored settings with their rating (JSON text) as the enum again."""
     if values.get("rating") is not None:
         values["rating"] = Rating(values["rating"])
+    if values.get("illustrate") is not None:
+        values["illustrate"] = IllustrateMode(values["illustrate"])
     return values
 
 

@@ -1,0 +1,11 @@
+-- Pictures that keep their faces (issue 16): each character of a story keeps a seed, and
+-- the picture that first showed them as a portrait, a reference for later pictures.
+-- The story's style and illustrate mode live in its settings JSON.
+CREATE TABLE character_faces (
+    session_id BIGINT  NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    name       TEXT    NOT NULL,
+    seed       BIGINT  NOT NULL,
+    portrait   TEXT    NOT NULL DEFAULT '',
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (session_id, name)
+);
