@@ -365,16 +365,16 @@ class TelegramAdapter(Screen[Piece]):
             ]
         )
         if len(self._config.workflows) > 1:
-            current = settings.workflow or self._config.workflows[0]
-            rows.append(
-                [
-                    # By position, so callback_data stays short whatever the names.
-                    InlineKeyboardButton(
-                        f"{'✓ ' if name == current else ''}🎨 {name}", callback_data=f"s:f:{number}"
-                    )
-                    for number, name in enumerate(self._config.workflows)
-                ]
-            )
+            # Workflows, then picture styles: the story's workflow and style are marked.
+            current = {settings.workflow or self._config.workflows[0], settings.style}
+            buttons = [
+                # By position, so callback_data stays short whatever the names.
+                InlineKeyboardButton(
+                    f"{'✓ ' if name in current else ''}🎨 {name}", callback_data=f"s:f:{number}"
+                )
+                for number, name in enumerate(self._config.workflows)
+            ]
+            rows += [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
         title = settings_text(language, settings)
         await self._reply(update, title, InlineKeyboardMarkup(rows))
 

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     gpu_mode: Literal["separate", "shared"] = "separate"
     picture_min_free_vram_mb: int = Field(3072, ge=0)
     text_min_free_vram_mb: int = Field(2048, ge=0)
+    # Operators' picture styles (TOML, see storycraft_bot/pictures/style_file.py); none:
+    # the built-in styles only.
+    picture_styles_file: Path | None = None
 
     # Instant turns: continuations written in advance while players choose. "auto":
     # every choice in a private chat, the vote's leader in a group; "leader", "all", "off".
@@ -117,7 +120,12 @@ class Settings(BaseSettings):
         return self
 
     @field_validator(
-        "discord_token", "telegram_token", "discord_test_guild", "web_token", mode="before"
+        "discord_token",
+        "telegram_token",
+        "discord_test_guild",
+        "web_token",
+        "picture_styles_file",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

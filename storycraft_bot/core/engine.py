@@ -119,7 +119,7 @@ class StoryEngine:
             store, clock, rng or random.Random(), self._lock, self._tasks, self._writer, self._emit
         )
         self._reader = StoryReader(store, self._prewriter)
-        self._configuration = Configuration(store, clock, config.story)
+        self._configuration = Configuration(store, clock, config.story, config.styles)
         self._recovery = Recovery(
             store,
             clock,

@@ -54,4 +54,5 @@ def story_settings(base: StorySettings, defaults: GuildDefaults) -> StorySetting
         pictures=defaults.pictures,
         workflow=defaults.workflow,
         rating=defaults.rating,
+        style=defaults.style,
     )

@@ -157,6 +157,7 @@ class GuildDefaults:
     workflow: str | None = None
     threads: bool = False  # each new story in its own thread (Discord)
     rating: Rating | None = None
+    style: str | None = None  # picture style by name
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,10 @@ class ComfyIllustrator:
         )
         return (self._workflow.name, *others)
 
+    @property
+    def servers(self) -> tuple[ComfyServer, ...]:
+        return tuple(self._pool.servers)
+
     async def check_servers(self) -> None:
         """At start: each answering server's version and every workflow against it.
 
