@@ -198,4 +198,5 @@ class ScriptedPromptWriter:
         memory: StoryMemory,
         style: PictureStyle | None = None,
     ) -> ImagePrompt:
-        return ImagePrompt(f"picture: {segment.narration[:20]}", "", ImageSource.MODEL)
+        words = f", {style.positive}" if style is not None else ""
+        return ImagePrompt(f"picture: {segment.narration[:20]}{words}", "", ImageSource.MODEL)

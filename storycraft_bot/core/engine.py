@@ -113,6 +113,7 @@ class StoryEngine:
             config.prewrite,
             config.prewrite_cap,
             self._writer.request_for,
+            config.styles,
         )
         self._writer.attach(self._prewriter)
         self._votes = VoteTimers(
