@@ -51,7 +51,12 @@ async def fake_ollama() -> AsyncIterator[FakeOllama]:
 
 
 # Modules whose `store` runs on both backends; elsewhere it is SQLite only (cheaper).
-BOTH_BACKENDS = {"tests.test_storage", "tests.test_engine_story", "tests.test_engine_votes"}
+BOTH_BACKENDS = {
+    "tests.test_storage",
+    "tests.test_engine_story",
+    "tests.test_engine_votes",
+    "tests.test_faces_storage",
+}
 AnyStore = Store | PostgresStore
 StoreFactory = Callable[..., AnyStore]
 

@@ -15,6 +15,7 @@ import pytest
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
+from storycraft_bot.core.errors import WorkflowError
 from storycraft_bot.core.faces import face_seed
 from storycraft_bot.core.models import Actor, Language, PictureStyle, StorySettings
 from storycraft_bot.core.styles import StyleBook
@@ -237,3 +238,28 @@ async def test_a_style_binds_its_lora_and_vae(
     assert nodes["LoraLoader"]["strength_model"] == nodes["LoraLoader"]["strength_clip"] == 0.7
     assert nodes["VAELoader"]["vae_name"] == "vae-ft-mse.safetensors"
     assert graph["6"]["inputs"]["text"].endswith(", ink wash")  # the style kept, last
+
+
+async def test_comfyui_refuses_a_reference_never_uploaded(
+    fake_comfy: FakeComfyUI, comfy_client: ComfyClient
+) -> None:
+    workflow = load_workflow(WORKFLOWS / "sd15_reference.json").with_values(TINY)
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    never = workflow.render({"reference_image": "storycraft/never.png", "seed": 1})
+    with pytest.raises(WorkflowError, match=r"Invalid image file: storycraft/never\.png"):
+        await comfy_client.draw(never, "p-never", nothing, nothing)
+
+    name = await comfy_client.upload_image(b"\x89PNG portrait", "face.png", "storycraft")
+    assert name == "storycraft/face.png"
+    again = await comfy_client.upload_image(b"\x89PNG portrait", "face.png", "storycraft")
+    assert again == name  # overwritten, not renamed
+    drawn = await comfy_client.draw(
+        workflow.render({"reference_image": name, "seed": 2}), "p-known", nothing, nothing
+    )
+    assert drawn.data
+    info = await comfy_client.node_info("LoadImage")
+    assert name in info["input"]["required"]["image"][0]
+    assert [u["name"] for u in fake_comfy.uploads] == ["face.png", "face.png"]
