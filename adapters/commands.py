@@ -17,7 +17,7 @@ from typing import Protocol
 
 from storycraft_bot.core.engine import PressKind, StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, Language, Place, Rating, StorySettings
+from storycraft_bot.core.models import Actor, IllustrateMode, Language, Place, Rating, StorySettings
 from storycraft_bot.core.texts import Msg, rating_name, status_text, text
 
 from .book import book_file_name, book_html, embedded_pictures
@@ -219,3 +219,10 @@ async def answer(work: Awaitable[Reply | None], language: Language, what: str) -
     except Exception:
         log.exception("%s failed", what)
         return Reply(text(language, Msg.INTERNAL_ERROR), ReplyKind.ERROR)
+
+
+#: The illustrate modes a settings screen offers, with their button labels, in order.
+ILLUSTRATE_LABELS: dict[IllustrateMode, Msg] = {
+    IllustrateMode.EVERY_PART: Msg.ILLUSTRATE_EVERY_PART,
+    IllustrateMode.SCENE_CHANGE: Msg.ILLUSTRATE_SCENE_CHANGE,
+}

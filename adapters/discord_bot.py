@@ -27,7 +27,15 @@ from PIL import Image
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
+from storycraft_bot.core.models import (
+    Actor,
+    ChannelKey,
+    IllustrateMode,
+    Language,
+    Place,
+    Platform,
+    Rating,
+)
 from storycraft_bot.core.screen_records import ScreenRecords
 from storycraft_bot.core.texts import Msg, rating_name, text
 
@@ -102,6 +110,10 @@ RUSSIAN = {
     "Safe": "Для всех",
     "Teen": "12+",
     "Mature": "Для взрослых",
+    "illustrate": "картинки_когда",
+    "Which parts get a picture": "К каким частям рисовать картинку",
+    "Every part": "К каждой части",
+    "When the scene changes": "При смене сцены",
 }
 #: The ratings the commands offer.
 RATING_CHOICES = [
@@ -109,6 +121,14 @@ RATING_CHOICES = [
     for name, rating in (("Safe", Rating.SAFE), ("Teen", Rating.TEEN), ("Mature", Rating.MATURE))
 ]
 RATING_HELP = "Content rating (mature only in age-restricted channels)"
+#: Which parts get a picture (issue 16).
+ILLUSTRATE_CHOICES = [
+    app_commands.Choice(name=name, value=mode.value)
+    for name, mode in (
+        ("Every part", IllustrateMode.EVERY_PART),
+        ("When the scene changes", IllustrateMode.SCENE_CHANGE),
+    )
+]
 
 
 class RussianTranslator(app_commands.Translator):
@@ -270,11 +290,13 @@ class StoryCommands(app_commands.Group):
         pictures="Pictures on or off",
         workflow="Picture style",
         rating=RATING_HELP,
+        illustrate="Which parts get a picture",
     )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
     )
     @app_commands.choices(rating=RATING_CHOICES)
+    @app_commands.choices(illustrate=ILLUSTRATE_CHOICES)
     async def settings(
         self,
         interaction: discord.Interaction,
@@ -282,6 +304,7 @@ class StoryCommands(app_commands.Group):
         pictures: bool | None = None,
         workflow: str | None = None,
         rating: app_commands.Choice[str] | None = None,
+        illustrate: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_settings(
             interaction,
@@ -289,6 +312,7 @@ class StoryCommands(app_commands.Group):
             pictures,
             workflow,
             Rating(rating.value) if rating else None,
+            IllustrateMode(illustrate.value) if illustrate else None,
         )
 
     @settings.autocomplete("workflow")
@@ -582,6 +606,7 @@ class DiscordAdapter(Screen[Piece]):
         pictures: bool | None,
         workflow: str | None = None,
         rating: Rating | None = None,
+        illustrate: IllustrateMode | None = None,
     ) -> None:
         async def work() -> Reply:
             self._check_workflow(workflow)
@@ -592,6 +617,7 @@ class DiscordAdapter(Screen[Piece]):
                 pictures=pictures,
                 workflow=workflow,
                 rating=rating,
+                illustrate=illustrate,
             )
             return Reply(settings_text(self.language_of(interaction), settings), ReplyKind.INFO)
 

@@ -44,11 +44,13 @@ from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform, Rating
 from storycraft_bot.core.screen_records import ScreenRecords
+from storycraft_bot.core.styles import illustrate_mode
 from storycraft_bot.core.text_fitting import shorten_to
 from storycraft_bot.core.texts import Msg, rating_name, text
 
 from .buttons import ButtonKind, card_buttons, decode, encode, number
 from .commands import (
+    ILLUSTRATE_LABELS,
     MODERATED,
     Attachment,
     Command,
@@ -364,6 +366,16 @@ class TelegramAdapter(Screen[Piece]):
                 for number, rating in enumerate(RATINGS)
             ]
         )
+        mode = illustrate_mode(settings)
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    ("✓ " if choice is mode else "") + text(language, label),
+                    callback_data=f"s:i:{number}",
+                )
+                for number, (choice, label) in enumerate(ILLUSTRATE_LABELS.items())
+            ]
+        )
         if len(self._config.workflows) > 1:
             # Workflows, then picture styles: the story's workflow and style are marked.
             current = {settings.workflow or self._config.workflows[0], settings.style}
@@ -426,7 +438,8 @@ class TelegramAdapter(Screen[Piece]):
         return await press(self._engine, button, place, actor, language, retired=retired)
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> Reply:
-        """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`: only values the keyboard offers."""
+        """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`, `s:i:<illustrate mode>`: only
+        values the keyboard offers."""
         what, _, digits = data.removeprefix("s:").partition(":")
         value = number(digits, 4)
         if what == "p" and value in (0, 1):
@@ -437,6 +450,8 @@ class TelegramAdapter(Screen[Piece]):
             change = {"workflow": self._config.workflows[value]}
         elif what == "r" and value is not None and value < len(RATINGS):
             change = {"rating": RATINGS[value]}
+        elif what == "i" and value is not None and value < len(ILLUSTRATE_LABELS):
+            change = {"illustrate": list(ILLUSTRATE_LABELS)[value]}
         else:
             raise StoryActionError(Msg.PART_OVER)
         actor = await self._actor(update, moderating=True)

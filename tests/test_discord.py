@@ -22,7 +22,7 @@ from PIL import Image
 
 from adapters.discord_bot import DiscordAdapter, DiscordConfig, shrink
 from storycraft_bot.core.engine import StoryEngine
-from storycraft_bot.core.models import ChannelKey, Language, Platform
+from storycraft_bot.core.models import ChannelKey, IllustrateMode, Language, Platform
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
@@ -989,3 +989,17 @@ async def test_a_prewritten_part_is_posted_whole_when_the_vote_ends(
     assert bot.engine.prewriting.figures.hits == 1
     assert bot.engine.prewriting.figures.misses == 0
     assert dc.errors == []
+
+
+async def test_settings_choose_a_picture_style_and_which_parts_get_a_picture(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot(workflows=("sd15", "sdxl", "fantasy", "horror"))
+    dc.slash(ALICE, STORIES, "start")
+    await dc.wait_until(lambda: story(dc, 1))
+    chosen = dc.slash(ALICE, STORIES, "settings", workflow="horror", illustrate="scene_change")
+    assert (await reply_to(dc, chosen)).startswith("Story settings:")
+    session = await store.get_session(1)
+    assert session is not None
+    assert session.settings.illustrate is IllustrateMode.SCENE_CHANGE
+    assert (session.settings.style, session.settings.workflow) == ("horror", "")

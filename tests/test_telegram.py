@@ -16,7 +16,7 @@ from telegram.error import InvalidToken
 
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from storycraft_bot.core.engine import StoryEngine
-from storycraft_bot.core.models import ChannelKey, Language, Platform, Rating
+from storycraft_bot.core.models import ChannelKey, IllustrateMode, Language, Platform, Rating
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
@@ -1270,3 +1270,40 @@ async def test_a_prewritten_part_arrives_whole_with_its_choices(
     assert bot.engine.prewriting.figures.hits == 1
     assert bot.engine.prewriting.figures.misses == 0
     assert tg.errors == []
+
+
+async def test_settings_choose_which_parts_get_a_picture_and_a_style(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot(workflows=("sd15", "sdxl", "fantasy", "horror"))
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1008)
+    tg.send_text(group, alice, "/story")
+    await wait_story(tg, group["id"], 1)
+    tg.send_text(group, alice, "/settings")
+    panel = await tg.wait_until(
+        lambda: next(
+            (
+                m
+                for m in tg.bot_messages(group["id"])
+                if m.get("text", "").startswith("Story settings")
+            ),
+            None,
+        )
+    )
+    buttons = keyboard(panel)
+    assert ("✓ 🖼 A picture every part", "s:i:0") in buttons
+    assert ("🖼 Only when the scene changes", "s:i:1") in buttons
+    assert ("🎨 horror", "s:f:3") in buttons
+
+    for data in ("s:i:1", "s:f:3"):
+        assert await answer_of(tg, tg.press(group, alice, panel["message_id"], data)) == "Saved."
+    for forged in ("s:i:2", "s:i:²", "s:i:-1"):
+        assert (
+            await answer_of(tg, tg.press(group, alice, panel["message_id"], forged))
+            == "This part is over."
+        )
+    session = await store.get_session(1)
+    assert session is not None
+    assert session.settings.illustrate is IllustrateMode.SCENE_CHANGE
+    assert (session.settings.style, session.settings.workflow) == ("horror", "")

@@ -13,6 +13,7 @@ from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
     GuildDefaults,
+    IllustrateMode,
     Place,
     Rating,
     Session,
@@ -34,6 +35,7 @@ class StoryChanges(TypedDict, total=False):
     workflow: str | None  # a workflow's name, or a picture style's (core/styles.py)
     rating: Rating | None
     style: str | None
+    illustrate: IllustrateMode | None
 
 
 class GuildChanges(StoryChanges, total=False):

@@ -108,6 +108,9 @@ class Msg(enum.StrEnum):
     STATUS_RATING = "status_rating"
     RATING_BUTTON = "rating_button"
     PREMISE_TOO_LONG = "premise_too_long"
+    # Pictures that keep their faces; illustrate when it matters (issue 16)
+    ILLUSTRATE_EVERY_PART = "illustrate_every_part"
+    ILLUSTRATE_SCENE_CHANGE = "illustrate_scene_change"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -132,6 +135,14 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         "Shorten it and start again.",
     },
     Msg.RATING_BUTTON: {Language.RU: "🔞 Рейтинг: {rating}", Language.EN: "🔞 Rating: {rating}"},
+    Msg.ILLUSTRATE_EVERY_PART: {
+        Language.RU: "🖼 Картинка к каждой части",
+        Language.EN: "🖼 A picture every part",
+    },
+    Msg.ILLUSTRATE_SCENE_CHANGE: {
+        Language.RU: "🖼 Только при смене сцены",
+        Language.EN: "🖼 Only when the scene changes",
+    },
     Msg.BOOK_UNTITLED: {
         Language.RU: "История: {genre}",
         Language.EN: "A {genre} story",
