@@ -162,7 +162,7 @@ async def test_without_a_chosen_style_the_genre_style_is_used(
     assert "dark horror illustration" in job.prompt.positive
 
 
-async def test_a_character_keeps_a_seed_and_their_portrait_becomes_the_reference(
+async def test_a_character_keeps_a_seed_and_a_portrait_drawn_first_is_the_reference(
     build: Build, store: Store, view: RecordingView, fake_comfy: FakeComfyUI
 ) -> None:
     engine, _ = await build(
@@ -173,23 +173,45 @@ async def test_a_character_keeps_a_seed_and_their_portrait_becomes_the_reference
 
     mara = (await store.character_faces(session.id))["Mara"]
     assert mara.seed == face_seed(session.id, "Mara")
+    posted = [p["prompt"] for p in fake_comfy.posted_prompts()]
+    texts = [graph["6"]["inputs"]["text"] for graph in posted]
+    # Parts 1 and 2 (nobody remembered yet), Mara's portrait, then parts 3 and 4.
+    assert len(posted) == 5
+    assert texts[2].startswith("portrait of red-haired woman in a green cloak, head and")
+    assert "epic fantasy art" in texts[2]  # the portrait is in the story's style too
     seeds = sampler_seeds(fake_comfy)
-    # Mara is remembered from the third part on: from then on her seed, before it new ones.
-    assert seeds[2] == seeds[3] == mara.seed
+    assert seeds[2] == seeds[3] == seeds[4] == mara.seed
     assert mara.seed not in seeds[:2]
-    # Her first picture became her portrait; the next one starts from it.
-    third = (await store.live_segments(session.id))[2]
-    assert mara.portrait == third.image_file
+    # The portrait is stored apart from the parts' pictures and uploaded as the reference.
+    parts = await store.live_segments(session.id)
+    assert mara.portrait not in {s.image_file for s in parts}
+    assert Path(mara.portrait).is_file()
     images = load_images(fake_comfy)
-    assert images[:3] == [None, None, None]  # no portrait yet: drawn by plain sd15
+    assert images[:3] == [None, None, None]  # plain sd15: no portrait to start from
     upload = fake_comfy.uploads[-1]
     assert upload["subfolder"] == "storycraft"
     assert upload["type"] == "input"
     assert upload["overwrite"] is True
     assert upload["size"] == Path(mara.portrait).stat().st_size
-    assert images[3] == f"storycraft/{upload['name']}"
-    reference = fake_comfy.posted_prompts()[3]["prompt"]
-    assert reference["3"]["inputs"]["denoise"] < 1  # partial denoise over the portrait
+    assert images[3] == images[4] == f"storycraft/{upload['name']}"
+    assert {u["name"] for u in fake_comfy.uploads} == {upload["name"]}  # one portrait
+    assert posted[3]["3"]["inputs"]["denoise"] < 1  # partial denoise over the portrait
+
+
+async def test_without_a_reference_workflow_the_first_picture_is_the_portrait(
+    build: Build, store: Store, view: RecordingView, fake_comfy: FakeComfyUI
+) -> None:
+    engine, _ = await build(store, StorySettings(vote_window_seconds=60), StyleBook())
+    session = await engine.start(PRIVATE, ALICE, premise="A lost key", genre="fantasy")
+    await play(engine, view, 4)
+
+    mara = (await store.character_faces(session.id))["Mara"]
+    third = (await store.live_segments(session.id))[2]
+    assert mara.portrait == third.image_file
+    assert len(fake_comfy.posted_prompts()) == 4  # no portrait of its own
+    assert sampler_seeds(fake_comfy)[2:] == [mara.seed, mara.seed]
+    assert not fake_comfy.uploads
+    assert load_images(fake_comfy) == [None] * 4
 
 
 async def test_seeds_and_portraits_survive_a_restart(

@@ -1,5 +1,6 @@
-"""Who a picture shows, and what keeps their face: a seed kept per character and the
-portrait drawn when they first appeared (a reference for workflows that take one)."""
+"""Who a picture shows, and what keeps their face: a seed kept per character and a
+portrait from when they first appeared (a reference for workflows that take one: drawn
+from their looks before their first picture; with other workflows their first picture)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from storycraft_bot.core.models import (
 from storycraft_bot.core.store import StoryStore
 
 SEED_LIMIT = 2**32  # ComfyUI's KSampler takes any 64-bit seed; ours fit every backend
+PORTRAIT_LOOKS_CHARS = 200  # the looks in a portrait's prompt, within one CLIP chunk or so
 
 
 def characters_present(segment: Segment, memory: StoryMemory) -> tuple[Character, ...]:
@@ -58,4 +60,11 @@ async def picture_looks(
         name,
         reference=face.portrait,
         portrait_for="" if face.portrait else name,
+        portrait_prompt="" if face.portrait else portrait_prompt(present[0], style),
     )
+
+
+def portrait_prompt(character: Character, style: PictureStyle) -> str:
+    """A head-and-shoulders portrait from the character's looks, in the story's style."""
+    looks = character.looks.strip().rstrip(".")[:PORTRAIT_LOOKS_CHARS] or "a person"
+    return f"portrait of {looks}, head and shoulders, facing the viewer, {style.positive}"

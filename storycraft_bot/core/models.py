@@ -337,7 +337,9 @@ class PictureLooks:
     seed: int | None = None  # the shown character's seed; None: a fresh one
     character: str = ""  # who the seed and reference belong to
     reference: str = ""  # their portrait file, for workflows with a reference_image
-    portrait_for: str = ""  # this picture becomes that character's portrait
+    portrait_for: str = ""  # this picture (or the portrait drawn for it) becomes theirs
+    #: A portrait to draw first when the workflow wants a reference and there is none.
+    portrait_prompt: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +368,7 @@ class Picture:
     server: str
     prompt_id: str
     seconds: float
+    portrait: str = ""  # a character's portrait drawn first as its reference (issue 16)
 
 
 @dataclass(slots=True)

@@ -57,9 +57,10 @@ class PictureReports:
     async def picture_ready(self, job: PictureJob, picture: Picture) -> None:
         await self._store.save_picture(job.segment_id, picture)
         name = job.looks.portrait_for
-        if name and await self._store.set_portrait(job.session_id, name, picture.path):
+        portrait = picture.portrait or picture.path
+        if name and await self._store.set_portrait(job.session_id, name, portrait):
             # The first picture of a character is their reference from now on.
-            log.info("story %d: portrait of %s is %s", job.session_id, name, picture.path)
+            log.info("story %d: portrait of %s is %s", job.session_id, name, portrait)
         self._outage_told.discard(job.session_id)  # pictures are back
         await self._report(
             job,

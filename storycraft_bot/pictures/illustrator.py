@@ -31,7 +31,13 @@ from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
 from storycraft_bot.pictures.comfyui import Rendered
 from storycraft_bot.pictures.gpu_memory import GpuMemory
 from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket, TicketState
-from storycraft_bot.pictures.looks import look_values, workflow_for
+from storycraft_bot.pictures.looks import (
+    draw_portrait,
+    earlier_portrait,
+    look_values,
+    needs_portrait,
+    workflow_for,
+)
 from storycraft_bot.pictures.server_checks import check_server, log_refusals
 from storycraft_bot.pictures.workflow import Workflow
 
@@ -49,6 +55,7 @@ class _Drawn:
     rendered: Rendered
     server: ComfyServer
     seed: int
+    portrait: str = ""  # the character's portrait drawn first as the reference
 
 
 @dataclass(eq=False)
@@ -352,6 +359,10 @@ class ComfyIllustrator:
             seed = attached.seed
         # The workflow's own negative prompt stays: ours (and the rating's) is added to it.
         negative = merge_negative(str(workflow.value("negative") or ""), job.prompt.negative)
+        chosen = self._workflows.get(job.workflow, self._workflow)
+        if attached is None and needs_portrait(job, chosen):
+            job = await draw_portrait(server.client, workflow, job, seed, negative, self._dir)
+            workflow = chosen
         looks = await look_values(workflow, job, server.client)
         graph = workflow.render(
             {"positive": job.prompt.positive, "negative": negative, "seed": seed, **looks}
@@ -372,7 +383,7 @@ class ComfyIllustrator:
         rendered = await server.client.draw(
             graph, prompt_id, on_progress, on_started, attach=attached is not None
         )
-        return _Drawn(rendered, server, seed)
+        return _Drawn(rendered, server, seed, job.looks.reference if job.looks.portrait_for else "")
 
     async def _store(self, job: PictureJob, drawn: _Drawn, reporter: PictureReporter) -> None:
         """The picture's file, then the report (which stores it and shows it)."""
@@ -388,5 +399,8 @@ class ComfyIllustrator:
             rendered.seconds,
             seed,
         )
-        picture = Picture(str(path), seed, drawn.server.name, rendered.prompt_id, rendered.seconds)
+        portrait = drawn.portrait or earlier_portrait(self._dir, job, seed)
+        picture = Picture(
+            str(path), seed, drawn.server.name, rendered.prompt_id, rendered.seconds, portrait
+        )
         await reporter.picture_ready(job, picture)
