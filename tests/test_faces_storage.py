@@ -4,12 +4,16 @@ reopening; a story's style and illustrate mode are kept in its settings."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from storycraft_bot.core.models import (
     Actor,
     CharacterFace,
+    Draft,
     GuildDefaults,
     IllustrateMode,
     Language,
+    SegmentDraft,
     StorySettings,
 )
 from tests.conftest import GROUP, AnyStore, StoreFactory
@@ -57,3 +61,16 @@ async def test_a_server_default_style_reaches_new_stories(store: AnyStore) -> No
     defaults = GuildDefaults(style="horror")
     await store.save_guild_defaults(GROUP.key.platform, GROUP.guild_id, defaults, 1.0)
     assert await store.guild_defaults(GROUP.key.platform, GROUP.guild_id) == defaults
+
+
+async def test_a_draft_keeps_whether_its_scene_is_new(store: AnyStore) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.EN, "f", "", StorySettings(), 1.0)
+    segment = await store.add_segment(session.id, 0, "", 1.0)
+    text = SegmentDraft("n", ("a", "b"), "s", "m", new_scene=False)
+    await store.save_draft(Draft(session.id, segment.id, 0, "basis", text), 2.0)
+    await store.save_draft(
+        Draft(session.id, segment.id, 1, "basis", replace(text, new_scene=True)), 2.0
+    )
+
+    drafts = await store.drafts(segment.id)
+    assert [d.text.new_scene for d in drafts] == [False, True]

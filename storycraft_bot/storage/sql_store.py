@@ -501,13 +501,14 @@ class SqlStore(FaceQueries):
             await tx.run(
                 "INSERT INTO drafts (segment_id, choice_index, session_id, basis,"
                 " narration, choices, scene, model, image_prompt, image_negative,"
-                " image_source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " image_source, created_at, new_scene) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (segment_id, choice_index) DO UPDATE SET"
                 " session_id = excluded.session_id, basis = excluded.basis,"
                 " narration = excluded.narration, choices = excluded.choices,"
                 " scene = excluded.scene, model = excluded.model,"
                 " image_prompt = excluded.image_prompt, image_negative = excluded.image_negative,"
-                " image_source = excluded.image_source, created_at = excluded.created_at",
+                " image_source = excluded.image_source, created_at = excluded.created_at,"
+                " new_scene = excluded.new_scene",
                 (
                     draft.segment_id,
                     draft.choice_index,
@@ -521,6 +522,7 @@ class SqlStore(FaceQueries):
                     prompt.negative if prompt else "",
                     prompt.source.value if prompt else None,
                     now,
+                    draft.text.new_scene,
                 ),
             )
 
@@ -626,7 +628,11 @@ def _draft(row: Row) -> Draft:
         else None
     )
     text = SegmentDraft(
-        row["narration"], tuple(json.loads(row["choices"])), row["scene"], row["model"]
+        row["narration"],
+        tuple(json.loads(row["choices"])),
+        row["scene"],
+        row["model"],
+        new_scene=bool(row["new_scene"]),
     )
     return Draft(
         int(row["session_id"]),

@@ -2,10 +2,13 @@
 -- the picture that first showed them as a portrait, a reference for later pictures.
 -- The story's style and illustrate mode live in its settings JSON.
 CREATE TABLE character_faces (
-    session_id BIGINT  NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
     name       TEXT    NOT NULL,
-    seed       BIGINT  NOT NULL,
+    seed       INTEGER NOT NULL,
     portrait   TEXT    NOT NULL DEFAULT '',
-    updated_at DOUBLE PRECISION NOT NULL,
+    updated_at REAL    NOT NULL,
     PRIMARY KEY (session_id, name)
 );
+
+-- A prewritten draft keeps the narrator's word on whether its scene is new.
+ALTER TABLE drafts ADD COLUMN new_scene INTEGER NOT NULL DEFAULT 1;
