@@ -1,5 +1,5 @@
 -- Pictures that keep their faces (issue 16): each character of a story keeps a seed, and
--- the picture that first showed them as a portrait, a reference for later pictures.
+-- their portrait (drawn once from their looks, or their first picture), a reference for later ones.
 -- The story's style and illustrate mode live in its settings JSON.
 CREATE TABLE character_faces (
     session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
