@@ -13,14 +13,28 @@ from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import SettingsError
-from storycraft_bot.core.models import Actor, PictureStyle, StorySettings
+from storycraft_bot.core.models import (
+    Actor,
+    Character,
+    PictureStyle,
+    Segment,
+    SegmentState,
+    StoryMemory,
+    StorySettings,
+)
 from storycraft_bot.core.styles import StyleBook
+from storycraft_bot.narration.image_prompts import (
+    PROMPT_MAX_CHARS,
+    PROMPT_MAX_WORDS,
+    QUALITY,
+    rule_prompt,
+)
 from storycraft_bot.pictures.comfy_pool import ComfyServer
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.server_checks import style_refusals
 from storycraft_bot.pictures.style_file import load_style_book
 from storycraft_bot.storage.sqlite import Store
-from tests.conftest import PRIVATE, EngineFactory
+from tests.conftest import GROUP, PRIVATE, EngineFactory
 from tests.fake_comfyui import FakeComfyUI
 from tests.fakes import RecordingIllustrator, RecordingView
 
@@ -142,3 +156,39 @@ async def test_the_picture_style_setting_takes_a_style_name(
     assert "ink wash drawing" not in illustrator.jobs[0].prompt.positive
     assert "ink wash drawing" in illustrator.jobs[1].prompt.positive
     assert illustrator.jobs[1].workflow == "sdxl"
+
+
+async def test_a_server_default_style_starts_every_new_story_in_it(
+    make_engine: EngineFactory, store: Store, view: RecordingView
+) -> None:
+    illustrator = RecordingIllustrator()
+    ink = PictureStyle("ink", "ink wash drawing", "color photo")
+    engine = make_engine(
+        store, illustrator=illustrator, styles=StyleBook.with_operator_styles([ink])
+    )
+    admin = Actor("u7", "Admin", can_moderate=True, can_manage_guild=True)
+
+    defaults = await engine.configure_guild(GROUP, admin, workflow="ink")
+    session = await engine.start(GROUP, ALICE, premise="A lost key", genre="horror")
+    await view.wait_for(ev.SegmentFinished)
+    await engine.wait_idle()
+
+    assert defaults.style == "ink"
+    assert defaults.workflow is None
+    assert session.settings.style == "ink"
+    assert illustrator.jobs[0].looks.style == ink
+
+
+def test_a_long_rule_prompt_keeps_the_style_words() -> None:
+    scene = ", ".join(f"detail number {n} of a crowded market" for n in range(30))
+    segment = Segment(1, 1, 0, SegmentState.OPEN, "Mara walks.", ("a", "b"), scene)
+    memory = StoryMemory(characters=(Character("Mara", "red-haired woman, green cloak"),))
+    style = PictureStyle("ink", "ink wash drawing, monochrome", "color photo")
+
+    prompt = rule_prompt("fantasy", segment, memory, style)
+
+    assert prompt.positive.endswith("ink wash drawing, monochrome, " + QUALITY)
+    assert len(prompt.positive.split()) <= PROMPT_MAX_WORDS + 2
+    assert len(prompt.positive) <= PROMPT_MAX_CHARS
+    assert "color photo" in prompt.negative
+    assert "detail number 0" in prompt.positive  # the scene comes first, cut from its end

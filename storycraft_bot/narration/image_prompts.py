@@ -33,7 +33,7 @@ NEGATIVE_PROMPT = (
     "bad anatomy, disfigured face"
 )
 
-_QUALITY = "highly detailed, sharp focus, beautiful lighting"
+QUALITY = "highly detailed, sharp focus, beautiful lighting"
 
 #: About 77 CLIP tokens: words plus the commas between phrases, with room for the rest.
 PROMPT_MAX_WORDS = 50
@@ -100,7 +100,7 @@ def rule_prompt(
     parts = [segment.scene.strip().rstrip(".") or fallback_subject]
     parts += [c.looks for c in characters_present(segment, memory)]
     return ImagePrompt(
-        fit_prompt([p for p in parts if p], keep=f"{style.positive}, {_QUALITY}"),
+        fit_prompt([p for p in parts if p], keep=f"{style.positive}, {QUALITY}"),
         merge_negative(NEGATIVE_PROMPT, style.negative),
         ImageSource.RULE,
     )
