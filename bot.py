@@ -236,7 +236,9 @@ async def picture_styles(settings: Settings, illustrator: Illustrator) -> StyleB
     if not isinstance(illustrator, ComfyIllustrator):
         return book
     refused = await style_refusals(illustrator.servers, book, illustrator.workflow_names)
-    return book.without(refused)
+    offered = book.without(refused)
+    log.info("picture styles: %s", ", ".join(offered.names))
+    return offered
 
 
 async def run(settings: Settings, *, console: bool) -> int:
