@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -1307,3 +1308,49 @@ async def test_settings_choose_which_parts_get_a_picture_and_a_style(
     assert session is not None
     assert session.settings.illustrate is IllustrateMode.SCENE_CHANGE
     assert (session.settings.style, session.settings.workflow) == ("horror", "")
+
+
+async def test_a_part_in_the_same_scene_says_nothing_about_pictures(
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI, fake_ollama: FakeOllama
+) -> None:
+    bot = await make_bot(comfy=fake_comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    first = await tg.wait_until(
+        lambda: (m := story_message(tg, chat["id"], part=1)) and "photo" in m and m
+    )
+    tg.send_text(chat, alice, "/settings")
+    panel = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(chat["id"]) if "s:i:1" in dict(keyboard(m)).values()),
+            None,
+        )
+    )
+    assert await answer_of(tg, tg.press(chat, alice, panel["message_id"], "s:i:1")) == "Saved."
+    same_scene = {
+        "narration": "Part 2. The fog stays where it was, and so do you.",
+        "choices": ["Wait", "Walk", "Call out"],
+        "scene": "a misty crossroads",
+        "new_scene": False,
+    }
+    fake_ollama.then(Reply(content=json.dumps(same_scene)))
+
+    await answer_of(tg, tg.press(chat, alice, first["message_id"], keyboard(first)[0][1]))
+    second = await wait_story(tg, chat["id"], 2)
+    await bot.engine.wait_idle()
+    # The next part changes the scene: once its picture is shown, any of part 2's would be.
+    fake_ollama.then(
+        Reply(
+            content=json.dumps({**same_scene, "narration": "Part 3. A tower.", "new_scene": True})
+        )
+    )
+    await answer_of(tg, tg.press(chat, alice, second["message_id"], keyboard(second)[0][1]))
+    await tg.wait_until(lambda: (m := story_message(tg, chat["id"], part=3)) and "photo" in m and m)
+
+    second = tg.messages[(chat["id"], second["message_id"])]
+    assert "photo" not in second
+    assert "🎨" not in second["text"]  # no "queued" or "drawing" line, ever
+    edits = [c for c in tg.calls("editMessageText") if c.get("message_id") == second["message_id"]]
+    assert not any("🎨" in str(c.get("text", "")) for c in edits)
+    assert len(fake_comfy.posted_prompts()) == 2  # parts 1 and 3
