@@ -48,6 +48,7 @@ from storycraft_bot.core.ports import GpuGate, Illustrator, NullIllustrator, Sep
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.core.screen_records import ScreenRecords, StoredScreens
+from storycraft_bot.core.styles import StyleBook
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import (
@@ -61,6 +62,8 @@ from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER, ComfyIllustrator
+from storycraft_bot.pictures.server_checks import style_refusals
+from storycraft_bot.pictures.style_file import load_style_book
 from storycraft_bot.pictures.workflow import Workflow, find_workflow, load_workflow
 from storycraft_bot.storage.copy_db import copy_database
 from storycraft_bot.storage.lock import DatabaseLock
@@ -95,7 +98,12 @@ def ollama_config(settings: Settings) -> OllamaConfig:
     )
 
 
-def engine_config(settings: Settings, *, narration_interval: float | None = None) -> EngineConfig:
+def engine_config(
+    settings: Settings,
+    *,
+    narration_interval: float | None = None,
+    styles: StyleBook | None = None,
+) -> EngineConfig:
     """The engine's part of the settings."""
     return EngineConfig(
         language=Language(settings.story_language),
@@ -117,6 +125,7 @@ def engine_config(settings: Settings, *, narration_interval: float | None = None
             retries_per_part=settings.retries_per_part,
             redraws_per_part=settings.redraws_per_part,
         ),
+        styles=styles or StyleBook(),
     )
 
 
@@ -231,6 +240,19 @@ async def build_illustrator(
     return illustrator, gate
 
 
+async def picture_styles(settings: Settings, illustrator: Illustrator) -> StyleBook:
+    """The built-in styles and the operator's file, without those no server can draw (a
+    LoRA or VAE missing from every answering server, logged once each). SettingsError for
+    a bad file."""
+    book = load_style_book(settings.picture_styles_file)
+    if not isinstance(illustrator, ComfyIllustrator):
+        return book
+    refused = await style_refusals(illustrator.servers, book, illustrator.workflow_names)
+    offered = book.without(refused)
+    log.info("picture styles: %s", ", ".join(offered.names))
+    return offered
+
+
 async def run(settings: Settings, *, console: bool) -> int:
     """Build everything, run until stopped, close everything. Returns the exit code."""
     chats = settings.discord_token is not None or settings.telegram_token is not None
@@ -283,6 +305,7 @@ async def run(settings: Settings, *, console: bool) -> int:
         if isinstance(illustrator, ComfyIllustrator):
             # Closed before the database, so a cancelled picture never reports into it.
             stack.push_async_callback(illustrator.close)
+        styles = await picture_styles(settings, illustrator)
         router = PlatformRouter()
         narration = FairNarratorQueue(pool.capacity, clock)
         comfyui = illustrator.clients if isinstance(illustrator, ComfyIllustrator) else ()
@@ -295,7 +318,7 @@ async def run(settings: Settings, *, console: bool) -> int:
             illustrator,
             operator.view(router),
             clock,
-            engine_config(settings, narration_interval=0.1 if console else None),
+            engine_config(settings, narration_interval=0.1 if console else None, styles=styles),
             gpu=gate,
             narration=narration,
         )
@@ -319,18 +342,25 @@ async def run(settings: Settings, *, console: bool) -> int:
             return 0
         running = []
         screens = StoredScreens(store)
-        styles = illustrator.workflow_names if isinstance(illustrator, ComfyIllustrator) else ()
+        # The "picture style" option: the workflows, then the styles (core/styles.py).
+        styles_offered = (
+            (*illustrator.workflow_names, *styles.names)
+            if isinstance(illustrator, ComfyIllustrator)
+            else ()
+        )
         if settings.telegram_token is not None:
             deletions = StoredDeletions(store, Platform.TELEGRAM)
             telegram = await start_telegram(
-                settings, engine, screens, router, styles, clock, deletions
+                settings, engine, screens, router, styles_offered, clock, deletions
             )
             if telegram is not None:
                 stack.push_async_callback(telegram.stop)
                 running.append(Platform.TELEGRAM)
                 operator.watch(Part.TELEGRAM, telegram)
         if settings.discord_token is not None:
-            discord_adapter = await start_discord(settings, engine, screens, router, styles, clock)
+            discord_adapter = await start_discord(
+                settings, engine, screens, router, styles_offered, clock
+            )
             if discord_adapter is not None:
                 stack.push_async_callback(discord_adapter.stop)
                 running.append(Platform.DISCORD)

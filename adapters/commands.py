@@ -19,6 +19,7 @@ from storycraft_bot.core.engine import PressKind, StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
+    IllustrateMode,
     Language,
     NoVoteRule,
     Participation,
@@ -287,3 +288,10 @@ async def answer(work: Awaitable[Reply | None], language: Language, what: str) -
     except Exception:
         log.exception("%s failed", what)
         return Reply(text(language, Msg.INTERNAL_ERROR), ReplyKind.ERROR)
+
+
+#: The illustrate modes a settings screen offers, with their button labels, in order.
+ILLUSTRATE_LABELS: dict[IllustrateMode, Msg] = {
+    IllustrateMode.EVERY_PART: Msg.ILLUSTRATE_EVERY_PART,
+    IllustrateMode.SCENE_CHANGE: Msg.ILLUSTRATE_SCENE_CHANGE,
+}

@@ -30,6 +30,7 @@ from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
+    IllustrateMode,
     Language,
     NoVoteRule,
     Participation,
@@ -152,6 +153,10 @@ RUSSIAN = {
     "card": "карточка",
     "lorebook": "лорбук",
     "file": "файл",
+    "illustrate": "картинки_когда",
+    "Which parts get a picture": "К каким частям рисовать картинку",
+    "Every part": "К каждой части",
+    "When the scene changes": "При смене сцены",
 }
 #: The ratings the commands offer.
 RATING_CHOICES = [
@@ -180,6 +185,14 @@ MODE_CHOICES = [
 NO_VOTE_CHOICES = [
     app_commands.Choice(name=name, value=rule.value)
     for name, rule in (("A random choice", NoVoteRule.RANDOM), ("The starter", NoVoteRule.STARTER))
+]
+#: Which parts get a picture (issue 16).
+ILLUSTRATE_CHOICES = [
+    app_commands.Choice(name=name, value=mode.value)
+    for name, mode in (
+        ("Every part", IllustrateMode.EVERY_PART),
+        ("When the scene changes", IllustrateMode.SCENE_CHANGE),
+    )
 ]
 
 
@@ -386,11 +399,13 @@ class StoryCommands(app_commands.Group):
         blocked="List the blocked words (administrators)",
         mode="Who chooses in a group",
         no_votes="Who decides when nobody votes",
+        illustrate="Which parts get a picture",
     )
     @app_commands.choices(
         vote_window=[app_commands.Choice(name=f"{s} s", value=s) for s in (30, 60, 120, 300)]
     )
     @app_commands.choices(rating=RATING_CHOICES, mode=MODE_CHOICES, no_votes=NO_VOTE_CHOICES)
+    @app_commands.choices(illustrate=ILLUSTRATE_CHOICES)
     async def settings(
         self,
         interaction: discord.Interaction,
@@ -404,6 +419,7 @@ class StoryCommands(app_commands.Group):
         blocked: bool = False,
         mode: app_commands.Choice[str] | None = None,
         no_votes: app_commands.Choice[str] | None = None,
+        illustrate: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.adapter.on_settings(
             interaction,
@@ -415,6 +431,7 @@ class StoryCommands(app_commands.Group):
             Blocking(block, unblock, blocked),
             participation=Participation(mode.value) if mode else None,
             no_votes=NoVoteRule(no_votes.value) if no_votes else None,
+            illustrate=IllustrateMode(illustrate.value) if illustrate else None,
         )
 
     @settings.autocomplete("workflow")
@@ -775,6 +792,7 @@ class DiscordAdapter(Screen[Piece]):
         *,
         participation: Participation | None = None,
         no_votes: NoVoteRule | None = None,
+        illustrate: IllustrateMode | None = None,
     ) -> None:
         async def work() -> Reply:
             self._check_workflow(workflow)
@@ -796,6 +814,7 @@ class DiscordAdapter(Screen[Piece]):
                 own_actions=own_actions,
                 participation=participation,
                 no_votes=no_votes,
+                illustrate=illustrate,
             )
             lines.append(settings_text(language, settings))
             return Reply("\n".join(lines), ReplyKind.INFO)

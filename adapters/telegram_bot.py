@@ -57,6 +57,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.pending_deletions import DeletionRecords
 from storycraft_bot.core.screen_records import ScreenRecords
+from storycraft_bot.core.styles import illustrate_mode
 from storycraft_bot.core.text_fitting import shorten_to
 from storycraft_bot.core.texts import Msg, rating_name, text
 
@@ -64,6 +65,7 @@ from .blocked_words import PRIVATE_REFUSALS, Verb, blocklist_reply, parse_blockl
 from .buttons import Button, ButtonKind, card_buttons, decode, encode, number
 from .card_input import CARD_MAX_BYTES, LOREBOOK_MAX_BYTES, attach_lorebook, start_from_card
 from .commands import (
+    ILLUSTRATE_LABELS,
     MODE_LABELS,
     MODERATED,
     NO_VOTE_LABELS,
@@ -532,17 +534,27 @@ class TelegramAdapter(Screen[Piece]):
         )
         if report.session.place.is_group:
             rows.extend(choosing_rows(language, settings))
+        mode = illustrate_mode(settings)
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    ("✓ " if choice is mode else "") + text(language, label),
+                    callback_data=f"s:i:{number}",
+                )
+                for number, (choice, label) in enumerate(ILLUSTRATE_LABELS.items())
+            ]
+        )
         if len(self._config.workflows) > 1:
-            current = settings.workflow or self._config.workflows[0]
-            rows.append(
-                [
-                    # By position, so callback_data stays short whatever the names.
-                    InlineKeyboardButton(
-                        f"{'✓ ' if name == current else ''}🎨 {name}", callback_data=f"s:f:{number}"
-                    )
-                    for number, name in enumerate(self._config.workflows)
-                ]
-            )
+            # Workflows, then picture styles: the story's workflow and style are marked.
+            current = {settings.workflow or self._config.workflows[0], settings.style}
+            buttons = [
+                # By position, so callback_data stays short whatever the names.
+                InlineKeyboardButton(
+                    f"{'✓ ' if name in current else ''}🎨 {name}", callback_data=f"s:f:{number}"
+                )
+                for number, name in enumerate(self._config.workflows)
+            ]
+            rows += [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
         title = settings_text(language, settings)
         await self._reply(update, title, InlineKeyboardMarkup(rows))
 
@@ -649,7 +661,8 @@ class TelegramAdapter(Screen[Piece]):
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> Reply:
         """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`, `s:r:<rating>`, `s:o:0|1` own
-        actions: only values the keyboard offers."""
+        actions, `s:m:<mode>`, `s:v:<rule>`, `s:i:<illustrate mode>`: only values the
+        keyboard offers."""
         what, _, digits = data.removeprefix("s:").partition(":")
         value = number(digits, 4)
         if what == "p" and value in (0, 1):
@@ -666,6 +679,8 @@ class TelegramAdapter(Screen[Piece]):
             change = {"participation": MODES[value]}
         elif what == "v" and value is not None and value < len(NO_VOTE_RULES):
             change = {"no_votes": NO_VOTE_RULES[value]}
+        elif what == "i" and value is not None and value < len(ILLUSTRATE_LABELS):
+            change = {"illustrate": list(ILLUSTRATE_LABELS)[value]}
         else:
             raise StoryActionError(Msg.PART_OVER)
         actor = await self._actor(update, moderating=True)

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     gpu_mode: Literal["separate", "shared"] = "separate"
     picture_min_free_vram_mb: int = Field(3072, ge=0)
     text_min_free_vram_mb: int = Field(2048, ge=0)
+    # Operators' picture styles (TOML, see storycraft_bot/pictures/style_file.py); none:
+    # the built-in styles only.
+    picture_styles_file: Path | None = None
 
     # Instant turns: continuations written in advance while players choose. "auto":
     # every choice in a private chat, the vote's leader in a group; "leader", "all", "off".
@@ -183,6 +186,7 @@ class Settings(BaseSettings):
         "web_token",
         "shard_count",
         "telegram_webhook_secret",
+        "picture_styles_file",
         mode="before",
     )
     @classmethod

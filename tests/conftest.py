@@ -59,6 +59,7 @@ BOTH_BACKENDS = {
     "tests.test_own_actions",
     "tests.test_safety",
     "tests.test_engine_arc",
+    "tests.test_faces_storage",
 }
 AnyStore = Store | PostgresStore
 StoreFactory = Callable[..., AnyStore]

@@ -31,7 +31,18 @@ GIB = 1024**3
 def object_info_entries() -> dict[str, Any]:
     """The /object_info entries recorded from the real server."""
     basics = json.loads((TRACES / "basics.json").read_text())
-    return dict(basics["object_info"]["entries"])
+    loaders = json.loads((TRACES / "loaders.json").read_text())  # written, not recorded
+    return {**basics["object_info"]["entries"], **loaders["entries"]}
+
+
+#: Which input of which loader names a file, and the FakeComfyUI list of those files.
+FILE_INPUTS = {
+    "CheckpointLoaderSimple": ("ckpt_name", "checkpoints"),
+    "LoraLoader": ("lora_name", "loras"),
+    "VAELoader": ("vae_name", "vaes"),
+}
+#: What the recorded server's input folder held (its LoadImage list).
+RECORDED_INPUTS = ("example.png", "probe_upload.png")
 
 
 @dataclass
@@ -50,6 +61,10 @@ class FakeComfyUI:
     checkpoints: list[str] = field(
         default_factory=lambda: ["junk.safetensors", "random-sd15.safetensors"]
     )
+    loras: list[str] = field(default_factory=lambda: ["ink.safetensors"])
+    vaes: list[str] = field(default_factory=lambda: ["vae-ft-mse.safetensors"])
+    # Every POST /upload/image: its form fields and the stored file's size.
+    uploads: list[dict[str, Any]] = field(default_factory=list)
     step_delay: float = 0.0  # seconds per sampler step
     previews: bool = False  # send binary preview frames like --preview-method
     vram_total: int = 8 * GIB
@@ -95,6 +110,7 @@ class FakeComfyUI:
         app.router.add_get("/system_stats", self._system_stats)
         app.router.add_get("/object_info/{node_type}", self._object_info)
         app.router.add_get("/view", self._view)
+        app.router.add_post("/upload/image", self._upload_image)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -184,23 +200,15 @@ class FakeComfyUI:
             return _validation(400, "prompt_no_outputs", "Prompt has no outputs", "")
         node_errors = {}
         for node_id, node in prompt.items():
-            if node["class_type"] == "CheckpointLoaderSimple":
-                wanted = node["inputs"].get("ckpt_name")
-                if wanted not in self.checkpoints:
-                    node_errors[node_id] = {
-                        "errors": [
-                            {
-                                "type": "value_not_in_list",
-                                "message": "Value not in list",
-                                "details": f"ckpt_name: '{wanted}' not in {self.checkpoints!r}",
-                                "extra_info": {"input_name": "ckpt_name", "received_value": wanted},
-                            }
-                        ],
-                        "dependent_outputs": [
-                            i for i, n in prompt.items() if n["class_type"] in OUTPUT_NODES
-                        ],
-                        "class_type": "CheckpointLoaderSimple",
-                    }
+            error = self._node_error(node)
+            if error is not None:
+                node_errors[node_id] = {
+                    "errors": [error],
+                    "dependent_outputs": [
+                        i for i, n in prompt.items() if n["class_type"] in OUTPUT_NODES
+                    ],
+                    "class_type": node["class_type"],
+                }
         if node_errors:
             response = _validation(
                 400, "prompt_outputs_failed_validation", "Prompt outputs failed validation", ""
@@ -209,6 +217,67 @@ class FakeComfyUI:
             body["node_errors"] = node_errors
             return _json(body, status=400)
         return None
+
+    def _node_error(self, node: dict[str, Any]) -> dict[str, Any] | None:
+        """A loader's file not in its list (value_not_in_list), or a LoadImage of a file the
+        input folder lacks (LoadImage.VALIDATE_INPUTS: "Invalid image file")."""
+        kind = node["class_type"]
+        if kind in FILE_INPUTS:
+            input_name, attribute = FILE_INPUTS[kind]
+            files = getattr(self, attribute)
+            wanted = node["inputs"].get(input_name)
+            if wanted not in files:
+                return {
+                    "type": "value_not_in_list",
+                    "message": "Value not in list",
+                    "details": f"{input_name}: '{wanted}' not in {files!r}",
+                    "extra_info": {"input_name": input_name, "received_value": wanted},
+                }
+        if kind == "LoadImage":
+            image = str(node["inputs"].get("image"))
+            if image not in self.input_images():
+                return {
+                    "type": "custom_validation_failed",
+                    "message": "Custom validation failed for node",
+                    "details": f"image - Invalid image file: {image}",
+                    "extra_info": {"input_name": "image"},
+                }
+        return None
+
+    def input_images(self) -> list[str]:
+        """What LoadImage may load: the recorded input folder and every upload."""
+        uploaded = [
+            f"{folder}/{name}" if folder else name
+            for (kind, folder, name) in self._files
+            if kind == "input"
+        ]
+        return [*RECORDED_INPUTS, *uploaded]
+
+    async def _upload_image(self, request: web.Request) -> web.Response:
+        """ComfyUI's POST /upload/image: multipart `image` (+ `overwrite`, `type`,
+        `subfolder`); an existing name without overwrite gets " (1)" added, as there."""
+        form = await request.post()
+        image = form.get("image")
+        if not isinstance(image, web.FileField):
+            self.requests.append((request.method, request.path, None))
+            return web.Response(status=400)
+        data = image.file.read()
+        kind = str(form.get("type") or "input")
+        folder = str(form.get("subfolder") or "")
+        name = image.filename
+        if ".." in folder or ".." in name or "/" in name:
+            return web.Response(status=400)
+        overwrite = str(form.get("overwrite", "")).lower() in ("true", "1")
+        stem, dot, suffix = name.rpartition(".")
+        number = 1
+        while (kind, folder, name) in self._files and not overwrite:
+            name = f"{stem} ({number}){dot}{suffix}"
+            number += 1
+        self._files[(kind, folder, name)] = data
+        fields = {"filename": image.filename, "type": kind, "subfolder": folder}
+        self.uploads.append({**fields, "overwrite": overwrite, "size": len(data), "name": name})
+        self.requests.append((request.method, request.path, fields))
+        return _json({"name": name, "subfolder": folder, "type": kind})
 
     async def _prompt_status(self, request: web.Request) -> web.Response:
         await self._record(request)
@@ -288,8 +357,11 @@ class FakeComfyUI:
         if entry is None:
             return _json({})
         entry = json.loads(json.dumps(entry))
-        if node_type == "CheckpointLoaderSimple":
-            entry["input"]["required"]["ckpt_name"][0] = list(self.checkpoints)
+        if node_type in FILE_INPUTS:
+            input_name, attribute = FILE_INPUTS[node_type]
+            entry["input"]["required"][input_name][0] = list(getattr(self, attribute))
+        if node_type == "LoadImage":
+            entry["input"]["required"]["image"][0] = self.input_images()
         return _json({node_type: entry})
 
     async def _view(self, request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from storycraft_bot.core.models import (
     ImageSource,
     Language,
     PictureJob,
+    PictureStyle,
     Segment,
     SegmentDraft,
     StoryMemory,
@@ -197,5 +198,12 @@ class ScriptedNarrator:
 class ScriptedPromptWriter:
     """A PromptWriter port: the picture of a part is its narration's first words."""
 
-    async def image_prompt(self, genre: str, segment: Segment, memory: StoryMemory) -> ImagePrompt:
-        return ImagePrompt(f"picture: {segment.narration[:20]}", "", ImageSource.MODEL)
+    async def image_prompt(
+        self,
+        genre: str,
+        segment: Segment,
+        memory: StoryMemory,
+        style: PictureStyle | None = None,
+    ) -> ImagePrompt:
+        words = f", {style.positive}" if style is not None else ""
+        return ImagePrompt(f"picture: {segment.narration[:20]}{words}", "", ImageSource.MODEL)

@@ -38,6 +38,12 @@ def database_folder_is_a_file(tmp_path: Path) -> dict[str, str]:
     return {"DATABASE_PATH": str(tmp_path / "blocker" / "story.sqlite3")}
 
 
+def bad_style_file(tmp_path: Path) -> dict[str, str]:
+    path = tmp_path / "styles.toml"
+    path.write_text('[[style]]\nname = "ink"\nprompt = "ink"\nlora_strength = 50\n')
+    return {"PICTURE_STYLES_FILE": str(path)}
+
+
 def setting(**values: str) -> Prepare:
     return lambda tmp_path: values
 
@@ -67,6 +73,7 @@ CASES: list[tuple[str, Prepare, int, list[str]]] = [
     ("newer database", newer_database, 1, ["story.sqlite3", "schema version 999"]),
     ("data folder unusable", data_dir_is_a_file, 1, ["DATA_DIR", "blocker"]),
     ("database folder unusable", database_folder_is_a_file, 1, ["DATABASE_PATH", "blocker"]),
+    ("style file breaks a bound", bad_style_file, 1, ["PICTURE_STYLES_FILE", "lora_strength"]),
 ]
 
 

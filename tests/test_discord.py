@@ -23,7 +23,7 @@ from PIL import Image
 from adapters.discord_bot import DiscordAdapter, DiscordConfig, shrink
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.limits import AbuseLimits
-from storycraft_bot.core.models import ChannelKey, Language, Platform
+from storycraft_bot.core.models import ChannelKey, IllustrateMode, Language, Platform
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
@@ -1089,3 +1089,17 @@ async def test_the_starter_rerolls_the_choices_on_the_same_message(
     assert description(rerolled).startswith(narration.split("\n\n")[0])
     assert len(fake_ollama.chat_requests("choices")) == 1
     assert dc.errors == []
+
+
+async def test_settings_choose_a_picture_style_and_which_parts_get_a_picture(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot(workflows=("sd15", "sdxl", "fantasy", "horror"))
+    dc.slash(ALICE, STORIES, "start")
+    await dc.wait_until(lambda: story(dc, 1))
+    chosen = dc.slash(ALICE, STORIES, "settings", workflow="horror", illustrate="scene_change")
+    assert (await reply_to(dc, chosen)).startswith("Story settings:")
+    session = await store.get_session(1)
+    assert session is not None
+    assert session.settings.illustrate is IllustrateMode.SCENE_CHANGE
+    assert (session.settings.style, session.settings.workflow) == ("horror", "")

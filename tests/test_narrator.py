@@ -26,6 +26,7 @@ from storycraft_bot.narration.reply_parsing import (
     SCENE_MAX_CHARS,
     ReplyBounds,
     reply_model,
+    segment_schema,
 )
 from tests.fake_ollama import FakeOllama, Reply
 
@@ -96,7 +97,7 @@ async def test_narration_is_reported_as_it_streams(
     assert draft.choices == ("Идти", "Ждать", "Бежать")  # type: ignore[attr-defined]
     sent = fake_ollama.chat_requests("segment")[0]
     assert sent["format"]["properties"]["choices"]["minItems"] == 3
-    assert sent["format"]["required"] == ["narration", "choices", "scene"]
+    assert sent["format"]["required"] == ["narration", "choices", "scene", "new_scene"]
 
 
 async def test_plain_text_reply_is_repaired_without_asking_again(
@@ -170,7 +171,8 @@ async def test_the_schema_bounds_the_reply_and_num_predict_follows_the_length(
 
     sent = fake_ollama.chat_requests("segment")[0]
     bounds = ReplyBounds.for_request(100, 3)
-    assert sent["format"] == reply_model(bounds).model_json_schema()
+    assert sent["format"] == segment_schema(bounds)
+    assert sent["format"]["properties"] == reply_model(bounds).model_json_schema()["properties"]
     props = sent["format"]["properties"]
     assert (props["choices"]["minItems"], props["choices"]["maxItems"]) == (3, 3)
     assert props["choices"]["items"]["maxLength"] == CHOICE_MAX_CHARS

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +18,7 @@ from telegram.error import InvalidToken
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.limits import AbuseLimits
-from storycraft_bot.core.models import ChannelKey, Language, Platform, Rating
+from storycraft_bot.core.models import ChannelKey, IllustrateMode, Language, Platform, Rating
 from storycraft_bot.core.pending_deletions import StoredDeletions
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import PrewriteMode
@@ -1354,3 +1355,86 @@ async def test_a_short_story_in_starter_mode_reaches_its_ending(
 
     stale = tg.press(group, alice, offered, end_data)  # the button as the client kept it
     assert await answer_of(tg, stale) == "This story has ended."
+
+
+async def test_settings_choose_which_parts_get_a_picture_and_a_style(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot(workflows=("sd15", "sdxl", "fantasy", "horror"))
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1008)
+    tg.send_text(group, alice, "/story")
+    await wait_story(tg, group["id"], 1)
+    tg.send_text(group, alice, "/settings")
+    panel = await tg.wait_until(
+        lambda: next(
+            (
+                m
+                for m in tg.bot_messages(group["id"])
+                if m.get("text", "").startswith("Story settings")
+            ),
+            None,
+        )
+    )
+    buttons = keyboard(panel)
+    assert ("✓ 🖼 A picture every part", "s:i:0") in buttons
+    assert ("🖼 Only when the scene changes", "s:i:1") in buttons
+    assert ("🎨 horror", "s:f:3") in buttons
+
+    for data in ("s:i:1", "s:f:3"):
+        assert await answer_of(tg, tg.press(group, alice, panel["message_id"], data)) == "Saved."
+    for forged in ("s:i:2", "s:i:²", "s:i:-1"):
+        assert (
+            await answer_of(tg, tg.press(group, alice, panel["message_id"], forged))
+            == "This part is over."
+        )
+    session = await store.get_session(1)
+    assert session is not None
+    assert session.settings.illustrate is IllustrateMode.SCENE_CHANGE
+    assert (session.settings.style, session.settings.workflow) == ("horror", "")
+
+
+async def test_a_part_in_the_same_scene_says_nothing_about_pictures(
+    make_bot: BotFactory, tg: FakeTelegram, fake_comfy: FakeComfyUI, fake_ollama: FakeOllama
+) -> None:
+    bot = await make_bot(comfy=fake_comfy)
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story")
+    first = await tg.wait_until(
+        lambda: (m := story_message(tg, chat["id"], part=1)) and "photo" in m and m
+    )
+    tg.send_text(chat, alice, "/settings")
+    panel = await tg.wait_until(
+        lambda: next(
+            (m for m in tg.bot_messages(chat["id"]) if "s:i:1" in dict(keyboard(m)).values()),
+            None,
+        )
+    )
+    assert await answer_of(tg, tg.press(chat, alice, panel["message_id"], "s:i:1")) == "Saved."
+    same_scene = {
+        "narration": "Part 2. The fog stays where it was, and so do you.",
+        "choices": ["Wait", "Walk", "Call out"],
+        "scene": "a misty crossroads",
+        "new_scene": False,
+    }
+    fake_ollama.then(Reply(content=json.dumps(same_scene)))
+
+    await answer_of(tg, tg.press(chat, alice, first["message_id"], keyboard(first)[0][1]))
+    second = await wait_story(tg, chat["id"], 2)
+    await bot.engine.wait_idle()
+    # The next part changes the scene: once its picture is shown, any of part 2's would be.
+    fake_ollama.then(
+        Reply(
+            content=json.dumps({**same_scene, "narration": "Part 3. A tower.", "new_scene": True})
+        )
+    )
+    await answer_of(tg, tg.press(chat, alice, second["message_id"], keyboard(second)[0][1]))
+    await tg.wait_until(lambda: (m := story_message(tg, chat["id"], part=3)) and "photo" in m and m)
+
+    second = tg.messages[(chat["id"], second["message_id"])]
+    assert "photo" not in second
+    assert "🎨" not in second["text"]  # no "queued" or "drawing" line, ever
+    edits = [c for c in tg.calls("editMessageText") if c.get("message_id") == second["message_id"]]
+    assert not any("🎨" in str(c.get("text", "")) for c in edits)
+    assert len(fake_comfy.posted_prompts()) == 2  # parts 1 and 3

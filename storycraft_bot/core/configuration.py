@@ -13,6 +13,7 @@ from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
     GuildDefaults,
+    IllustrateMode,
     NoVoteRule,
     Participation,
     Place,
@@ -22,6 +23,7 @@ from storycraft_bot.core.models import (
 )
 from storycraft_bot.core.rating import check_rating
 from storycraft_bot.core.store import StoryStore
+from storycraft_bot.core.styles import StyleBook
 from storycraft_bot.core.texts import Msg
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,13 @@ class StoryChanges(TypedDict, total=False):
 
     vote_window_seconds: float | None
     pictures: bool | None
-    workflow: str | None
+    workflow: str | None  # a workflow's name, or a picture style's (core/styles.py)
     rating: Rating | None
     own_actions: bool | None  # players may type their own action
     participation: Participation | None  # issue 16 (the length is fixed at the start)
     no_votes: NoVoteRule | None
+    style: str | None
+    illustrate: IllustrateMode | None
 
 
 class GuildChanges(StoryChanges, total=False):
@@ -48,10 +52,17 @@ class GuildChanges(StoryChanges, total=False):
 class Configuration:
     """Settings of one story (its starter or a moderator) and of a server (Manage Server)."""
 
-    def __init__(self, store: StoryStore, clock: Clock, story: StorySettings) -> None:
+    def __init__(
+        self,
+        store: StoryStore,
+        clock: Clock,
+        story: StorySettings,
+        styles: StyleBook | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._story = story  # the settings' defaults for new stories
+        self._styles = styles or StyleBook()
 
     async def new_story(self, place: Place, starter: Actor, rating: Rating | None) -> StorySettings:
         """A new story's settings: ours, the server's defaults over them, then `rating`
@@ -72,7 +83,7 @@ class Configuration:
             check_rating(place, actor, rating)
         settings = with_given(
             session.settings,
-            **{**changes, "vote_window_seconds": _window(changes)},
+            **{**_styled(changes, self._styles), "vote_window_seconds": _window(changes)},
         )
         await self._store.update_settings(session.id, settings, self._clock.now())
         return settings
@@ -87,7 +98,7 @@ class Configuration:
             raise StoryActionError(Msg.NOT_ALLOWED_GUILD)
         defaults = with_given(
             await self.guild_defaults(place),
-            **{**changes, "vote_window_seconds": _window(changes)},
+            **{**_styled(changes, self._styles), "vote_window_seconds": _window(changes)},
         )
         await self._store.save_guild_defaults(
             place.key.platform, place.guild_id, defaults, self._clock.now()
@@ -98,3 +109,12 @@ class Configuration:
 
 def _window(changes: StoryChanges) -> float | None:
     return bounded_window(changes.get("vote_window_seconds"))
+
+
+def _styled(changes: StoryChanges, styles: StyleBook) -> dict[str, object]:
+    """The "picture style" option lists workflows and styles: a style's name sets the
+    story's style (its words, LoRA, VAE and workflow), a workflow's only the workflow."""
+    chosen = styles.named(changes.get("workflow") or "")
+    if chosen is None:
+        return dict(changes)
+    return {**changes, "workflow": None, "style": chosen.name}

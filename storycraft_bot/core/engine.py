@@ -120,6 +120,7 @@ class StoryEngine:
             config.prewrite,
             config.prewrite_cap,
             self._writer.request_for,
+            config.styles,
         )
         self._writer.attach(self._prewriter)
         self._votes = VoteTimers(
@@ -139,7 +140,7 @@ class StoryEngine:
             self._writer.request_for,
         )
         self._reader = StoryReader(store, self._prewriter)
-        self._configuration = Configuration(store, clock, config.story)
+        self._configuration = Configuration(store, clock, config.story, config.styles)
         self._sources = StorySources(store, clock)
         self._recovery = Recovery(
             store,

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import GuildDefaults, Language, StorySettings
 from storycraft_bot.core.prewriting import PrewriteMode
+from storycraft_bot.core.styles import StyleBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class EngineConfig:
     prewrite_cap: int = 3
     #: Cooldowns and caps on abuse (issue 15); all off unless the bot's settings set them.
     limits: AbuseLimits = field(default_factory=AbuseLimits)
+    #: The picture styles stories may use (built-in, and the operator's file).
+    styles: StyleBook = field(default_factory=StyleBook)
 
 
 def bounded_window(seconds: float | None) -> float | None:
@@ -55,4 +58,5 @@ def story_settings(base: StorySettings, defaults: GuildDefaults) -> StorySetting
         workflow=defaults.workflow,
         rating=defaults.rating,
         own_actions=defaults.own_actions,
+        style=defaults.style,
     )

@@ -120,6 +120,13 @@ class ImageSource(enum.StrEnum):
     RULE = "rule"  # the rule-made fallback
 
 
+class IllustrateMode(enum.StrEnum):
+    """Which parts of a story get a picture."""
+
+    EVERY_PART = "every_part"
+    SCENE_CHANGE = "scene_change"  # only when the narrator says the scene changed
+
+
 class PictureFailure(enum.StrEnum):
     """Why a picture did not come."""
 
@@ -166,6 +173,8 @@ class StorySettings:
     length: StoryLength = StoryLength.MEDIUM  # fixed at the start
     participation: Participation = Participation.VOTE  # in groups; a private chat's press decides
     no_votes: NoVoteRule = NoVoteRule.RANDOM
+    style: str = ""  # picture style by name (core/styles.py); "" for the genre's
+    illustrate: IllustrateMode | None = None  # None: the default for the story
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +187,7 @@ class GuildDefaults:
     threads: bool = False  # each new story in its own thread (Discord)
     rating: Rating | None = None
     own_actions: bool | None = None
+    style: str | None = None  # picture style by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +305,8 @@ class SegmentDraft:
     scene: str
     model: str = ""
     repaired: bool = False
+    #: The narrator's word that the scene changed enough for a new picture.
+    new_scene: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +350,41 @@ class SubmittedPrompt:
 
 
 @dataclass(frozen=True, slots=True)
+class PictureStyle:
+    """How a story's pictures look; file names are those on the ComfyUI server."""
+
+    name: str
+    positive: str
+    negative: str = ""
+    lora: str = ""  # a file in ComfyUI's models/loras
+    lora_strength: float = 1.0
+    vae: str = ""  # a file in ComfyUI's models/vae
+    workflow: str = ""  # "" for the story's (or the configured) workflow
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterFace:
+    """What keeps a character's face from picture to picture (stored per story)."""
+
+    name: str
+    seed: int
+    portrait: str = ""  # the portrait's file; "" until one is drawn
+
+
+@dataclass(frozen=True, slots=True)
+class PictureLooks:
+    """A picture's style, seed and reference, chosen by the core for its illustrator."""
+
+    style: PictureStyle | None = None
+    seed: int | None = None  # the shown character's seed; None: a fresh one
+    character: str = ""  # who the seed and reference belong to
+    reference: str = ""  # their portrait file, for workflows with a reference_image
+    portrait_for: str = ""  # this picture (or the portrait drawn for it) becomes theirs
+    #: A portrait to draw first when the workflow wants a reference and there is none.
+    portrait_prompt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PictureJob:
     """A request for one segment's picture, handed to the Illustrator port."""
 
@@ -350,6 +397,8 @@ class PictureJob:
     backlog: bool = False
     #: Submitted before a restart: waited for again (or fetched) instead of drawn anew.
     submitted: SubmittedPrompt | None = None
+    #: What keeps the picture like the story's others: style, seed, reference portrait.
+    looks: PictureLooks = field(default_factory=lambda: PictureLooks())
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +410,7 @@ class Picture:
     server: str
     prompt_id: str
     seconds: float
+    portrait: str = ""  # a character's portrait drawn first as its reference (issue 16)
 
 
 @dataclass(slots=True)

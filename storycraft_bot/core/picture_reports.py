@@ -5,6 +5,7 @@ This is the PictureReporter port the engine hands to the Illustrator with each j
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from storycraft_bot.core import events as ev
@@ -22,6 +23,8 @@ from storycraft_bot.core.models import (
 from storycraft_bot.core.rating import is_spoiler
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.texts import Msg
+
+log = logging.getLogger(__name__)
 
 
 class PictureReports:
@@ -53,6 +56,11 @@ class PictureReports:
 
     async def picture_ready(self, job: PictureJob, picture: Picture) -> None:
         await self._store.save_picture(job.segment_id, picture)
+        name = job.looks.portrait_for
+        portrait = picture.portrait or picture.path
+        if name and await self._store.set_portrait(job.session_id, name, portrait):
+            # The first picture of a character is their reference from now on.
+            log.info("story %d: portrait of %s is %s", job.session_id, name, portrait)
         self._outage_told.discard(job.session_id)  # pictures are back
         await self._report(
             job,

@@ -17,6 +17,7 @@ from storycraft_bot.core.models import (
     Picture,
     PictureFailure,
     PictureJob,
+    PictureStyle,
     Place,
     Rating,
     Segment,
@@ -82,8 +83,15 @@ class Narrator(Protocol):
 class PromptWriter(Protocol):
     """Turns a finished segment into an English image prompt."""
 
-    async def image_prompt(self, genre: str, segment: Segment, memory: StoryMemory) -> ImagePrompt:
-        """Never raises: falls back to a rule-made prompt."""
+    async def image_prompt(
+        self,
+        genre: str,
+        segment: Segment,
+        memory: StoryMemory,
+        style: PictureStyle | None = None,
+    ) -> ImagePrompt:
+        """Never raises: falls back to a rule-made prompt. It carries `style` (None: the
+        genre's)."""
         ...
 
 

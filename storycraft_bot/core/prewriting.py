@@ -43,6 +43,7 @@ from storycraft_bot.core.ports import (
     TextKind,
 )
 from storycraft_bot.core.store import StoryStore
+from storycraft_bot.core.styles import StyleBook
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,7 @@ class Prewriter:
         mode: PrewriteMode,
         cap: int,
         build_request: RequestBuilder,
+        styles: StyleBook | None = None,
     ) -> None:
         self._store = store
         self._narrator = narrator
@@ -180,6 +182,7 @@ class Prewriter:
         self._mode = mode
         self._cap = cap
         self._build_request = build_request
+        self._styles = styles or StyleBook()  # a draft's picture is in the story's style
         self._tasks: dict[int, asyncio.Task[None]] = {}  # per session
         self._live: dict[int, LiveDraft] = {}  # per session
         self.figures = PrewriteFigures()
@@ -400,7 +403,8 @@ class Prewriter:
             self._gpu.text_turn(session.place, session.id, f"draft-prompt-{segment.id}"),
         ):
             live.slot = slot
-            return await self._prompts.image_prompt(session.genre, following, request.memory)
+            style = self._styles.for_story(session.genre, session.settings)
+            return await self._prompts.image_prompt(session.genre, following, request.memory, style)
 
 
 def _taken_back(slot: object) -> bool:

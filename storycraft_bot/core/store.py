@@ -16,6 +16,7 @@ from storycraft_bot.core.lore import LoreEntry, StoryCard
 from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
+    CharacterFace,
     DecidedBy,
     Draft,
     GuildDefaults,
@@ -224,4 +225,19 @@ class StoryStore(SafetyStore, Protocol):
 
     async def lore(self, session_id: int) -> tuple[LoreEntry, ...]:
         """The story's lorebook entries (none without a lorebook)."""
+
+    # Character faces (issue 16)
+
+    async def character_faces(self, session_id: int) -> dict[str, CharacterFace]:
+        """Each character's seed and portrait, by name."""
+        ...
+
+    async def add_character_face(
+        self, session_id: int, face: CharacterFace, now: float
+    ) -> CharacterFace:
+        """Store a new character's face; the one already stored under its name wins."""
+        ...
+
+    async def set_portrait(self, session_id: int, name: str, portrait: str) -> bool:
+        """The character's portrait file, unless one is stored; True when set."""
         ...

@@ -181,6 +181,9 @@ class Msg(enum.StrEnum):
     LOREBOOK_ATTACHED = "lorebook_attached"
     CARD_DOWNLOAD_FAILED = "card_download_failed"
     LOREBOOK_HOW = "lorebook_how"
+    # Pictures that keep their faces; illustrate when it matters (issue 16)
+    ILLUSTRATE_EVERY_PART = "illustrate_every_part"
+    ILLUSTRATE_SCENE_CHANGE = "illustrate_scene_change"
 
 
 _TEXTS: dict[Msg, dict[Language, str]] = {
@@ -398,6 +401,14 @@ _TEXTS: dict[Msg, dict[Language, str]] = {
         "part's picture can be redrawn again.",
     },
     Msg.RATING_BUTTON: {Language.RU: "🔞 Рейтинг: {rating}", Language.EN: "🔞 Rating: {rating}"},
+    Msg.ILLUSTRATE_EVERY_PART: {
+        Language.RU: "🖼 Картинка к каждой части",
+        Language.EN: "🖼 A picture every part",
+    },
+    Msg.ILLUSTRATE_SCENE_CHANGE: {
+        Language.RU: "🖼 Только при смене сцены",
+        Language.EN: "🖼 Only when the scene changes",
+    },
     Msg.BOOK_UNTITLED: {
         Language.RU: "История: {genre}",
         Language.EN: "A {genre} story",

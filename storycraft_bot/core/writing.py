@@ -23,6 +23,7 @@ from storycraft_bot.core.errors import (
     NarratorTimeout,
     NarratorUnavailable,
 )
+from storycraft_bot.core.faces import picture_looks
 from storycraft_bot.core.lore import chosen_lore
 from storycraft_bot.core.models import (
     Draft,
@@ -48,6 +49,7 @@ from storycraft_bot.core.ports import (
 from storycraft_bot.core.prewriting import DraftUse, LiveDraft, Prewriter, request_basis
 from storycraft_bot.core.rating import RATING_NEGATIVE, merge_negative
 from storycraft_bot.core.store import StoryStore
+from storycraft_bot.core.styles import apply_style, wants_picture
 from storycraft_bot.core.texts import Msg
 
 log = logging.getLogger(__name__)
@@ -204,7 +206,9 @@ class Writer:
         )
         if ending:
             await end_story(self._store, self._announce, session, finished, self._clock.now())
-        if session.settings.pictures and self._illustrator.draws:
+        if self._illustrator.draws and wants_picture(
+            session.settings, finished.index, draft.new_scene
+        ):
             prompt = prewritten.prompt if prewritten is not None else None
             if prompt is not None:  # written with the draft: the picture is queued at once
                 await self._store.set_image_prompt(
@@ -276,18 +280,21 @@ class Writer:
         reuse_prompt: bool = False,
         backlog: bool = False,
     ) -> None:
-        """Write the segment's image prompt (or reuse the stored one) and queue the picture."""
+        """Write the segment's image prompt (or reuse the stored one) and queue the picture
+        in the story's style, with the seed and portrait of the character it shows."""
+        style = self._config.styles.for_story(session.genre, session.settings)
+        memory = await self._store.memory(session.id)
         if reuse_prompt and segment.image_prompt and segment.image_prompt_source is not None:
             prompt = ImagePrompt(
                 segment.image_prompt, segment.image_negative, segment.image_prompt_source
             )
         else:
-            memory = await self._store.memory(session.id)
             async with (
                 self._narration.turn(session.place, TextKind.IMAGE_PROMPT),
                 self._gpu.text_turn(session.place, session.id, f"prompt-{segment.id}"),
             ):
-                prompt = await self._prompts.image_prompt(session.genre, segment, memory)
+                written = await self._prompts.image_prompt(session.genre, segment, memory, style)
+            prompt = apply_style(written, style)
             await self._store.set_image_prompt(
                 segment.id, prompt.positive, prompt.negative, prompt.source
             )
@@ -295,19 +302,25 @@ class Writer:
         if backlog and not await self._counts(segment.id):
             return  # retried or undone while its prompt was written: no picture
         # The rating's negative is added here, not stored: a changed rating applies to redraws.
+        # A prompt written before the story's style changed is drawn in the new one.
+        styled = apply_style(prompt, style)
         rated = replace(
-            prompt,
-            negative=merge_negative(prompt.negative, RATING_NEGATIVE[session.settings.rating]),
+            styled,
+            negative=merge_negative(styled.negative, RATING_NEGATIVE[session.settings.rating]),
+        )
+        looks = await picture_looks(
+            self._store, session.id, segment, memory, style, self._clock.now()
         )
         job = PictureJob(
             session.id,
             segment.id,
             session.place,
             rated,
-            session.settings.workflow,
+            style.workflow or session.settings.workflow,
             backlog,
             # A recovered picture waits for the prompt submitted before the restart.
             segment.submitted if backlog else None,
+            looks,
         )
         await self._illustrator.enqueue(job, self._reports)
 

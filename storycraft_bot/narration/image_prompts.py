@@ -18,7 +18,16 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from storycraft_bot.core.errors import NarratorError
-from storycraft_bot.core.models import Character, ImagePrompt, ImageSource, Segment, StoryMemory
+from storycraft_bot.core.faces import characters_present
+from storycraft_bot.core.models import (
+    ImagePrompt,
+    ImageSource,
+    PictureStyle,
+    Segment,
+    StoryMemory,
+)
+from storycraft_bot.core.rating import merge_negative
+from storycraft_bot.core.styles import StyleBook
 from storycraft_bot.narration.ollama_gateway import Message, OllamaGateway
 
 log = logging.getLogger(__name__)
@@ -28,23 +37,7 @@ NEGATIVE_PROMPT = (
     "bad anatomy, disfigured face"
 )
 
-_GENRE_STYLE = {
-    "fantasy": "epic fantasy art, painterly, dramatic",
-    "фэнтези": "epic fantasy art, painterly, dramatic",
-    "sci-fi": "science fiction concept art, cinematic",
-    "scifi": "science fiction concept art, cinematic",
-    "фантастика": "science fiction concept art, cinematic",
-    "horror": "dark horror illustration, eerie, desaturated",
-    "ужасы": "dark horror illustration, eerie, desaturated",
-    "mystery": "noir mystery illustration, moody",
-    "детектив": "noir mystery illustration, moody",
-    "fairy tale": "storybook illustration, whimsical, soft colors",
-    "сказка": "storybook illustration, whimsical, soft colors",
-    "cyberpunk": "cyberpunk, neon, rain, cinematic",
-    "киберпанк": "cyberpunk, neon, rain, cinematic",
-}
-_DEFAULT_STYLE = "digital painting, detailed illustration"
-_QUALITY = "highly detailed, sharp focus, beautiful lighting"
+QUALITY = "highly detailed, sharp focus, beautiful lighting"
 
 #: About 77 CLIP tokens: words plus the commas between phrases, with room for the rest.
 PROMPT_MAX_WORDS = 50
@@ -71,43 +64,56 @@ def _prompt_schema() -> Mapping[str, Any]:
     return MappingProxyType(_PromptReply.model_json_schema())
 
 
-def fit_prompt(parts: list[str]) -> str:
+def fit_prompt(parts: list[str], keep: str = "") -> str:
     """Comma-joined phrases, in order of importance, cut to what one text-encoder chunk
-    uses: at most PROMPT_MAX_WORDS words and PROMPT_MAX_CHARS characters."""
-    phrases = [p.strip(" ,.") for part in parts for p in part.split(",") if p.strip(" ,.")]
+    uses: at most PROMPT_MAX_WORDS words and PROMPT_MAX_CHARS characters. `keep` (the
+    story's style) always stays: the rest is cut to leave room for it."""
+    kept_style = _phrases([keep])
+    max_words = max(
+        PROMPT_MAX_WORDS // 2, PROMPT_MAX_WORDS - sum(len(p.split()) for p in kept_style)
+    )
+    max_chars = max(PROMPT_MAX_CHARS // 2, PROMPT_MAX_CHARS - sum(len(p) + 2 for p in kept_style))
     kept: list[str] = []
     words = chars = 0
-    for phrase in phrases:
+    for phrase in _phrases(parts):
         size = len(phrase.split())
-        if words + size > PROMPT_MAX_WORDS or chars + len(phrase) + 2 > PROMPT_MAX_CHARS:
+        if words + size > max_words or chars + len(phrase) + 2 > max_chars:
             if not kept:  # one huge phrase: keep its first words
-                kept.append(" ".join(phrase.split()[:PROMPT_MAX_WORDS])[:PROMPT_MAX_CHARS])
+                kept.append(" ".join(phrase.split()[:max_words])[:max_chars])
             break
         kept.append(phrase)
         words += size
         chars += len(phrase) + 2
-    return ", ".join(kept)
+    return ", ".join([*kept, *kept_style])
 
 
-def characters_present(segment: Segment, memory: StoryMemory) -> tuple[Character, ...]:
-    """Remembered characters named in the segment (so the picture keeps their looks)."""
-    haystack = f"{segment.narration} {segment.scene}".casefold()
-    return tuple(c for c in memory.characters if c.name and c.name.casefold() in haystack)
+def _phrases(parts: list[str]) -> list[str]:
+    return [p.strip(" ,.") for part in parts for p in part.split(",") if p.strip(" ,.")]
 
 
 def style_for(genre: str) -> str:
     """Style tags for a genre, in English whatever language the genre was given in."""
-    return _GENRE_STYLE.get(genre.strip().casefold(), _DEFAULT_STYLE)
+    return StyleBook().for_genre(genre).positive
 
 
-def rule_prompt(genre: str, segment: Segment, memory: StoryMemory) -> ImagePrompt:
-    """A prompt made without the model: scene, looks of who is there, genre style."""
+def _style(genre: str, style: PictureStyle | None) -> PictureStyle:
+    return style or StyleBook().for_genre(genre)
+
+
+def rule_prompt(
+    genre: str, segment: Segment, memory: StoryMemory, style: PictureStyle | None = None
+) -> ImagePrompt:
+    """A prompt made without the model: scene, looks of who is there, the story's style."""
+    style = _style(genre, style)
     # The genre may be typed in Russian; only an ASCII genre goes into the prompt.
     fallback_subject = f"a scene from a {genre} story" if genre.isascii() else "a story scene"
     parts = [segment.scene.strip().rstrip(".") or fallback_subject]
     parts += [c.looks for c in characters_present(segment, memory)]
-    parts += [style_for(genre), _QUALITY]
-    return ImagePrompt(fit_prompt([p for p in parts if p]), NEGATIVE_PROMPT, ImageSource.RULE)
+    return ImagePrompt(
+        fit_prompt([p for p in parts if p], keep=f"{style.positive}, {QUALITY}"),
+        merge_negative(NEGATIVE_PROMPT, style.negative),
+        ImageSource.RULE,
+    )
 
 
 class ModelPromptWriter:
@@ -119,10 +125,17 @@ class ModelPromptWriter:
         self._cache: OrderedDict[tuple[str, ...], ImagePrompt] = OrderedDict()
         self._cache_size = cache_size
 
-    async def image_prompt(self, genre: str, segment: Segment, memory: StoryMemory) -> ImagePrompt:
+    async def image_prompt(
+        self,
+        genre: str,
+        segment: Segment,
+        memory: StoryMemory,
+        style: PictureStyle | None = None,
+    ) -> ImagePrompt:
+        style = _style(genre, style)
         present = characters_present(segment, memory)
         looks = "; ".join(f"{c.name}: {c.looks}" for c in present)
-        cache_key = (self._model, genre, segment.narration, segment.scene, looks)
+        cache_key = (self._model, genre, segment.narration, segment.scene, looks, str(style))
         cached = self._cache.get(cache_key)
         if cached is not None:
             self._cache.move_to_end(cache_key)
@@ -148,11 +161,14 @@ class ModelPromptWriter:
                 raise ValueError("empty prompt")
         except (NarratorError, ValidationError, ValueError) as err:
             log.warning("image prompt from the model failed (%s); using the rule", err)
-            return rule_prompt(genre, segment, memory)
+            return rule_prompt(genre, segment, memory, style)
         parts = [prompt.rstrip(". ,")]
         parts += [c.looks for c in present if c.looks.casefold() not in prompt.casefold()]
-        parts.append(style_for(genre))
-        made = ImagePrompt(fit_prompt(parts), NEGATIVE_PROMPT, ImageSource.MODEL)
+        made = ImagePrompt(
+            fit_prompt(parts, keep=style.positive),
+            merge_negative(NEGATIVE_PROMPT, style.negative),
+            ImageSource.MODEL,
+        )
         self._cache[cache_key] = made
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -92,6 +92,12 @@ _CAST = {
     Language.RU: "Персонажи и места: {cast}",
     Language.EN: "Characters and places: {cast}",
 }
+_NEW_SCENE = {
+    Language.RU: "В поле new_scene ответь true, если место или действующие лица сменились "
+    "настолько, что нужна новая картинка, иначе false.",
+    Language.EN: "In the field new_scene, answer true when the place or the people changed "
+    "enough to need a new picture, else false.",
+}
 _CHOSEN = {
     Language.RU: "Игроки выбрали: {choice}. Продолжай.",
     Language.EN: "The players chose: {choice}. Continue.",
@@ -104,7 +110,7 @@ _OWN_CHOSEN = {
 }
 _JSON_ONLY = (
     'Reply with one JSON object only: {"narration": "...", "choices": ["...", "..."], '
-    '"scene": "..."}. No other text.'
+    '"scene": "...", "new_scene": true}. No other text.'
 )
 _SHORTER = (
     "Your last reply was too long and was cut off. Write the part again, at most {words} "
@@ -129,6 +135,7 @@ def build_messages(request: SegmentRequest) -> list[Message]:
     lang = request.language
     system = _SYSTEM[lang].format(genre=request.genre, words=request.words, choices=request.choices)
     system += "\n\n" + _RATING_RULES[request.rating][lang] + "\n" + _QUOTED_INPUT[lang]
+    system += "\n" + _NEW_SCENE[lang]
     if request.memory.summary:
         system += "\n\n" + _SO_FAR[lang].format(summary=request.memory.summary)
     if request.memory.characters:

@@ -69,6 +69,9 @@ class SegmentReply(BaseModel):
     narration: str = Field(min_length=1)
     choices: list[Choice] = Field(min_length=MIN_CHOICES, max_length=MAX_CHOICES)
     scene: str = Field(max_length=SCENE_MAX_CHARS)
+    #: Whether the scene changed enough for a new picture (issue 16); a reply without it
+    #: gets one, as before.
+    new_scene: bool = True
 
 
 @functools.lru_cache(maxsize=64)
@@ -89,7 +92,11 @@ def reply_model(bounds: ReplyBounds) -> type[SegmentReply]:
 def segment_schema(bounds: ReplyBounds) -> Mapping[str, Any]:
     """The JSON schema passed as Ollama's `format` for a segment within `bounds`. Made
     once per bounds (about a millisecond of CPU each time); shared, so never mutated."""
-    return MappingProxyType(reply_model(bounds).model_json_schema())
+    schema = reply_model(bounds).model_json_schema()
+    # Required in what the model is asked for (a constrained model then always says it),
+    # optional in what is accepted.
+    schema["required"] = [*schema.get("required", []), "new_scene"]
+    return MappingProxyType(schema)
 
 
 def partial_narration(buffer: str, limit: int | None = None) -> str:
@@ -161,7 +168,11 @@ def parse_reply(content: str, model: str, bounds: ReplyBounds | None = None) -> 
     direct = _from_json_object(content, bounds)
     if direct is not None:
         return SegmentDraft(
-            direct.narration.strip(), tuple(direct.choices), direct.scene.strip(), model
+            direct.narration.strip(),
+            tuple(direct.choices),
+            direct.scene.strip(),
+            model,
+            new_scene=direct.new_scene,
         )
     # An ending (bounds with no choices) needs none; any other part at least two.
     least = min(MIN_CHOICES, bounds.choices_min)
@@ -178,6 +189,7 @@ def parse_reply(content: str, model: str, bounds: ReplyBounds | None = None) -> 
         shorten(repaired.scene, SCENE_MAX_CHARS),
         model,
         repaired=True,
+        new_scene=repaired.new_scene,
     )
 
 
@@ -197,6 +209,7 @@ class _Loose(BaseModel):
     narration: str
     choices: list[str]
     scene: str = ""
+    new_scene: bool = True
 
 
 def _from_json_fragment(content: str, least: int = MIN_CHOICES) -> _Loose | None:
@@ -231,8 +244,12 @@ def _from_json_fragment(content: str, least: int = MIN_CHOICES) -> _Loose | None
         if from_lines is None:
             return None
         narration, choices = from_lines.narration, from_lines.choices
+    new_scene = value.get("new_scene")
     return _Loose(
-        narration=narration, choices=choices, scene=scene if isinstance(scene, str) else ""
+        narration=narration,
+        choices=choices,
+        scene=scene if isinstance(scene, str) else "",
+        new_scene=new_scene if isinstance(new_scene, bool) else True,
     )
 
 

@@ -124,10 +124,12 @@ class ComfyClient:
         *,
         json_body: object = None,
         params: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        form: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         try:
             response = await self._http.request(
-                method, self.base_url + path, json=json_body, params=params
+                method, self.base_url + path, json=json_body, params=params, files=files, data=form
             )
         except httpx.TransportError as err:
             raise IllustratorUnavailable(
@@ -278,6 +280,24 @@ class ComfyClient:
         if response.status_code != 200 or not response.content:
             raise RenderFailed(f"the picture file could not be fetched ({response.status_code})")
         return response.content
+
+    async def upload_image(self, data: bytes, filename: str, subfolder: str) -> str:
+        """Put a picture in ComfyUI's input folder (`POST /upload/image`, multipart, as its
+        own page does); the value a LoadImage node takes for it ("subfolder/name")."""
+        response = await self._request(
+            "POST",
+            "/upload/image",
+            files={"image": (filename, data, "image/png")},
+            form={"overwrite": "true", "type": "input", "subfolder": subfolder},
+        )
+        try:
+            stored = response.json() if response.status_code == 200 else None
+        except ValueError:
+            stored = None
+        if not isinstance(stored, dict) or not stored.get("name"):
+            raise RenderFailed(f"the reference picture was refused ({response.status_code})")
+        folder = str(stored.get("subfolder") or "")
+        return f"{folder}/{stored['name']}" if folder else str(stored["name"])
 
     # A whole picture
 

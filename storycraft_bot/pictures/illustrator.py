@@ -31,6 +31,13 @@ from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient, Rendered
 from storycraft_bot.pictures.gpu_memory import GpuMemory
 from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket, TicketState
+from storycraft_bot.pictures.looks import (
+    draw_portrait,
+    earlier_portrait,
+    look_values,
+    needs_portrait,
+    workflow_for,
+)
 from storycraft_bot.pictures.server_checks import check_server, log_refusals
 from storycraft_bot.pictures.workflow import Workflow
 
@@ -48,6 +55,7 @@ class _Drawn:
     rendered: Rendered
     server: ComfyServer
     seed: int
+    portrait: str = ""  # the character's portrait drawn first as the reference
 
 
 @dataclass(eq=False)
@@ -105,6 +113,10 @@ class ComfyIllustrator:
     def clients(self) -> tuple[ComfyClient, ...]:
         """Every configured server's client (for the operator's health check)."""
         return tuple(server.client for server in self._pool.servers)
+
+    @property
+    def servers(self) -> tuple[ComfyServer, ...]:
+        return tuple(self._pool.servers)
 
     async def check_servers(self) -> None:
         """At start: each answering server's version and every workflow against it.
@@ -187,7 +199,9 @@ class ComfyIllustrator:
 
     async def _run(self, job: PictureJob, ticket: Ticket, reporter: PictureReporter) -> None:
         position = Throttle(self._clock, self._interval)
-        workflow = self._workflows.get(job.workflow, self._workflow)
+        workflow = workflow_for(
+            job, self._workflows.get(job.workflow, self._workflow), self._workflows
+        )
 
         async def on_position(ahead: int) -> None:
             if position.ready():
@@ -339,15 +353,21 @@ class ComfyIllustrator:
         if attached is None:
             if self._memory is not None:
                 await self._memory.before_picture(server.client)
-            seed = self._rng.randrange(SEED_LIMIT)
+            # The shown character's own seed keeps their face; other pictures get a new one.
+            seed = job.looks.seed if job.looks.seed is not None else self._rng.randrange(SEED_LIMIT)
             # Stored before it is sent: a kill right after still finds it on start.
             await reporter.picture_submitted(job, SubmittedPrompt(server.name, prompt_id, seed))
         else:
             seed = attached.seed
         # The workflow's own negative prompt stays: ours (and the rating's) is added to it.
         negative = merge_negative(str(workflow.value("negative") or ""), job.prompt.negative)
+        chosen = self._workflows.get(job.workflow, self._workflow)
+        if attached is None and needs_portrait(job, chosen):
+            job = await draw_portrait(server.client, workflow, job, seed, negative, self._dir)
+            workflow = chosen
+        looks = await look_values(workflow, job, server.client)
         graph = workflow.render(
-            {"positive": job.prompt.positive, "negative": negative, "seed": seed}
+            {"positive": job.prompt.positive, "negative": negative, "seed": seed, **looks}
         )
         progress = Throttle(self._clock, self._interval)
 
@@ -365,7 +385,7 @@ class ComfyIllustrator:
         rendered = await server.client.draw(
             graph, prompt_id, on_progress, on_started, attach=attached is not None
         )
-        return _Drawn(rendered, server, seed)
+        return _Drawn(rendered, server, seed, job.looks.reference if job.looks.portrait_for else "")
 
     async def _store(self, job: PictureJob, drawn: _Drawn, reporter: PictureReporter) -> None:
         """The picture's file, then the report (which stores it and shows it)."""
@@ -381,5 +401,8 @@ class ComfyIllustrator:
             rendered.seconds,
             seed,
         )
-        picture = Picture(str(path), seed, drawn.server.name, rendered.prompt_id, rendered.seconds)
+        portrait = drawn.portrait or earlier_portrait(self._dir, job, seed)
+        picture = Picture(
+            str(path), seed, drawn.server.name, rendered.prompt_id, rendered.seconds, portrait
+        )
         await reporter.picture_ready(job, picture)

@@ -11,14 +11,28 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from storycraft_bot.core.errors import WorkflowError
 
 REQUIRED_BINDINGS = ("positive", "negative", "seed")
-OPTIONAL_BINDINGS = ("steps", "width", "height", "checkpoint")
+OPTIONAL_BINDINGS = (
+    "steps",
+    "width",
+    "height",
+    "checkpoint",
+    # Pictures that keep their faces and style (issue 16).
+    "denoise",
+    "reference_image",  # a LoadImage's image: the shown character's uploaded portrait
+    "lora_name",
+    "strength_model",
+    "strength_clip",
+    "vae_name",
+)
+#: Not a binding: the workflow that draws a picture with no portrait to start from.
+WITHOUT_REFERENCE = "without_reference"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,8 @@ class Workflow:
     name: str
     graph: Mapping[str, Any]
     bindings: Mapping[str, Binding]
+    #: For a workflow with a reference_image: the one to use when there is none.
+    without_reference: str = ""
 
     def render(self, values: Mapping[str, object]) -> dict[str, Any]:
         """A copy of the graph with `values` (by binding name) put in place."""
@@ -54,7 +70,7 @@ class Workflow:
 
     def with_values(self, values: Mapping[str, object]) -> Workflow:
         """The same workflow with some values fixed (settings' checkpoint, size, steps)."""
-        return Workflow(self.name, self.render(values), self.bindings)
+        return replace(self, graph=self.render(values))
 
     def value(self, key: str) -> object:
         """The value the file itself holds at a binding (e.g. its checkpoint)."""
@@ -104,7 +120,7 @@ def load_workflow(path: Path, bindings_path: Path | None = None) -> Workflow:
                 f"({graph[node_id]['class_type']}) has no input {input_name!r}"
             )
         resolved[key] = Binding(node_id, input_name)
-    return Workflow(path.stem, graph, resolved)
+    return Workflow(path.stem, graph, resolved, str(raw_bindings.get(WITHOUT_REFERENCE) or ""))
 
 
 def find_workflow(name_or_path: str, folder: Path) -> Path:

@@ -23,6 +23,7 @@ from storycraft_bot.core.models import (
     DecidedBy,
     Draft,
     GuildDefaults,
+    IllustrateMode,
     ImagePrompt,
     ImageSource,
     ImageState,
@@ -49,6 +50,7 @@ from storycraft_bot.core.models import (
 from storycraft_bot.core.store import VoteOutcome
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.storage.arc_queries import ArcQueries
+from storycraft_bot.storage.faces_sql import FaceQueries
 from storycraft_bot.storage.own_action_queries import appended, own_actions_of
 from storycraft_bot.storage.safety_queries import SAFETY_TABLES, SafetyQueries
 
@@ -66,6 +68,7 @@ TABLES = (
     "drafts",
     *SAFETY_TABLES,
     "story_sources",
+    "character_faces",
 )
 
 
@@ -93,7 +96,7 @@ class Tx(Protocol):
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
 
-class SqlStore(SafetyQueries, ArcQueries):
+class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
     """Every StoryStore method over a backend's transactions and reads."""
 
     # Adds `platform: ref` to the segment's JSON object of uploads (params: key, ref, id).
@@ -514,13 +517,14 @@ class SqlStore(SafetyQueries, ArcQueries):
             await tx.run(
                 "INSERT INTO drafts (segment_id, choice_index, session_id, basis,"
                 " narration, choices, scene, model, image_prompt, image_negative,"
-                " image_source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " image_source, created_at, new_scene) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (segment_id, choice_index) DO UPDATE SET"
                 " session_id = excluded.session_id, basis = excluded.basis,"
                 " narration = excluded.narration, choices = excluded.choices,"
                 " scene = excluded.scene, model = excluded.model,"
                 " image_prompt = excluded.image_prompt, image_negative = excluded.image_negative,"
-                " image_source = excluded.image_source, created_at = excluded.created_at",
+                " image_source = excluded.image_source, created_at = excluded.created_at,"
+                " new_scene = excluded.new_scene",
                 (
                     draft.segment_id,
                     draft.choice_index,
@@ -534,6 +538,7 @@ class SqlStore(SafetyQueries, ArcQueries):
                     prompt.negative if prompt else "",
                     prompt.source.value if prompt else None,
                     now,
+                    draft.text.new_scene,
                 ),
             )
 
@@ -569,6 +574,8 @@ def _with_rating(values: dict[str, Any]) -> dict[str, Any]:
     for name, kind in _SETTING_ENUMS.items():
         if values.get(name) is not None:
             values[name] = kind(values[name])
+    if values.get("illustrate") is not None:
+        values["illustrate"] = IllustrateMode(values["illustrate"])
     return values
 
 
@@ -651,7 +658,11 @@ def _draft(row: Row) -> Draft:
         else None
     )
     text = SegmentDraft(
-        row["narration"], tuple(json.loads(row["choices"])), row["scene"], row["model"]
+        row["narration"],
+        tuple(json.loads(row["choices"])),
+        row["scene"],
+        row["model"],
+        new_scene=bool(row["new_scene"]),
     )
     return Draft(
         int(row["session_id"]),
