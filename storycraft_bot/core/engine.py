@@ -16,10 +16,11 @@ from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.book import Book
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.configuration import Configuration, GuildChanges, StoryChanges
-from storycraft_bot.core.engine_config import (
-    EngineConfig,
-)
+from storycraft_bot.core.coordination import Coordination, LocalCoordination
+from storycraft_bot.core.engine_config import EngineConfig
 from storycraft_bot.core.errors import StoryActionError
+from storycraft_bot.core.fleet_sweep import FleetSweep
+from storycraft_bot.core.leases import SegmentLeases
 from storycraft_bot.core.models import (
     Actor,
     DecidedBy,
@@ -54,7 +55,7 @@ from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.reading import StoryReader
 from storycraft_bot.core.recovery import Recovery
 from storycraft_bot.core.store import StoryStore, VoteOutcome
-from storycraft_bot.core.supervision import ChannelLocks, Supervisor
+from storycraft_bot.core.supervision import Supervisor
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.vote_timers import VoteTimers
 from storycraft_bot.core.writing import Writer
@@ -79,13 +80,15 @@ class StoryEngine:
         rng: random.Random | None = None,
         gpu: GpuGate | None = None,
         narration: NarratorGate | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self._store = store
         self._illustrator = illustrator
         self._clock = clock
         self._config = config
         self._emit = Announcer(view)
-        self._lock = ChannelLocks()
+        self._fleet = coordination or LocalCoordination()
+        self._lock = self._fleet.place_lock
         self._tasks = Supervisor()
         self._outages = OutageRetries(store, clock, self._lock, self._tasks, self._emit)
         self._writer = Writer(
@@ -100,6 +103,7 @@ class StoryEngine:
             PictureReports(store, self._emit),
             self._outages.schedule,
             narration,
+            SegmentLeases(self._fleet, clock),
         )
         self._outages.attach(self._writer)
         self._prewriter = Prewriter(
@@ -131,6 +135,7 @@ class StoryEngine:
             self._prewriter,
             self._outages,
         )
+        self._sweep = FleetSweep(self._fleet, store, clock, self._votes, self._recovery)
 
     # Commands
 
@@ -357,7 +362,9 @@ class StoryEngine:
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """After a restart: continue every active story (of these platforms) where it
-        was. Returns how many."""
+        was, and (processes sharing the store) take over what others leave. How many."""
+        if self._fleet.shared:
+            self._tasks.keep("fleet-sweep", self._sweep.run(self._fleet.sweep_seconds))
         return await self._recovery.resume(platforms)
 
     async def wait_idle(self) -> None:

@@ -13,9 +13,10 @@ from dataclasses import replace
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.clock import Clock
+from storycraft_bot.core.coordination import PlaceLocks
 from storycraft_bot.core.models import Segment, SegmentState, Session, SessionState
 from storycraft_bot.core.store import StoryStore
-from storycraft_bot.core.supervision import ChannelLocks, Supervisor
+from storycraft_bot.core.supervision import Supervisor
 from storycraft_bot.core.writing import Writer
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class OutageRetries:
         self,
         store: StoryStore,
         clock: Clock,
-        locks: ChannelLocks,
+        locks: PlaceLocks,
         tasks: Supervisor,
         announce: Announcer,
     ) -> None:

@@ -1,0 +1,10 @@
+-- Several processes on one PostgreSQL (issue 17): who writes a segment and who closes a
+-- due vote, until when. One process owns a SQLite file (storage.lock), so SQLite never
+-- reads this table; it exists so one number means one schema on both backends.
+CREATE TABLE fleet_claims (
+    segment_id  INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN ('write', 'vote')),
+    owner       TEXT NOT NULL,
+    expires_at  REAL NOT NULL,
+    PRIMARY KEY (segment_id, kind)
+);

@@ -1,0 +1,175 @@
+"""Coordination of several processes on one PostgreSQL (the core's `Coordination` port).
+
+- A place's lock is the process's asyncio lock (one waiter per place here) and then a
+  session advisory lock on a connection of a pool of its own, held for the critical
+  section: the store's pool stays free for the statements inside, and a process that
+  dies drops its connections, so the server frees its locks at once.
+- Claims live in `fleet_claims` (migration 015): a 'write' lease on a segment being
+  written, renewed while the narrator streams; a 'vote' claim on a due vote. Due votes
+  and stalled segments are claimed with `FOR UPDATE SKIP LOCKED`, so two sweeping
+  processes never claim the same row, and a claim is taken over only once it expired.
+Times are the processes' clock (the injected one), as every other time in the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from storycraft_bot.core.models import ChannelKey
+from storycraft_bot.core.supervision import ChannelLocks
+from storycraft_bot.storage.postgres import Connection
+
+# Claim rows for `segments` chosen by `{due}`, locked and skipped if another process is
+# claiming them, taken if free or expired. Parameters: owner, expires_at, now, limit.
+_CLAIM = """
+INSERT INTO fleet_claims (segment_id, kind, owner, expires_at)
+SELECT s.id, %(kind)s, %(owner)s, %(until)s
+  FROM segments s JOIN sessions ss ON ss.id = s.session_id
+ WHERE ss.state = 'active' AND {due}
+   AND NOT EXISTS (SELECT 1 FROM fleet_claims c
+                    WHERE c.segment_id = s.id AND c.kind = %(kind)s AND c.expires_at >= %(now)s)
+ ORDER BY s.id LIMIT %(limit)s
+   FOR UPDATE OF s SKIP LOCKED
+ON CONFLICT (segment_id, kind) DO UPDATE
+   SET owner = excluded.owner, expires_at = excluded.expires_at
+ WHERE fleet_claims.expires_at < %(now)s
+RETURNING segment_id
+"""
+_DUE_VOTE = "s.state = 'open' AND s.vote_closes_at <= %(now)s"
+# A segment being written with no live lease: expired, or never taken (the process died
+# between deciding and writing) and older than a lease.
+_STALLED = (
+    "s.state = 'generating' AND (EXISTS (SELECT 1 FROM fleet_claims w WHERE w.segment_id = s.id"
+    " AND w.kind = 'write') OR s.updated_at < %(now)s - %(lease)s)"
+)
+# How many rows one sweep claims at most (the rest wait for the next sweep).
+_CLAIM_LIMIT = 50
+
+
+def place_number(key: ChannelKey) -> int:
+    """The place's advisory lock key: 64 bits of a hash of the key, signed as bigint."""
+    digest = hashlib.blake2b(str(key).encode(), digest_size=8, person=b"storycraft").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PostgresCoordination:
+    """Locks and claims shared by every process on the database at `url`."""
+
+    def __init__(
+        self,
+        url: str,
+        owner: str,
+        *,
+        lease_seconds: float = 30.0,
+        sweep_seconds: float = 5.0,
+        lock_connections: int = 10,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._owner = owner
+        self._lease = lease_seconds
+        self._sweep = sweep_seconds
+        self._local = ChannelLocks()
+        self._pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            url,
+            connection_class=Connection,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            min_size=1,
+            max_size=lock_connections,
+            timeout=connect_timeout,
+            open=False,
+        )
+
+    async def __aenter__(self) -> PostgresCoordination:
+        await self._pool.open(wait=True)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._pool.close()
+
+    @property
+    def owner(self) -> str:
+        return self._owner
+
+    @property
+    def shared(self) -> bool:
+        return True
+
+    @property
+    def lease_seconds(self) -> float:
+        return self._lease
+
+    @property
+    def sweep_seconds(self) -> float:
+        return self._sweep
+
+    @contextlib.asynccontextmanager
+    async def place_lock(self, key: ChannelKey) -> AsyncIterator[None]:
+        number = place_number(key)
+        async with self._local(key), self._pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (number,))
+            try:
+                yield
+            finally:
+                # Should unlocking fail, the pool drops the broken connection, and the
+                # server frees the lock with it.
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (number,))
+
+    async def hold_segment(self, segment_id: int, now: float) -> bool:
+        row = await self._one(
+            "INSERT INTO fleet_claims (segment_id, kind, owner, expires_at)"
+            " VALUES (%s, 'write', %s, %s) ON CONFLICT (segment_id, kind) DO UPDATE"
+            " SET owner = excluded.owner, expires_at = excluded.expires_at"
+            " WHERE fleet_claims.owner = excluded.owner OR fleet_claims.expires_at < %s"
+            " RETURNING segment_id",
+            (segment_id, self._owner, now + self._lease, now),
+        )
+        return row is not None
+
+    async def renew_segment(self, segment_id: int, now: float) -> bool:
+        row = await self._one(
+            "UPDATE fleet_claims SET expires_at = %s"
+            " WHERE segment_id = %s AND kind = 'write' AND owner = %s RETURNING segment_id",
+            (now + self._lease, segment_id, self._owner),
+        )
+        return row is not None
+
+    async def release_segment(self, segment_id: int) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM fleet_claims WHERE segment_id = %s AND kind = 'write' AND owner = %s",
+                (segment_id, self._owner),
+            )
+
+    async def claim_due_votes(self, now: float) -> list[int]:
+        return await self._claim("vote", _DUE_VOTE, now)
+
+    async def claim_stalled_segments(self, now: float) -> list[int]:
+        return await self._claim("write", _STALLED, now)
+
+    async def _claim(self, kind: str, due: str, now: float) -> list[int]:
+        params = {
+            "kind": kind,
+            "owner": self._owner,
+            "until": now + self._lease,
+            "now": now,
+            "lease": self._lease,
+            "limit": _CLAIM_LIMIT,
+        }
+        async with self._pool.connection() as conn, conn.transaction():
+            # Spent vote claims go (a vote still due is claimed again just below).
+            await conn.execute(
+                "DELETE FROM fleet_claims WHERE kind = 'vote' AND expires_at < %s", (now,)
+            )
+            cur = await conn.execute(_CLAIM.format(due=due), params)
+            return [int(row["segment_id"]) for row in await cur.fetchall()]
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchone()
