@@ -58,6 +58,7 @@ from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER, ComfyIllustrator
 from storycraft_bot.pictures.workflow import Workflow, find_workflow, load_workflow
 from storycraft_bot.storage.copy_db import copy_database
+from storycraft_bot.storage.fleet import PostgresCoordination, fleet_owner
 from storycraft_bot.storage.lock import DatabaseLock
 from storycraft_bot.storage.target import Backend, database_target, open_store
 
@@ -267,6 +268,17 @@ async def run(settings: Settings, *, console: bool) -> int:
         store = await stack.enter_async_context(
             open_store(database, pool_size=settings.database_pool_size)
         )
+        coordination = None
+        if database.backend is Backend.POSTGRES:  # other processes may share it
+            coordination = await stack.enter_async_context(
+                PostgresCoordination(
+                    database.url,
+                    fleet_owner(),
+                    lease_seconds=settings.fleet_lease_seconds,
+                    sweep_seconds=settings.fleet_sweep_seconds,
+                    lock_connections=settings.database_pool_size,
+                )
+            )
         illustrator, gate = await build_illustrator(settings, comfy_http, gateway, clock)
         if isinstance(illustrator, ComfyIllustrator):
             # Closed before the database, so a cancelled picture never reports into it.
@@ -282,6 +294,7 @@ async def run(settings: Settings, *, console: bool) -> int:
             engine_config(settings, narration_interval=0.1 if console else None),
             gpu=gate,
             narration=FairNarratorQueue(pool.capacity, clock),
+            coordination=coordination,
         )
         stack.push_async_callback(engine.shutdown)
         if console:

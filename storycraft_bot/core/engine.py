@@ -134,6 +134,7 @@ class StoryEngine:
             self._votes,
             self._prewriter,
             self._outages,
+            self._fleet,
         )
         self._sweep = FleetSweep(self._fleet, store, clock, self._votes, self._recovery)
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Collection
 
 from storycraft_bot.core.clock import Clock
-from storycraft_bot.core.coordination import PlaceLocks
+from storycraft_bot.core.coordination import Coordination, LocalCoordination, PlaceLocks
 from storycraft_bot.core.models import (
     ImageState,
     Platform,
@@ -42,6 +42,7 @@ class Recovery:
         votes: VoteTimers,
         prewriter: Prewriter,
         outages: OutageRetries,
+        fleet: Coordination | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -52,6 +53,7 @@ class Recovery:
         self._votes = votes
         self._prewriter = prewriter
         self._outages = outages
+        self._fleet = fleet or LocalCoordination()
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """Continue every active story (of these platforms); returns how many."""
@@ -67,12 +69,7 @@ class Recovery:
                 if current is None:
                     current = await self._store.add_segment(session.id, 0, "", self._clock.now())
                 if current.state is SegmentState.GENERATING:
-                    log.info(
-                        "story %d: rewriting segment %d cut off by the restart",
-                        session.id,
-                        current.index,
-                    )
-                    await self._rewrite(session, current)
+                    await self._rewrite_if_cut(session, current)
                 elif current.state is SegmentState.OPEN and current.vote_closes_at is not None:
                     self._votes.schedule(session, current)
                 if current.state is SegmentState.OPEN:
@@ -107,6 +104,20 @@ class Recovery:
             )
             await self._rewrite(session, current)
             return True
+
+    async def _rewrite_if_cut(self, session: Session, current: Segment) -> None:
+        """A part being written when the process stopped is written again, unless
+        another process sharing the store holds its lease (it is writing it)."""
+        if not await self._fleet.hold_segment(current.id, self._clock.now()):
+            log.info(
+                "story %d: segment %d is written by another process", session.id, current.index
+            )
+            return
+        log.info("story %d: rewriting segment %d cut off by the restart", session.id, current.index)
+        try:
+            await self._rewrite(session, current)
+        finally:
+            await self._fleet.release_segment(current.id)
 
     async def _rewrite(self, session: Session, cut: Segment) -> None:
         segment = await self._store.replace_segment(cut, self._clock.now())

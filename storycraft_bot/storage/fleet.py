@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -50,6 +53,12 @@ _STALLED = (
 )
 # How many rows one sweep claims at most (the rest wait for the next sweep).
 _CLAIM_LIMIT = 50
+
+
+def fleet_owner() -> str:
+    """This process's name in `fleet_claims`: host, process id and a random tail (a pid
+    comes back after a restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def place_number(key: ChannelKey) -> int:
