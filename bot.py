@@ -53,6 +53,7 @@ from storycraft_bot.narration.ollama_gateway import (
 from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
+from storycraft_bot.pictures.fleet_queue import FleetGpuQueue, PictureSlots
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER, ComfyIllustrator
@@ -171,7 +172,11 @@ def _overrides(settings: Settings, **more: object) -> dict[str, object]:
 
 
 async def build_illustrator(
-    settings: Settings, http: httpx.AsyncClient, gateway: OllamaGateway, clock: Clock
+    settings: Settings,
+    http: httpx.AsyncClient,
+    gateway: OllamaGateway,
+    clock: Clock,
+    slots: PictureSlots | None = None,
 ) -> tuple[Illustrator, GpuGate]:
     """ComfyUI, its queue and the GPU hand-off; text only when no server is configured.
 
@@ -189,11 +194,14 @@ async def build_illustrator(
         ComfyClient(url, http, clock, check_every=settings.comfyui_idle_timeout) for url in urls
     ]
     depth = 1 if settings.gpu_mode == "shared" else JOBS_PER_SERVER
-    queue = GpuQueue(
-        per_guild=settings.pictures_per_guild,
-        total=settings.pictures_total or depth * len(clients),
-        clock=clock,
-        report_interval=settings.edit_interval_seconds,
+    per_guild = settings.pictures_per_guild
+    total = settings.pictures_total or depth * len(clients)
+    every = settings.edit_interval_seconds
+    # With other processes on the database (`slots`), the caps count their pictures too.
+    queue = (
+        FleetGpuQueue(slots, clock, per_guild=per_guild, total=total, report_interval=every)
+        if slots is not None
+        else GpuQueue(per_guild=per_guild, total=total, clock=clock, report_interval=every)
     )
     memory = None
     gate: GpuGate = SeparateGpus()
@@ -279,7 +287,9 @@ async def run(settings: Settings, *, console: bool) -> int:
                     lock_connections=settings.database_pool_size,
                 )
             )
-        illustrator, gate = await build_illustrator(settings, comfy_http, gateway, clock)
+        illustrator, gate = await build_illustrator(
+            settings, comfy_http, gateway, clock, coordination
+        )
         if isinstance(illustrator, ComfyIllustrator):
             # Closed before the database, so a cancelled picture never reports into it.
             stack.push_async_callback(illustrator.close)

@@ -8,3 +8,9 @@ CREATE TABLE fleet_claims (
     expires_at  REAL NOT NULL,
     PRIMARY KEY (segment_id, kind)
 );
+CREATE TABLE fleet_picture_slots (
+    job_id      TEXT PRIMARY KEY,
+    guild       TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    expires_at  REAL NOT NULL
+);

@@ -13,10 +13,18 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fleet_rig import Fleet, SharedTelegram, fleet
 from tests.postgres_server import PostgresServer
-from tests.test_telegram import answer_of, keyboard, story_messages, wait_story, with_choices
+from tests.test_telegram import (
+    answer_of,
+    eventually,
+    keyboard,
+    story_messages,
+    wait_story,
+    with_choices,
+)
 
 ALICE, BOB = 601, 602
 # Short leases on the real clock: a killed writer is replaced within about two seconds.
@@ -143,3 +151,49 @@ async def test_a_process_killed_mid_segment_is_replaced_by_the_other_in_the_same
     assert states == [("superseded",), ("open",)]
     for _ in range(20):
         pace.release()  # the dead process's stream may end now
+
+
+async def test_the_per_guild_picture_cap_holds_across_both_processes(
+    tmp_path: Path, tg: SharedTelegram, database: str, fake_ollama: FakeOllama
+) -> None:
+    comfy = FakeComfyUI()
+    await comfy.start()
+    comfy.hold = True  # the first picture stays on the GPU until released
+    settings = {
+        "DATABASE_URL": database,
+        "OLLAMA_URL": fake_ollama.url,
+        "COMFYUI_URLS": comfy.url,
+        "COMFYUI_CHECKPOINT": "random-sd15.safetensors",
+        "PICTURES_PER_GUILD": "1",
+        **FAST,
+    }
+    try:
+        async with fleet(tmp_path, tg, settings) as two:
+            alice = tg.user(ALICE, "Alice")
+            forum = {**tg.group_chat(-3004), "is_forum": True}  # one guild, two topics
+            tg.to(0).send_text(forum, alice, "/story Dragons", topic=77)
+            tg.to(1).send_text(forum, alice, "/story Pirates", topic=78)
+
+            async def one_waits() -> bool:
+                return any("waits: the fleet is at its caps" in two.log(n) for n in (0, 1))
+
+            await eventually(one_waits, tries=1500)
+            async with asyncio.timeout(15):
+                await comfy.received.wait()  # the picture holding the slot reaches ComfyUI
+            assert len(comfy.posted_prompts()) == 1  # the other process's picture waits
+            assert query(database, "SELECT count(*) FROM fleet_picture_slots") == [(1,)]
+
+            comfy.release()
+            photos = await tg.wait_until(
+                lambda: len([m for m in tg.bot_messages(forum["id"]) if "photo" in m]) == 2,
+                seconds=30,
+            )
+            assert photos
+            assert len(comfy.posted_prompts()) == 2
+            await eventually(lambda: _no_slots(database))
+    finally:
+        await comfy.stop()
+
+
+async def _no_slots(database: str) -> bool:
+    return query(database, "SELECT count(*) FROM fleet_picture_slots") == [(0,)]

@@ -172,3 +172,20 @@ async def test_one_process_alone_holds_every_lease_and_claims_nothing() -> None:
     assert await local.claim_stalled_segments(NOW) == []
     async with local.place_lock(ChannelKey(Platform.CONSOLE, "1")):
         pass
+
+
+async def test_picture_slots_keep_the_caps_for_every_process_together(
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    first, second = pair
+
+    assert await first.take_slot("a1", "guild-a", 1, 2, NOW)
+    assert not await second.take_slot("a2", "guild-a", 1, 2, NOW)  # guild a at its cap
+    assert await second.take_slot("b1", "guild-b", 1, 2, NOW)
+    assert not await first.take_slot("c1", "guild-c", 1, 2, NOW)  # the fleet at its total
+    await first.give_slot_back("a1")
+    assert await second.take_slot("a2", "guild-a", 1, 2, NOW)
+    # The second process dies: its slots stop counting once their lease ran out...
+    assert not await first.take_slot("c1", "guild-c", 1, 2, NOW + LEASE - 1)
+    await first.renew_slots(["a2", "b1"], NOW + LEASE - 1)  # ...renewing others' does nothing
+    assert await first.take_slot("c1", "guild-c", 1, 2, NOW + LEASE + 1)

@@ -10,3 +10,13 @@ CREATE TABLE fleet_claims (
     PRIMARY KEY (segment_id, kind)
 );
 CREATE INDEX fleet_claims_expiry ON fleet_claims (kind, expires_at);
+-- The pictures drawing across the fleet, one row per job (its ComfyUI prompt id), so the
+-- per-guild and total caps hold for every process together; a row past `expires_at`
+-- (its process died) no longer counts.
+CREATE TABLE fleet_picture_slots (
+    job_id      TEXT PRIMARY KEY,
+    guild       TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    expires_at  DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX fleet_picture_slots_expiry ON fleet_picture_slots (expires_at);

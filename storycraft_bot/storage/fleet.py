@@ -51,6 +51,8 @@ _STALLED = (
     "s.state = 'generating' AND (EXISTS (SELECT 1 FROM fleet_claims w WHERE w.segment_id = s.id"
     " AND w.kind = 'write') OR s.updated_at < %(now)s - %(lease)s)"
 )
+# The advisory lock that queues takers of picture slots (any fixed number).
+_SLOTS_LOCK = 0x5C0DE515
 # How many rows one sweep claims at most (the rest wait for the next sweep).
 _CLAIM_LIMIT = 50
 
@@ -160,6 +162,50 @@ class PostgresCoordination:
 
     async def claim_stalled_segments(self, now: float) -> list[int]:
         return await self._claim("write", _STALLED, now)
+
+    # Picture slots (pictures.fleet_queue.PictureSlots)
+
+    async def take_slot(
+        self, job_id: str, guild: str, per_guild: int, total: int, now: float
+    ) -> bool:
+        async with self._pool.connection() as conn, conn.transaction():
+            # Takers queue here one at a time, so two never both see the last free slot.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SLOTS_LOCK,))
+            cur = await conn.execute(
+                "SELECT count(*) FILTER (WHERE guild = %s) AS guild, count(*) AS total"
+                " FROM fleet_picture_slots WHERE expires_at >= %s AND job_id != %s",
+                (guild, now, job_id),
+            )
+            used = await cur.fetchone()
+            assert used is not None
+            if used["guild"] >= per_guild or used["total"] >= total:
+                return False
+            await conn.execute(
+                "INSERT INTO fleet_picture_slots (job_id, guild, owner, expires_at)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (job_id) DO UPDATE"
+                " SET owner = excluded.owner, expires_at = excluded.expires_at",
+                (job_id, guild, self._owner, now + self._lease),
+            )
+            # Slots whose process died long ago go.
+            await conn.execute(
+                "DELETE FROM fleet_picture_slots WHERE expires_at < %s", (now - self._lease,)
+            )
+            return True
+
+    async def renew_slots(self, job_ids: list[str], now: float) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "UPDATE fleet_picture_slots SET expires_at = %s"
+                " WHERE job_id = ANY(%s) AND owner = %s",
+                (now + self._lease, job_ids, self._owner),
+            )
+
+    async def give_slot_back(self, job_id: str) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM fleet_picture_slots WHERE job_id = %s AND owner = %s",
+                (job_id, self._owner),
+            )
 
     async def _claim(self, kind: str, due: str, now: float) -> list[int]:
         params = {
