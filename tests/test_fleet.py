@@ -153,6 +153,32 @@ async def test_a_process_killed_mid_segment_is_replaced_by_the_other_in_the_same
         pace.release()  # the dead process's stream may end now
 
 
+async def test_a_vote_whose_timer_died_with_its_process_is_closed_by_the_other(
+    two: Fleet, tg: SharedTelegram, database: str
+) -> None:
+    group = tg.group_chat(-3005)
+    message = await start_group_story(tg, group["id"])
+    mid = message["message_id"]
+    second = keyboard(message)[1][1]
+    # The first vote opens the window: its timer runs in process 0, which receives it.
+    assert await answer_of(tg, tg.to(0).press(group, tg.user(BOB, "Bob"), mid, second)) == (
+        "Vote counted: Path 1.2"
+    )
+
+    two.kill(0)
+    assert await two.processes[0].wait() == -9
+
+    decided = await tg.wait_until(
+        lambda: "The group chose" in tg.messages[(group["id"], mid)]["text"], seconds=30
+    )
+    assert decided
+    await wait_story(tg, group["id"], 2)  # process 1 wrote the next part
+    assert query(database, "SELECT chosen_index, decided_by FROM segments WHERE idx = 0") == [
+        (1, "vote")
+    ]
+    assert "fleet sweep: 1 due votes claimed" in two.log(1)
+
+
 async def test_the_per_guild_picture_cap_holds_across_both_processes(
     tmp_path: Path, tg: SharedTelegram, database: str, fake_ollama: FakeOllama
 ) -> None:
