@@ -3,7 +3,7 @@
 -- reads this table; it exists so one number means one schema on both backends.
 CREATE TABLE fleet_claims (
     segment_id  INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
-    kind        TEXT NOT NULL CHECK (kind IN ('write', 'vote')),
+    kind        TEXT NOT NULL CHECK (kind IN ('write', 'vote', 'retry')),
     owner       TEXT NOT NULL,
     expires_at  REAL NOT NULL,
     PRIMARY KEY (segment_id, kind)

@@ -189,3 +189,23 @@ async def test_picture_slots_keep_the_caps_for_every_process_together(
     assert not await first.take_slot("c1", "guild-c", 1, 2, NOW + LEASE - 1)
     await first.renew_slots(["a2", "b1"], NOW + LEASE - 1)  # ...renewing others' does nothing
     assert await first.take_slot("c1", "guild-c", 1, 2, NOW + LEASE + 1)
+
+
+async def test_a_due_automatic_try_is_claimed_by_one_process(
+    database: tuple[str, PostgresStore],
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    _, store = database
+    first, second = pair
+    session = await store.create_session(
+        GROUP, ALICE, Language.EN, "fantasy", "", StorySettings(), NOW
+    )
+    segment = await store.add_segment(session.id, 0, "", NOW)
+    await store.fail_segment(segment.id, NOW)
+    await store.set_auto_retry(segment.id, 1, NOW + 30)
+
+    assert await first.claim_due_retries(NOW + 29) == []  # not yet due
+    claims = await asyncio.gather(
+        first.claim_due_retries(NOW + 31), second.claim_due_retries(NOW + 31)
+    )
+    assert sorted(claims[0] + claims[1]) == [segment.id]

@@ -4,7 +4,7 @@
 -- another process: that is how a dead process's segment is written again.
 CREATE TABLE fleet_claims (
     segment_id  BIGINT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
-    kind        TEXT NOT NULL CHECK (kind IN ('write', 'vote')),
+    kind        TEXT NOT NULL CHECK (kind IN ('write', 'vote', 'retry')),
     owner       TEXT NOT NULL,
     expires_at  DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (segment_id, kind)

@@ -62,6 +62,10 @@ class Coordination(Protocol):
         """Segments still being written whose writer's lease ran out, now leased to us."""
         ...
 
+    async def claim_due_retries(self, now: float) -> list[int]:
+        """Failed segments whose automatic try is due, each claimed by one process only."""
+        ...
+
 
 class LocalCoordination:
     """One process owns the store: asyncio locks, leases always ours, nothing to claim
@@ -99,4 +103,7 @@ class LocalCoordination:
         return []
 
     async def claim_stalled_segments(self, now: float) -> list[int]:
+        return []
+
+    async def claim_due_retries(self, now: float) -> list[int]:
         return []

@@ -136,7 +136,9 @@ class StoryEngine:
             self._outages,
             self._fleet,
         )
-        self._sweep = FleetSweep(self._fleet, store, clock, self._votes, self._recovery)
+        self._sweep = FleetSweep(
+            self._fleet, store, clock, self._votes, self._recovery, self._outages
+        )
 
     # Commands
 

@@ -1,6 +1,6 @@
 """With several processes on one store: each process looks now and then for work another
-left behind, closing due votes nobody's timer closed and rewriting segments whose
-writer's lease ran out (a process killed mid-segment)."""
+left behind: due votes nobody's timer closed, due automatic tries of failed parts, and
+segments whose writer's lease ran out (a process killed mid-segment)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import logging
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.coordination import Coordination
+from storycraft_bot.core.models import Session
+from storycraft_bot.core.outage_retries import OutageRetries
 from storycraft_bot.core.recovery import Recovery
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.vote_timers import VoteTimers
@@ -17,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class FleetSweep:
-    """Claims due votes and stalled segments (each by one process) and finishes them."""
+    """Claims due work and stalled segments (each by one process) and finishes them."""
 
     def __init__(
         self,
@@ -26,12 +28,14 @@ class FleetSweep:
         clock: Clock,
         votes: VoteTimers,
         recovery: Recovery,
+        outages: OutageRetries,
     ) -> None:
         self._coordination = coordination
         self._store = store
         self._clock = clock
         self._votes = votes
         self._recovery = recovery
+        self._outages = outages
 
     async def run(self, every: float) -> None:
         """Sweep every `every` seconds until cancelled; a failed sweep is logged."""
@@ -44,21 +48,32 @@ class FleetSweep:
             except Exception:
                 log.exception("fleet sweep failed; trying again in %.1f s", every)
 
-    async def sweep(self) -> tuple[int, int]:
-        """One pass: (due votes claimed, segments taken over)."""
-        closed = taken = 0
-        for segment_id in await self._coordination.claim_due_votes(self._clock.now()):
-            segment = await self._store.get_segment(segment_id)
-            session = await self._store.get_session(segment.session_id) if segment else None
-            if session is not None:
+    async def sweep(self) -> tuple[int, int, int]:
+        """One pass: (due votes, due retries, stalled segments) this process claimed."""
+        now = self._clock.now()
+        votes = await self._coordination.claim_due_votes(now)
+        for segment_id in votes:
+            if (session := await self._session_of(segment_id)) is not None:
                 await self._votes.close_due(session, segment_id)
-                closed += 1
-        for segment_id in await self._coordination.claim_stalled_segments(self._clock.now()):
+        retries = await self._coordination.claim_due_retries(now)
+        for segment_id in retries:
+            if (session := await self._session_of(segment_id)) is not None:
+                await self._outages.try_due(session, segment_id)
+        stalled = await self._coordination.claim_stalled_segments(now)
+        for segment_id in stalled:
             try:
-                if await self._recovery.take_over(segment_id):
-                    taken += 1
+                await self._recovery.take_over(segment_id)
             finally:
                 await self._coordination.release_segment(segment_id)
-        if closed or taken:
-            log.info("fleet sweep: %d due votes claimed, %d segments taken over", closed, taken)
-        return closed, taken
+        if votes or retries or stalled:
+            log.info(
+                "fleet sweep: %d due votes claimed, %d due retries, %d stalled segments",
+                len(votes),
+                len(retries),
+                len(stalled),
+            )
+        return len(votes), len(retries), len(stalled)
+
+    async def _session_of(self, segment_id: int) -> Session | None:
+        segment = await self._store.get_segment(segment_id)
+        return await self._store.get_session(segment.session_id) if segment else None

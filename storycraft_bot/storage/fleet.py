@@ -5,9 +5,10 @@
   section: the store's pool stays free for the statements inside, and a process that
   dies drops its connections, so the server frees its locks at once.
 - Claims live in `fleet_claims` (migration 015): a 'write' lease on a segment being
-  written, renewed while the narrator streams; a 'vote' claim on a due vote. Due votes
-  and stalled segments are claimed with `FOR UPDATE SKIP LOCKED`, so two sweeping
-  processes never claim the same row, and a claim is taken over only once it expired.
+  written, renewed while the narrator streams; a 'vote' claim on a due vote, a 'retry'
+  claim on a failed part's due automatic try. Due work and stalled segments are claimed
+  with `FOR UPDATE SKIP LOCKED`, so two sweeping processes never claim the same row, and
+  a claim is taken over only once it expired.
 Times are the processes' clock (the injected one), as every other time in the store.
 """
 
@@ -45,6 +46,7 @@ ON CONFLICT (segment_id, kind) DO UPDATE
 RETURNING segment_id
 """
 _DUE_VOTE = "s.state = 'open' AND s.vote_closes_at <= %(now)s"
+_DUE_RETRY = "s.state = 'failed' AND s.auto_retry_at <= %(now)s"
 # A segment being written with no live lease: expired, or never taken (the process died
 # between deciding and writing) and older than a lease.
 _STALLED = (
@@ -163,6 +165,9 @@ class PostgresCoordination:
     async def claim_stalled_segments(self, now: float) -> list[int]:
         return await self._claim("write", _STALLED, now)
 
+    async def claim_due_retries(self, now: float) -> list[int]:
+        return await self._claim("retry", _DUE_RETRY, now)
+
     # Picture slots (pictures.fleet_queue.PictureSlots)
 
     async def take_slot(
@@ -217,9 +222,9 @@ class PostgresCoordination:
             "limit": _CLAIM_LIMIT,
         }
         async with self._pool.connection() as conn, conn.transaction():
-            # Spent vote claims go (a vote still due is claimed again just below).
+            # Spent claims of due work go (work still due is claimed again just below).
             await conn.execute(
-                "DELETE FROM fleet_claims WHERE kind = 'vote' AND expires_at < %s", (now,)
+                "DELETE FROM fleet_claims WHERE kind != 'write' AND expires_at < %s", (now,)
             )
             cur = await conn.execute(_CLAIM.format(due=due), params)
             return [int(row["segment_id"]) for row in await cur.fetchall()]
