@@ -179,6 +179,34 @@ async def test_a_vote_whose_timer_died_with_its_process_is_closed_by_the_other(
     assert "fleet sweep: 1 due votes claimed" in two.log(1)
 
 
+async def test_a_stop_at_the_other_process_ends_the_writing_of_the_part(
+    tmp_path: Path, tg: SharedTelegram, database: str, fake_ollama: FakeOllama
+) -> None:
+    pace = asyncio.Semaphore(0)
+    fake_ollama.then(Reply(pace=pace))  # part 1, as process 0 writes it, comes slowly
+    group = tg.group_chat(-3006)
+    alice = tg.user(ALICE, "Alice")
+    settings = {"DATABASE_URL": database, "OLLAMA_URL": fake_ollama.url, **FAST}
+    async with fleet(tmp_path, tg, settings) as two:
+        tg.to(0).send_text(group, alice, "/story@StoryCraftBot start")
+        pace.release()
+        await fake_ollama.wait_until(lambda: fake_ollama.chat_requests("segment"))
+
+        tg.to(1).send_text(group, alice, "/stop@StoryCraftBot")
+
+        async def writing_stopped() -> bool:
+            return "no longer ours to write, writing stopped" in two.log(0)
+
+        await eventually(writing_stopped, tries=1500)
+        for _ in range(50):
+            pace.release()  # what process 0 would have written comes now, to nobody
+    # Both processes have ended: nothing wrote the part after the stop.
+    assert query(database, "SELECT state FROM segments") == [("generating",)]
+    assert query(database, "SELECT state FROM sessions") == [("stopped",)]
+    assert not with_choices(tg, group["id"])
+    assert "Traceback" not in two.log(0) + two.log(1)
+
+
 async def test_the_per_guild_picture_cap_holds_across_both_processes(
     tmp_path: Path, tg: SharedTelegram, database: str, fake_ollama: FakeOllama
 ) -> None:

@@ -47,7 +47,8 @@ class Coordination(Protocol):
         ...
 
     async def renew_segment(self, segment_id: int, now: float) -> bool:
-        """Extend our lease; False if it was lost (expired and taken)."""
+        """Extend our lease; False if it was lost (expired and taken) or the segment is
+        no longer wanted (superseded, its story stopped or paused by another process)."""
         ...
 
     async def release_segment(self, segment_id: int) -> None:

@@ -1,5 +1,7 @@
 """The lease on a segment being written: taken before the narrator starts, renewed while
-it streams, given up when the part is done, so no other process writes it meanwhile."""
+it streams and its picture is prepared, given up when done, so no other process writes it
+meanwhile. A lease that cannot be renewed stops its writer: another process took the part
+over, or retried, undid, stopped or paused the story."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.coordination import Coordination
@@ -31,9 +34,10 @@ class SegmentLeases:
             log.info("segment %d is being written by another process", segment_id)
             yield False
             return
+        writer = asyncio.current_task()
         renewer = (
-            asyncio.create_task(self._renew(segment_id), name=f"lease-{segment_id}")
-            if self._coordination.shared
+            asyncio.create_task(self._renew(segment_id, writer), name=f"lease-{segment_id}")
+            if self._coordination.shared and writer is not None
             else None
         )
         try:
@@ -45,7 +49,9 @@ class SegmentLeases:
             # A cancelled writer still gives its lease up, so a retry may take it at once.
             await asyncio.shield(self._coordination.release_segment(segment_id))
 
-    async def _renew(self, segment_id: int) -> None:
+    async def _renew(self, segment_id: int, writer: asyncio.Task[Any]) -> None:
+        """Renew until cancelled; a lease lost stops the writer, as a retry, undo or stop
+        in this process would (another process took it over, or decided otherwise)."""
         every = self._coordination.lease_seconds / _RENEWALS_PER_LEASE
         while True:
             await self._clock.sleep(every)
@@ -57,5 +63,6 @@ class SegmentLeases:
                 log.exception("segment %d: the lease could not be renewed", segment_id)
                 continue
             if not kept:
-                log.warning("segment %d: lease lost, another process may write it", segment_id)
+                log.info("segment %d: no longer ours to write, writing stopped", segment_id)
+                writer.cancel()
                 return

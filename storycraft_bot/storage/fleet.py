@@ -145,9 +145,14 @@ class PostgresCoordination:
         return row is not None
 
     async def renew_segment(self, segment_id: int, now: float) -> bool:
+        # Not renewed (so lost) once another process retried, undid, stopped or paused.
         row = await self._one(
             "UPDATE fleet_claims SET expires_at = %s"
-            " WHERE segment_id = %s AND kind = 'write' AND owner = %s RETURNING segment_id",
+            " WHERE segment_id = %s AND kind = 'write' AND owner = %s AND EXISTS"
+            " (SELECT 1 FROM segments s JOIN sessions ss ON ss.id = s.session_id"
+            "   WHERE s.id = fleet_claims.segment_id AND s.state != 'superseded'"
+            "   AND ss.state = 'active')"
+            " RETURNING segment_id",
             (now + self._lease, segment_id, self._owner),
         )
         return row is not None
