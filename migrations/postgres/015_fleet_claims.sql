@@ -20,3 +20,8 @@ CREATE TABLE fleet_picture_slots (
     expires_at  DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX fleet_picture_slots_expiry ON fleet_picture_slots (expires_at);
+-- Every process sweeps for due votes, due retries and stalled parts every few seconds:
+-- partial indexes keep each sweep to the few rows in those states.
+CREATE INDEX segments_open_votes ON segments (vote_closes_at) WHERE state = 'open';
+CREATE INDEX segments_failed_retries ON segments (auto_retry_at) WHERE state = 'failed';
+CREATE INDEX segments_generating ON segments (updated_at) WHERE state = 'generating';
