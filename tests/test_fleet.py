@@ -21,8 +21,8 @@ from tests.test_telegram import (
     answer_of,
     eventually,
     keyboard,
+    story_message,
     story_messages,
-    wait_story,
     with_choices,
 )
 
@@ -57,6 +57,14 @@ async def two(
             assert "Traceback" not in running.log(index)
 
 
+async def wait_part(tg: SharedTelegram, chat_id: int, part: int) -> dict[str, Any]:
+    """Part `part` shown with its choices (two processes on a shared machine: 30 s)."""
+    shown: dict[str, Any] = await tg.wait_until(
+        lambda: story_message(tg, chat_id, part=part), seconds=30
+    )
+    return shown
+
+
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql).fetchall()
@@ -66,7 +74,7 @@ async def start_group_story(tg: SharedTelegram, chat_id: int) -> dict[str, Any]:
     """Alice starts a story through process 0; its first part, written."""
     alice = tg.user(ALICE, "Alice")
     tg.to(0).send_text(tg.group_chat(chat_id), alice, "/story@StoryCraftBot start")
-    return await wait_story(tg, chat_id, 1)
+    return await wait_part(tg, chat_id, 1)
 
 
 async def test_a_press_arriving_at_the_other_process_acts_on_the_story(
@@ -87,7 +95,7 @@ async def test_a_press_arriving_at_the_other_process_acts_on_the_story(
     assert counted
     close = next(data for label, data in keyboard(tg.messages[(group["id"], mid)]) if "⏹" in label)
     tg.to(1).press(group, tg.user(ALICE, "Alice"), mid, close)
-    await wait_story(tg, group["id"], 2)  # process 1 decided and wrote the next part
+    await wait_part(tg, group["id"], 2)  # process 1 decided and wrote the next part
     assert query(database, "SELECT decided_by FROM segments WHERE idx = 0") == [("closed_early",)]
 
 
@@ -114,7 +122,7 @@ async def test_thirty_votes_split_across_both_processes_give_one_decision(
         lambda: "The group chose" in tg.messages[(group["id"], mid)]["text"], seconds=30
     )
     assert decided
-    await wait_story(tg, group["id"], 2)
+    await wait_part(tg, group["id"], 2)
     assert query(database, "SELECT count(*) FROM votes") == [(30,)]
     assert query(
         database, "SELECT idx, state FROM segments WHERE state != 'superseded' ORDER BY idx"
@@ -132,7 +140,7 @@ async def test_a_process_killed_mid_segment_is_replaced_by_the_other_in_the_same
     tg.to(0).send_text(group, tg.user(ALICE, "Alice"), "/story@StoryCraftBot start")
     for _ in range(3):
         pace.release()
-    cut = await tg.wait_until(lambda: tg.bot_messages(group["id"]), seconds=15)
+    cut = await tg.wait_until(lambda: tg.bot_messages(group["id"]), seconds=30)
     started = cut[0]["message_id"]
     writing = await fake_ollama.wait_until(lambda: fake_ollama.chat_requests("segment"))
     assert len(writing) == 1
@@ -172,7 +180,7 @@ async def test_a_vote_whose_timer_died_with_its_process_is_closed_by_the_other(
         lambda: "The group chose" in tg.messages[(group["id"], mid)]["text"], seconds=30
     )
     assert decided
-    await wait_story(tg, group["id"], 2)  # process 1 wrote the next part
+    await wait_part(tg, group["id"], 2)  # process 1 wrote the next part
     assert query(database, "SELECT chosen_index, decided_by FROM segments WHERE idx = 0") == [
         (1, "vote")
     ]
