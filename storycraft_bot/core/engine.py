@@ -19,8 +19,6 @@ from storycraft_bot.core.configuration import Configuration, GuildChanges, Story
 from storycraft_bot.core.coordination import Coordination, LocalCoordination
 from storycraft_bot.core.engine_config import EngineConfig
 from storycraft_bot.core.errors import StoryActionError
-from storycraft_bot.core.fleet_sweep import FleetSweep
-from storycraft_bot.core.leases import SegmentLeases
 from storycraft_bot.core.models import (
     Actor,
     DecidedBy,
@@ -103,7 +101,7 @@ class StoryEngine:
             PictureReports(store, self._emit),
             self._outages.schedule,
             narration,
-            SegmentLeases(self._fleet, clock),
+            self._fleet,
         )
         self._outages.attach(self._writer)
         self._prewriter = Prewriter(
@@ -135,9 +133,6 @@ class StoryEngine:
             self._prewriter,
             self._outages,
             self._fleet,
-        )
-        self._sweep = FleetSweep(
-            self._fleet, store, clock, self._votes, self._recovery, self._outages
         )
 
     # Commands
@@ -366,8 +361,6 @@ class StoryEngine:
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """After a restart: continue every active story (of these platforms) where it
         was, and (processes sharing the store) take over what others leave. How many."""
-        if self._fleet.shared:
-            self._tasks.keep("fleet-sweep", self._sweep.run(self._fleet.sweep_seconds))
         return await self._recovery.resume(platforms)
 
     async def wait_idle(self) -> None:

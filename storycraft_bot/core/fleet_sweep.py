@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.coordination import Coordination
 from storycraft_bot.core.models import Session
 from storycraft_bot.core.outage_retries import OutageRetries
-from storycraft_bot.core.recovery import Recovery
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.vote_timers import VoteTimers
+
+if TYPE_CHECKING:  # the recovery owns its sweep
+    from storycraft_bot.core.recovery import Recovery
 
 log = logging.getLogger(__name__)
 

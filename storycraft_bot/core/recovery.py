@@ -7,6 +7,7 @@ from collections.abc import Collection
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.coordination import Coordination, LocalCoordination, PlaceLocks
+from storycraft_bot.core.fleet_sweep import FleetSweep
 from storycraft_bot.core.models import (
     ImageState,
     Platform,
@@ -54,9 +55,15 @@ class Recovery:
         self._prewriter = prewriter
         self._outages = outages
         self._fleet = fleet or LocalCoordination()
+        self._sweep = FleetSweep(self._fleet, store, clock, votes, self, outages)
+        self._sweeping = False
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
-        """Continue every active story (of these platforms); returns how many."""
+        """Continue every active story (of these platforms); returns how many. With other
+        processes on the store, also look for what they leave from now on (FleetSweep)."""
+        if self._fleet.shared and not self._sweeping:
+            self._sweeping = True  # one sweep, however many platforms resume
+            self._tasks.keep("fleet-sweep", self._sweep.run(self._fleet.sweep_seconds))
         await self._forget_orphaned_prompts()
         sessions = [
             s

@@ -13,7 +13,7 @@ from dataclasses import replace
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.clock import Clock, Throttle
-from storycraft_bot.core.coordination import LocalCoordination
+from storycraft_bot.core.coordination import Coordination, LocalCoordination
 from storycraft_bot.core.engine_config import EngineConfig
 from storycraft_bot.core.errors import (
     MalformedReply,
@@ -79,7 +79,7 @@ class Writer:
         reports: PictureReporter,
         on_outage: OnOutage | None = None,
         narration: NarratorGate | None = None,
-        leases: SegmentLeases | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self._store = store
         self._narrator = narrator
@@ -92,7 +92,7 @@ class Writer:
         self._reports = reports
         self._on_outage = on_outage
         self._narration = narration or UnlimitedNarrator()
-        self._leases = leases or SegmentLeases(LocalCoordination(), clock)
+        self._leases = SegmentLeases(coordination or LocalCoordination(), clock)
         self._prewriter: Prewriter | None = None
 
     def attach(self, prewriter: Prewriter) -> None:
