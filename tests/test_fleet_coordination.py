@@ -209,3 +209,33 @@ async def test_a_due_automatic_try_is_claimed_by_one_process(
         first.claim_due_retries(NOW + 31), second.claim_due_retries(NOW + 31)
     )
     assert sorted(claims[0] + claims[1]) == [segment.id]
+
+
+async def test_more_busy_places_than_lock_connections_queue_instead_of_failing(
+    database: tuple[str, PostgresStore],
+) -> None:
+    url, _ = database
+    release = asyncio.Event()
+    entered: list[str] = []
+
+    async with PostgresCoordination(url, "one", lock_connections=1, connect_timeout=0.1) as one:
+
+        async def hold(channel: str) -> None:
+            async with one.place_lock(ChannelKey(Platform.DISCORD, channel)):
+                entered.append(channel)
+                await release.wait()
+
+        first = asyncio.create_task(hold("a"))
+        async with asyncio.timeout(10):
+            while not entered:  # noqa: ASYNC110  # a task of ours, not an event to wait for
+                await asyncio.sleep(0.01)
+        second = asyncio.create_task(hold("b"))  # no lock connection left: it queues
+        # Longer than the pool's connect timeout: waiting for a lock is not a failure.
+        await asyncio.sleep(0.5)
+        assert not second.done()
+        assert entered == ["a"]
+
+        release.set()
+        async with asyncio.timeout(10):
+            await asyncio.gather(first, second)
+    assert entered == ["a", "b"]

@@ -55,6 +55,8 @@ _STALLED = (
 )
 # The advisory lock that queues takers of picture slots (any fixed number).
 _SLOTS_LOCK = 0x5C0DE515
+# How long a place waits for a lock connection before its command fails.
+_LOCK_QUEUE_SECONDS = 300.0
 # How many rows one sweep claims at most (the rest wait for the next sweep).
 _CLAIM_LIMIT = 50
 
@@ -124,7 +126,9 @@ class PostgresCoordination:
     @contextlib.asynccontextmanager
     async def place_lock(self, key: ChannelKey) -> AsyncIterator[None]:
         number = place_number(key)
-        async with self._local(key), self._pool.connection() as conn:
+        # More places busy at once than lock connections: the rest queue for one, as
+        # they would for the lock itself, rather than fail after the connect timeout.
+        async with self._local(key), self._pool.connection(timeout=_LOCK_QUEUE_SECONDS) as conn:
             await conn.execute("SELECT pg_advisory_lock(%s)", (number,))
             try:
                 yield
