@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,9 +37,17 @@ from storycraft_bot.core.errors import (
     StorageError,
     StoryCraftError,
 )
+from storycraft_bot.core.fleet_narration import FleetNarratorGate
+from storycraft_bot.core.fleet_slots import FleetSlots
 from storycraft_bot.core.models import Language, Platform, StorySettings
 from storycraft_bot.core.narrator_queue import FairNarratorQueue
-from storycraft_bot.core.ports import GpuGate, Illustrator, NullIllustrator, SeparateGpus
+from storycraft_bot.core.ports import (
+    GpuGate,
+    Illustrator,
+    NarratorGate,
+    NullIllustrator,
+    SeparateGpus,
+)
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.core.screen_records import ScreenRecords, StoredScreens
@@ -53,7 +61,7 @@ from storycraft_bot.narration.ollama_gateway import (
 from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
-from storycraft_bot.pictures.fleet_queue import FleetGpuQueue, PictureSlots
+from storycraft_bot.pictures.fleet_queue import FleetGpuQueue
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER, ComfyIllustrator
@@ -171,12 +179,23 @@ def _overrides(settings: Settings, **more: object) -> dict[str, object]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def narrator_gate(
+    capacity: Callable[[], int], clock: Clock, coordination: PostgresCoordination | None
+) -> NarratorGate:
+    """The process's fair queue for the narrator; with other processes on the database,
+    also the fleet's narrator slots (they share the Ollama servers)."""
+    local = FairNarratorQueue(capacity, clock)
+    if coordination is None:
+        return local
+    return FleetNarratorGate(local, coordination, clock, capacity)
+
+
 async def build_illustrator(
     settings: Settings,
     http: httpx.AsyncClient,
     gateway: OllamaGateway,
     clock: Clock,
-    slots: PictureSlots | None = None,
+    slots: FleetSlots | None = None,
 ) -> tuple[Illustrator, GpuGate]:
     """ComfyUI, its queue and the GPU hand-off; text only when no server is configured.
 
@@ -303,7 +322,7 @@ async def run(settings: Settings, *, console: bool) -> int:
             clock,
             engine_config(settings, narration_interval=0.1 if console else None),
             gpu=gate,
-            narration=FairNarratorQueue(pool.capacity, clock),
+            narration=narrator_gate(pool.capacity, clock, coordination),
             coordination=coordination,
         )
         stack.push_async_callback(engine.shutdown)

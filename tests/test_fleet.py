@@ -28,6 +28,7 @@ from tests.test_telegram import (
 
 ALICE, BOB = 601, 602
 # Short leases on the real clock: a killed writer is replaced within about two seconds.
+PICTURE_SLOTS = "SELECT count(*) FROM fleet_slots WHERE pool = 'picture'"
 FAST = {"FLEET_LEASE_SECONDS": "1", "FLEET_SWEEP_SECONDS": "0.2", "VOTE_WINDOW_SECONDS": "5"}
 
 
@@ -243,7 +244,9 @@ async def test_the_per_guild_picture_cap_holds_across_both_processes(
             async with asyncio.timeout(15):
                 await comfy.received.wait()  # the picture holding the slot reaches ComfyUI
             assert len(comfy.posted_prompts()) == 1  # the other process's picture waits
-            assert query(database, "SELECT count(*) FROM fleet_picture_slots") == [(1,)]
+            assert query(database, "SELECT count(*) FROM fleet_slots WHERE pool = 'picture'") == [
+                (1,)
+            ]
 
             comfy.release()
             photos = await tg.wait_until(
@@ -258,4 +261,34 @@ async def test_the_per_guild_picture_cap_holds_across_both_processes(
 
 
 async def _no_slots(database: str) -> bool:
-    return query(database, "SELECT count(*) FROM fleet_picture_slots") == [(0,)]
+    return query(database, PICTURE_SLOTS) == [(0,)]
+
+
+async def test_the_narrator_capacity_holds_across_both_processes(
+    tmp_path: Path, tg: SharedTelegram, database: str, fake_ollama: FakeOllama
+) -> None:
+    pace = asyncio.Semaphore(0)
+    fake_ollama.then(Reply(pace=pace))  # the first story's part holds the narrator
+    alice, bob = tg.user(ALICE, "Alice"), tg.user(BOB, "Bob")
+    settings = {
+        "DATABASE_URL": database,
+        "OLLAMA_URL": fake_ollama.url,
+        "OLLAMA_PARALLEL": "1",  # one request at a time, for both processes together
+        **FAST,
+    }
+    async with fleet(tmp_path, tg, settings) as two:
+        tg.to(0).send_text(tg.group_chat(-3007), alice, "/story@StoryCraftBot start")
+        await fake_ollama.wait_until(lambda: fake_ollama.chat_requests("segment"))
+        tg.to(1).send_text(tg.group_chat(-3008), bob, "/story@StoryCraftBot start")
+
+        async def second_waits() -> bool:
+            return "waits: the fleet is at its caps" in two.log(1)
+
+        await eventually(second_waits, tries=1500)
+        assert len(fake_ollama.chat_requests("segment")) == 1  # process 1 waits its turn
+
+        for _ in range(50):
+            pace.release()
+        # Both parts shown (the fake numbers parts in the order it wrote them).
+        await tg.wait_until(lambda: with_choices(tg, -3007) and with_choices(tg, -3008), seconds=30)
+        assert len(fake_ollama.chat_requests("segment")) == 2

@@ -10,16 +10,17 @@ CREATE TABLE fleet_claims (
     PRIMARY KEY (segment_id, kind)
 );
 CREATE INDEX fleet_claims_expiry ON fleet_claims (kind, expires_at);
--- The pictures drawing across the fleet, one row per job (its ComfyUI prompt id), so the
--- per-guild and total caps hold for every process together; a row past `expires_at`
--- (its process died) no longer counts.
-CREATE TABLE fleet_picture_slots (
+-- The jobs running across the fleet, one row per job: pictures (by ComfyUI prompt id)
+-- and narrator requests, so the caps hold for every process together; a row past
+-- `expires_at` (its process died) no longer counts.
+CREATE TABLE fleet_slots (
     job_id      TEXT PRIMARY KEY,
+    pool        TEXT NOT NULL CHECK (pool IN ('picture', 'text')),
     guild       TEXT NOT NULL,
     owner       TEXT NOT NULL,
     expires_at  DOUBLE PRECISION NOT NULL
 );
-CREATE INDEX fleet_picture_slots_expiry ON fleet_picture_slots (expires_at);
+CREATE INDEX fleet_slots_expiry ON fleet_slots (pool, expires_at);
 -- Every process sweeps for due votes, due retries and stalled parts every few seconds:
 -- partial indexes keep each sweep to the few rows in those states.
 CREATE INDEX segments_open_votes ON segments (vote_closes_at) WHERE state = 'open';
