@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,11 +40,19 @@ from storycraft_bot.core.errors import (
     StorageError,
     StoryCraftError,
 )
+from storycraft_bot.core.fleet_narration import FleetNarratorGate
+from storycraft_bot.core.fleet_slots import FleetSlots
 from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import Language, Platform, StorySettings
 from storycraft_bot.core.narrator_queue import FairNarratorQueue
 from storycraft_bot.core.pending_deletions import DeletionRecords, StoredDeletions
-from storycraft_bot.core.ports import GpuGate, Illustrator, NullIllustrator, SeparateGpus
+from storycraft_bot.core.ports import (
+    GpuGate,
+    Illustrator,
+    NarratorGate,
+    NullIllustrator,
+    SeparateGpus,
+)
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.core.screen_records import ScreenRecords, StoredScreens
@@ -59,6 +67,7 @@ from storycraft_bot.narration.ollama_gateway import (
 from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
+from storycraft_bot.pictures.fleet_queue import FleetGpuQueue
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER, ComfyIllustrator
@@ -66,6 +75,7 @@ from storycraft_bot.pictures.server_checks import style_refusals
 from storycraft_bot.pictures.style_file import load_style_book
 from storycraft_bot.pictures.workflow import Workflow, find_workflow, load_workflow
 from storycraft_bot.storage.copy_db import copy_database
+from storycraft_bot.storage.fleet import PostgresCoordination, fleet_owner
 from storycraft_bot.storage.lock import DatabaseLock
 from storycraft_bot.storage.target import Backend, database_target, open_store
 
@@ -190,8 +200,25 @@ def _overrides(settings: Settings, **more: object) -> dict[str, object]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def narrator_gate(
+    local: FairNarratorQueue,
+    capacity: Callable[[], int],
+    clock: Clock,
+    coordination: PostgresCoordination | None,
+) -> NarratorGate:
+    """The process's fair queue for the narrator; with other processes on the database,
+    also the fleet's narrator slots (they share the Ollama servers)."""
+    if coordination is None:
+        return local
+    return FleetNarratorGate(local, coordination, clock, capacity)
+
+
 async def build_illustrator(
-    settings: Settings, http: httpx.AsyncClient, gateway: OllamaGateway, clock: Clock
+    settings: Settings,
+    http: httpx.AsyncClient,
+    gateway: OllamaGateway,
+    clock: Clock,
+    slots: FleetSlots | None = None,
 ) -> tuple[Illustrator, GpuGate]:
     """ComfyUI, its queue and the GPU hand-off; text only when no server is configured.
 
@@ -209,11 +236,14 @@ async def build_illustrator(
         ComfyClient(url, http, clock, check_every=settings.comfyui_idle_timeout) for url in urls
     ]
     depth = 1 if settings.gpu_mode == "shared" else JOBS_PER_SERVER
-    queue = GpuQueue(
-        per_guild=settings.pictures_per_guild,
-        total=settings.pictures_total or depth * len(clients),
-        clock=clock,
-        report_interval=settings.edit_interval_seconds,
+    per_guild = settings.pictures_per_guild
+    total = settings.pictures_total or depth * len(clients)
+    every = settings.edit_interval_seconds
+    # With other processes on the database (`slots`), the caps count their pictures too.
+    queue = (
+        FleetGpuQueue(slots, clock, per_guild=per_guild, total=total, report_interval=every)
+        if slots is not None
+        else GpuQueue(per_guild=per_guild, total=total, clock=clock, report_interval=every)
     )
     memory = None
     gate: GpuGate = SeparateGpus()
@@ -301,7 +331,20 @@ async def run(settings: Settings, *, console: bool) -> int:
         store = await stack.enter_async_context(
             open_store(database, pool_size=settings.database_pool_size)
         )
-        illustrator, gate = await build_illustrator(settings, comfy_http, gateway, clock)
+        coordination = None
+        if database.backend is Backend.POSTGRES:  # other processes may share it
+            coordination = await stack.enter_async_context(
+                PostgresCoordination(
+                    database.url,
+                    fleet_owner(),
+                    lease_seconds=settings.fleet_lease_seconds,
+                    sweep_seconds=settings.fleet_sweep_seconds,
+                    lock_connections=settings.database_pool_size,
+                )
+            )
+        illustrator, gate = await build_illustrator(
+            settings, comfy_http, gateway, clock, coordination
+        )
         if isinstance(illustrator, ComfyIllustrator):
             # Closed before the database, so a cancelled picture never reports into it.
             stack.push_async_callback(illustrator.close)
@@ -320,7 +363,8 @@ async def run(settings: Settings, *, console: bool) -> int:
             clock,
             engine_config(settings, narration_interval=0.1 if console else None, styles=styles),
             gpu=gate,
-            narration=narration,
+            narration=narrator_gate(narration, pool.capacity, clock, coordination),
+            coordination=coordination,
         )
         stack.push_async_callback(engine.shutdown)
         if console:

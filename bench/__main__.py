@@ -166,6 +166,14 @@ def bench_load() -> None:
     run()
 
 
+def bench_fleet() -> None:
+    """Turns per second with one and two processes on one PostgreSQL (needs its binaries)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.fleet_run import bench_fleet as run  # needs the test fakes (dev install)
+
+    run()
+
+
 BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "parsing": bench_parsing,
     "queue": bench_queue,
@@ -176,6 +184,7 @@ BENCHES: dict[str, Callable[[], None] | Callable[[], Awaitable[None]]] = {
     "prewrite": bench_prewrite,
     "web": bench_web,
     "load": bench_load,
+    "fleet": bench_fleet,
 }
 
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     database_url: SecretStr = SecretStr("")
     database_pool_size: int = Field(10, ge=1, le=200)  # PostgreSQL connections per process
     data_dir: Path = Path("data")
+    # Several processes on one PostgreSQL: a segment's writer renews its lease this often
+    # (a third of it); a process looks for work a dead one left every FLEET_SWEEP_SECONDS.
+    fleet_lease_seconds: float = Field(30.0, ge=0.5, le=3600)
+    fleet_sweep_seconds: float = Field(5.0, ge=0.1, le=3600)
 
     # Story defaults
     story_language: Literal["ru", "en"] = "ru"

@@ -88,6 +88,7 @@ class FakeTelegram:
     bot_admin_in: set[int] = field(default_factory=set)  # groups where the bot is an admin
     now: Callable[[], float] = time.monotonic  # the clock edit_times are read from
     url: str = ""
+    tokens: tuple[str, ...] = (TOKEN,)  # the bot's; tests/fleet_rig.py lets processes share it
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _message_ids: dict[int, itertools.count[int]] = field(default_factory=dict)
@@ -323,7 +324,7 @@ class FakeTelegram:
     # The API
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != TOKEN:
+        if request.match_info["token"] not in self.tokens:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )

@@ -17,6 +17,7 @@ from storycraft_bot.core.book import Book
 from storycraft_bot.core.choosing import Chooser
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.configuration import Configuration, GuildChanges, StoryChanges
+from storycraft_bot.core.coordination import Coordination, LocalCoordination
 from storycraft_bot.core.engine_config import EngineConfig, with_given
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.lore import LoreEntry, StoryCard
@@ -59,7 +60,7 @@ from storycraft_bot.core.safety import Safety
 from storycraft_bot.core.safety_store import LimitedAction, RedoKind
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.story_sources import StorySources, starting_premise
-from storycraft_bot.core.supervision import ChannelLocks, Supervisor
+from storycraft_bot.core.supervision import Supervisor
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.vote_timers import VoteTimers
 from storycraft_bot.core.writing import Writer
@@ -84,6 +85,7 @@ class StoryEngine:
         rng: random.Random | None = None,
         gpu: GpuGate | None = None,
         narration: NarratorGate | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self._store = store
         self._illustrator = illustrator
@@ -92,7 +94,8 @@ class StoryEngine:
         self._emit = Announcer(view)
         #: Blocked patterns and limits on abuse, for every command that takes typed text.
         self.safety = Safety.build(store, clock, config.limits)
-        self._lock = ChannelLocks()
+        self._fleet = coordination or LocalCoordination()
+        self._lock = self._fleet.place_lock
         self._tasks = Supervisor()
         self._outages = OutageRetries(store, clock, self._lock, self._tasks, self._emit)
         self._writer = Writer(
@@ -107,6 +110,7 @@ class StoryEngine:
             PictureReports(store, self._emit),
             self._outages.schedule,
             narration,
+            self._fleet,
         )
         self._outages.attach(self._writer)
         self._prewriter = Prewriter(
@@ -152,6 +156,7 @@ class StoryEngine:
             self._votes,
             self._prewriter,
             self._outages,
+            self._fleet,
         )
         self._own = OwnActions(
             store, self._lock, self._votes, self._prewriter, self._emit, self.safety
@@ -381,7 +386,7 @@ class StoryEngine:
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
         """After a restart: continue every active story (of these platforms) where it
-        was. Returns how many."""
+        was, and (processes sharing the store) take over what others leave. How many."""
         return await self._recovery.resume(platforms)
 
     async def wait_idle(self) -> None:

@@ -13,9 +13,10 @@ from dataclasses import replace
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.clock import Clock
+from storycraft_bot.core.coordination import PlaceLocks
 from storycraft_bot.core.models import Segment, SegmentState, Session, SessionState
 from storycraft_bot.core.store import StoryStore
-from storycraft_bot.core.supervision import ChannelLocks, Supervisor
+from storycraft_bot.core.supervision import Supervisor
 from storycraft_bot.core.writing import Writer
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class OutageRetries:
         self,
         store: StoryStore,
         clock: Clock,
-        locks: ChannelLocks,
+        locks: PlaceLocks,
         tasks: Supervisor,
         announce: Announcer,
     ) -> None:
@@ -51,9 +52,14 @@ class OutageRetries:
 
     async def _try_again(self, session: Session, segment: Segment, due: float) -> None:
         await self._clock.sleep(due - self._clock.now())
+        await self.try_due(session, segment.id)
+
+    async def try_due(self, session: Session, segment_id: int) -> None:
+        """Write the failed part again now, if it is still the story's newest (a timer
+        here, or a try claimed from another process by the fleet sweep)."""
         async with self._locks(session.place.key):
             live = await self._store.get_session(session.id)
-            fresh = await self._store.get_segment(segment.id)
+            fresh = await self._store.get_segment(segment_id)
             current = await self._store.current_segment(session.id)
             if (
                 live is None

@@ -11,6 +11,7 @@ import logging
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
+from storycraft_bot.core.coordination import PlaceLocks
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     Actor,
@@ -28,7 +29,6 @@ from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.safety import Safety
 from storycraft_bot.core.safety_store import LimitedAction
 from storycraft_bot.core.store import StoryStore
-from storycraft_bot.core.supervision import ChannelLocks
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.vote_timers import VoteTimers
 
@@ -65,7 +65,7 @@ class OwnActions:
     def __init__(
         self,
         store: StoryStore,
-        locks: ChannelLocks,
+        locks: PlaceLocks,
         votes: VoteTimers,
         prewriter: Prewriter,
         announce: Announcer,

@@ -6,12 +6,21 @@ import logging
 from collections.abc import Collection
 
 from storycraft_bot.core.clock import Clock
-from storycraft_bot.core.models import ImageState, Platform, Segment, SegmentState, Session
+from storycraft_bot.core.coordination import Coordination, LocalCoordination, PlaceLocks
+from storycraft_bot.core.fleet_sweep import FleetSweep
+from storycraft_bot.core.models import (
+    ImageState,
+    Platform,
+    Segment,
+    SegmentState,
+    Session,
+    SessionState,
+)
 from storycraft_bot.core.outage_retries import OutageRetries
 from storycraft_bot.core.ports import Illustrator
 from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.store import StoryStore
-from storycraft_bot.core.supervision import ChannelLocks, Supervisor
+from storycraft_bot.core.supervision import Supervisor
 from storycraft_bot.core.vote_timers import VoteTimers
 from storycraft_bot.core.writing import Writer
 
@@ -27,13 +36,14 @@ class Recovery:
         self,
         store: StoryStore,
         clock: Clock,
-        locks: ChannelLocks,
+        locks: PlaceLocks,
         tasks: Supervisor,
         writer: Writer,
         illustrator: Illustrator,
         votes: VoteTimers,
         prewriter: Prewriter,
         outages: OutageRetries,
+        fleet: Coordination | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -44,9 +54,16 @@ class Recovery:
         self._votes = votes
         self._prewriter = prewriter
         self._outages = outages
+        self._fleet = fleet or LocalCoordination()
+        self._sweep = FleetSweep(self._fleet, store, clock, votes, self, outages)
+        self._sweeping = False
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
-        """Continue every active story (of these platforms); returns how many."""
+        """Continue every active story (of these platforms); returns how many. With other
+        processes on the store, also look for what they leave from now on (FleetSweep)."""
+        if self._fleet.shared and not self._sweeping:
+            self._sweeping = True  # one sweep, however many platforms resume
+            self._tasks.keep("fleet-sweep", self._sweep.run(self._fleet.sweep_seconds))
         await self._forget_orphaned_prompts()
         sessions = [
             s
@@ -59,16 +76,7 @@ class Recovery:
                 if current is None:
                     current = await self._store.add_segment(session.id, 0, "", self._clock.now())
                 if current.state is SegmentState.GENERATING:
-                    log.info(
-                        "story %d: rewriting segment %d cut off by the restart",
-                        session.id,
-                        current.index,
-                    )
-                    segment = await self._store.replace_segment(current, self._clock.now())
-                    await self._carry_messages(current, segment)
-                    self._tasks.spawn(
-                        session.id, self._writer.write(session, segment, resumed=True)
-                    )
+                    await self._rewrite_if_cut(session, current)
                 elif current.state is SegmentState.OPEN and current.vote_closes_at is not None:
                     self._votes.schedule(session, current)
                 if current.state is SegmentState.OPEN:
@@ -82,6 +90,46 @@ class Recovery:
         if sessions:
             log.info("resumed %d stories", len(sessions))
         return len(sessions)
+
+    async def take_over(self, segment_id: int) -> bool:
+        """Rewrite a segment whose writer (another process sharing the store) stopped
+        renewing its lease, into the same messages; False if it is no longer wanted."""
+        cut = await self._store.get_segment(segment_id)
+        session = await self._store.get_session(cut.session_id) if cut else None
+        if cut is None or session is None or session.state is not SessionState.ACTIVE:
+            return False
+        async with self._lock(session.place.key):
+            current = await self._store.current_segment(session.id)
+            if current is None or current.id != cut.id:
+                return False  # undone, retried or rewritten meanwhile
+            if current.state is not SegmentState.GENERATING:
+                return False  # its writer finished after all
+            log.info(
+                "story %d: rewriting segment %d, its writer's lease ran out",
+                session.id,
+                current.index,
+            )
+            await self._rewrite(session, current)
+            return True
+
+    async def _rewrite_if_cut(self, session: Session, current: Segment) -> None:
+        """A part being written when the process stopped is written again, unless
+        another process sharing the store holds its lease (it is writing it)."""
+        if not await self._fleet.hold_segment(current.id, self._clock.now()):
+            log.info(
+                "story %d: segment %d is written by another process", session.id, current.index
+            )
+            return
+        log.info("story %d: rewriting segment %d cut off by the restart", session.id, current.index)
+        try:
+            await self._rewrite(session, current)
+        finally:
+            await self._fleet.release_segment(current.id)
+
+    async def _rewrite(self, session: Session, cut: Segment) -> None:
+        segment = await self._store.replace_segment(cut, self._clock.now())
+        await self._carry_messages(cut, segment)
+        self._tasks.spawn(session.id, self._writer.write(session, segment, resumed=True))
 
     async def _carry_messages(self, cut: Segment, rewrite: Segment) -> None:
         """The messages of a part cut off by a restart go to its rewrite, so the screens

@@ -16,12 +16,12 @@ from storycraft_bot.core import events as ev
 from storycraft_bot.core.access import require_manager, require_part
 from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.arc import offers_end, with_end_choice
+from storycraft_bot.core.coordination import PlaceLocks
 from storycraft_bot.core.errors import NarratorError, StoryActionError
 from storycraft_bot.core.models import Actor, Segment, SegmentState, Session
 from storycraft_bot.core.ports import GpuGate, Narrator, NarratorGate, TextKind
 from storycraft_bot.core.prewriting import Prewriter, RequestBuilder
 from storycraft_bot.core.store import StoryStore
-from storycraft_bot.core.supervision import ChannelLocks
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.vote_timers import VoteTimers
 
@@ -37,7 +37,7 @@ class ChoiceReroller:
         narrator: Narrator,
         narration: NarratorGate,
         gpu: GpuGate,
-        locks: ChannelLocks,
+        locks: PlaceLocks,
         announce: Announcer,
         prewriter: Prewriter,
         votes: VoteTimers,

@@ -38,6 +38,7 @@ class Supervisor:
         self._work: dict[int, set[asyncio.Task[None]]] = {}  # per session: writing, pictures
         self._timers: dict[int, asyncio.Task[None]] = {}  # per segment
         self._lasting: set[asyncio.Task[None]] = set()  # work that a retry or undo keeps
+        self._loops: set[asyncio.Task[None]] = set()  # the process's own, until shutdown
 
     def spawn(
         self, session_id: int, work: Coroutine[Any, Any, None], *, lasting: bool = False
@@ -57,6 +58,13 @@ class Supervisor:
                 self._work.pop(session_id, None)
 
         task.add_done_callback(forget)
+
+    def keep(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` (a loop of the process, not of a story) until shutdown; `wait_idle`
+        does not wait for it."""
+        task = asyncio.create_task(work, name=name)
+        self._loops.add(task)
+        task.add_done_callback(self._loops.discard)
 
     def has_timer(self, segment_id: int) -> bool:
         return segment_id in self._timers
@@ -105,7 +113,7 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Cancel every task and timer."""
         tasks = [t for tasks in self._work.values() for t in tasks]
-        tasks += list(self._timers.values())
+        tasks += list(self._timers.values()) + list(self._loops)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

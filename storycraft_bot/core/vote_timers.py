@@ -13,6 +13,7 @@ from dataclasses import replace
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.clock import Clock
+from storycraft_bot.core.coordination import PlaceLocks
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     DecidedBy,
@@ -24,7 +25,7 @@ from storycraft_bot.core.models import (
     SessionState,
 )
 from storycraft_bot.core.store import StoryStore
-from storycraft_bot.core.supervision import ChannelLocks, Supervisor
+from storycraft_bot.core.supervision import Supervisor
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.voting import pick_winner
 from storycraft_bot.core.writing import Writer
@@ -40,7 +41,7 @@ class VoteTimers:
         store: StoryStore,
         clock: Clock,
         rng: random.Random,
-        locks: ChannelLocks,
+        locks: PlaceLocks,
         tasks: Supervisor,
         writer: Writer,
         announce: Announcer,
@@ -60,7 +61,7 @@ class VoteTimers:
             return
 
         async def end_vote() -> None:
-            while True:
+            while True:  # the deadline may move (an empty vote extended, a first vote)
                 fresh = await self._store.get_segment(segment.id)
                 if fresh is None or fresh.vote_closes_at is None:
                     self._tasks.forget_timer(segment.id)
@@ -69,17 +70,22 @@ class VoteTimers:
                 if wait <= 0:
                     break
                 await self._clock.sleep(wait)
-            async with self._locks(session.place.key):
-                self._tasks.forget_timer(segment.id)
-                fresh = await self._store.get_segment(segment.id)
-                live = await self._store.get_session(session.id)
-                if fresh is None or fresh.state is not SegmentState.OPEN or live is None:
-                    return
-                if live.state is not SessionState.ACTIVE:
-                    return
-                await self.finish(live, fresh, closed_early=False)
+            await self.close_due(session, segment.id)
 
         self._tasks.start_timer(segment.id, end_vote())
+
+    async def close_due(self, session: Session, segment_id: int) -> None:
+        """Decide the segment's vote whose window has ended, if it is still open (a
+        timer here, or a vote claimed from another process by the fleet sweep)."""
+        async with self._locks(session.place.key):
+            self._tasks.forget_timer(segment_id)
+            fresh = await self._store.get_segment(segment_id)
+            live = await self._store.get_session(session.id)
+            if fresh is None or fresh.state is not SegmentState.OPEN or live is None:
+                return
+            if live.state is not SessionState.ACTIVE:
+                return
+            await self.finish(live, fresh, closed_early=False)
 
     def restart(self, session: Session, segment: Segment) -> None:
         """The deadline moved: a new timer for it."""

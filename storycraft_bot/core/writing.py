@@ -14,6 +14,7 @@ from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
 from storycraft_bot.core.arc import arc_after, asked_choices
 from storycraft_bot.core.clock import Clock, Throttle
+from storycraft_bot.core.coordination import Coordination, LocalCoordination
 from storycraft_bot.core.endings import end_story, shaped
 from storycraft_bot.core.engine_config import EngineConfig
 from storycraft_bot.core.errors import (
@@ -24,6 +25,7 @@ from storycraft_bot.core.errors import (
     NarratorUnavailable,
 )
 from storycraft_bot.core.faces import picture_looks
+from storycraft_bot.core.leases import SegmentLeases
 from storycraft_bot.core.lore import chosen_lore
 from storycraft_bot.core.models import (
     Draft,
@@ -83,6 +85,7 @@ class Writer:
         reports: PictureReporter,
         on_outage: OnOutage | None = None,
         narration: NarratorGate | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self._store = store
         self._narrator = narrator
@@ -95,6 +98,7 @@ class Writer:
         self._reports = reports
         self._on_outage = on_outage
         self._narration = narration or UnlimitedNarrator()
+        self._leases = SegmentLeases(coordination or LocalCoordination(), clock)
         self._prewriter: Prewriter | None = None
         self._on_open: OnOpen | None = None
 
@@ -116,7 +120,15 @@ class Writer:
     ) -> None:
         """Write one segment, then prepare its picture. `after_outage`: an automatic try
         after the narrator was unreachable; its first words tell players it is back.
-        `resumed`: it rewrites a part cut off by a restart (see SegmentStarted)."""
+        `resumed`: it rewrites a part cut off by a restart (see SegmentStarted). Only
+        under the segment's lease: another process sharing the store may hold it."""
+        async with self._leases.writing(segment.id) as held:
+            if held:
+                await self._write(session, segment, after_outage=after_outage, resumed=resumed)
+
+    async def _write(
+        self, session: Session, segment: Segment, *, after_outage: bool, resumed: bool
+    ) -> None:
         key = session.place.key
         await self._announce(
             ev.SegmentStarted(

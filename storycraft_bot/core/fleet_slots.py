@@ -1,0 +1,100 @@
+"""Slots shared by every process on one store: how many pictures (per guild and in all)
+and how many narrator requests run at once across the fleet.
+
+A process's own queue decides its order; a job it grants then takes a fleet slot
+(`SlotKeeper.take`), waiting while the fleet is at its caps. A slot is a lease renewed
+while held, so the slots of a process that died stop counting when their time runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from typing import Protocol
+
+from storycraft_bot.core.clock import Clock
+
+log = logging.getLogger(__name__)
+
+#: How often a granted job asks again for a slot the fleet has not free.
+SLOT_POLL_SECONDS = 0.25
+
+
+class SlotPool(enum.StrEnum):
+    """What the slots are for: each pool has its own caps."""
+
+    PICTURE = "picture"
+    TEXT = "text"
+
+
+class FleetSlots(Protocol):
+    """The fleet's running jobs, shared by every process (a table in PostgreSQL)."""
+
+    @property
+    def lease_seconds(self) -> float: ...
+
+    async def take_slot(
+        self, pool: SlotPool, job_id: str, guild: str, per_guild: int, total: int, now: float
+    ) -> bool:
+        """A slot for the job if its guild and the pool are under their caps."""
+        ...
+
+    async def renew_slots(self, job_ids: list[str], now: float) -> None: ...
+
+    async def give_slot_back(self, job_id: str) -> None: ...
+
+
+class SlotKeeper:
+    """The slots this process holds: taken, renewed while held, given back."""
+
+    def __init__(self, slots: FleetSlots, clock: Clock) -> None:
+        self._slots = slots
+        self._clock = clock
+        self._held: set[str] = set()
+        self._returns: set[asyncio.Task[None]] = set()
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def take(
+        self, pool: SlotPool, job_id: str, guild: str, per_guild: int, total: int
+    ) -> None:
+        """Wait until the fleet has a slot for the job, and hold it."""
+        told = False
+        while not await self._slots.take_slot(
+            pool, job_id, guild, per_guild, total, self._clock.now()
+        ):
+            if not told:
+                told = True
+                log.info("%s %s waits: the fleet is at its caps", pool.value, job_id)
+            await self._clock.sleep(SLOT_POLL_SECONDS)
+        self._held.add(job_id)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name="fleet-slots")
+
+    def holds(self, job_id: str) -> bool:
+        return job_id in self._held
+
+    def give_back(self, job_id: str) -> None:
+        """Free the job's slot (in the background: callers may not await)."""
+        if job_id not in self._held:
+            return
+        self._held.discard(job_id)
+        task = asyncio.create_task(self._give_back(job_id))
+        self._returns.add(task)
+        task.add_done_callback(self._returns.discard)
+
+    async def _give_back(self, job_id: str) -> None:
+        try:
+            await self._slots.give_slot_back(job_id)
+        except Exception as err:  # at shutdown, say; its lease runs out by itself
+            log.warning("fleet slot %s could not be given back: %s", job_id, err)
+
+    async def _renew(self) -> None:
+        while self._held:
+            await self._clock.sleep(self._slots.lease_seconds / 3)
+            try:
+                await self._slots.renew_slots(sorted(self._held), self._clock.now())
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # tried again; a slot lost only lets another in
+                log.warning("fleet slots could not be renewed: %s", err)

@@ -1,0 +1,82 @@
+"""With several processes on one store: each process looks now and then for work another
+left behind: due votes nobody's timer closed, due automatic tries of failed parts, and
+segments whose writer's lease ran out (a process killed mid-segment)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from storycraft_bot.core.clock import Clock
+from storycraft_bot.core.coordination import Coordination
+from storycraft_bot.core.models import Session
+from storycraft_bot.core.outage_retries import OutageRetries
+from storycraft_bot.core.store import StoryStore
+from storycraft_bot.core.vote_timers import VoteTimers
+
+if TYPE_CHECKING:  # the recovery owns its sweep
+    from storycraft_bot.core.recovery import Recovery
+
+log = logging.getLogger(__name__)
+
+
+class FleetSweep:
+    """Claims due work and stalled segments (each by one process) and finishes them."""
+
+    def __init__(
+        self,
+        coordination: Coordination,
+        store: StoryStore,
+        clock: Clock,
+        votes: VoteTimers,
+        recovery: Recovery,
+        outages: OutageRetries,
+    ) -> None:
+        self._coordination = coordination
+        self._store = store
+        self._clock = clock
+        self._votes = votes
+        self._recovery = recovery
+        self._outages = outages
+
+    async def run(self, every: float) -> None:
+        """Sweep every `every` seconds until cancelled; a failed sweep is logged."""
+        while True:
+            await self._clock.sleep(every)
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("fleet sweep failed; trying again in %.1f s", every)
+
+    async def sweep(self) -> tuple[int, int, int]:
+        """One pass: (due votes, due retries, stalled segments) this process claimed."""
+        now = self._clock.now()
+        votes = await self._coordination.claim_due_votes(now)
+        for segment_id in votes:
+            if (session := await self._session_of(segment_id)) is not None:
+                await self._votes.close_due(session, segment_id)
+        retries = await self._coordination.claim_due_retries(now)
+        for segment_id in retries:
+            if (session := await self._session_of(segment_id)) is not None:
+                await self._outages.try_due(session, segment_id)
+        stalled = await self._coordination.claim_stalled_segments(now)
+        for segment_id in stalled:
+            try:
+                await self._recovery.take_over(segment_id)
+            finally:
+                await self._coordination.release_segment(segment_id)
+        if votes or retries or stalled:
+            log.info(
+                "fleet sweep: %d due votes claimed, %d due retries, %d stalled segments",
+                len(votes),
+                len(retries),
+                len(stalled),
+            )
+        return len(votes), len(retries), len(stalled)
+
+    async def _session_of(self, segment_id: int) -> Session | None:
+        segment = await self._store.get_segment(segment_id)
+        return await self._store.get_session(segment.session_id) if segment else None
