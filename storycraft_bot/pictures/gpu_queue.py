@@ -118,7 +118,8 @@ class GpuQueue:
         self._version = 0
         self._positions: dict[Ticket, int] = {}
         self._positions_version = -1
-        self._published = asyncio.Event()
+        # Waiters asleep: what wakes each, and the position it last reported.
+        self._nudges: dict[Ticket, tuple[asyncio.Future[None], int | None]] = {}
         self._published_at = float("-inf")
         self._publisher: asyncio.Task[None] | None = None
         self._listeners = 0
@@ -159,6 +160,7 @@ class GpuQueue:
         reported: int | None = None
         if on_position is not None:
             self._listeners += 1
+        loop = asyncio.get_running_loop()
         try:
             while not ticket.granted.done():
                 if on_position is not None:
@@ -169,12 +171,18 @@ class GpuQueue:
                         reported = ahead
                         await on_position(ahead)
                         continue  # the report awaited: look again before sleeping
-                waiter = asyncio.ensure_future(self._published.wait())
-                either: set[asyncio.Future[Any]] = {ticket.granted, waiter}
+                # Woken by its grant (or dequeue), or by a snapshot that moved it; not by
+                # every snapshot, which would wake all waiters for each change.
+                nudge: asyncio.Future[None] = loop.create_future()
+                if on_position is not None:  # the others wake only when granted
+                    self._nudges[ticket] = (nudge, reported)
+                settle = _settle(nudge)
+                ticket.granted.add_done_callback(settle)
                 try:
-                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                    await nudge
                 finally:
-                    waiter.cancel()
+                    self._nudges.pop(ticket, None)
+                    ticket.granted.remove_done_callback(settle)
         finally:
             if on_position is not None:
                 self._listeners -= 1
@@ -362,9 +370,20 @@ class GpuQueue:
         finally:
             self._publisher = None
         self._snapshot()
-        self._published.set()
-        self._published = asyncio.Event()
+        for ticket, (nudge, reported) in list(self._nudges.items()):
+            if self._positions.get(ticket) != reported and not nudge.done():
+                nudge.set_result(None)
 
     def _snapshot(self) -> None:
         self._positions = {t: n for n, t in enumerate(self._service_order())}
         self._positions_version = self._version
+
+
+def _settle(nudge: asyncio.Future[None]) -> Callable[[asyncio.Future[None]], None]:
+    """A done-callback that wakes `nudge` (once) when a ticket's grant settles."""
+
+    def settle(_: asyncio.Future[None]) -> None:
+        if not nudge.done():
+            nudge.set_result(None)
+
+    return settle
