@@ -334,7 +334,9 @@ async def test_an_unknown_workflow_names_the_choices(
         COMFYUI_WORKFLOW="flux",
     )
     assert code == 1
-    assert err.strip() == "storycraft: no workflow 'flux'; the choices are: sd15, sdxl"
+    assert err.strip() == (
+        "storycraft: no workflow 'flux'; the choices are: sd15, sd15_lora, sd15_reference, sdxl"
+    )
 
 
 async def test_comfyui_down_at_start_up_the_story_goes_on_in_text(

@@ -1084,6 +1084,7 @@ async def test_the_starter_rerolls_the_choices_on_the_same_message(
         "Another path 1",
         "Another path 2",
         "Another path 3",
+        OWN,
         REROLL,
     ]
     assert description(rerolled).startswith(narration.split("\n\n")[0])

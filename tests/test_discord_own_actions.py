@@ -173,5 +173,6 @@ async def test_a_full_ballot_fits_discords_rows_and_refuses_one_more(
     full = dc.click(ALICE, mid, "sc:w:1")
     assert await reply_to(dc, full) == "This part already has as many own actions as fit."
     rows = dc.messages[mid]["components"]
-    assert [len(row["components"]) for row in rows] == [1, 1, 1, 4, 1]
+    # Three choices, the four typed actions, then the own-action and new-choices buttons.
+    assert [len(row["components"]) for row in rows] == [1, 1, 1, 4, 2]
     assert dc.errors == []  # every edit kept Discord's five buttons a row

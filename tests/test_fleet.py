@@ -27,9 +27,15 @@ from tests.test_telegram import (
 )
 
 ALICE, BOB = 601, 602
-# Short leases on the real clock: a killed writer is replaced within about two seconds.
 PICTURE_SLOTS = "SELECT count(*) FROM fleet_slots WHERE pool = 'picture'"
-FAST = {"FLEET_LEASE_SECONDS": "1", "FLEET_SWEEP_SECONDS": "0.2", "VOTE_WINDOW_SECONDS": "5"}
+# Short leases on the real clock: a killed writer is replaced within about two seconds.
+# One player starts two stories at once here: no start cooldown (issue 15) in the way.
+FAST = {
+    "FLEET_LEASE_SECONDS": "1",
+    "FLEET_SWEEP_SECONDS": "0.2",
+    "VOTE_WINDOW_SECONDS": "5",
+    "START_COOLDOWN_SECONDS": "0",
+}
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ async def test_in_a_private_chat_the_reply_continues_the_story_quoted_for_the_mo
     chat = tg.private_chat(alice)
     tg.send_text(chat, alice, "/story")
     message = await wait_story(tg, chat["id"], 1)
-    assert keyboard(message)[-1] == (OWN, "w:1")
+    assert keyboard(message)[-2:] == [(OWN, "w:1"), ("🎲 New choices", "o:1")]
 
     prompt = await ask(tg, chat, alice, message["message_id"])
     assert prompt["text"].startswith("✍️ Alice, what do you do?")
