@@ -41,7 +41,7 @@ async def offer(dc: FakeDiscord, member: Any, mid: int, action: str, part: int =
 
 
 def no_word_shown(dc: FakeDiscord, word: str) -> bool:
-    """No message in the channel, and no answer to any interaction, holds `word`."""
+    """No message in the channel (text, embeds, buttons) holds `word`."""
     shown = [m.get("content") or "" for m in dc.messages.values()]
     shown += [description(m) for m in dc.messages.values()]
     shown += [label for m in dc.messages.values() for label, _ in buttons(m)]
