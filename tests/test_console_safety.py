@@ -1,6 +1,8 @@
-"""The core's rules on a player's own action in the console (issue 15): free text meets
-the operator's blocked words and the own-action cooldown, said without the word and with
-the time to wait; numbers (presses) are never limited; a restart keeps both rules."""
+"""The core's rules on what the console's player types (issue 15): free text (an own
+action) and premises meet the operator's blocked words, the length limit and the
+cooldowns, said without the word and with the time to wait; numbers (presses) are never
+limited; a premise that tries to instruct the model reaches it quoted; a restart keeps
+the rules."""
 
 from __future__ import annotations
 
@@ -18,9 +20,14 @@ from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaGateway
 from storycraft_bot.storage.sqlite import Store
+from tests.fake_ollama import FakeOllama
 from tests.fakes import FakeClock
+from tests.injection import INJECTION, assert_quoted_for_the_model
 
 BLOCKED = "This text contains a word the administrators blocked here. Change it and try again."
+
+OWN_COOLDOWN = AbuseLimits(own_action_cooldown_seconds=60)
+START_COOLDOWN = AbuseLimits(start_cooldown_seconds=60)
 
 #: A line that moves the fake clock on by this many seconds instead of being typed.
 WAIT = "wait "
@@ -35,9 +42,14 @@ async def typed(clock: FakeClock, *lines: str) -> AsyncIterator[str]:
 
 
 async def play(
-    gateway: OllamaGateway, store: Store, clock: FakeClock, folder: Path, *lines: str
+    gateway: OllamaGateway,
+    store: Store,
+    clock: FakeClock,
+    folder: Path,
+    *lines: str,
+    limits: AbuseLimits = OWN_COOLDOWN,
 ) -> str:
-    """One run of the console (one process) with the own-action cooldown on; its screen."""
+    """One run of the console (one process) with `limits`; its screen."""
     out = io.StringIO()
     view = ConsoleView(out, Language.EN)
     engine = StoryEngine(
@@ -47,7 +59,7 @@ async def play(
         NullIllustrator(),
         view,
         clock,
-        EngineConfig(language=Language.EN, limits=AbuseLimits(own_action_cooldown_seconds=60)),
+        EngineConfig(language=Language.EN, limits=limits),
         random.Random(1),
     )
     try:
@@ -101,3 +113,41 @@ async def test_free_text_meets_blocked_words_and_the_cooldown_across_a_restart(
         "I open the door",
         "I sneak past",
     ]
+
+
+async def test_premises_meet_the_length_the_blocked_words_and_the_start_cooldown(
+    gateway: OllamaGateway, store: Store, clock: FakeClock, fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    first = await play(
+        gateway,
+        store,
+        clock,
+        tmp_path,
+        "x" * 1001,
+        INJECTION,
+        "/settings block dragon",
+        "/stop",
+        limits=START_COOLDOWN,
+    )
+    assert "The premise is too long: 1001 characters, at most 1000 fit." in first
+    assert_quoted_for_the_model(fake_ollama)
+    assert "\n— 1 —\nPart 1." in first  # the injected premise's part kept its form
+
+    second = await play(  # a new process on the same database
+        gateway,
+        store,
+        clock,
+        tmp_path,
+        "A wyvern tale",
+        "wait 60",
+        "A DRAGON tale",
+        "A wyvern tale",
+        "/stop",
+        limits=START_COOLDOWN,
+    )
+    assert "You can start a new story in 60 seconds." in second
+    assert BLOCKED in second
+    assert "dragon" not in second.casefold()
+    assert "\n— 1 —\nPart 2." in second  # the fake model numbers its replies
+    sessions = [r async for r in store.table_rows("sessions")]
+    assert [s["premise"] for s in sessions] == [INJECTION, "A wyvern tale"]
