@@ -210,3 +210,30 @@ async def test_an_injected_premise_is_quoted_for_the_model_and_the_part_keeps_it
     message = await wait_story(tg, chat["id"], 1)  # "Part 1." with its choices
     assert_quoted_for_the_model(fake_ollama)
     assert [label for label, _ in keyboard(message)][:3] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+
+
+async def test_a_restart_keeps_the_chats_mature_default(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    before = await make_bot()
+    alice, carol = tg.user(ALICE_ID, "Alice"), tg.user(CAROL_ID, "Carol")
+    group = tg.group_chat(-1106)
+    tg.admins[group["id"]] = {CAROL_ID}
+    tg.send_text(group, carol, "/settings")
+    panel = await tg.wait_until(lambda: bot_text(tg, group["id"], "No story is running"))
+    assert await answer_of(tg, tg.press(group, carol, panel["message_id"], "s:r:2")) == "Saved."
+    await before.engine.shutdown()
+    await before.adapter.stop()
+
+    await make_bot()
+    tg.send_text(group, alice, "/story")  # no administrator needed for the chat's default
+    await wait_story(tg, group["id"], 1)
+    tg.send_text(group, alice, "/status")
+    await tg.wait_until(
+        lambda: any(
+            m.get("text", "").endswith("Rating: mature.") for m in tg.bot_messages(group["id"])
+        )
+    )
+    session = await store.live_session(_key(group["id"]))
+    assert session is not None
+    assert session.settings.rating is Rating.MATURE
