@@ -642,10 +642,10 @@ class TelegramAdapter(Screen[Piece]):
         prompt = self._prompts.answered(message, bot_id, private=chat.type == ChatType.PRIVATE)
         if prompt is None:
             if is_old_prompt(message, bot_id):
-                await self._reply(update, text(language, Msg.OWN_ACTION_PROMPT_OLD))
+                await self._refuse_typed(update, text(language, Msg.OWN_ACTION_PROMPT_OLD))
             return
         if prompt.user_id != user.id:
-            await self._reply(update, text(language, Msg.OWN_ACTION_NOT_YOURS))
+            await self._refuse_typed(update, text(language, Msg.OWN_ACTION_NOT_YOURS))
             return
         started = time.monotonic()
         place, actor = self._place(update), await self._actor(update)
@@ -654,10 +654,20 @@ class TelegramAdapter(Screen[Piece]):
         if reply is not None and reply.kind is not ReplyKind.ERROR:
             self._prompts.forget(prompt)  # answered; a refused one may be answered again
         elif reply is not None:
-            await self._reply(update, reply.text)
+            await self._refuse_typed(update, reply.text, blocked=reply.code is Msg.TEXT_BLOCKED)
         log.info(
             "Telegram: own action in %s handled in %.2fs", place.key, time.monotonic() - started
         )
+
+    async def _refuse_typed(self, update: Update, refusal: str, *, blocked: bool = False) -> None:
+        """A refused own action concerns its author alone: a plain reply in a private chat,
+        in a group a note that deletes itself (and the action, if it named a blocked word
+        and the bot may delete it)."""
+        chat = update.effective_chat
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            await self._note(update, refusal, drop_command=blocked)
+        else:
+            await self._reply(update, refusal)
 
     async def _setting(self, update: Update, place: Place, data: str, language: Language) -> Reply:
         """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`, `s:r:<rating>`, `s:o:0|1` own

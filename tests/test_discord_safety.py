@@ -5,17 +5,20 @@ word, cooldowns that say when, and a cap on rewrites per part."""
 from __future__ import annotations
 
 from storycraft_bot.core.limits import AbuseLimits
-from storycraft_bot.core.models import ChannelKey, Platform
+from storycraft_bot.core.models import ChannelKey, Platform, Rating
 from storycraft_bot.storage.sqlite import Store
 from tests import test_discord
 from tests.fake_discord import FakeDiscord
+from tests.fake_ollama import FakeOllama
 from tests.fakes import FakeClock
+from tests.injection import INJECTION, assert_quoted_for_the_model
 from tests.test_discord import (
     ALICE,
     MOD,
     OWNER,
     STORIES,
     BotFactory,
+    buttons,
     is_ephemeral,
     reply_to,
     story,
@@ -122,4 +125,35 @@ async def test_a_start_the_limits_refuse_opens_no_thread(
     await clock.advance(60)
     dc.slash(ALICE, STORIES, "start", premise="Another key")
     await dc.wait_until(lambda: len(dc.channels) > channels)
+    assert dc.errors == []
+
+
+async def test_an_injected_premise_is_quoted_for_the_model_and_the_part_keeps_its_form(
+    make_bot: BotFactory, dc: FakeDiscord, fake_ollama: FakeOllama
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start", premise=INJECTION)
+    message = await dc.wait_until(lambda: story(dc, 1))  # "Part 1." with its choices
+    assert_quoted_for_the_model(fake_ollama)
+    assert [label for label, _ in buttons(message)][:3] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+    assert dc.errors == []
+
+
+async def test_a_restart_keeps_the_mature_rating_of_an_age_restricted_story(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    general = 2001
+    dc.channels[general]["nsfw"] = True
+    before = await make_bot()
+    dc.slash(ALICE, general, "start", premise="A dark tale", rating="mature")
+    await dc.wait_until(lambda: story(dc, 1, channel=general))
+    await before.engine.shutdown()
+    await before.adapter.stop()
+
+    await make_bot()
+    status = dc.slash(ALICE, general, "status")
+    assert (await reply_to(dc, status)).endswith("Rating: mature.")
+    session = await store.live_session(ChannelKey(Platform.DISCORD, str(general)))
+    assert session is not None
+    assert session.settings.rating is Rating.MATURE
     assert dc.errors == []

@@ -10,8 +10,10 @@ from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import ChannelKey, Platform, Rating
 from storycraft_bot.storage.sqlite import Store
 from tests import test_telegram
+from tests.fake_ollama import FakeOllama
 from tests.fake_telegram import BOT, FakeTelegram
 from tests.fakes import FakeClock
+from tests.injection import INJECTION, assert_quoted_for_the_model
 from tests.test_telegram import (
     ALICE_ID,
     BOB_ID,
@@ -174,3 +176,64 @@ async def test_a_note_a_restart_interrupted_is_deleted_after_it(
     assert (group["id"], note["message_id"]) in tg.messages
     await clock.advance(1)
     await gone(tg, group["id"], note)
+
+
+async def test_an_over_long_premise_is_refused_with_its_length_in_a_passing_note(
+    make_bot: BotFactory, tg: FakeTelegram, clock: FakeClock, store: Store
+) -> None:
+    await make_bot(clock=clock)
+    alice = tg.user(ALICE_ID, "Alice")
+    group = tg.group_chat(-1105)
+    tg.send_text(group, alice, "/story " + "x" * 1001)
+    refusal = (
+        "The premise is too long: 1001 characters, at most 1000 fit. Shorten it and start again."
+    )
+    note = await tg.wait_until(lambda: bot_text(tg, group["id"], refusal))
+    assert await store.live_session(_key(group["id"])) is None
+    await clock.wait_for_sleepers(1)  # its deletion is due
+    await clock.advance(15)
+    await gone(tg, group["id"], note)
+
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story " + "x" * 1001)
+    await tg.wait_until(lambda: bot_text(tg, chat["id"], refusal))  # a plain reply in private
+    assert await store.live_session(_key(chat["id"])) is None
+
+
+async def test_an_injected_premise_is_quoted_for_the_model_and_the_part_keeps_its_form(
+    make_bot: BotFactory, tg: FakeTelegram, fake_ollama: FakeOllama
+) -> None:
+    await make_bot()
+    alice = tg.user(ALICE_ID, "Alice")
+    chat = tg.private_chat(alice)
+    tg.send_text(chat, alice, "/story " + INJECTION)
+    message = await wait_story(tg, chat["id"], 1)  # "Part 1." with its choices
+    assert_quoted_for_the_model(fake_ollama)
+    assert [label for label, _ in keyboard(message)][:3] == ["Path 1.1", "Path 1.2", "Path 1.3"]
+
+
+async def test_a_restart_keeps_the_chats_mature_default(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    before = await make_bot()
+    alice, carol = tg.user(ALICE_ID, "Alice"), tg.user(CAROL_ID, "Carol")
+    group = tg.group_chat(-1106)
+    tg.admins[group["id"]] = {CAROL_ID}
+    tg.send_text(group, carol, "/settings")
+    panel = await tg.wait_until(lambda: bot_text(tg, group["id"], "No story is running"))
+    assert await answer_of(tg, tg.press(group, carol, panel["message_id"], "s:r:2")) == "Saved."
+    await before.engine.shutdown()
+    await before.adapter.stop()
+
+    await make_bot()
+    tg.send_text(group, alice, "/story")  # no administrator needed for the chat's default
+    await wait_story(tg, group["id"], 1)
+    tg.send_text(group, alice, "/status")
+    await tg.wait_until(
+        lambda: any(
+            m.get("text", "").endswith("Rating: mature.") for m in tg.bot_messages(group["id"])
+        )
+    )
+    session = await store.live_session(_key(group["id"]))
+    assert session is not None
+    assert session.settings.rating is Rating.MATURE

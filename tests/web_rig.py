@@ -18,6 +18,7 @@ import pytest
 from adapters.web import WebAdapter, WebConfig
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.engine import StoryEngine
+from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import Language, Platform
 from storycraft_bot.core.prewriting import PrewriteMode
 from storycraft_bot.core.screen_records import StoredScreens
@@ -46,9 +47,10 @@ async def make_web(
         comfy: FakeComfyUI | None = None,
         clock: Clock | None = None,
         prewrite: PrewriteMode = PrewriteMode.OFF,
+        limits: AbuseLimits | None = None,
         **changes: Any,
     ) -> WebRig:
-        core = make_core(comfy, prewrite)
+        core = make_core(comfy, prewrite, limits)
         settings: dict[str, Any] = {
             "port": 0,
             "pictures_dir": tmp_path / "pictures",

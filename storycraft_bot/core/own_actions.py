@@ -84,6 +84,8 @@ class OwnActions:
         channel's lock, so a screen's single quick answer (Discord's modal) never waits
         behind other work; `submit` checks again."""
         await self._open_part(place, actor, segment_id)
+        # A player on cooldown hears when before typing an action in vain.
+        await self._safety.limits.check(place, actor, LimitedAction.OWN_ACTION)
 
     async def submit(self, place: Place, actor: Actor, segment_id: int, typed: str) -> PressOutcome:
         """Put `typed` on part `segment_id`'s ballot: decided at once in a private story,
