@@ -457,6 +457,7 @@ class TelegramAdapter(Screen[Piece]):
                 chosen.premise,
                 length=chosen.length,
                 participation=chosen.participation,
+                style=chosen.style,
             )
         if command is Command.SETTINGS:
             if (blocking := parse_blocklist(argument)) is not None:
