@@ -4,9 +4,12 @@ nothing, through the real python-telegram-bot against the fake Bot API and Comfy
 
 from __future__ import annotations
 
-from storycraft_bot.core.models import ChannelKey, Platform
+import json
+
+from storycraft_bot.core.models import ChannelKey, Platform, StoryLength
 from storycraft_bot.core.styles import StyleBook
 from storycraft_bot.storage.sqlite import Store
+from tests.card_files import card_json
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_ollama import FakeOllama
 from tests.fake_telegram import FakeTelegram
@@ -62,3 +65,19 @@ async def test_an_unknown_style_is_refused_in_russian_and_starts_nothing(
     assert await store.live_session(ChannelKey(Platform.TELEGRAM, str(chat["id"]))) is None
     assert fake_ollama.chat_requests("segment") == []
     assert fake_comfy.posted_prompts() == []
+
+
+async def test_a_card_caption_takes_the_same_leading_words(
+    make_bot: BotFactory, tg: FakeTelegram, store: Store
+) -> None:
+    await make_bot()
+    alice = tg.user(703, "Alice")
+    chat = tg.private_chat(alice)
+    card = json.dumps(card_json(name="Orrin")).encode()
+    tg.send_document(chat, alice, card, "o.json", caption="/story style=mystery length=short")
+    await wait_story(tg, chat["id"], 1)
+
+    session = await store.live_session(ChannelKey(Platform.TELEGRAM, str(chat["id"])))
+    assert session is not None
+    assert (session.settings.style, session.settings.length) == ("mystery", StoryLength.SHORT)
+    assert "style=" not in session.premise  # the card's premise, not the option words
