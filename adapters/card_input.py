@@ -43,6 +43,7 @@ async def start_from_card(
     rating: Rating | None = None,
     length: StoryLength | None = None,
     participation: Participation | None = None,
+    style: str | None = None,
 ) -> Reply:
     """A new story from `card` (JSON or PNG; None: from the premise alone), with the
     lorebook `lore` if given (else the card's own); a bad file is refused with its reason
@@ -65,6 +66,7 @@ async def start_from_card(
         lore=entries,
         length=length,
         participation=participation,
+        style=style,
     )
     return Reply(text(language, Msg.STORY_STARTED), ReplyKind.SEEN)
 

@@ -203,6 +203,7 @@ async def start_story(
     rating: Rating | None = None,
     length: StoryLength | None = None,
     participation: Participation | None = None,
+    style: str | None = None,
 ) -> Reply:
     await engine.start(
         place,
@@ -213,6 +214,7 @@ async def start_story(
         rating=rating,
         length=length,
         participation=participation,
+        style=style,
     )
     return Reply(text(language, Msg.STORY_STARTED), ReplyKind.SEEN)
 
@@ -224,15 +226,18 @@ class StartOptions:
     premise: str
     length: StoryLength | None = None
     participation: Participation | None = None
+    style: str | None = None  # a picture style's name, checked by the engine
 
 
 def start_options(line: str) -> StartOptions:
-    """The leading `length=<short|medium|long|endless>` and `mode=<starter|anyone|vote>`
-    words of a typed start (screens without option fields), the rest is the premise; a
-    word that names no known value stays in the premise."""
+    """The leading `length=<short|medium|long|endless>`, `mode=<starter|anyone|vote>` and
+    `style=<name>` words of a typed start (screens without option fields; `fairy_tale` for
+    a name with a space), the rest is the premise; a length or mode that names no known
+    value stays in the premise, while an unknown style is refused by the engine."""
     words = line.split()
     length: StoryLength | None = None
     participation: Participation | None = None
+    style: str | None = None
     while words:
         name, sep, value = words[0].replace(":", "=", 1).partition("=")
         name, value = name.lower(), value.lower()
@@ -240,10 +245,12 @@ def start_options(line: str) -> StartOptions:
             length = StoryLength(value)
         elif sep and name == "mode" and value in set(Participation):
             participation = Participation(value)
+        elif sep and name == "style" and value:
+            style = value
         else:
             break
         words.pop(0)
-    return StartOptions(" ".join(words), length, participation)
+    return StartOptions(" ".join(words), length, participation, style)
 
 
 async def press(

@@ -362,10 +362,12 @@ async def run_console(
 
 
 async def _begin(engine: StoryEngine, typed: str) -> Reply | None:
-    """Start the story (`length=… mode=…` words may lead the premise); nothing to say
+    """Start the story (`length=… style=…` words may lead the premise); nothing to say
     unless it is refused (see commands.answer)."""
     chosen = start_options(typed)
-    await engine.start(PLACE, PLAYER, premise=chosen.premise, length=chosen.length)
+    await engine.start(
+        PLACE, PLAYER, premise=chosen.premise, length=chosen.length, style=chosen.style
+    )
     return None
 
 

@@ -157,6 +157,8 @@ RUSSIAN = {
     "Which parts get a picture": "К каким частям рисовать картинку",
     "Every part": "К каждой части",
     "When the scene changes": "При смене сцены",
+    "style": "стиль_картинок",
+    "Picture style (default: the genre's)": "Стиль картинок (по умолчанию — по жанру)",
 }
 #: The ratings the commands offer.
 RATING_CHOICES = [
@@ -327,6 +329,7 @@ class StoryCommands(app_commands.Group):
         mode="Who chooses in a group",
         card="A SillyTavern character card to start from (PNG or JSON)",
         lorebook="A lorebook for the story (World Info JSON)",
+        style="Picture style (default: the genre's)",
     )
     @app_commands.choices(
         genre=[
@@ -355,6 +358,7 @@ class StoryCommands(app_commands.Group):
         mode: app_commands.Choice[str] | None = None,
         card: discord.Attachment | None = None,
         lorebook: discord.Attachment | None = None,
+        style: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         await self.adapter.on_start(
             interaction,
@@ -365,7 +369,14 @@ class StoryCommands(app_commands.Group):
             length=StoryLength(length.value) if length else None,
             participation=Participation(mode.value) if mode else None,
             files=(card, lorebook),
+            style=style,
         )
+
+    @start.autocomplete("style")
+    async def _start_styles(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self.adapter.style_choices(current)
 
     @app_commands.command(name="stop", description="End the story")
     async def stop(self, interaction: discord.Interaction) -> None:
@@ -681,9 +692,11 @@ class DiscordAdapter(Screen[Piece]):
         length: StoryLength | None = None,
         participation: Participation | None = None,
         files: tuple[discord.Attachment | None, discord.Attachment | None] = (None, None),
+        style: str | None = None,
     ) -> None:
         async def work() -> Reply:
             chosen = Language(language) if language else self.language_of(interaction)
+            self._engine.styles.chosen(style)  # an unknown style is refused before a thread
             # Fetched first: a bad file is refused before a thread is made for the story.
             card = await attachment_bytes(files[0], CARD_MAX_BYTES)
             lore = await attachment_bytes(files[1], LOREBOOK_MAX_BYTES)
@@ -716,6 +729,7 @@ class DiscordAdapter(Screen[Piece]):
                     rating=rating,
                     length=length,
                     participation=participation,
+                    style=style,
                 )
             else:
                 started = await start_from_card(
@@ -730,6 +744,7 @@ class DiscordAdapter(Screen[Piece]):
                     rating=rating,
                     length=length,
                     participation=participation,
+                    style=style,
                 )
             about = f": *{premise[:200]}*" if premise else ""
             starter = interaction.user.display_name
@@ -772,6 +787,11 @@ class DiscordAdapter(Screen[Piece]):
 
     def workflow_choices(self, current: str) -> list[app_commands.Choice[str]]:
         names = [n for n in self._config.workflows if current.lower() in n.lower()]
+        return [app_commands.Choice(name=n, value=n) for n in names[:25]]
+
+    def style_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        """The picture styles a new story may start in, as the player types."""
+        names = [n for n in self._engine.styles.names if current.lower() in n.lower()]
         return [app_commands.Choice(name=n, value=n) for n in names[:25]]
 
     def _check_workflow(self, workflow: str | None) -> None:

@@ -437,8 +437,17 @@ class TelegramAdapter(Screen[Piece]):
         if command is Command.START and document is not None:
             actor = await self._actor(update)
             card = await document_bytes(document, CARD_MAX_BYTES)
+            chosen = start_options(argument)  # the same leading words as a typed start
             return await start_from_card(
-                self._engine, place, actor, language, card, premise=argument
+                self._engine,
+                place,
+                actor,
+                language,
+                card,
+                premise=chosen.premise,
+                length=chosen.length,
+                participation=chosen.participation,
+                style=chosen.style,
             )
         if command is Command.LOREBOOK:
             if document is None:
@@ -457,6 +466,7 @@ class TelegramAdapter(Screen[Piece]):
                 chosen.premise,
                 length=chosen.length,
                 participation=chosen.participation,
+                style=chosen.style,
             )
         if command is Command.SETTINGS:
             if (blocking := parse_blocklist(argument)) is not None:

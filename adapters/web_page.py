@@ -54,6 +54,8 @@ class Ui(enum.Enum):
     REROLL = enum.auto()
     CARD = enum.auto()
     LOREBOOK = enum.auto()
+    STYLE = enum.auto()
+    GENRE_STYLE = enum.auto()
 
 
 UI: dict[Language, dict[Ui, str]] = {
@@ -90,6 +92,8 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.REROLL: "New choices",
         Ui.CARD: "Character card (SillyTavern PNG or JSON, optional)",
         Ui.LOREBOOK: "Lorebook (World Info JSON, optional)",
+        Ui.STYLE: "Picture style",
+        Ui.GENRE_STYLE: "The genre's",
     },
     Language.RU: {
         Ui.TITLE: "StoryCraft",
@@ -124,6 +128,8 @@ UI: dict[Language, dict[Ui, str]] = {
         Ui.REROLL: "Другие варианты",
         Ui.CARD: "Карточка персонажа (PNG или JSON из SillyTavern, необязательно)",
         Ui.LOREBOOK: "Лорбук (JSON World Info, необязательно)",
+        Ui.STYLE: "Стиль картинок",
+        Ui.GENRE_STYLE: "Как у жанра",
     },
 }
 
@@ -207,8 +213,10 @@ def _switch(language: Language, path: str) -> str:
     )
 
 
-def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
-    """The form that starts a story."""
+def start_page(
+    language: Language, *, error: str = "", genre: str = "", styles: Sequence[str] = ()
+) -> str:
+    """The form that starts a story; `styles` are the picture styles it offers."""
     options = "".join(
         f'<option value="{lang.value}"{" selected" if lang is language else ""}>'
         f"{lang.value.upper()}</option>"
@@ -220,6 +228,9 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
         f"{' selected' if length is StoryLength.MEDIUM else ''}>"
         f"{esc(length_name(language, length))}</option>"
         for length in StoryLength
+    )
+    style_options = f'<option value="">{esc(ui(language, Ui.GENRE_STYLE))}</option>' + "".join(
+        f'<option value="{esc(name)}">{esc(name)}</option>' for name in styles
     )
     return (
         _head(language, ui(language, Ui.TITLE))
@@ -239,6 +250,8 @@ def start_page(language: Language, *, error: str = "", genre: str = "") -> str:
         f'<label>{esc(ui(language, Ui.STORY_LANGUAGE))}<select name="language">{options}'
         f"</select></label>"
         f'<label>{esc(text(language, Msg.STORY_LENGTH))}<select name="length">{lengths}'
+        f"</select></label>"
+        f'<label>{esc(ui(language, Ui.STYLE))}<select name="style">{style_options}'
         f"</select></label>"
         f'<label class="check"><input type="checkbox" name="together" value="1"> '
         f"{esc(ui(language, Ui.TOGETHER))}</label>"

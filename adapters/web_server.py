@@ -241,7 +241,10 @@ class WebServer:
     # Pages
 
     async def _on_index(self, request: web.Request) -> web.Response:
-        return self._html(request, page.start_page(self._language(request)))
+        return self._html(request, self._start_page(self._language(request)))
+
+    def _start_page(self, language: Language, error: str = "") -> str:
+        return page.start_page(language, error=error, styles=self._engine.styles.names)
 
     async def _on_start(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
@@ -252,7 +255,7 @@ class WebServer:
             form = await read_start_form(request)
         except StoryActionError as err:
             problem = text(language, err.code, **err.params)
-            return self._html(request, page.start_page(language, error=problem), status=400)
+            return self._html(request, self._start_page(language, problem), status=400)
         premise, genre, story_language = form.premise, form.genre, form.language
         together = form.together
         told = Language(story_language) if story_language in {"ru", "en"} else language
@@ -266,7 +269,14 @@ class WebServer:
         # over-long one out loud rather than see it cut.
         if form.card is None and form.lorebook is None:
             work = start_story(
-                self._engine, place, actor, told, premise, genre[:60] or None, length=length
+                self._engine,
+                place,
+                actor,
+                told,
+                premise,
+                genre[:60] or None,
+                length=length,
+                style=form.style or None,
             )
         else:
             work = start_from_card(
@@ -279,12 +289,13 @@ class WebServer:
                 premise=premise,
                 genre=genre[:60] or None,
                 length=length,
+                style=form.style or None,
             )
         reply = await answer(work, language, "web: start")
         log.info("web: start in %s handled in %.2fs", place.key, time.monotonic() - started)
         if reply is not None and reply.kind is ReplyKind.ERROR:
             self._keeper.drop_room(story)
-            return self._html(request, page.start_page(language, error=reply.text), status=400)
+            return self._html(request, self._start_page(language, reply.text), status=400)
         redirect = web.HTTPSeeOther(f"/s/{story}", headers=SECURITY_HEADERS)
         if new:
             redirect.set_cookie("sc_player", player, httponly=True, samesite="Lax", max_age=10**8)

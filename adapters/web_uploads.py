@@ -25,6 +25,7 @@ class StartForm:
     language: str = ""
     together: bool = False
     length: str = ""  # a StoryLength's value, or "" for the default
+    style: str = ""  # a picture style's name, or "" for the genre's
     card: bytes | None = None
     lorebook: bytes | None = None
 
@@ -48,6 +49,7 @@ async def read_start_form(request: web.Request) -> StartForm:
             language=str(form.get("language", "")),
             together=form.get("together") == "1",
             length=str(form.get("length", "")),
+            style=str(form.get("style", "")),
         )
     fields: dict[str, str] = {}
     files: dict[str, bytes] = {}
@@ -75,6 +77,7 @@ async def read_start_form(request: web.Request) -> StartForm:
         language=fields.get("language", ""),
         together=fields.get("together") == "1",
         length=fields.get("length", ""),
+        style=fields.get("style", ""),
         card=files.get("card"),
         lorebook=files.get("lorebook"),
     )

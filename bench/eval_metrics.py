@@ -108,8 +108,9 @@ class ModelTally:
     seconds: list[float] = field(default_factory=list)
     cast: list[CastKeeping] = field(default_factory=list)
     stories: int = 0
-    short_stories: int = 0
-    endings: int | None = None  # None: the engine has no story lengths or endings
+    short_stories: int = 0  # played as short stories (about 8 parts), to their ending
+    endings: int = 0  # short stories that reached their ending
+    ending_parts: list[int] = field(default_factory=list)  # parts of each story that ended
 
     def add_part(self, draft: SegmentDraft, language: Language, seconds: float) -> None:
         if draft.repaired:

@@ -20,6 +20,7 @@ import ollama
 
 from bench.eval_metrics import ModelTally, cast_keeping
 from storycraft_bot.core import events as ev
+from storycraft_bot.core.arc import PLANNED_PARTS
 from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.errors import NarratorError, StoryActionError
@@ -32,6 +33,7 @@ from storycraft_bot.core.models import (
     Platform,
     Segment,
     SegmentDraft,
+    StoryLength,
     StoryMemory,
     StorySettings,
 )
@@ -75,6 +77,18 @@ class EvalPlan:
     #: Seconds a part may take before the story is given up (a stuck server).
     part_timeout: float = 900.0
     first_token_timeout: float = 300.0
+    #: The share of the stories (the last ones) played short, to their ending, whatever
+    #: `parts` says: the only way to count endings reached.
+    short_share: float = 0.0
+
+    @property
+    def short_stories(self) -> int:
+        return round(self.stories * self.short_share)
+
+    def is_short(self, number: int) -> bool:
+        """Whether story `number` is played short; the last ones are, so that with two
+        languages the short stories are in both."""
+        return number >= self.stories - self.short_stories
 
     def story(self, number: int) -> tuple[Language, str, str]:
         """Language, genre and premise of the story with this number (round robin)."""
@@ -126,14 +140,17 @@ class RecordingNarrator:
 
 
 class _Outcomes:
-    """The StoryView: each story's finished or failed parts, in order."""
+    """The StoryView: each story's finished or failed parts, in order, and its ending."""
 
     def __init__(self) -> None:
         self.queues: defaultdict[int, asyncio.Queue[ev.StoryEvent]] = defaultdict(asyncio.Queue)
+        self.endings: dict[int, ev.StoryEnded] = {}  # session id -> its ending
 
     async def show(self, event: ev.StoryEvent) -> None:
         if isinstance(event, ev.SegmentFinished | ev.SegmentFailed):
             self.queues[event.session_id].put_nowait(event)
+        elif isinstance(event, ev.StoryEnded):
+            self.endings[event.session_id] = event
 
 
 async def evaluate_model(url: str, model: str, plan: EvalPlan) -> ModelTally:
@@ -175,8 +192,13 @@ async def evaluate_model(url: str, model: str, plan: EvalPlan) -> ModelTally:
             rng = random.Random(plan.seed)
             try:
                 for number in range(plan.stories):
-                    await _play(engine, view, plan, number, rng)
+                    ended = await _play(engine, view, plan, number, rng)
                     tally.stories += 1
+                    if plan.is_short(number):
+                        tally.short_stories += 1
+                    if ended is not None:
+                        tally.endings += 1
+                        tally.ending_parts.append(ended.parts)
                 await engine.wait_idle()
             finally:
                 await engine.shutdown()
@@ -187,20 +209,31 @@ async def evaluate_model(url: str, model: str, plan: EvalPlan) -> ModelTally:
 
 async def _play(
     engine: StoryEngine, view: _Outcomes, plan: EvalPlan, number: int, rng: random.Random
-) -> None:
+) -> ev.StoryEnded | None:
+    """Play story `number`; its ending, if it reached one."""
     language, genre, premise = plan.story(number)
     place = Place(ChannelKey(Platform.CONSOLE, f"eval-{number}"), f"eval-{number}", False)
     player = Actor("eval", "Eval")
-    session = await engine.start(place, player, premise=premise, genre=genre, language=language)
+    short = plan.is_short(number)
+    session = await engine.start(
+        place,
+        player,
+        premise=premise,
+        genre=genre,
+        language=language,
+        length=StoryLength.SHORT if short else None,
+    )
     queue = view.queues[session.id]
-    for part in range(plan.parts):
+    # A short story is given room for its ending, and one part more to see it ends there.
+    parts = PLANNED_PARTS[StoryLength.SHORT] + 1 if short else plan.parts
+    for part in range(parts):
         try:
             async with asyncio.timeout(plan.part_timeout):
                 event = await queue.get()
         except TimeoutError:
             log.warning("story %d: part %d took too long; giving up the story", number, part)
             break
-        if isinstance(event, ev.SegmentFailed) or part == plan.parts - 1:
+        if isinstance(event, ev.SegmentFailed) or part == parts - 1:
             break
         assert isinstance(event, ev.SegmentFinished)
         if not event.segment.choices:  # an ending: nothing left to choose
@@ -208,5 +241,6 @@ async def _play(
         choice = rng.randrange(len(event.segment.choices))
         await engine.press(place, player, event.segment.id, choice)
     await engine.wait_idle()
-    with contextlib.suppress(StoryActionError):  # a failed story may be over already
+    with contextlib.suppress(StoryActionError):  # a failed or ended story is over already
         await engine.stop(place, player)
+    return view.endings.get(session.id)

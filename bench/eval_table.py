@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 
 from bench.eval_metrics import ModelTally
 
-ENDINGS_NOT_YET = "n/a: the engine has no story lengths or endings yet, so no short story can end"
-
 
 def _share(count: int, whole: int) -> str:
     return f"{count} ({count / whole:.0%})" if whole else "0"
@@ -41,9 +39,20 @@ def _looks(t: ModelTally) -> str:
 
 
 def _endings(t: ModelTally) -> str:
-    if t.endings is None:
-        return "n/a"
-    return _share(t.endings, t.short_stories)
+    if not t.short_stories:
+        return "n/a (no short story played)"
+    return f"{t.endings}/{t.short_stories} ({t.endings / t.short_stories:.0%})"
+
+
+def ending_lines(tallies: Sequence[ModelTally]) -> list[str]:
+    """A line per model that played short stories: how many ended, after how many parts."""
+    return [
+        f"endings: {t.model}: {t.endings} of {t.short_stories} short stories reached their "
+        f"ending"
+        + (f" (after {', '.join(map(str, t.ending_parts))} parts)" if t.ending_parts else "")
+        for t in tallies
+        if t.short_stories
+    ]
 
 
 ROWS: tuple[tuple[str, Callable[[ModelTally], str]], ...] = (

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.eval_metrics import ModelTally
 from bench.eval_run import EvalPlan, evaluate_model
-from bench.eval_table import ENDINGS_NOT_YET, render
+from bench.eval_table import ending_lines, render
 from storycraft_bot.core.models import Language
 from tests.fake_ollama import FakeOllama
 from tests.tiny_ollama import MODEL_NAME, running
@@ -45,6 +45,14 @@ def _plan(argv: Sequence[str]) -> tuple[EvalPlan, list[str], bool]:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--short",
+        type=float,
+        default=0.5,
+        metavar="SHARE",
+        help="share of the stories played short (about 8 parts, whatever --parts says) "
+        "to count the endings reached; 0 none, 1 all (default 0.5)",
+    )
+    parser.add_argument(
         "--tiny",
         action="store_true",
         help="serve SmolLM2-135M here (tests/tiny_ollama.py; needs the [eval] extra)",
@@ -57,6 +65,7 @@ def _plan(argv: Sequence[str]) -> tuple[EvalPlan, list[str], bool]:
         genres=tuple(g.strip() for g in args.genres.split(",") if g.strip()) or ("fantasy",),
         words=args.words,
         seed=args.seed,
+        short_share=min(1.0, max(0.0, args.short)),
     )
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     return plan, models, args.tiny
@@ -90,7 +99,8 @@ async def _measure(url: str, plan: EvalPlan, models: list[str], fake: FakeOllama
         return 2
     print(f"Ollama: {url}" + (f" — {FAKE_NOTE}" if fake else ""))
     print(
-        f"{plan.stories} stories × {plan.parts} parts, languages "
+        f"{plan.stories} stories × {plan.parts} parts ({plan.short_stories} of them short, "
+        f"played to their ending), languages "
         f"{','.join(lang.value for lang in plan.languages)}, genres {','.join(plan.genres)}, "
         f"target {plan.words} words and {plan.choices} choices a part"
     )
@@ -104,8 +114,8 @@ async def _measure(url: str, plan: EvalPlan, models: list[str], fake: FakeOllama
         print(f"  {model}: {time.perf_counter() - started:.0f} s", flush=True)
     print()
     print(render(tallies))
-    if any(t.endings is None for t in tallies):
-        print(f"\nendings: {ENDINGS_NOT_YET}")
+    if lines := ending_lines(tallies):
+        print("\n" + "\n".join(lines))
     return 0
 
 

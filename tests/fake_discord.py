@@ -161,6 +161,8 @@ class FakeDiscord:
     # (shard, event, guild id) of every dispatch, as each session received it.
     delivered: list[tuple[tuple[int, int] | None, str, str | None]] = field(default_factory=list)
     guild_ids: list[int] = field(default_factory=lambda: [GUILD_ID])
+    # Interaction id -> the choices an autocomplete was answered with (callback type 8).
+    suggestions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
@@ -280,6 +282,20 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = {"attachments": resolved}
         return self._interaction(2, member, channel_id, data)
+
+    def autocomplete(
+        self, member: Member, channel_id: int, sub: str, option: str, typed: str
+    ) -> int:
+        """A member typing `typed` into `/story SUB`'s `option`: Discord asks the bot what
+        to suggest (an interaction of type 4); returns the interaction id."""
+        focused = {"name": option, "type": 3, "value": typed, "focused": True}
+        data: dict[str, Any] = {
+            "id": "7001",
+            "name": "story",
+            "type": 1,
+            "options": [{"name": sub, "type": 1, "options": [focused]}],
+        }
+        return self._interaction(4, member, channel_id, data)
 
     def _upload(self, upload: Upload) -> dict[str, Any]:
         """A member's file put on the CDN, as the attachment object Discord resolves."""
@@ -632,6 +648,12 @@ class FakeDiscord:
             raise ApiError(404, 10062, "Unknown interaction")
         kind = body["type"]
         data = body.get("data") or {}
+        if (kind == 8) != (interaction.kind == 4):  # suggestions answer only autocompletes
+            raise ApiError(400, 40043, "Interaction response type invalid for this interaction")
+        if kind == 8:
+            if len(data.get("choices", [])) > 25:
+                raise ApiError(400, 50035, "Invalid Form Body (at most 25 choices)")
+            self.suggestions[interaction_id] = data.get("choices", [])
         if kind == 9:  # a modal: only in answer to a command or a button
             if interaction.kind not in (2, 3):
                 raise ApiError(400, 50035, "Invalid Form Body (a modal cannot answer a modal)")

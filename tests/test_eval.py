@@ -16,7 +16,8 @@ from bench.eval_metrics import (
 from bench.eval_run import EvalPlan, evaluate_model
 from bench.eval_table import render
 from bench.story_eval import main
-from storycraft_bot.core.models import Character, Language
+from storycraft_bot.core.arc import PLANNED_PARTS
+from storycraft_bot.core.models import Character, Language, StoryLength
 from tests.fake_ollama import FakeOllama, Reply
 
 
@@ -83,7 +84,7 @@ async def test_a_played_story_counts_repaired_and_failed_parts() -> None:
     assert len(fake.chat_requests("segment")) == 3  # part 1, part 2 and its second try
     table = render([tally])
     assert "| failed parts | 1 (50%) |" in table
-    assert "| endings reached in short stories | n/a |" in table
+    assert "| endings reached in short stories | n/a (no short story played) |" in table
 
 
 @pytest.mark.parametrize("language", [Language.RU, Language.EN])
@@ -106,12 +107,13 @@ def test_make_eval_without_a_server_says_it_measures_the_pipeline_only(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("OLLAMA_URL", raising=False)
-    assert main(["--stories", "2", "--parts", "2", "--languages", "ru"]) == 0
+    assert main(["--stories", "2", "--parts", "2", "--languages", "ru", "--short", "0"]) == 0
     out = capsys.readouterr().out
     assert "measure the pipeline only" in out
     assert "| stories / parts asked | 2 / 4 |" in out
     assert "| parts in the story's language | 0 (0%) |" in out  # the fake writes English
-    assert "endings: n/a" in out
+    assert "| endings reached in short stories | n/a (no short story played) |" in out
+    assert "endings:" not in out
 
 
 def test_make_eval_on_a_server_needs_a_model(
@@ -122,3 +124,57 @@ def test_make_eval_on_a_server_needs_a_model(
     monkeypatch.delenv("STORY_MODEL", raising=False)
     assert main([]) == 2
     assert "set OLLAMA_MODEL" in capsys.readouterr().out
+
+
+def system_prompt(request: dict[str, object]) -> str:
+    messages = request["messages"]
+    assert isinstance(messages, list)
+    return str(messages[0]["content"])
+
+
+async def test_a_short_story_played_to_its_ending_is_counted() -> None:
+    fake = FakeOllama()
+    await fake.start()
+    plan = EvalPlan(stories=2, parts=3, languages=(Language.EN,), short_share=0.5)
+    try:
+        tally = await evaluate_model(fake.url, fake.models[0], plan)
+    finally:
+        await fake.stop()
+    short = PLANNED_PARTS[StoryLength.SHORT]
+    assert (plan.is_short(0), plan.is_short(1)) == (False, True)  # the last one is short
+    assert (tally.stories, tally.short_stories, tally.endings) == (2, 1, 1)
+    assert tally.ending_parts == [short]
+    assert tally.parts == 3 + short  # the short story ignores --parts
+    # The narrator was asked for exactly one ending: the short story's last part.
+    requests = fake.chat_requests("segment")
+    endings = [r for r in requests if "last part of the story" in system_prompt(r)]
+    assert len(endings) == 1
+    assert requests[-1] is endings[0]
+    assert "| endings reached in short stories | 1/1 (100%) |" in render([tally])
+
+
+async def test_a_short_story_that_fails_before_its_ending_counts_none() -> None:
+    fake = FakeOllama()
+    await fake.start()
+    good = Reply.segment("You wake in a boat.", ["Row", "Swim", "Wait"])
+    fake.then(good, good, Reply(content="I cannot go on."), Reply(content="Nor now."))
+    plan = EvalPlan(stories=1, parts=3, languages=(Language.EN,), short_share=1.0)
+    try:
+        tally = await evaluate_model(fake.url, fake.models[0], plan)
+    finally:
+        await fake.stop()
+    assert (tally.short_stories, tally.endings, tally.failed) == (1, 0, 1)
+    assert tally.ending_parts == []
+    assert "| endings reached in short stories | 0/1 (0%) |" in render([tally])
+
+
+def test_make_eval_plays_a_share_of_short_stories_and_prints_their_endings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OLLAMA_URL", raising=False)
+    assert main(["--stories", "2", "--parts", "2", "--languages", "en"]) == 0  # share 0.5
+    out = capsys.readouterr().out
+    assert "2 stories × 2 parts (1 of them short, played to their ending)" in out
+    assert f"| stories / parts asked | 2 / {2 + PLANNED_PARTS[StoryLength.SHORT]} |" in out
+    assert "| endings reached in short stories | 1/1 (100%) |" in out
+    assert "1 of 1 short stories reached their ending (after 8 parts)" in out

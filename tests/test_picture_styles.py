@@ -12,7 +12,7 @@ import pytest
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.engine import StoryEngine
-from storycraft_bot.core.errors import SettingsError
+from storycraft_bot.core.errors import SettingsError, StoryActionError
 from storycraft_bot.core.models import (
     Actor,
     Character,
@@ -23,6 +23,7 @@ from storycraft_bot.core.models import (
     StorySettings,
 )
 from storycraft_bot.core.styles import StyleBook
+from storycraft_bot.core.texts import Msg
 from storycraft_bot.narration.image_prompts import (
     PROMPT_MAX_CHARS,
     PROMPT_MAX_WORDS,
@@ -192,3 +193,31 @@ def test_a_long_rule_prompt_keeps_the_style_words() -> None:
     assert len(prompt.positive) <= PROMPT_MAX_CHARS
     assert "color photo" in prompt.negative
     assert "detail number 0" in prompt.positive  # the scene comes first, cut from its end
+
+
+async def test_a_style_chosen_at_the_start_wins_over_the_server_default_and_genre(
+    make_engine: EngineFactory, store: Store, view: RecordingView
+) -> None:
+    illustrator = RecordingIllustrator()
+    ink = PictureStyle("ink", "ink wash drawing", "color photo")
+    oil = PictureStyle("oil", "oil painting", lora="oil.safetensors")
+    book = StyleBook.with_operator_styles([ink, oil]).without(["oil"])  # no server has its LoRA
+    engine = make_engine(store, illustrator=illustrator, styles=book)
+    admin = Actor("u7", "Admin", can_moderate=True, can_manage_guild=True)
+    await engine.configure_guild(GROUP, admin, workflow="horror")
+
+    for unknown in ("oil", "watercolour"):
+        with pytest.raises(StoryActionError) as refused:
+            await engine.start(GROUP, ALICE, premise="A lost key", style=unknown)
+        assert refused.value.code is Msg.UNKNOWN_WORKFLOW
+        assert refused.value.params["choices"] == ", ".join(book.names)
+        assert "oil" not in book.names
+    assert await store.live_session(GROUP.key) is None
+
+    session = await engine.start(GROUP, ALICE, premise="A lost key", genre="horror", style="INK")
+    await view.wait_for(ev.SegmentFinished)
+    await engine.wait_idle()
+    assert session.settings.style == "ink"
+    assert illustrator.jobs[0].looks.style == ink
+    assert "ink wash drawing" in illustrator.jobs[0].prompt.positive
+    assert "color photo" in illustrator.jobs[0].prompt.negative

@@ -60,6 +60,7 @@ from storycraft_bot.core.safety import Safety
 from storycraft_bot.core.safety_store import LimitedAction, RedoKind
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.story_sources import StorySources, starting_premise
+from storycraft_bot.core.styles import StyleBook
 from storycraft_bot.core.supervision import Supervisor
 from storycraft_bot.core.texts import Msg
 from storycraft_bot.core.vote_timers import VoteTimers
@@ -177,10 +178,13 @@ class StoryEngine:
         participation: Participation | None = None,
         card: StoryCard | None = None,
         lore: Sequence[LoreEntry] = (),
+        style: str | None = None,
     ) -> Session:
         """Open a story in the channel and start writing its first segment; `rating`,
-        `length` and `participation` None take the defaults. A `card` gives the premise
-        when none is typed and the main character; `lore` is the story's lorebook."""
+        `length`, `participation` and `style` (a picture style's name) None take the
+        defaults. A `card` gives the premise when none is typed and the main character;
+        `lore` is the story's lorebook."""
+        chosen_style = self._config.styles.chosen(style)  # an unknown one starts nothing
         premise = starting_premise(await self.safety.check_typed(place, starter, premise), card)
         async with self._lock(place.key):
             if await self._store.live_session(place.key) is not None:
@@ -189,6 +193,7 @@ class StoryEngine:
                 await self._configuration.new_story(place, starter, rating),
                 length=length,
                 participation=participation,
+                style=chosen_style,
             )
             await self.safety.limits.check_stories(place, starter)
             await self.safety.limits.take(place, starter, LimitedAction.START)
@@ -399,6 +404,11 @@ class StoryEngine:
         """Cancel all background work (the database keeps the state for `resume`)."""
         await self._prewriter.shutdown()
         await self._tasks.shutdown()
+
+    @property
+    def styles(self) -> StyleBook:
+        """The picture styles a story may choose (screens offer their names)."""
+        return self._config.styles
 
     @property
     def own_actions(self) -> OwnActions:

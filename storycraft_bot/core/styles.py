@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
     IllustrateMode,
     ImagePrompt,
@@ -19,6 +20,7 @@ from storycraft_bot.core.models import (
     StorySettings,
 )
 from storycraft_bot.core.rating import merge_negative
+from storycraft_bot.core.texts import Msg
 
 _PAINTERLY = "epic fantasy art, painterly, dramatic"
 _SCIFI = "science fiction concept art, cinematic"
@@ -75,7 +77,21 @@ class StyleBook:
         return tuple(self.styles)
 
     def named(self, name: str) -> PictureStyle | None:
-        return self.styles.get(name.strip().casefold()) or self.styles.get(name)
+        """The style of that name; typed starts may write `fairy_tale` for `fairy tale`."""
+        key = name.strip().casefold()
+        return (
+            self.styles.get(key) or self.styles.get(name) or self.styles.get(key.replace("_", " "))
+        )
+
+    def chosen(self, name: str | None) -> str | None:
+        """The name of the style a player chose at the start (None: none chosen); an unknown
+        one is refused with the names there are."""
+        if name is None or not name.strip():
+            return None
+        style = self.named(name)
+        if style is None:
+            raise StoryActionError(Msg.UNKNOWN_WORKFLOW, choices=", ".join(self.names) or "-")
+        return style.name
 
     def for_genre(self, genre: str) -> PictureStyle:
         built_in = GENRE_STYLES.get(genre.strip().casefold(), DEFAULT_STYLE.name)
