@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.coordination import Coordination
@@ -14,9 +14,6 @@ from storycraft_bot.core.models import Session
 from storycraft_bot.core.outage_retries import OutageRetries
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.core.vote_timers import VoteTimers
-
-if TYPE_CHECKING:  # the recovery owns its sweep
-    from storycraft_bot.core.recovery import Recovery
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +27,14 @@ class FleetSweep:
         store: StoryStore,
         clock: Clock,
         votes: VoteTimers,
-        recovery: Recovery,
+        take_over: Callable[[int], Awaitable[bool]],
         outages: OutageRetries,
     ) -> None:
         self._coordination = coordination
         self._store = store
         self._clock = clock
         self._votes = votes
-        self._recovery = recovery
+        self._take_over = take_over  # the recovery's, which owns this sweep
         self._outages = outages
 
     async def run(self, every: float) -> None:
@@ -65,7 +62,7 @@ class FleetSweep:
         stalled = await self._coordination.claim_stalled_segments(now)
         for segment_id in stalled:
             try:
-                await self._recovery.take_over(segment_id)
+                await self._take_over(segment_id)
             finally:
                 await self._coordination.release_segment(segment_id)
         if votes or retries or stalled:

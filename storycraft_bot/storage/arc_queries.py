@@ -11,7 +11,7 @@ from storycraft_bot.core.errors import StorageError
 from storycraft_bot.core.models import Segment
 
 if TYPE_CHECKING:
-    from storycraft_bot.storage.sql_store import Tx
+    from storycraft_bot.storage.sql_protocols import Tx
 
 
 class ArcQueries:

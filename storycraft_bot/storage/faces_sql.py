@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from storycraft_bot.core.models import CharacterFace
 
 if TYPE_CHECKING:
-    from storycraft_bot.storage.sql_store import Row, Tx
+    from storycraft_bot.storage.sql_protocols import Row, Tx
 
 
 class FaceQueries:

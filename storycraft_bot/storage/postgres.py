@@ -25,7 +25,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from storycraft_bot.core.errors import StorageError
 from storycraft_bot.storage.schema import pending_migrations, shipped_postgres_migrations
 from storycraft_bot.storage.source_queries import SourceQueries
-from storycraft_bot.storage.sql_store import TABLES, Row, SqlStore
+from storycraft_bot.storage.sql_protocols import Row
+from storycraft_bot.storage.sql_store import TABLES, SqlStore
 
 log = logging.getLogger(__name__)
 

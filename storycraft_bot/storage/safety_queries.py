@@ -17,7 +17,7 @@ from storycraft_bot.core.safety_store import (
 )
 
 if TYPE_CHECKING:
-    from storycraft_bot.storage.sql_store import Row, Tx
+    from storycraft_bot.storage.sql_protocols import Row, Tx
 
 #: Safety's tables, in the order copy-db fills them (after sql_store's).
 SAFETY_TABLES = (

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from storycraft_bot.core.errors import StorageError, StoryActionError
 from storycraft_bot.core.models import (
@@ -53,6 +53,7 @@ from storycraft_bot.storage.arc_queries import ArcQueries
 from storycraft_bot.storage.faces_sql import FaceQueries
 from storycraft_bot.storage.own_action_queries import appended, own_actions_of
 from storycraft_bot.storage.safety_queries import SAFETY_TABLES, SafetyQueries
+from storycraft_bot.storage.sql_protocols import Row, Tx
 
 #: Random bytes in a book id (22 URL-safe characters): unguessable, safe in a URL.
 BOOK_ID_BYTES = 16
@@ -70,30 +71,6 @@ TABLES = (
     "story_sources",
     "character_faces",
 )
-
-
-class Row(Protocol):
-    """A result row read by column name (sqlite3.Row and psycopg's dict rows both are)."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
-
-    def keys(self) -> Iterable[str]: ...
-
-
-class Tx(Protocol):
-    """The statements of one open write transaction."""
-
-    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Execute; the number of rows changed."""
-        ...
-
-    async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
-
-    async def insert(self, sql: str, params: Sequence[Any]) -> int:
-        """Execute an INSERT into a table with an `id` column; the new id."""
-        ...
-
-    async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
 
 class SqlStore(SafetyQueries, ArcQueries, FaceQueries):

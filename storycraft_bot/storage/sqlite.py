@@ -25,7 +25,7 @@ from storycraft_bot.storage.schema import (
     shipped_migrations,
 )
 from storycraft_bot.storage.source_queries import SourceQueries
-from storycraft_bot.storage.sql_store import Row
+from storycraft_bot.storage.sql_protocols import Row
 
 __all__ = ["Store", "discover_migrations", "shipped_migrations"]
 
