@@ -54,6 +54,14 @@ _STALLED = (
     "s.state = 'generating' AND (EXISTS (SELECT 1 FROM fleet_claims w WHERE w.segment_id = s.id"
     " AND w.kind = 'write') OR s.updated_at < %(now)s - %(lease)s)"
 )
+# A picture still wanted whose drawer's claim ran out (a claim is taken before the
+# picture is queued, so a wanted picture without one is not being drawn by anybody).
+_ORPHANED_PICTURE = (
+    "s.state IN ('open', 'decided') AND s.image_state IN ('queued', 'drawing')"
+    " AND EXISTS (SELECT 1 FROM fleet_claims p WHERE p.segment_id = s.id AND p.kind = 'picture')"
+)
+# Kinds whose expired claims stay until taken over (they mark work somebody left).
+_KEPT_WHEN_EXPIRED = ("write", "picture")
 # The advisory lock that queues takers of picture slots (any fixed number).
 _SLOTS_LOCK = 0x5C0DE515
 # How long a place waits for a lock connection before its command fails.
@@ -178,6 +186,45 @@ class PostgresCoordination:
     async def claim_due_retries(self, now: float) -> list[int]:
         return await self._claim("retry", _DUE_RETRY, now)
 
+    # Pictures: who draws each one (core.picture_leases)
+
+    async def hold_picture(self, segment_id: int, now: float, *, take: bool) -> bool:
+        row = await self._one(
+            "INSERT INTO fleet_claims (segment_id, kind, owner, expires_at)"
+            " VALUES (%s, 'picture', %s, %s) ON CONFLICT (segment_id, kind) DO UPDATE"
+            " SET owner = excluded.owner, expires_at = excluded.expires_at"
+            " WHERE %s OR fleet_claims.owner = excluded.owner OR fleet_claims.expires_at < %s"
+            " RETURNING segment_id",
+            (segment_id, self._owner, now + self._lease, take, now),
+        )
+        return row is not None
+
+    async def renew_pictures(self, segment_ids: list[int], now: float) -> list[int]:
+        # Not renewed (so lost) once its part was retried or undone or its story stopped
+        # or paused at any process, or another process took the picture over.
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE fleet_claims SET expires_at = %s"
+                " WHERE segment_id = ANY(%s) AND kind = 'picture' AND owner = %s AND EXISTS"
+                " (SELECT 1 FROM segments s JOIN sessions ss ON ss.id = s.session_id"
+                "   WHERE s.id = fleet_claims.segment_id AND s.state != 'superseded'"
+                "   AND ss.state = 'active')"
+                " RETURNING segment_id",
+                (now + self._lease, segment_ids, self._owner),
+            )
+            return [int(row["segment_id"]) for row in await cur.fetchall()]
+
+    async def release_picture(self, segment_id: int) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM fleet_claims"
+                " WHERE segment_id = %s AND kind = 'picture' AND owner = %s",
+                (segment_id, self._owner),
+            )
+
+    async def claim_orphaned_pictures(self, now: float) -> list[int]:
+        return await self._claim("picture", _ORPHANED_PICTURE, now)
+
     # Fleet slots (core.fleet_slots.FleetSlots)
 
     async def take_slot(
@@ -233,7 +280,8 @@ class PostgresCoordination:
         async with self._pool.connection() as conn, conn.transaction():
             # Spent claims of due work go (work still due is claimed again just below).
             await conn.execute(
-                "DELETE FROM fleet_claims WHERE kind != 'write' AND expires_at < %s", (now,)
+                "DELETE FROM fleet_claims WHERE kind != ALL(%s) AND expires_at < %s",
+                (list(_KEPT_WHEN_EXPIRED), now),
             )
             cur = await conn.execute(_CLAIM.format(due=due), params)
             return [int(row["segment_id"]) for row in await cur.fetchall()]
