@@ -12,3 +12,18 @@ CREATE TABLE fleet_claims_new (
 INSERT INTO fleet_claims_new SELECT segment_id, kind, owner, expires_at FROM fleet_claims;
 DROP TABLE fleet_claims;
 ALTER TABLE fleet_claims_new RENAME TO fleet_claims;
+-- The fleet's line of pictures (PostgreSQL only; SQLite keeps its line in memory).
+CREATE TABLE fleet_queue (
+    job_id      TEXT PRIMARY KEY,
+    guild       TEXT NOT NULL,
+    session_id  INTEGER NOT NULL,
+    backlog     INTEGER NOT NULL,
+    asking      INTEGER NOT NULL DEFAULT 0,
+    owner       TEXT NOT NULL,
+    arrived     INTEGER NOT NULL,
+    expires_at  REAL NOT NULL
+);
+CREATE TABLE fleet_guild_turns (
+    guild       TEXT PRIMARY KEY,
+    served      INTEGER NOT NULL
+);

@@ -25,9 +25,10 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from storycraft_bot.core.fleet_slots import SlotPool
+from storycraft_bot.core.fleet_slots import LineTurn, SlotPool
 from storycraft_bot.core.models import ChannelKey
 from storycraft_bot.core.supervision import ChannelLocks
+from storycraft_bot.storage import fleet_line
 from storycraft_bot.storage.postgres import Connection
 
 # Claim rows for `segments` chosen by `{due}`, locked and skipped if another process is
@@ -267,6 +268,35 @@ class PostgresCoordination:
                 "DELETE FROM fleet_slots WHERE job_id = %s AND owner = %s",
                 (job_id, self._owner),
             )
+
+    # The fleet's line of pictures (pictures.fleet_queue.FleetLine)
+
+    async def enter_line(
+        self, job_id: str, guild: str, session_id: int, backlog: bool, now: float
+    ) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_line.enter(
+                conn, self._owner, job_id, guild, session_id, backlog, now + self._lease
+            )
+
+    async def take_turn(self, job_id: str, per_guild: int, total: int, now: float) -> LineTurn:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SLOTS_LOCK,))
+            return await fleet_line.take_turn(
+                conn, self._owner, job_id, per_guild, total, now, now + self._lease
+            )
+
+    async def line_ahead(self, job_id: str, now: float) -> int | None:
+        async with self._pool.connection() as conn:
+            return await fleet_line.ahead(conn, job_id, now)
+
+    async def renew_line(self, job_ids: list[str], now: float) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_line.renew(conn, self._owner, job_ids, now + self._lease)
+
+    async def leave_line(self, job_id: str) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_line.leave(conn, self._owner, job_id)
 
     async def _claim(self, kind: str, due: str, now: float) -> list[int]:
         params = {

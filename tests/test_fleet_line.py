@@ -1,0 +1,106 @@
+"""The fleet's line of pictures on one real PostgreSQL, each process played by its own
+PostgresCoordination on the fake clock: the guild served least recently goes first
+whichever process asks, live pictures go before the backlog, a newer picture of a story
+replaces its waiting one at the other process, positions count both processes' pictures,
+and a dead process's pictures stop holding the line once their time ran out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storycraft_bot.core.fleet_slots import LineTurn
+from storycraft_bot.storage.fleet import PostgresCoordination
+from storycraft_bot.storage.postgres import PostgresStore
+from tests.postgres_server import PostgresServer
+
+LEASE = 30.0
+NOW = 1_800_000_000.0
+GRANTED, WAIT, GONE = LineTurn.GRANTED, LineTurn.WAIT, LineTurn.GONE
+
+
+@pytest.fixture
+async def pair(
+    postgres_server: PostgresServer,
+) -> AsyncIterator[tuple[PostgresCoordination, PostgresCoordination]]:
+    url = postgres_server.fresh_url()
+    async with (
+        PostgresStore(url, pool_size=2),  # migrates the database
+        PostgresCoordination(url, "first", lease_seconds=LEASE, lock_connections=3) as first,
+        PostgresCoordination(url, "second", lease_seconds=LEASE, lock_connections=3) as second,
+    ):
+        yield first, second
+
+
+async def test_the_guild_served_least_recently_goes_first_across_processes(
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    first, second = pair
+    await first.enter_line("a1", "g1", 1, False, NOW)
+    assert await first.take_turn("a1", 1, 1, NOW) is GRANTED  # guild g1 served
+    await first.enter_line("a2", "g1", 2, False, NOW)  # arrives before b1
+    await second.enter_line("b1", "g2", 3, False, NOW)
+    assert await first.take_turn("a2", 1, 1, NOW) is WAIT  # the GPU is busy
+    assert await second.take_turn("b1", 1, 1, NOW) is WAIT
+    assert await first.line_ahead("a2", NOW) == 1  # b1, at the other process, first
+    assert await second.line_ahead("b1", NOW) == 0
+
+    await first.give_slot_back("a1")
+    assert await first.take_turn("a2", 1, 1, NOW) is WAIT  # g2 was never served
+    assert await second.take_turn("b1", 1, 1, NOW) is GRANTED
+    await second.give_slot_back("b1")
+    assert await first.take_turn("a2", 1, 1, NOW) is GRANTED
+
+
+async def test_live_pictures_go_before_the_backlog_of_either_process(
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    first, second = pair
+    await first.enter_line("drawing", "g0", 9, False, NOW)
+    assert await first.take_turn("drawing", 1, 1, NOW) is GRANTED  # the GPU is busy
+    await first.enter_line("old", "g1", 1, True, NOW)  # recovered after a restart
+    await second.enter_line("new", "g2", 2, False, NOW)
+    assert await first.take_turn("old", 1, 1, NOW) is WAIT
+    assert await second.take_turn("new", 1, 1, NOW) is WAIT
+    assert await first.line_ahead("old", NOW) == 1
+
+    await first.give_slot_back("drawing")
+    assert await first.take_turn("old", 1, 1, NOW) is WAIT  # it came first, it goes after
+    assert await second.take_turn("new", 1, 1, NOW) is GRANTED
+    await second.give_slot_back("new")
+    assert await first.take_turn("old", 1, 1, NOW) is GRANTED
+
+
+async def test_a_newer_picture_of_a_story_replaces_its_waiting_one_at_the_other_process(
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    first, second = pair
+    await first.enter_line("backlog", "g1", 7, True, NOW)
+    await first.enter_line("older", "g1", 7, False, NOW)
+    await second.enter_line("newer", "g1", 7, False, NOW)
+
+    assert await first.take_turn("older", 1, 2, NOW) is GONE
+    assert await first.line_ahead("older", NOW) is None
+    assert await second.take_turn("newer", 1, 2, NOW) is GRANTED
+    assert await first.line_ahead("backlog", NOW) == 0  # the backlog is not replaced
+
+
+async def test_a_dead_processs_pictures_stop_holding_the_line_when_their_time_runs_out(
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    first, second = pair
+    await second.enter_line("dead", "g2", 1, False, NOW)
+    assert await second.take_turn("dead", 1, 1, NOW) is GRANTED
+    await second.enter_line("dead-waiting", "g3", 2, False, NOW)
+    assert await second.take_turn("dead-waiting", 1, 1, NOW) is WAIT  # ... then it dies
+    await first.enter_line("alive", "g1", 3, False, NOW + 1)
+
+    assert await first.take_turn("alive", 1, 1, NOW + 1) is WAIT
+    assert await first.line_ahead("alive", NOW + 1) == 1
+    await first.renew_line(["alive"], NOW + LEASE)  # kept alive; the other's are not
+    later = NOW + LEASE + 1
+    assert await first.line_ahead("alive", later) == 0
+    assert await first.take_turn("alive", 1, 1, later) is GRANTED
+    await first.leave_line("alive")
+    assert await first.line_ahead("alive", later) is None
