@@ -16,9 +16,9 @@ from tests.fake_ollama import FakeOllama
 from tests.fleet_rig import Fleet, SharedTelegram, fleet
 from tests.postgres_server import PostgresServer
 from tests.test_fleet import FAST, query, wait_part
-from tests.test_telegram import eventually
+from tests.test_telegram import answer_of, eventually, keyboard
 
-ALICE = 611
+ALICE, BOB = 611, 612
 CLAIMS = "SELECT count(*) FROM fleet_claims WHERE kind = 'picture'"
 
 
@@ -136,3 +136,35 @@ async def test_a_stop_at_the_other_process_cancels_the_picture_being_drawn(
 
 async def _no_claims(settings: dict[str, str]) -> bool:
     return query(settings["DATABASE_URL"], CLAIMS) == [(0,)]
+
+
+async def close_part(tg: SharedTelegram, chat_id: int, part: int, process: int) -> None:
+    """Bob votes on part `part` and Alice closes the vote, both through `process`."""
+    group = tg.group_chat(chat_id)
+    mid = (await wait_part(tg, chat_id, part))["message_id"]
+    first = next(data for _, data in keyboard(tg.messages[(chat_id, mid)]) if data[:2] == "c:")
+    assert await answer_of(tg, tg.to(process).press(group, tg.user(BOB, "Bob"), mid, first))
+    close = await tg.wait_until(
+        lambda: next((d for lbl, d in keyboard(tg.messages[(chat_id, mid)]) if "⏹" in lbl), None)
+    )
+    tg.to(process).press(group, tg.user(ALICE, "Alice"), mid, close)
+
+
+async def test_a_newer_picture_at_one_process_replaces_the_storys_waiting_one_at_the_other(
+    tmp_path: Path, tg: SharedTelegram, comfy: FakeComfyUI, settings: dict[str, str]
+) -> None:
+    async with fleet(tmp_path, tg, {**settings, "PICTURES_TOTAL": "1"}) as two:
+        await picture_on_the_gpu(tg, comfy, -3104)  # part 1's picture, process 0's
+        await close_part(tg, -3104, 1, process=1)
+        await eventually(logged(two, 1, "waits: the fleet is at its caps"), tries=1500)
+
+        await close_part(tg, -3104, 2, process=0)  # part 3 is written by process 0
+
+        await eventually(logged(two, 1, "replaced by a newer picture"), tries=1500)
+        comfy.release()
+        await tg.wait_until(lambda: len(photos(tg, -3104)) == 2, seconds=30)
+        await eventually(lambda: _no_claims(settings), tries=1500)
+        assert len(comfy.posted_prompts()) == 2  # parts 1 and 3; part 2's never drawn
+        states = query(settings["DATABASE_URL"], "SELECT idx, image_state FROM segments")
+        assert sorted(states) == [(0, "ready"), (1, "none"), (2, "ready")]
+        assert query(settings["DATABASE_URL"], "SELECT count(*) FROM fleet_queue") == [(0,)]
