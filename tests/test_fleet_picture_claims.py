@@ -142,3 +142,24 @@ async def test_one_process_alone_draws_every_picture_and_takes_none_over() -> No
     assert await local.renew_pictures([1, 2], NOW) == [1, 2]
     assert await local.claim_orphaned_pictures(NOW) == []
     await local.release_picture(1)
+
+
+async def test_one_process_drafts_an_open_part_until_it_is_decided(
+    database: tuple[str, PostgresStore],
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    _, store = database
+    first, second = pair
+    segment = await picture_wanted(store)  # an open part
+
+    assert await first.hold_draft(segment, NOW)
+    assert not await second.hold_draft(segment, NOW + 1)
+    assert await first.renew_draft(segment, NOW + LEASE - 1)
+    assert await second.hold_draft(segment, NOW + 2 * LEASE)  # the first one died
+    assert not await first.renew_draft(segment, NOW + 2 * LEASE)
+    async with store.pool.connection() as conn:
+        await conn.execute("UPDATE segments SET state = 'decided' WHERE id = %s", (segment,))
+    assert not await second.renew_draft(segment, NOW + 2 * LEASE + 1)  # drafts not wanted
+    await second.release_draft(segment)
+    assert await first.hold_draft(segment, NOW + 2 * LEASE + 2)
+    assert await LocalCoordination().hold_draft(segment, NOW)

@@ -81,6 +81,17 @@ class Coordination(Protocol):
         """Give our picture claim up (drawn, failed, dropped or no longer wanted)."""
         ...
 
+    async def hold_draft(self, segment_id: int, now: float) -> bool:
+        """Take the lease on writing the open part's drafts; False if another's is live."""
+        ...
+
+    async def renew_draft(self, segment_id: int, now: float) -> bool:
+        """Extend it; False once lost, or the part is no longer open (decided, retried,
+        undone) or its story no longer active."""
+        ...
+
+    async def release_draft(self, segment_id: int) -> None: ...
+
     async def claim_orphaned_pictures(self, now: float) -> list[int]:
         """Segments whose picture is still wanted but whose drawer's claim ran out (its
         process died or stopped), now claimed by us."""
@@ -139,3 +150,12 @@ class LocalCoordination:
 
     async def claim_orphaned_pictures(self, now: float) -> list[int]:
         return []
+
+    async def hold_draft(self, segment_id: int, now: float) -> bool:
+        return True
+
+    async def renew_draft(self, segment_id: int, now: float) -> bool:
+        return True
+
+    async def release_draft(self, segment_id: int) -> None:
+        return None

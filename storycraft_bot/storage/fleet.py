@@ -226,6 +226,38 @@ class PostgresCoordination:
     async def claim_orphaned_pictures(self, now: float) -> list[int]:
         return await self._claim("picture", _ORPHANED_PICTURE, now)
 
+    # Drafts written in advance: one process per open part (core.leases.DraftLeases)
+
+    async def hold_draft(self, segment_id: int, now: float) -> bool:
+        row = await self._one(
+            "INSERT INTO fleet_claims (segment_id, kind, owner, expires_at)"
+            " VALUES (%s, 'draft', %s, %s) ON CONFLICT (segment_id, kind) DO UPDATE"
+            " SET owner = excluded.owner, expires_at = excluded.expires_at"
+            " WHERE fleet_claims.owner = excluded.owner OR fleet_claims.expires_at < %s"
+            " RETURNING segment_id",
+            (segment_id, self._owner, now + self._lease, now),
+        )
+        return row is not None
+
+    async def renew_draft(self, segment_id: int, now: float) -> bool:
+        row = await self._one(
+            "UPDATE fleet_claims SET expires_at = %s"
+            " WHERE segment_id = %s AND kind = 'draft' AND owner = %s AND EXISTS"
+            " (SELECT 1 FROM segments s JOIN sessions ss ON ss.id = s.session_id"
+            "   WHERE s.id = fleet_claims.segment_id AND s.state = 'open'"
+            "   AND ss.state = 'active')"
+            " RETURNING segment_id",
+            (now + self._lease, segment_id, self._owner),
+        )
+        return row is not None
+
+    async def release_draft(self, segment_id: int) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM fleet_claims WHERE segment_id = %s AND kind = 'draft' AND owner = %s",
+                (segment_id, self._owner),
+            )
+
     # Fleet slots (core.fleet_slots.FleetSlots)
 
     async def take_slot(
