@@ -118,9 +118,12 @@ async def test_a_claim_is_lost_when_the_part_is_retried_the_story_stopped_or_red
 ) -> None:
     _, store = database
     first, second = pair
-    retried, stopped, redrawn, kept = [await picture_wanted(store) for _ in range(4)]
-    for segment in (retried, stopped, redrawn, kept):
+    retried, stopped, redrawn, kept, ending = [await picture_wanted(store) for _ in range(5)]
+    for segment in (retried, stopped, redrawn, kept, ending):
         assert await first.hold_picture(segment, NOW, take=False)
+    last = await store.get_segment(ending)
+    assert last is not None
+    await store.end_session(last.session_id, NOW + 1)  # its ending's picture still counts
 
     cut = await store.get_segment(retried)
     assert cut is not None
@@ -130,8 +133,8 @@ async def test_a_claim_is_lost_when_the_part_is_retried_the_story_stopped_or_red
     await store.set_session_state(stopped_segment.session_id, SessionState.STOPPED, NOW + 1)
     assert await second.hold_picture(redrawn, NOW + 1, take=True)  # a redraw decided there
 
-    renewed = await first.renew_pictures([retried, stopped, redrawn, kept], NOW + 2)
-    assert renewed == [kept]
+    renewed = await first.renew_pictures([retried, stopped, redrawn, kept, ending], NOW + 2)
+    assert sorted(renewed) == [kept, ending]
     assert await second.renew_pictures([redrawn], NOW + 2) == [redrawn]
 
 

@@ -202,14 +202,15 @@ class PostgresCoordination:
 
     async def renew_pictures(self, segment_ids: list[int], now: float) -> list[int]:
         # Not renewed (so lost) once its part was retried or undone or its story stopped
-        # or paused at any process, or another process took the picture over.
+        # or paused at any process, or another process took the picture over. A story
+        # that reached its ending is stopped too, but its last pictures are still drawn.
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "UPDATE fleet_claims SET expires_at = %s"
                 " WHERE segment_id = ANY(%s) AND kind = 'picture' AND owner = %s AND EXISTS"
                 " (SELECT 1 FROM segments s JOIN sessions ss ON ss.id = s.session_id"
                 "   WHERE s.id = fleet_claims.segment_id AND s.state != 'superseded'"
-                "   AND ss.state = 'active')"
+                "   AND (ss.state = 'active' OR ss.ended_at IS NOT NULL))"
                 " RETURNING segment_id",
                 (now + self._lease, segment_ids, self._owner),
             )
