@@ -6,13 +6,17 @@ and a dead process's pictures stop holding the line once their time ran out."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from storycraft_bot.core.fleet_slots import LineTurn
+from storycraft_bot.core.fleet_slots import SLOT_POLL_SECONDS, LineTurn
+from storycraft_bot.pictures.fleet_queue import FleetGpuQueue
+from storycraft_bot.pictures.gpu_queue import JobKind
 from storycraft_bot.storage.fleet import PostgresCoordination
 from storycraft_bot.storage.postgres import PostgresStore
+from tests.fakes import FakeClock
 from tests.postgres_server import PostgresServer
 
 LEASE = 30.0
@@ -104,3 +108,59 @@ async def test_a_dead_processs_pictures_stop_holding_the_line_when_their_time_ru
     assert await first.take_turn("alive", 1, 1, later) is GRANTED
     await first.leave_line("alive")
     assert await first.line_ahead("alive", later) is None
+
+
+async def test_two_processes_queues_take_turns_in_the_fleets_order_and_report_its_line(
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    first, second = pair
+    clock = FakeClock(NOW)
+    one = FleetGpuQueue(first, clock)  # one picture at a time, for the whole fleet
+    two = FleetGpuQueue(second, clock)
+    drawing = one.join(JobKind.PICTURE, "g1", 1, "a1")
+    await one.wait(drawing)
+    waiting_here = one.join(JobKind.PICTURE, "g3", 3, "a2")
+    first_waiter = asyncio.create_task(one.wait(waiting_here))
+    await until(lambda: in_line(first, "a2"))
+    told: list[int] = []
+
+    async def tell(ahead: int) -> None:
+        told.append(ahead)
+
+    there = two.join(JobKind.PICTURE, "g2", 2, "b1")
+    second_waiter = asyncio.create_task(two.wait(there, tell))
+    await until(lambda: told_any(told))
+    # Nothing waits in the second process's own queue; a2, at the first, comes first.
+    assert told == [1]
+
+    one.done(drawing)
+    await turns(clock, lambda: first_waiter.done())
+    assert not second_waiter.done()  # the GPU is a2's now
+    one.done(waiting_here)
+    await turns(clock, lambda: second_waiter.done())
+    assert told == [1, 0]
+    two.done(there)
+    assert await first.line_ahead("b1", NOW) is None
+
+
+async def in_line(process: PostgresCoordination, job_id: str) -> bool:
+    return await process.line_ahead(job_id, NOW) is not None
+
+
+async def told_any(told: list[int]) -> bool:
+    return bool(told)
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Until `check()` holds (the database or another task; asked up to 10 s)."""
+    async with asyncio.timeout(10):
+        while not await check():  # noqa: ASYNC110  # not an event we could wait for
+            await asyncio.sleep(0.01)
+
+
+async def turns(clock: FakeClock, done: Callable[[], bool]) -> None:
+    """Let waiting pictures ask again (each quarter second of the fake clock) until done."""
+    async with asyncio.timeout(10):
+        while not done():
+            await clock.advance(SLOT_POLL_SECONDS)
+            await asyncio.sleep(0.01)
