@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import psycopg
 import pytest
 
 from storycraft_bot.core.fleet_slots import SLOT_POLL_SECONDS, LineTurn
@@ -25,10 +26,12 @@ GRANTED, WAIT, GONE = LineTurn.GRANTED, LineTurn.WAIT, LineTurn.GONE
 
 
 @pytest.fixture
-async def pair(
-    postgres_server: PostgresServer,
-) -> AsyncIterator[tuple[PostgresCoordination, PostgresCoordination]]:
-    url = postgres_server.fresh_url()
+def url(postgres_server: PostgresServer) -> str:
+    return postgres_server.fresh_url()
+
+
+@pytest.fixture
+async def pair(url: str) -> AsyncIterator[tuple[PostgresCoordination, PostgresCoordination]]:
     async with (
         PostgresStore(url, pool_size=2),  # migrates the database
         PostgresCoordination(url, "first", lease_seconds=LEASE, lock_connections=3) as first,
@@ -111,7 +114,7 @@ async def test_a_dead_processs_pictures_stop_holding_the_line_when_their_time_ru
 
 
 async def test_two_processes_queues_take_turns_in_the_fleets_order_and_report_its_line(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    url: str, pair: tuple[PostgresCoordination, PostgresCoordination]
 ) -> None:
     first, second = pair
     clock = FakeClock(NOW)
@@ -133,18 +136,31 @@ async def test_two_processes_queues_take_turns_in_the_fleets_order_and_report_it
     # Nothing waits in the second process's own queue; a2, at the first, comes first.
     assert told == [1]
 
-    one.done(drawing)
+    one.done(drawing)  # a2 is granted in its own process's queue, and asks the fleet
+
+    async def a2_asked() -> bool:
+        return first_waiter.done() or await asking(url, "a2")
+
+    await until(a2_asked)  # before the second process asks again (on the fake clock)
     await turns(clock, lambda: first_waiter.done())
     assert not second_waiter.done()  # the GPU is a2's now
+    await turns(clock, lambda: len(told) == 2)  # b1 asks again: nothing ahead in line
+    assert told == [1, 0]
     one.done(waiting_here)
     await turns(clock, lambda: second_waiter.done())
-    assert told == [1, 0]
     two.done(there)
     assert await first.line_ahead("b1", NOW) is None
 
 
 async def in_line(process: PostgresCoordination, job_id: str) -> bool:
     return await process.line_ahead(job_id, NOW) is not None
+
+
+async def asking(url: str, job_id: str) -> bool:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute("SELECT asking FROM fleet_queue WHERE job_id = %s", (job_id,))
+        row = await cur.fetchone()
+    return row is not None and bool(row[0])
 
 
 async def told_any(told: list[int]) -> bool:
