@@ -100,16 +100,19 @@ async def test_only_pictures_still_wanted_are_taken_over(
     _, store = database
     first, second = pair
     drawing = await picture_wanted(store, ImageState.DRAWING)
+    prompting = await picture_wanted(store, ImageState.NONE)  # its prompt was being written
     ready = await picture_wanted(store, ImageState.QUEUED)
     stopped = await picture_wanted(store, ImageState.QUEUED)
-    for segment in (drawing, ready, stopped):
+    for segment in (drawing, prompting, ready, stopped):
         assert await first.hold_picture(segment, NOW, take=False)
+    await picture_wanted(store, ImageState.NONE)  # nobody asked for its picture: no claim
     await store.set_image_state(ready, ImageState.READY)  # drawn just before the end
     stopped_segment = await store.get_segment(stopped)
     assert stopped_segment is not None
     await store.set_session_state(stopped_segment.session_id, SessionState.STOPPED, NOW)
 
-    assert await second.claim_orphaned_pictures(NOW + LEASE + 1) == [drawing]
+    taken = await second.claim_orphaned_pictures(NOW + LEASE + 1)
+    assert sorted(taken) == [drawing, prompting]
 
 
 async def test_a_claim_is_lost_when_the_part_is_retried_the_story_stopped_or_redrawn_elsewhere(

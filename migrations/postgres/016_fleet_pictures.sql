@@ -5,7 +5,8 @@ ALTER TABLE fleet_claims DROP CONSTRAINT fleet_claims_kind_check;
 ALTER TABLE fleet_claims ADD CONSTRAINT fleet_claims_kind_check
     CHECK (kind IN ('write', 'vote', 'retry', 'picture', 'draft'));
 -- The sweep looks for pictures still wanted: keep it to the few rows waiting or drawing.
-CREATE INDEX segments_pictures_wanted ON segments (id) WHERE image_state IN ('queued', 'drawing');
+CREATE INDEX segments_pictures_wanted ON segments (id)
+    WHERE image_state IN ('none', 'queued', 'drawing');
 -- The fleet's line of pictures: one row per picture waiting in any process, renewed
 -- while it waits (a row past `expires_at` is a dead process's, and no longer counts).
 -- `asking`: its process's own queue granted it, so it may take a slot when the fleet's

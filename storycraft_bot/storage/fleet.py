@@ -55,10 +55,11 @@ _STALLED = (
     "s.state = 'generating' AND (EXISTS (SELECT 1 FROM fleet_claims w WHERE w.segment_id = s.id"
     " AND w.kind = 'write') OR s.updated_at < %(now)s - %(lease)s)"
 )
-# A picture still wanted whose drawer's claim ran out (a claim is taken before the
-# picture is queued, so a wanted picture without one is not being drawn by anybody).
+# A picture still wanted whose drawer's claim ran out. The claim is taken before the
+# image prompt is written, so 'none' with a claim is a picture whose prompt was being
+# written; a part whose picture nobody asked for has no claim.
 _ORPHANED_PICTURE = (
-    "s.state IN ('open', 'decided') AND s.image_state IN ('queued', 'drawing')"
+    "s.state IN ('open', 'decided') AND s.image_state IN ('none', 'queued', 'drawing')"
     " AND EXISTS (SELECT 1 FROM fleet_claims p WHERE p.segment_id = s.id AND p.kind = 'picture')"
 )
 # Kinds whose expired claims stay until taken over (they mark work somebody left).
