@@ -41,7 +41,6 @@ from storycraft_bot.core.errors import (
     StoryCraftError,
 )
 from storycraft_bot.core.fleet_narration import FleetNarratorGate
-from storycraft_bot.core.fleet_slots import FleetSlots
 from storycraft_bot.core.limits import AbuseLimits
 from storycraft_bot.core.models import Language, Platform, StorySettings
 from storycraft_bot.core.narrator_queue import FairNarratorQueue
@@ -67,7 +66,7 @@ from storycraft_bot.narration.ollama_gateway import (
 from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
-from storycraft_bot.pictures.fleet_queue import FleetGpuQueue
+from storycraft_bot.pictures.fleet_queue import FleetGpuQueue, FleetLine
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER, ComfyIllustrator
@@ -218,7 +217,7 @@ async def build_illustrator(
     http: httpx.AsyncClient,
     gateway: OllamaGateway,
     clock: Clock,
-    slots: FleetSlots | None = None,
+    slots: FleetLine | None = None,
 ) -> tuple[Illustrator, GpuGate]:
     """ComfyUI, its queue and the GPU hand-off; text only when no server is configured.
 

@@ -100,14 +100,15 @@ class Fleet:
 
 @asynccontextmanager
 async def fleet(
-    tmp_path: Path, tg: SharedTelegram, settings: dict[str, str], count: int = 2
+    tmp_path: Path, tg: SharedTelegram, settings: dict[str, str], count: int = 2, first: int = 0
 ) -> AsyncIterator[Fleet]:
-    """`count` bot processes, each polling its own token, with these settings (one
-    DATABASE_URL); those still alive are stopped with SIGTERM afterwards."""
+    """`count` bot processes from process number `first` on, each polling its own token,
+    with these settings (one DATABASE_URL); those still alive are stopped with SIGTERM
+    afterwards."""
     processes = []
     folders = []
     try:
-        for index in range(count):
+        for index in range(first, first + count):
             folder = tmp_path / f"process-{index}"
             folder.mkdir()
             folders.append(folder)

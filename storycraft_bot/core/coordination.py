@@ -67,6 +67,36 @@ class Coordination(Protocol):
         """Failed segments whose automatic try is due, each claimed by one process only."""
         ...
 
+    async def hold_picture(self, segment_id: int, now: float, *, take: bool) -> bool:
+        """Claim drawing the segment's picture; False if another process holds a live
+        claim, unless `take` (a new picture decided here replaces the other's)."""
+        ...
+
+    async def renew_pictures(self, segment_ids: list[int], now: float) -> list[int]:
+        """Extend our picture claims; the ones kept (a picture lost was taken by another
+        process, or its part was superseded or its story stopped or paused)."""
+        ...
+
+    async def release_picture(self, segment_id: int) -> None:
+        """Give our picture claim up (drawn, failed, dropped or no longer wanted)."""
+        ...
+
+    async def hold_draft(self, segment_id: int, now: float) -> bool:
+        """Take the lease on writing the open part's drafts; False if another's is live."""
+        ...
+
+    async def renew_draft(self, segment_id: int, now: float) -> bool:
+        """Extend it; False once lost, or the part is no longer open (decided, retried,
+        undone) or its story no longer active."""
+        ...
+
+    async def release_draft(self, segment_id: int) -> None: ...
+
+    async def claim_orphaned_pictures(self, now: float) -> list[int]:
+        """Segments whose picture is still wanted but whose drawer's claim ran out (its
+        process died or stopped), now claimed by us."""
+        ...
+
 
 class LocalCoordination:
     """One process owns the store: asyncio locks, leases always ours, nothing to claim
@@ -108,3 +138,24 @@ class LocalCoordination:
 
     async def claim_due_retries(self, now: float) -> list[int]:
         return []
+
+    async def hold_picture(self, segment_id: int, now: float, *, take: bool) -> bool:
+        return True
+
+    async def renew_pictures(self, segment_ids: list[int], now: float) -> list[int]:
+        return segment_ids
+
+    async def release_picture(self, segment_id: int) -> None:
+        return None
+
+    async def claim_orphaned_pictures(self, now: float) -> list[int]:
+        return []
+
+    async def hold_draft(self, segment_id: int, now: float) -> bool:
+        return True
+
+    async def renew_draft(self, segment_id: int, now: float) -> bool:
+        return True
+
+    async def release_draft(self, segment_id: int) -> None:
+        return None

@@ -126,6 +126,7 @@ class StoryEngine:
             config.prewrite_cap,
             self._writer.request_for,
             config.styles,
+            self._fleet,
         )
         self._writer.attach(self._prewriter)
         self._votes = VoteTimers(

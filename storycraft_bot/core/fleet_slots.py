@@ -67,6 +67,10 @@ class SlotKeeper:
                 told = True
                 log.info("%s %s waits: the fleet is at its caps", pool.value, job_id)
             await self._clock.sleep(SLOT_POLL_SECONDS)
+        self.adopt(job_id)
+
+    def adopt(self, job_id: str) -> None:
+        """Hold (and renew) a slot the job already took (the fleet's line takes them)."""
         self._held.add(job_id)
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew(), name="fleet-slots")
@@ -98,3 +102,11 @@ class SlotKeeper:
                 raise
             except Exception as err:  # tried again; a slot lost only lets another in
                 log.warning("fleet slots could not be renewed: %s", err)
+
+
+class LineTurn(enum.Enum):
+    """What the fleet's line says to a picture asking for its turn."""
+
+    GRANTED = "granted"  # its slot is taken: it may go to ComfyUI
+    WAIT = "wait"  # another picture comes first, or the caps are full
+    GONE = "gone"  # replaced by a newer picture of its story (at any process)

@@ -1,6 +1,7 @@
 """With several processes on one store: each process looks now and then for work another
 left behind: due votes nobody's timer closed, due automatic tries of failed parts, and
-segments whose writer's lease ran out (a process killed mid-segment)."""
+segments whose writer's lease ran out (a process killed mid-segment), and pictures whose
+drawer's claim ran out."""
 
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ class FleetSweep:
             except Exception:
                 log.exception("fleet sweep failed; trying again in %.1f s", every)
 
-    async def sweep(self) -> tuple[int, int, int]:
-        """One pass: (due votes, due retries, stalled segments) this process claimed."""
+    async def sweep(self) -> tuple[int, int, int, int]:
+        """One pass: (due votes, due retries, stalled segments, pictures left by a dead
+        process) this process claimed."""
         now = self._clock.now()
         votes = await self._coordination.claim_due_votes(now)
         for segment_id in votes:
@@ -65,14 +67,21 @@ class FleetSweep:
                 await self._take_over(segment_id)
             finally:
                 await self._coordination.release_segment(segment_id)
-        if votes or retries or stalled:
+        pictures = await self._coordination.claim_orphaned_pictures(now)
+        for segment_id in pictures:
+            # Once taken over, the claim is the drawing's (given up when it is over).
+            if not await self._recovery.take_over_picture(segment_id):
+                await self._coordination.release_picture(segment_id)
+        if votes or retries or stalled or pictures:
             log.info(
-                "fleet sweep: %d due votes claimed, %d due retries, %d stalled segments",
+                "fleet sweep: %d due votes claimed, %d due retries, %d stalled segments,"
+                " %d pictures left by their process",
                 len(votes),
                 len(retries),
                 len(stalled),
+                len(pictures),
             )
-        return len(votes), len(retries), len(stalled)
+        return len(votes), len(retries), len(stalled), len(pictures)
 
     async def _session_of(self, segment_id: int) -> Session | None:
         segment = await self._store.get_segment(segment_id)

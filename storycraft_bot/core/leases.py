@@ -29,9 +29,9 @@ class SegmentLeases:
 
     @contextlib.asynccontextmanager
     async def writing(self, segment_id: int) -> AsyncIterator[bool]:
-        held = await self._coordination.hold_segment(segment_id, self._clock.now())
+        held = await self._hold(segment_id)
         if not held:
-            log.info("segment %d is being written by another process", segment_id)
+            log.info("%s %d is being written by another process", self._what, segment_id)
             yield False
             return
         writer = asyncio.current_task()
@@ -47,7 +47,19 @@ class SegmentLeases:
                 renewer.cancel()
                 await asyncio.gather(renewer, return_exceptions=True)
             # A cancelled writer still gives its lease up, so a retry may take it at once.
-            await asyncio.shield(self._coordination.release_segment(segment_id))
+            await asyncio.shield(self._release(segment_id))
+
+    #: What the lease is on, for the log.
+    _what = "segment"
+
+    async def _hold(self, segment_id: int) -> bool:
+        return await self._coordination.hold_segment(segment_id, self._clock.now())
+
+    async def _renew_one(self, segment_id: int) -> bool:
+        return await self._coordination.renew_segment(segment_id, self._clock.now())
+
+    async def _release(self, segment_id: int) -> None:
+        await self._coordination.release_segment(segment_id)
 
     async def _renew(self, segment_id: int, writer: asyncio.Task[Any]) -> None:
         """Renew until cancelled; a lease lost stops the writer, as a retry, undo or stop
@@ -56,13 +68,29 @@ class SegmentLeases:
         while True:
             await self._clock.sleep(every)
             try:
-                kept = await self._coordination.renew_segment(segment_id, self._clock.now())
+                kept = await self._renew_one(segment_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("segment %d: the lease could not be renewed", segment_id)
+                log.exception("%s %d: the lease could not be renewed", self._what, segment_id)
                 continue
             if not kept:
-                log.info("segment %d: no longer ours to write, writing stopped", segment_id)
+                log.info("%s %d: no longer ours to write, writing stopped", self._what, segment_id)
                 writer.cancel()
                 return
+
+
+class DraftLeases(SegmentLeases):
+    """`async with leases.writing(segment_id) as held:` prewrite the open part's drafts
+    only when `held`: one process at a time writes a part's drafts (see prewriting)."""
+
+    _what = "drafts of segment"
+
+    async def _hold(self, segment_id: int) -> bool:
+        return await self._coordination.hold_draft(segment_id, self._clock.now())
+
+    async def _renew_one(self, segment_id: int) -> bool:
+        return await self._coordination.renew_draft(segment_id, self._clock.now())
+
+    async def _release(self, segment_id: int) -> None:
+        await self._coordination.release_draft(segment_id)

@@ -20,7 +20,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from storycraft_bot.core.clock import Clock
+from storycraft_bot.core.coordination import Coordination, LocalCoordination
 from storycraft_bot.core.errors import NarratorError
+from storycraft_bot.core.leases import DraftLeases
 from storycraft_bot.core.models import (
     DecidedBy,
     Draft,
@@ -171,6 +173,7 @@ class Prewriter:
         cap: int,
         build_request: RequestBuilder,
         styles: StyleBook | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self._store = store
         self._narrator = narrator
@@ -186,6 +189,8 @@ class Prewriter:
         self._tasks: dict[int, asyncio.Task[None]] = {}  # per session
         self._live: dict[int, LiveDraft] = {}  # per session
         self.figures = PrewriteFigures()
+        # With other processes on the store, one of them writes a part's drafts.
+        self._leases = DraftLeases(coordination or LocalCoordination(), clock)
 
     @property
     def enabled(self) -> bool:
@@ -296,7 +301,13 @@ class Prewriter:
         self.figures.wasted_chars += chars
 
     async def _run(self, session: Session, segment_id: int) -> None:
-        """Draft one target after the other until none is left (or the cap is reached)."""
+        """Draft one target after the other until none is left (or the cap is reached),
+        under the part's draft lease (another process may be drafting it)."""
+        async with self._leases.writing(segment_id) as held:
+            if held:
+                await self._drafts(session, segment_id)
+
+    async def _drafts(self, session: Session, segment_id: int) -> None:
         await self._store.drop_drafts(session.id, keep=segment_id)  # older parts' leftovers
         while True:
             segment = await self._store.get_segment(segment_id)

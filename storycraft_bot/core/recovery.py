@@ -112,6 +112,25 @@ class Recovery:
             await self._rewrite(session, current)
             return True
 
+    async def take_over_picture(self, segment_id: int) -> bool:
+        """Draw (or wait for, if submitted) the picture of a segment whose drawer, another
+        process sharing the store, stopped renewing its claim; False if not wanted."""
+        segment = await self._store.get_segment(segment_id)
+        session = await self._store.get_session(segment.session_id) if segment else None
+        if segment is None or session is None or session.state is not SessionState.ACTIVE:
+            return False
+        if not (session.settings.pictures and self._illustrator.draws):
+            return False
+        if segment.state not in (SegmentState.OPEN, SegmentState.DECIDED):
+            return False
+        log.info("story %d: picture of segment %d taken over", session.id, segment.index)
+        self._tasks.spawn(
+            session.id,
+            self._writer.illustrate(session, segment, reuse_prompt=True, backlog=True),
+            lasting=True,
+        )
+        return True
+
     async def _rewrite_if_cut(self, session: Session, current: Segment) -> None:
         """A part being written when the process stopped is written again, unless
         another process sharing the store holds its lease (it is writing it)."""

@@ -37,6 +37,7 @@ from storycraft_bot.core.models import (
     Session,
     StoryMemory,
 )
+from storycraft_bot.core.picture_leases import PictureLeases
 from storycraft_bot.core.ports import (
     GpuGate,
     Illustrator,
@@ -99,6 +100,8 @@ class Writer:
         self._on_outage = on_outage
         self._narration = narration or UnlimitedNarrator()
         self._leases = SegmentLeases(coordination or LocalCoordination(), clock)
+        self._pictures = PictureLeases(coordination or LocalCoordination(), clock, illustrator)
+        self._picture_reports = self._pictures.reporting(reports)
         self._prewriter: Prewriter | None = None
         self._on_open: OnOpen | None = None
 
@@ -293,7 +296,22 @@ class Writer:
         backlog: bool = False,
     ) -> None:
         """Write the segment's image prompt (or reuse the stored one) and queue the picture
-        in the story's style, with the seed and portrait of the character it shows."""
+        in the story's style, with the seed and portrait of the character it shows. Only
+        under the picture's claim: a backlog picture another live process draws is left
+        to it; a new one (or a redraw) decided here takes the claim over."""
+        if not await self._pictures.hold(session.id, segment.id, take=not backlog):
+            return
+        try:
+            queued = await self._illustrate(session, segment, reuse_prompt, backlog)
+        except BaseException:
+            await self._pictures.release(segment.id)
+            raise
+        if not queued:
+            await self._pictures.release(segment.id)
+
+    async def _illustrate(
+        self, session: Session, segment: Segment, reuse_prompt: bool, backlog: bool
+    ) -> bool:
         style = self._config.styles.for_story(session.genre, session.settings)
         memory = await self._store.memory(session.id)
         if reuse_prompt and segment.image_prompt and segment.image_prompt_source is not None:
@@ -312,7 +330,7 @@ class Writer:
             )
         await self._store.set_image_state(segment.id, ImageState.QUEUED)
         if backlog and not await self._counts(segment.id):
-            return  # retried or undone while its prompt was written: no picture
+            return False  # retried or undone while its prompt was written: no picture
         # The rating's negative is added here, not stored: a changed rating applies to redraws.
         # A prompt written before the story's style changed is drawn in the new one.
         styled = apply_style(prompt, style)
@@ -334,7 +352,8 @@ class Writer:
             segment.submitted if backlog else None,
             looks,
         )
-        await self._illustrator.enqueue(job, self._reports)
+        await self._illustrator.enqueue(job, self._picture_reports)
+        return True
 
     async def _counts(self, segment_id: int) -> bool:
         """The segment is still one of the story's parts (not retried or undone)."""

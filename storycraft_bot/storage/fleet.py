@@ -25,9 +25,10 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from storycraft_bot.core.fleet_slots import SlotPool
+from storycraft_bot.core.fleet_slots import LineTurn, SlotPool
 from storycraft_bot.core.models import ChannelKey
 from storycraft_bot.core.supervision import ChannelLocks
+from storycraft_bot.storage import fleet_line
 from storycraft_bot.storage.postgres import Connection
 
 # Claim rows for `segments` chosen by `{due}`, locked and skipped if another process is
@@ -54,6 +55,15 @@ _STALLED = (
     "s.state = 'generating' AND (EXISTS (SELECT 1 FROM fleet_claims w WHERE w.segment_id = s.id"
     " AND w.kind = 'write') OR s.updated_at < %(now)s - %(lease)s)"
 )
+# A picture still wanted whose drawer's claim ran out. The claim is taken before the
+# image prompt is written, so 'none' with a claim is a picture whose prompt was being
+# written; a part whose picture nobody asked for has no claim.
+_ORPHANED_PICTURE = (
+    "s.state IN ('open', 'decided') AND s.image_state IN ('none', 'queued', 'drawing')"
+    " AND EXISTS (SELECT 1 FROM fleet_claims p WHERE p.segment_id = s.id AND p.kind = 'picture')"
+)
+# Kinds whose expired claims stay until taken over (they mark work somebody left).
+_KEPT_WHEN_EXPIRED = ("write", "picture")
 # The advisory lock that queues takers of picture slots (any fixed number).
 _SLOTS_LOCK = 0x5C0DE515
 # How long a place waits for a lock connection before its command fails.
@@ -178,6 +188,78 @@ class PostgresCoordination:
     async def claim_due_retries(self, now: float) -> list[int]:
         return await self._claim("retry", _DUE_RETRY, now)
 
+    # Pictures: who draws each one (core.picture_leases)
+
+    async def hold_picture(self, segment_id: int, now: float, *, take: bool) -> bool:
+        row = await self._one(
+            "INSERT INTO fleet_claims (segment_id, kind, owner, expires_at)"
+            " VALUES (%s, 'picture', %s, %s) ON CONFLICT (segment_id, kind) DO UPDATE"
+            " SET owner = excluded.owner, expires_at = excluded.expires_at"
+            " WHERE %s OR fleet_claims.owner = excluded.owner OR fleet_claims.expires_at < %s"
+            " RETURNING segment_id",
+            (segment_id, self._owner, now + self._lease, take, now),
+        )
+        return row is not None
+
+    async def renew_pictures(self, segment_ids: list[int], now: float) -> list[int]:
+        # Not renewed (so lost) once its part was retried or undone or its story stopped
+        # or paused at any process, or another process took the picture over. A story
+        # that reached its ending is stopped too, but its last pictures are still drawn.
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE fleet_claims SET expires_at = %s"
+                " WHERE segment_id = ANY(%s) AND kind = 'picture' AND owner = %s AND EXISTS"
+                " (SELECT 1 FROM segments s JOIN sessions ss ON ss.id = s.session_id"
+                "   WHERE s.id = fleet_claims.segment_id AND s.state != 'superseded'"
+                "   AND (ss.state = 'active' OR ss.ended_at IS NOT NULL))"
+                " RETURNING segment_id",
+                (now + self._lease, segment_ids, self._owner),
+            )
+            return [int(row["segment_id"]) for row in await cur.fetchall()]
+
+    async def release_picture(self, segment_id: int) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM fleet_claims"
+                " WHERE segment_id = %s AND kind = 'picture' AND owner = %s",
+                (segment_id, self._owner),
+            )
+
+    async def claim_orphaned_pictures(self, now: float) -> list[int]:
+        return await self._claim("picture", _ORPHANED_PICTURE, now)
+
+    # Drafts written in advance: one process per open part (core.leases.DraftLeases)
+
+    async def hold_draft(self, segment_id: int, now: float) -> bool:
+        row = await self._one(
+            "INSERT INTO fleet_claims (segment_id, kind, owner, expires_at)"
+            " VALUES (%s, 'draft', %s, %s) ON CONFLICT (segment_id, kind) DO UPDATE"
+            " SET owner = excluded.owner, expires_at = excluded.expires_at"
+            " WHERE fleet_claims.owner = excluded.owner OR fleet_claims.expires_at < %s"
+            " RETURNING segment_id",
+            (segment_id, self._owner, now + self._lease, now),
+        )
+        return row is not None
+
+    async def renew_draft(self, segment_id: int, now: float) -> bool:
+        row = await self._one(
+            "UPDATE fleet_claims SET expires_at = %s"
+            " WHERE segment_id = %s AND kind = 'draft' AND owner = %s AND EXISTS"
+            " (SELECT 1 FROM segments s JOIN sessions ss ON ss.id = s.session_id"
+            "   WHERE s.id = fleet_claims.segment_id AND s.state = 'open'"
+            "   AND ss.state = 'active')"
+            " RETURNING segment_id",
+            (now + self._lease, segment_id, self._owner),
+        )
+        return row is not None
+
+    async def release_draft(self, segment_id: int) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM fleet_claims WHERE segment_id = %s AND kind = 'draft' AND owner = %s",
+                (segment_id, self._owner),
+            )
+
     # Fleet slots (core.fleet_slots.FleetSlots)
 
     async def take_slot(
@@ -221,6 +303,35 @@ class PostgresCoordination:
                 (job_id, self._owner),
             )
 
+    # The fleet's line of pictures (pictures.fleet_queue.FleetLine)
+
+    async def enter_line(
+        self, job_id: str, guild: str, session_id: int, backlog: bool, now: float
+    ) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_line.enter(
+                conn, self._owner, job_id, guild, session_id, backlog, now + self._lease
+            )
+
+    async def take_turn(self, job_id: str, per_guild: int, total: int, now: float) -> LineTurn:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SLOTS_LOCK,))
+            return await fleet_line.take_turn(
+                conn, self._owner, job_id, per_guild, total, now, now + self._lease
+            )
+
+    async def line_ahead(self, job_id: str, now: float) -> int | None:
+        async with self._pool.connection() as conn:
+            return await fleet_line.ahead(conn, job_id, now)
+
+    async def renew_line(self, job_ids: list[str], now: float) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_line.renew(conn, self._owner, job_ids, now + self._lease)
+
+    async def leave_line(self, job_id: str) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_line.leave(conn, self._owner, job_id)
+
     async def _claim(self, kind: str, due: str, now: float) -> list[int]:
         params = {
             "kind": kind,
@@ -233,7 +344,8 @@ class PostgresCoordination:
         async with self._pool.connection() as conn, conn.transaction():
             # Spent claims of due work go (work still due is claimed again just below).
             await conn.execute(
-                "DELETE FROM fleet_claims WHERE kind != 'write' AND expires_at < %s", (now,)
+                "DELETE FROM fleet_claims WHERE kind != ALL(%s) AND expires_at < %s",
+                (list(_KEPT_WHEN_EXPIRED), now),
             )
             cur = await conn.execute(_CLAIM.format(due=due), params)
             return [int(row["segment_id"]) for row in await cur.fetchall()]
