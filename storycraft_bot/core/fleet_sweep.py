@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.coordination import Coordination
@@ -19,6 +19,18 @@ from storycraft_bot.core.vote_timers import VoteTimers
 log = logging.getLogger(__name__)
 
 
+class TakesOver(Protocol):
+    """What the sweep needs of the recovery (core/recovery.py, which owns the sweep)."""
+
+    async def take_over(self, segment_id: int) -> bool:
+        """Write again a segment whose writer's lease ran out; whether it was taken."""
+        ...
+
+    async def take_over_picture(self, segment_id: int) -> bool:
+        """Draw (or wait for) a picture whose process's claim ran out; whether taken."""
+        ...
+
+
 class FleetSweep:
     """Claims due work and stalled segments (each by one process) and finishes them."""
 
@@ -28,14 +40,14 @@ class FleetSweep:
         store: StoryStore,
         clock: Clock,
         votes: VoteTimers,
-        take_over: Callable[[int], Awaitable[bool]],
+        recovery: TakesOver,
         outages: OutageRetries,
     ) -> None:
         self._coordination = coordination
         self._store = store
         self._clock = clock
         self._votes = votes
-        self._take_over = take_over  # the recovery's, which owns this sweep
+        self._recovery = recovery  # which owns this sweep
         self._outages = outages
 
     async def run(self, every: float) -> None:
@@ -64,7 +76,7 @@ class FleetSweep:
         stalled = await self._coordination.claim_stalled_segments(now)
         for segment_id in stalled:
             try:
-                await self._take_over(segment_id)
+                await self._recovery.take_over(segment_id)
             finally:
                 await self._coordination.release_segment(segment_id)
         pictures = await self._coordination.claim_orphaned_pictures(now)

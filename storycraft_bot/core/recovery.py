@@ -55,7 +55,7 @@ class Recovery:
         self._prewriter = prewriter
         self._outages = outages
         self._fleet = fleet or LocalCoordination()
-        self._sweep = FleetSweep(self._fleet, store, clock, votes, self.take_over, outages)
+        self._sweep = FleetSweep(self._fleet, store, clock, votes, self, outages)
         self._sweeping = False
 
     async def resume(self, platforms: Collection[Platform] | None = None) -> int:
