@@ -17,10 +17,9 @@ from storycraft_bot.core.models import (
     Participation,
     Place,
     Segment,
-    SegmentState,
     Session,
-    SessionState,
 )
+from storycraft_bot.core.open_parts import open_part, starts
 from storycraft_bot.core.presses import VOTE_PRESSES, PressKind, PressOutcome
 from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.store import StoryStore, VoteOutcome
@@ -56,10 +55,10 @@ class Chooser:
         session, segment = await self._open_part(place, segment_id, choice_index)
         choice = segment.choices[choice_index]
         mode = session.settings.participation
-        if mode is Participation.STARTER and session.place.is_group and not _starts(session, actor):
+        if mode is Participation.STARTER and session.place.is_group and not starts(session, actor):
             log.info("story %d: %s may not choose (starter mode)", session.id, actor.user_id)
             raise StoryActionError(Msg.STARTER_CHOOSES)
-        waiting_for_starter = segment.vote_extensions >= STARTER_DECIDES and _starts(session, actor)
+        waiting_for_starter = segment.vote_extensions >= STARTER_DECIDES and starts(session, actor)
         if not session.place.is_group or mode is not Participation.VOTE or waiting_for_starter:
             await self._votes.decide(session, segment, choice_index, DecidedBy.PRESS, votes=1)
             return PressOutcome(PressKind.DECIDED, choice)
@@ -88,25 +87,9 @@ class Chooser:
     async def _open_part(
         self, place: Place, segment_id: int, choice_index: int
     ) -> tuple[Session, Segment]:
-        """The story and its open part the press is on; a press on a story that reached
-        its ending says so, any other stale or forged press that the part is over."""
-        session = await self._store.live_session(place.key)
-        segment = await self._store.get_segment(segment_id)
-        if segment is not None and (session is None or segment.session_id != session.id):
-            owner = await self._store.get_session(segment.session_id)
-            if owner is not None and owner.ended and owner.place.key == place.key:
-                raise StoryActionError(Msg.STORY_HAS_ENDED)
-        if (
-            session is None
-            or session.state is not SessionState.ACTIVE
-            or segment is None
-            or segment.session_id != session.id
-            or segment.state is not SegmentState.OPEN
-            or not 0 <= choice_index < len(segment.choices)
-        ):
+        """The story and its open part the press is on (see open_parts.py), the choice
+        one the part offers."""
+        session, segment = await open_part(self._store, place, segment_id)
+        if not 0 <= choice_index < len(segment.choices):
             raise StoryActionError(Msg.PART_OVER)
         return session, segment
-
-
-def _starts(session: Session, actor: Actor) -> bool:
-    return actor.user_id == session.starter.user_id

@@ -19,11 +19,10 @@ from storycraft_bot.core.models import (
     Participation,
     Place,
     Segment,
-    SegmentState,
     Session,
-    SessionState,
 )
 from storycraft_bot.core.moderation import without_controls
+from storycraft_bot.core.open_parts import open_part, starts
 from storycraft_bot.core.presses import PressKind, PressOutcome
 from storycraft_bot.core.prewriting import Prewriter
 from storycraft_bot.core.safety import Safety
@@ -122,20 +121,11 @@ class OwnActions:
     ) -> tuple[Session, Segment]:
         """The story and its open part `segment_id`, if `actor` may add an action to it;
         a forged or stale part id is a part that is over, as for buttons."""
-        session = await self._store.live_session(place.key)
-        segment = await self._store.get_segment(segment_id)
-        if (
-            session is None
-            or session.state is not SessionState.ACTIVE
-            or segment is None
-            or segment.session_id != session.id
-            or segment.state is not SegmentState.OPEN
-        ):
-            raise StoryActionError(Msg.PART_OVER)
+        session, segment = await open_part(self._store, place, segment_id)
         if (
             session.settings.participation is Participation.STARTER
             and session.place.is_group
-            and actor.user_id != session.starter.user_id
+            and not starts(session, actor)
         ):
             raise StoryActionError(Msg.STARTER_CHOOSES)
         if not session.settings.own_actions:
