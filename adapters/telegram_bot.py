@@ -48,27 +48,19 @@ from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
     Language,
-    NoVoteRule,
-    Participation,
     Place,
     Platform,
-    Rating,
-    StorySettings,
 )
 from storycraft_bot.core.pending_deletions import DeletionRecords
 from storycraft_bot.core.screen_records import ScreenRecords
-from storycraft_bot.core.styles import illustrate_mode
 from storycraft_bot.core.text_fitting import shorten_to
-from storycraft_bot.core.texts import Msg, rating_name, text
+from storycraft_bot.core.texts import Msg, text
 
 from .blocked_words import PRIVATE_REFUSALS, Verb, blocklist_reply, parse_blocklist
-from .buttons import Button, ButtonKind, card_buttons, decode, encode, number
+from .buttons import Button, ButtonKind, card_buttons, decode, encode
 from .card_input import CARD_MAX_BYTES, LOREBOOK_MAX_BYTES, attach_lorebook, start_from_card
 from .commands import (
-    ILLUSTRATE_LABELS,
-    MODE_LABELS,
     MODERATED,
-    NO_VOTE_LABELS,
     Attachment,
     Command,
     Reply,
@@ -94,6 +86,7 @@ from .telegram_files import (
 )
 from .telegram_own_action import Prompt, Prompts, is_old_prompt, prompt_message
 from .telegram_safety import Notes, chat_defaults
+from .telegram_settings import RATINGS, setting_change, settings_keyboard
 from .telegram_webhook import ALLOWED_UPDATES, WebhookReceiver
 
 log = logging.getLogger(__name__)
@@ -102,10 +95,6 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 STATUS_ROOM = 300  # characters kept free under the narration for the status lines
 BUTTON_LIMIT = 64  # we keep labels short; Telegram cuts long ones itself
-VOTE_WINDOWS = (30, 60, 120)
-RATINGS = tuple(Rating)  # by position in callback data: s:r:<n>
-MODES = tuple(Participation)  # s:m:<n> (issue 16)
-NO_VOTE_RULES = tuple(NoVoteRule)  # s:v:<n>
 ADMIN_CACHE_SECONDS = 60.0
 #: The chat commands; each but START is also a shortcut (/stop for /story stop).
 CHAT_COMMANDS = tuple(c for c in Command if c is not Command.CLOSE_VOTE)
@@ -508,65 +497,10 @@ class TelegramAdapter(Screen[Piece]):
             await self._reply(update, *chat_defaults(language, defaults, RATINGS))
             return
         settings = report.session.settings
-        state = text(language, Msg.ON if settings.pictures else Msg.OFF)
-        rows = [
-            [
-                InlineKeyboardButton(
-                    text(language, Msg.PICTURES_TOGGLE, state=state),
-                    callback_data=f"s:p:{0 if settings.pictures else 1}",
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    "⏱ " + text(language, Msg.SECONDS_SHORT, window=w), callback_data=f"s:w:{w}"
-                )
-                for w in VOTE_WINDOWS
-            ],
-        ]
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    ("✓ " if rating is settings.rating else "")
-                    + text(language, Msg.RATING_BUTTON, rating=rating_name(language, rating)),
-                    callback_data=f"s:r:{number}",
-                )
-                for number, rating in enumerate(RATINGS)
-            ]
+        keyboard = settings_keyboard(
+            language, settings, report.session.place.is_group, self._config.workflows
         )
-        own = text(language, Msg.ON if settings.own_actions else Msg.OFF)
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text(language, Msg.OWN_ACTIONS_TOGGLE, state=own),
-                    callback_data=f"s:o:{0 if settings.own_actions else 1}",
-                )
-            ]
-        )
-        if report.session.place.is_group:
-            rows.extend(choosing_rows(language, settings))
-        mode = illustrate_mode(settings)
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    ("✓ " if choice is mode else "") + text(language, label),
-                    callback_data=f"s:i:{number}",
-                )
-                for number, (choice, label) in enumerate(ILLUSTRATE_LABELS.items())
-            ]
-        )
-        if len(self._config.workflows) > 1:
-            # Workflows, then picture styles: the story's workflow and style are marked.
-            current = {settings.workflow or self._config.workflows[0], settings.style}
-            buttons = [
-                # By position, so callback_data stays short whatever the names.
-                InlineKeyboardButton(
-                    f"{'✓ ' if name in current else ''}🎨 {name}", callback_data=f"s:f:{number}"
-                )
-                for number, name in enumerate(self._config.workflows)
-            ]
-            rows += [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
-        title = settings_text(language, settings)
-        await self._reply(update, title, InlineKeyboardMarkup(rows))
+        await self._reply(update, settings_text(language, settings), keyboard)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer the callback query at once: with the press's outcome if it is known
@@ -683,26 +617,7 @@ class TelegramAdapter(Screen[Piece]):
         """`s:p:0|1` pictures, `s:w:<window>`, `s:f:<style>`, `s:r:<rating>`, `s:o:0|1` own
         actions, `s:m:<mode>`, `s:v:<rule>`, `s:i:<illustrate mode>`: only values the
         keyboard offers."""
-        what, _, digits = data.removeprefix("s:").partition(":")
-        value = number(digits, 4)
-        if what == "p" and value in (0, 1):
-            change: dict[str, Any] = {"pictures": value == 1}
-        elif what == "w" and value in VOTE_WINDOWS:
-            change = {"vote_window_seconds": float(value)}
-        elif what == "f" and value is not None and value < len(self._config.workflows):
-            change = {"workflow": self._config.workflows[value]}
-        elif what == "r" and value is not None and value < len(RATINGS):
-            change = {"rating": RATINGS[value]}
-        elif what == "o" and value in (0, 1):
-            change = {"own_actions": value == 1}
-        elif what == "m" and value is not None and value < len(MODES):
-            change = {"participation": MODES[value]}
-        elif what == "v" and value is not None and value < len(NO_VOTE_RULES):
-            change = {"no_votes": NO_VOTE_RULES[value]}
-        elif what == "i" and value is not None and value < len(ILLUSTRATE_LABELS):
-            change = {"illustrate": list(ILLUSTRATE_LABELS)[value]}
-        else:
-            raise StoryActionError(Msg.PART_OVER)
+        change = setting_change(data, self._config.workflows)
         actor = await self._actor(update, moderating=True)
         try:
             await self._engine.configure(place, actor, **change)
@@ -963,23 +878,3 @@ def _chat(key: ChannelKey) -> tuple[int, int | None]:
 
 def _with_last(pieces: list[str]) -> list[tuple[str, bool]]:
     return [(piece, number == len(pieces) - 1) for number, piece in enumerate(pieces)]
-
-
-def choosing_rows(language: Language, settings: StorySettings) -> list[list[InlineKeyboardButton]]:
-    """The settings keyboard's rows for who chooses in a group and what decides a vote
-    nobody joins (issue 16), the current ones ticked."""
-    modes = [
-        InlineKeyboardButton(
-            ("✓ " if mode is settings.participation else "") + text(language, MODE_LABELS[mode]),
-            callback_data=f"s:m:{number}",
-        )
-        for number, mode in enumerate(MODES)
-    ]
-    rules = [
-        InlineKeyboardButton(
-            ("✓ " if rule is settings.no_votes else "") + text(language, NO_VOTE_LABELS[rule]),
-            callback_data=f"s:v:{number}",
-        )
-        for number, rule in enumerate(NO_VOTE_RULES)
-    ]
-    return [modes, rules]
