@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from storycraft_bot.core.clock import Clock
@@ -26,6 +27,7 @@ class SlotPool(enum.StrEnum):
 
     PICTURE = "picture"
     TEXT = "text"
+    GPU_TEXT = "gpu_text"  # a text turn on a GPU shared with pictures: counts in their total
 
 
 class FleetSlots(Protocol):
@@ -87,6 +89,10 @@ class SlotKeeper:
         self._returns.add(task)
         task.add_done_callback(self._returns.discard)
 
+    async def returned(self) -> None:
+        """Until the slots given back so far are freed in the store."""
+        await asyncio.gather(*self._returns)
+
     async def _give_back(self, job_id: str) -> None:
         try:
             await self._slots.give_slot_back(job_id)
@@ -104,9 +110,18 @@ class SlotKeeper:
                 log.warning("fleet slots could not be renewed: %s", err)
 
 
-class LineTurn(enum.Enum):
-    """What the fleet's line says to a picture asking for its turn."""
+class LineKind(enum.IntEnum):
+    """What stands in the fleet's line, in the order served: text on a shared GPU first,
+    then live pictures, then pictures recovered after a restart (the backlog)."""
 
-    GRANTED = "granted"  # its slot is taken: it may go to ComfyUI
-    WAIT = "wait"  # another picture comes first, or the caps are full
-    GONE = "gone"  # replaced by a newer picture of its story (at any process)
+    TEXT = 0
+    PICTURE = 1
+    BACKLOG = 2
+
+
+@dataclass(frozen=True)
+class LineTurns:
+    """What the fleet's line tells one process when it asks."""
+
+    granted: tuple[str, ...]  # its jobs whose turn came (their slots are taken)
+    waiting: frozenset[str]  # its jobs still in line; any other was replaced meanwhile
