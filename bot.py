@@ -69,6 +69,7 @@ from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.fleet_queue import FleetGpuQueue, FleetLine
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
+from storycraft_bot.pictures.gpu_turns import GpuTurns
 from storycraft_bot.pictures.illustrator import JOBS_PER_SERVER, ComfyIllustrator
 from storycraft_bot.pictures.server_checks import style_refusals
 from storycraft_bot.pictures.style_file import load_style_book
@@ -239,7 +240,7 @@ async def build_illustrator(
     total = settings.pictures_total or depth * len(clients)
     every = settings.edit_interval_seconds
     # With other processes on the database (`slots`), the caps count their pictures too.
-    queue = (
+    queue: GpuTurns = (
         FleetGpuQueue(slots, clock, per_guild=per_guild, total=total, report_interval=every)
         if slots is not None
         else GpuQueue(per_guild=per_guild, total=total, clock=clock, report_interval=every)

@@ -1,9 +1,11 @@
 """Slots shared by every process on one store: how many pictures (per guild and in all)
 and how many narrator requests run at once across the fleet.
 
-A process's own queue decides its order; a job it grants then takes a fleet slot
-(`SlotKeeper.take`), waiting while the fleet is at its caps. A slot is a lease renewed
-while held, so the slots of a process that died stop counting when their time runs out.
+For the narrator, a process's own queue decides its order; a job it grants then takes a
+fleet slot (`SlotKeeper.take`), waiting while the fleet is at its caps. The GPU's jobs
+(pictures, and text on a GPU shared with them) get theirs from the fleet's line, which
+decides their order too (`pictures.fleet_queue`). A slot is a lease renewed while held,
+so the slots of a process that died stop counting when their time runs out.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from storycraft_bot.core.clock import Clock
@@ -26,6 +29,7 @@ class SlotPool(enum.StrEnum):
 
     PICTURE = "picture"
     TEXT = "text"
+    GPU_TEXT = "gpu_text"  # a text turn on a GPU shared with pictures: counts in their total
 
 
 class FleetSlots(Protocol):
@@ -87,6 +91,10 @@ class SlotKeeper:
         self._returns.add(task)
         task.add_done_callback(self._returns.discard)
 
+    async def returned(self) -> None:
+        """Until the slots given back so far are freed in the store."""
+        await asyncio.gather(*self._returns)
+
     async def _give_back(self, job_id: str) -> None:
         try:
             await self._slots.give_slot_back(job_id)
@@ -104,9 +112,18 @@ class SlotKeeper:
                 log.warning("fleet slots could not be renewed: %s", err)
 
 
-class LineTurn(enum.Enum):
-    """What the fleet's line says to a picture asking for its turn."""
+class LineKind(enum.IntEnum):
+    """What stands in the fleet's line, in the order served: text on a shared GPU first,
+    then live pictures, then pictures recovered after a restart (the backlog)."""
 
-    GRANTED = "granted"  # its slot is taken: it may go to ComfyUI
-    WAIT = "wait"  # another picture comes first, or the caps are full
-    GONE = "gone"  # replaced by a newer picture of its story (at any process)
+    TEXT = 0
+    PICTURE = 1
+    BACKLOG = 2
+
+
+@dataclass(frozen=True)
+class LineTurns:
+    """What the fleet's line tells one process when it asks."""
+
+    granted: tuple[str, ...]  # its jobs whose turn came (their slots are taken)
+    waiting: frozenset[str]  # its jobs still in line; any other was replaced meanwhile

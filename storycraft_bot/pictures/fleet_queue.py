@@ -1,33 +1,35 @@
-"""The GPU queue of one process in a fleet: the fleet's line decides between processes.
+"""The GPU queue of one process in a fleet: the fleet's line decides every turn.
 
-Each process still orders its own jobs with its `GpuQueue` (round-robin between guilds,
-text before pictures, one waiting picture per session). Every picture also stands in the
-fleet's line in the database from the moment it is queued (`FleetLine`): a newer picture
-of a story replaces its waiting one whichever process queued it, and the positions told
-to players count the fleet's line. A picture its process's queue grants then asks the
-fleet for its turn: among the pictures every process is asking for, live ones before the
-backlog, the guild served least recently first, then arrival; the turn comes with a slot
-under the per-guild and total caps of the whole fleet. Text takes no slot, so it keeps
-going first within each process.
+Every picture, and every text turn on a GPU shared with pictures, stands in the fleet's
+line in the database from the moment it waits (`FleetLine`). One task per process asks
+the line for the turns of its jobs (every quarter second while any waits, and at once
+when one joins or ends): the line grants them while no job of another process comes
+first in the fleet's order (text first, then live pictures with the round-robin between
+guilds, then the backlog) within the per-guild cap and the total of the whole fleet. So
+this queue keeps no order of its own: it waits for what the fleet decides. A newer
+picture of a story replaces its waiting one, whichever process queued it; positions told
+to players count the fleet's line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from storycraft_bot.core.clock import Clock, Throttle
 from storycraft_bot.core.fleet_slots import (
     SLOT_POLL_SECONDS,
     FleetSlots,
-    LineTurn,
+    LineKind,
+    LineTurns,
     SlotKeeper,
 )
 from storycraft_bot.pictures.gpu_queue import (
     Dequeued,
     DequeueReason,
-    GpuQueue,
     JobKind,
     OnPosition,
     Ticket,
@@ -36,29 +38,37 @@ from storycraft_bot.pictures.gpu_queue import (
 
 log = logging.getLogger(__name__)
 
+_KINDS = {
+    JobKind.TEXT: LineKind.TEXT,
+    JobKind.PICTURE: LineKind.PICTURE,
+    JobKind.BACKLOG: LineKind.BACKLOG,
+}
+
 
 class FleetLine(FleetSlots, Protocol):
-    """The fleet's line of pictures, shared by every process (a table in PostgreSQL)."""
+    """The fleet's line on the GPU, shared by every process (a table in PostgreSQL)."""
 
     async def enter_line(
-        self, job_id: str, guild: str, session_id: int, backlog: bool, now: float
+        self, job_id: str, guild: str, session_id: int, kind: LineKind, now: float
     ) -> None:
         """Stand in line; a live picture replaces its story's waiting one."""
         ...
 
-    async def take_turn(self, job_id: str, per_guild: int, total: int, now: float) -> LineTurn:
-        """Ask for the job's turn (and slot); GONE if it was replaced meanwhile."""
+    async def take_turns(self, per_guild: int, total: int, now: float) -> LineTurns:
+        """This process's jobs whose turn came (their slots taken), and those still in line."""
         ...
 
-    async def line_ahead(self, job_id: str, now: float) -> int | None: ...
+    async def line_positions(self, now: float) -> dict[str, int]:
+        """How many of the fleet's jobs come before each of this process's."""
+        ...
 
     async def renew_line(self, job_ids: list[str], now: float) -> None: ...
 
     async def leave_line(self, job_id: str) -> None: ...
 
 
-class FleetGpuQueue(GpuQueue):
-    """A GpuQueue whose pictures also wait for their turn in the fleet's line."""
+class FleetGpuQueue:
+    """GpuTurns whose every turn the fleet's line grants."""
 
     def __init__(
         self,
@@ -69,86 +79,187 @@ class FleetGpuQueue(GpuQueue):
         total: int = 1,
         report_interval: float = 0.0,
     ) -> None:
-        super().__init__(
-            per_guild=per_guild, total=total, clock=clock, report_interval=report_interval
-        )
+        if per_guild < 1 or total < 1:
+            raise ValueError("limits must be at least 1")
         self._line = line
-        self._fleet_clock = clock
-        self._report_every = report_interval
-        self._keeper = SlotKeeper(line, clock)
+        self._clock = clock
         self._caps = (per_guild, total)
-        self._in_line: set[str] = set()
-        self._line_renewer: asyncio.Task[None] | None = None
+        self._keeper = SlotKeeper(line, clock)
+        self._reports = Throttle(clock, report_interval)
+        self._arrivals = 0
+        self._live: dict[int, Ticket] = {}  # a session's one waiting live picture
+        self._in_line: dict[str, Ticket] = {}  # waiting, with a row in the fleet's line
+        self._told: set[str] = set()  # logged as waiting
+        self._listeners = 0
+        self._positions: dict[str, int] = {}
+        self._moved: asyncio.Future[None] | None = None  # settles when positions change
+        self._kick: asyncio.Future[None] | None = None  # cuts the asker's nap short
+        self._asker: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self._leaving: set[asyncio.Task[None]] = set()
 
+    def join(self, kind: JobKind, guild: str, session_id: int, job_id: str) -> Ticket:
+        """Take a place; a session's waiting picture here is replaced by a newer one (the
+        line replaces one waiting at another process)."""
+        self._arrivals += 1
+        ticket = Ticket(job_id, kind, guild, session_id, order=self._arrivals)
+        if kind is JobKind.PICTURE:
+            older = self._live.get(session_id)
+            if older is not None and older.state is TicketState.WAITING:
+                self._leave(older)
+                _dequeue(older, DequeueReason.REPLACED)
+            self._live[session_id] = ticket
+        return ticket
+
     async def wait(self, ticket: Ticket, on_position: OnPosition | None = None) -> None:
-        if ticket.kind is JobKind.TEXT:
-            await super().wait(ticket, on_position)
-            return
-        backlog = ticket.kind is JobKind.BACKLOG
-        now = self._fleet_clock.now()
-        await self._line.enter_line(ticket.job_id, ticket.guild, ticket.session_id, backlog, now)
-        self._in_line.add(ticket.job_id)
-        if self._line_renewer is None or self._line_renewer.done():
-            self._line_renewer = asyncio.create_task(self._renew_line(), name="fleet-line")
-        report = self._fleet_positions(ticket, on_position) if on_position else None
+        """Until the fleet grants the ticket's turn; reports the fleet's count ahead when
+        it changes. Raises Dequeued when the ticket is replaced or cancelled first."""
+        if not ticket.granted.done():
+            kind = _KINDS[ticket.kind]
+            try:
+                await self._line.enter_line(
+                    ticket.job_id, ticket.guild, ticket.session_id, kind, self._clock.now()
+                )
+            except BaseException:
+                self._leave(ticket)  # its row may have gone in
+                raise
+            if ticket.state is TicketState.WAITING:
+                self._in_line[ticket.job_id] = ticket
+                self._ask_soon()
+            else:  # replaced (or ended) while it entered
+                self._leave(ticket)
+        if on_position is not None:
+            self._listeners += 1
         try:
-            await super().wait(ticket, report)
-            await self._fleet_turn(ticket, report)
-        except BaseException:
-            self._leave(ticket.job_id)
-            raise
-        self._in_line.discard(ticket.job_id)  # its turn took it out of the line
+            reported: int | None = None
+            while not ticket.granted.done():
+                ahead = self._positions.get(ticket.job_id)
+                if on_position is not None and ahead is not None and ahead != reported:
+                    reported = ahead
+                    await on_position(ahead)
+                    continue  # the report awaited: look again before sleeping
+                if self._moved is None or self._moved.done():
+                    self._moved = asyncio.get_running_loop().create_future()
+                wake = {ticket.granted, self._moved} if on_position else {ticket.granted}
+                await asyncio.wait(wake, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if on_position is not None:
+                self._listeners -= 1
+        ticket.granted.result()  # raises Dequeued
 
     def done(self, ticket: Ticket) -> None:
-        self._keeper.give_back(ticket.job_id)
-        self._leave(ticket.job_id)
-        super().done(ticket)
+        """The ticket's work ended (or its waiter gave up): free its place or its slot."""
+        if ticket.state is TicketState.RUNNING:
+            self._keeper.give_back(ticket.job_id)
+            self._ask_soon()  # its slot may be another job's of ours
+        elif ticket.state is TicketState.WAITING:
+            self._leave(ticket)
+            ticket.granted.cancel()
+        if self._live.get(ticket.session_id) is ticket:
+            del self._live[ticket.session_id]
+        if ticket.state is not TicketState.DEQUEUED:
+            ticket.state = TicketState.DONE
 
-    async def _fleet_turn(self, ticket: Ticket, report: OnPosition | None) -> None:
-        """After this process's queue granted it: wait for the fleet's turn."""
+    @asynccontextmanager
+    async def turn(
+        self,
+        kind: JobKind,
+        guild: str,
+        session_id: int,
+        job_id: str,
+        on_position: OnPosition | None = None,
+    ) -> AsyncIterator[Ticket]:
+        """`async with queue.turn(...)`: wait for a turn, hold it for the block."""
+        ticket = self.join(kind, guild, session_id, job_id)
+        try:
+            await self.wait(ticket, on_position)
+            yield ticket
+        finally:
+            self.done(ticket)
+
+    # Asking the fleet
+
+    def _ask_soon(self) -> None:
+        if not self._in_line:
+            return  # the other processes ask for theirs
+        if self._asker is None or self._asker.done():
+            self._asker = asyncio.create_task(self._ask(), name="fleet-line")
+        elif self._kick is not None and not self._kick.done():
+            self._kick.set_result(None)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_line(), name="fleet-line-renew")
+
+    async def _ask(self) -> None:
+        """While jobs of ours wait: ask the line for their turns, and their positions."""
         per_guild, total = self._caps
-        told = False
-        while True:
-            turn = await self._line.take_turn(
-                ticket.job_id, per_guild, total, self._fleet_clock.now()
-            )
-            if turn is LineTurn.GRANTED:
-                self._keeper.adopt(ticket.job_id)
-                return
-            if turn is LineTurn.GONE:
-                super().done(ticket)  # frees its place in this process's queue
-                ticket.state = TicketState.DEQUEUED
-                raise Dequeued(DequeueReason.REPLACED)
-            if not told:
-                told = True
-                log.info("picture %s waits: the fleet is at its caps", ticket.job_id)
-            if report is not None:
-                await report(0)
-            await self._fleet_clock.sleep(SLOT_POLL_SECONDS)
+        while self._in_line:
+            self._kick = asyncio.get_running_loop().create_future()
+            asked = dict(self._in_line)
+            await self._keeper.returned()  # slots given back count as free
+            try:
+                turns = await self._line.take_turns(per_guild, total, self._clock.now())
+                self._settle(asked, turns)
+                if self._listeners and self._reports.ready():
+                    self._publish(await self._line.line_positions(self._clock.now()))
+            except Exception as err:  # asked again; nothing was granted
+                log.warning("the fleet's line could not be asked: %s", err)
+            if self._in_line:
+                await self._nap(self._kick)
 
-    def _fleet_positions(self, ticket: Ticket, on_position: OnPosition) -> OnPosition:
-        """Reports the fleet's count ahead instead of this process's (asked at most once
-        per report interval)."""
-        asking = Throttle(self._fleet_clock, self._report_every)
-        told: list[int] = []
+    def _settle(self, asked: dict[str, Ticket], turns: LineTurns) -> None:
+        for job_id in turns.granted:
+            self._keeper.adopt(job_id)
+            ticket = self._in_line.pop(job_id, None)
+            if ticket is None or ticket.granted.done():  # it left meanwhile
+                self._keeper.give_back(job_id)
+                continue
+            self._told.discard(job_id)
+            ticket.state = TicketState.RUNNING
+            if self._live.get(ticket.session_id) is ticket:
+                del self._live[ticket.session_id]
+            ticket.granted.set_result(None)
+        for job_id, ticket in asked.items():
+            if self._in_line.get(job_id) is not ticket:
+                continue
+            if job_id not in turns.waiting:  # a newer picture at another process
+                self._forget(ticket)
+                _dequeue(ticket, DequeueReason.REPLACED)
+            elif job_id not in self._told:
+                self._told.add(job_id)
+                log.info(
+                    "%s %s waits: the fleet is at its caps or its line is ahead",
+                    ticket.kind.value,
+                    job_id,
+                )
 
-        async def report(local: int) -> None:
-            if not asking.ready():
-                return
-            fleet = await self._line.line_ahead(ticket.job_id, self._fleet_clock.now())
-            ahead = local if fleet is None else fleet
-            if told != [ahead]:
-                told[:] = [ahead]
-                await on_position(ahead)
+    def _publish(self, positions: dict[str, int]) -> None:
+        if positions != self._positions:
+            self._positions = positions
+            if self._moved is not None and not self._moved.done():
+                self._moved.set_result(None)
 
-        return report
+    async def _nap(self, kick: asyncio.Future[None]) -> None:
+        """A quarter second, or less when a job joined or ended here."""
+        nap = asyncio.ensure_future(self._clock.sleep(SLOT_POLL_SECONDS))
+        try:
+            await asyncio.wait({nap, kick}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
 
-    def _leave(self, job_id: str) -> None:
-        if job_id not in self._in_line:
-            return
-        self._in_line.discard(job_id)
-        task = asyncio.create_task(self._left(job_id))
+    # Leaving and staying in line
+
+    def _forget(self, ticket: Ticket) -> None:
+        """Out of this queue's books (its row is gone or goes by itself)."""
+        self._in_line.pop(ticket.job_id, None)
+        self._told.discard(ticket.job_id)
+        self._positions.pop(ticket.job_id, None)
+        if self._live.get(ticket.session_id) is ticket:
+            del self._live[ticket.session_id]
+
+    def _leave(self, ticket: Ticket) -> None:
+        """Out of the books and out of the fleet's line (in the background)."""
+        self._forget(ticket)
+        task = asyncio.create_task(self._left(ticket.job_id))
         self._leaving.add(task)
         task.add_done_callback(self._leaving.discard)
 
@@ -156,14 +267,21 @@ class FleetGpuQueue(GpuQueue):
         try:
             await self._line.leave_line(job_id)
         except Exception as err:  # its row runs out by itself
-            log.warning("picture %s could not leave the fleet's line: %s", job_id, err)
+            log.warning("%s could not leave the fleet's line: %s", job_id, err)
 
     async def _renew_line(self) -> None:
         while self._in_line:
-            await self._fleet_clock.sleep(self._line.lease_seconds / 3)
+            await self._clock.sleep(self._line.lease_seconds / 3)
             try:
-                await self._line.renew_line(sorted(self._in_line), self._fleet_clock.now())
+                await self._line.renew_line(sorted(self._in_line), self._clock.now())
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # tried again; a row lost only lets others first
                 log.warning("the fleet's line could not be renewed: %s", err)
+
+
+def _dequeue(ticket: Ticket, why: DequeueReason) -> None:
+    ticket.state = TicketState.DEQUEUED
+    if not ticket.granted.done():
+        ticket.granted.set_exception(Dequeued(why))
+        ticket.granted.exception()  # retrieved here, so an abandoned one does not warn

@@ -15,7 +15,8 @@ from typing import Protocol
 from storycraft_bot.core.errors import IllustratorError, NarratorError
 from storycraft_bot.core.models import Place
 from storycraft_bot.pictures.comfyui import ComfyClient
-from storycraft_bot.pictures.gpu_queue import GpuQueue, JobKind
+from storycraft_bot.pictures.gpu_queue import JobKind
+from storycraft_bot.pictures.gpu_turns import GpuTurns
 
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
@@ -93,7 +94,7 @@ class GpuMemory:
 class SharedGpu:
     """One card: text takes a turn in the GPU queue (before pictures) and frees ComfyUI first."""
 
-    def __init__(self, queue: GpuQueue, memory: GpuMemory) -> None:
+    def __init__(self, queue: GpuTurns, memory: GpuMemory) -> None:
         self._queue = queue
         self._memory = memory
 

@@ -30,7 +30,8 @@ from storycraft_bot.core.rating import merge_negative
 from storycraft_bot.pictures.comfy_pool import ComfyServer, ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient, Rendered
 from storycraft_bot.pictures.gpu_memory import GpuMemory
-from storycraft_bot.pictures.gpu_queue import Dequeued, GpuQueue, JobKind, Ticket, TicketState
+from storycraft_bot.pictures.gpu_queue import Dequeued, JobKind, Ticket, TicketState
+from storycraft_bot.pictures.gpu_turns import GpuTurns
 from storycraft_bot.pictures.looks import (
     draw_portrait,
     earlier_portrait,
@@ -73,7 +74,7 @@ class ComfyIllustrator:
     def __init__(
         self,
         pool: ServerPool,
-        queue: GpuQueue,
+        queue: GpuTurns,
         workflow: Workflow,
         pictures_dir: Path,
         clock: Clock,

@@ -25,7 +25,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from storycraft_bot.core.fleet_slots import LineTurn, SlotPool
+from storycraft_bot.core.fleet_slots import LineKind, LineTurns, SlotPool
 from storycraft_bot.core.models import ChannelKey
 from storycraft_bot.core.supervision import ChannelLocks
 from storycraft_bot.storage import fleet_line
@@ -303,26 +303,26 @@ class PostgresCoordination:
                 (job_id, self._owner),
             )
 
-    # The fleet's line of pictures (pictures.fleet_queue.FleetLine)
+    # The fleet's line on the GPU (pictures.fleet_queue.FleetLine)
 
     async def enter_line(
-        self, job_id: str, guild: str, session_id: int, backlog: bool, now: float
+        self, job_id: str, guild: str, session_id: int, kind: LineKind, now: float
     ) -> None:
         async with self._pool.connection() as conn:
             await fleet_line.enter(
-                conn, self._owner, job_id, guild, session_id, backlog, now + self._lease
+                conn, self._owner, job_id, guild, session_id, kind, now + self._lease
             )
 
-    async def take_turn(self, job_id: str, per_guild: int, total: int, now: float) -> LineTurn:
+    async def take_turns(self, per_guild: int, total: int, now: float) -> LineTurns:
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SLOTS_LOCK,))
-            return await fleet_line.take_turn(
-                conn, self._owner, job_id, per_guild, total, now, now + self._lease
+            return await fleet_line.take_turns(
+                conn, self._owner, per_guild, total, now, now + self._lease
             )
 
-    async def line_ahead(self, job_id: str, now: float) -> int | None:
+    async def line_positions(self, now: float) -> dict[str, int]:
         async with self._pool.connection() as conn:
-            return await fleet_line.ahead(conn, job_id, now)
+            return await fleet_line.positions(conn, self._owner, now)
 
     async def renew_line(self, job_ids: list[str], now: float) -> None:
         async with self._pool.connection() as conn:
