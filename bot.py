@@ -48,7 +48,6 @@ from storycraft_bot.core.pending_deletions import DeletionRecords, StoredDeletio
 from storycraft_bot.core.ports import (
     GpuGate,
     Illustrator,
-    NarratorGate,
     NullIllustrator,
     SeparateGpus,
 )
@@ -201,16 +200,13 @@ def _overrides(settings: Settings, **more: object) -> dict[str, object]:
 
 
 def narrator_gate(
-    local: FairNarratorQueue,
-    capacity: Callable[[], int],
-    clock: Clock,
-    coordination: PostgresCoordination | None,
-) -> NarratorGate:
+    capacity: Callable[[], int], clock: Clock, coordination: PostgresCoordination | None
+) -> FairNarratorQueue | FleetNarratorGate:
     """The process's fair queue for the narrator; with other processes on the database,
-    also the fleet's narrator slots (they share the Ollama servers)."""
+    the fleet's narrator line instead (they share the Ollama servers)."""
     if coordination is None:
-        return local
-    return FleetNarratorGate(local, coordination, clock, capacity)
+        return FairNarratorQueue(capacity, clock)
+    return FleetNarratorGate(coordination, clock, capacity)
 
 
 async def build_illustrator(
@@ -350,7 +346,7 @@ async def run(settings: Settings, *, console: bool) -> int:
             stack.push_async_callback(illustrator.close)
         styles = await picture_styles(settings, illustrator)
         router = PlatformRouter()
-        narration = FairNarratorQueue(pool.capacity, clock)
+        narration = narrator_gate(pool.capacity, clock, coordination)
         comfyui = illustrator.clients if isinstance(illustrator, ComfyIllustrator) else ()
         operator = Operator(clock, store, gateway, narration, comfyui)
         stack.push_async_callback(operator.stop)
@@ -363,7 +359,7 @@ async def run(settings: Settings, *, console: bool) -> int:
             clock,
             engine_config(settings, narration_interval=0.1 if console else None, styles=styles),
             gpu=gate,
-            narration=narrator_gate(narration, pool.capacity, clock, coordination),
+            narration=narration,
             coordination=coordination,
         )
         stack.push_async_callback(engine.shutdown)

@@ -13,7 +13,7 @@ from aiohttp import web
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.metered_view import MeteredView
 from storycraft_bot.core.metrics import Metrics
-from storycraft_bot.core.narrator_queue import FairNarratorQueue
+from storycraft_bot.core.narrator_queue import NarratorLoad
 from storycraft_bot.core.ports import StoryView
 from storycraft_bot.core.store import StoryStore
 from storycraft_bot.narration.ollama_gateway import OllamaGateway
@@ -49,7 +49,7 @@ class Operator:
         clock: Clock,
         store: StoryStore,
         gateway: OllamaGateway,
-        narration: FairNarratorQueue,
+        narration: NarratorLoad,
         comfyui: Sequence[ComfyClient] = (),
     ) -> None:
         self.metrics = PrometheusMetrics(clock)

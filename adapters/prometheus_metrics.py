@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.metrics import FailureReason
 from storycraft_bot.core.models import Platform
-from storycraft_bot.core.narrator_queue import FairNarratorQueue
+from storycraft_bot.core.narrator_queue import NarratorLoad
 
 #: Seconds: a part takes from under a second (a prewritten draft) to minutes on a CPU.
 TURN_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -112,7 +112,7 @@ class PrometheusMetrics:
     def add_sampler(self, sampler: Sampler) -> None:
         self._samplers.append(sampler)
 
-    def watch_narrator(self, queue: FairNarratorQueue) -> None:
+    def watch_narrator(self, queue: NarratorLoad) -> None:
         """The narrator's waiting line, read at each scrape."""
         self.registry.register(_NarratorCollector(queue))
 
@@ -133,9 +133,9 @@ class PrometheusMetrics:
 
 
 class _NarratorCollector(Collector):
-    """FairNarratorQueue's own counts, read when scraped (it keeps them anyway)."""
+    """The narrator gate's own counts, read when scraped (it keeps them anyway)."""
 
-    def __init__(self, queue: FairNarratorQueue) -> None:
+    def __init__(self, queue: NarratorLoad) -> None:
         self._queue = queue
 
     def describe(self) -> Iterable[Metric]:

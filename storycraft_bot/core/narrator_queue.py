@@ -18,6 +18,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.models import Place
@@ -80,6 +81,19 @@ class WaitFigures:
     total_seconds: float = 0.0
     longest_seconds: float = 0.0
     preempted: int = 0  # prewrites cancelled to free a slot
+
+
+class NarratorLoad(Protocol):
+    """What a narrator gate tells the operator's view (requests running, waiting, waits)."""
+
+    @property
+    def running(self) -> int: ...
+
+    @property
+    def waiting(self) -> int: ...
+
+    @property
+    def figures(self) -> WaitFigures: ...
 
 
 class FairNarratorQueue:

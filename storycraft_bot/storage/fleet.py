@@ -27,8 +27,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from storycraft_bot.core.fleet_slots import LineKind, LineTurns, SlotPool
 from storycraft_bot.core.models import ChannelKey
+from storycraft_bot.core.ports import TextKind
 from storycraft_bot.core.supervision import ChannelLocks
-from storycraft_bot.storage import fleet_line
+from storycraft_bot.storage import fleet_line, fleet_narrator_line
 from storycraft_bot.storage.postgres import Connection
 
 # Claim rows for `segments` chosen by `{due}`, locked and skipped if another process is
@@ -66,6 +67,8 @@ _ORPHANED_PICTURE = (
 _KEPT_WHEN_EXPIRED = ("write", "picture")
 # The advisory lock that queues takers of picture slots (any fixed number).
 _SLOTS_LOCK = 0x5C0DE515
+# The advisory lock that queues takers of narrator turns.
+_NARRATOR_LOCK = 0x5C0DE516
 # How long a place waits for a lock connection before its command fails.
 _LOCK_QUEUE_SECONDS = 300.0
 # How many rows one sweep claims at most (the rest wait for the next sweep).
@@ -331,6 +334,35 @@ class PostgresCoordination:
     async def leave_line(self, job_id: str) -> None:
         async with self._pool.connection() as conn:
             await fleet_line.leave(conn, self._owner, job_id)
+
+    # The fleet's narrator line (core.fleet_narration.FleetNarratorLine)
+
+    async def enter_narrator_line(
+        self, job_id: str, guild: str, kind: TextKind, now: float
+    ) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_narrator_line.enter(
+                conn, self._owner, job_id, guild, kind, now + self._lease
+            )
+
+    async def take_narrator_turns(self, total: int, prewrites: int, now: float) -> LineTurns:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_NARRATOR_LOCK,))
+            return await fleet_narrator_line.take_turns(
+                conn, self._owner, total, prewrites, now, now + self._lease
+            )
+
+    async def narrator_positions(self, now: float) -> dict[str, int]:
+        async with self._pool.connection() as conn:
+            return await fleet_narrator_line.positions(conn, self._owner, now)
+
+    async def renew_narrator_line(self, job_ids: list[str], now: float) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_narrator_line.renew(conn, self._owner, job_ids, now + self._lease)
+
+    async def leave_narrator_line(self, job_id: str) -> None:
+        async with self._pool.connection() as conn:
+            await fleet_narrator_line.leave(conn, self._owner, job_id)
 
     async def _claim(self, kind: str, due: str, now: float) -> list[int]:
         params = {
