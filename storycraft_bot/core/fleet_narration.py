@@ -63,6 +63,7 @@ class _Waiter:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     ahead: int = 0  # the fleet's requests ahead of it when it began to wait
+    logged: bool = False  # its waiting is in the log
 
 
 class FleetNarratorGate:
@@ -183,7 +184,14 @@ class FleetNarratorGate:
                 continue
             waiter.granted.set_result(None)
         for job_id, waiter in list(self._in_line.items()):
-            if job_id not in turns.waiting and not waiter.granted.done():
+            if job_id in turns.waiting and not waiter.logged:
+                waiter.logged = True
+                log.info(
+                    "narrator %s %s waits: the fleet is at its caps or its line is ahead",
+                    waiter.kind.name.lower(),
+                    job_id,
+                )
+            elif job_id not in turns.waiting and not waiter.granted.done():
                 # Its row ran out (this process was cut off from the database): it
                 # stands in line again, at the back.
                 log.warning("narrator request %s lost its place in line", job_id)
