@@ -240,6 +240,63 @@ async def test_a_request_that_waits_takes_back_a_prewrite_running_at_its_process
     assert gate.figures.preempted == 1
 
 
+async def test_story_text_waiting_at_one_process_takes_back_a_prewrite_at_the_other(
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    first, second = pair
+    clock = FakeClock(NOW)
+    one = FleetNarratorGate(first, clock, lambda: 1)  # OLLAMA_PARALLEL=1: one slot
+    two = FleetNarratorGate(second, clock, lambda: 1)
+    slots: list[object] = []
+
+    async def draft() -> None:
+        async with two.turn(place("g1"), PREWRITE) as slot:
+            slots.append(slot)
+            await asyncio.Event().wait()  # until taken back
+
+    drafting = asyncio.create_task(draft())
+    await turns(clock, lambda: bool(slots))
+    await turns(clock, lambda: False, steps=8)  # two seconds: nothing waits, it runs on
+    assert not drafting.done()
+    story = asyncio.create_task(wait_turn(one, "g2"))
+    await turns(clock, story.done)
+    with pytest.raises(asyncio.CancelledError):
+        await drafting
+    slot = slots[0]
+    assert isinstance(slot, Promotable)
+    assert slot.taken_back
+    assert two.figures.preempted == 1
+
+
+async def test_a_promoted_prewrite_is_not_taken_back_for_text_at_the_other_process(
+    pair: tuple[PostgresCoordination, PostgresCoordination],
+) -> None:
+    first, second = pair
+    clock = FakeClock(NOW)
+    one = FleetNarratorGate(first, clock, lambda: 1)
+    two = FleetNarratorGate(second, clock, lambda: 1)
+    promoted = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def draft() -> None:
+        async with two.turn(place("g1"), PREWRITE) as slot:
+            assert isinstance(slot, Promotable)
+            slot.promote()  # a player joined the draft
+            promoted.set()
+            await finish.wait()
+
+    drafting = asyncio.create_task(draft())
+    await turns(clock, promoted.is_set)
+    story = asyncio.create_task(wait_turn(one, "g2"))
+    await turns(clock, lambda: False, steps=8)
+    assert not story.done()  # it waits for the joined draft
+    finish.set()
+    await drafting
+    await turns(clock, story.done)
+    await story
+    assert two.figures.preempted == 0
+
+
 async def test_a_cancelled_waiter_leaves_the_fleets_line(
     pair: tuple[PostgresCoordination, PostgresCoordination],
 ) -> None:

@@ -10,7 +10,8 @@ when one joins or ends): it is granted them while they come first and the fleet 
 its capacity (`capacity()`, asked each time; prewrites may use all but one slot, since a
 prewrite running in another process cannot be taken back for a player's turn here). A
 request that has to wait takes back a prewrite running in this process, as the local
-queue does. "N ahead" counts the fleet's line.
+queue does, and a prewrite running here is taken back when live text waits at any process
+while the fleet's slots are all busy. "N ahead" counts the fleet's line.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class FleetNarratorLine(FleetSlots, Protocol):
         """How many of the fleet's requests come before each of this process's."""
         ...
 
+    async def live_text_held_back(self, total: int, now: float) -> bool:
+        """Whether a request other than a prewrite waits in any process while the fleet's
+        `total` slots are all busy."""
+        ...
+
     async def renew_narrator_line(self, job_ids: list[str], now: float) -> None: ...
 
     async def leave_narrator_line(self, job_id: str) -> None: ...
@@ -78,6 +84,7 @@ class FleetNarratorGate:
         self._slots: set[Slot] = set()
         self._kick: asyncio.Future[None] | None = None
         self._asker: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
         self._leaving: set[asyncio.Task[None]] = set()
         self.figures = WaitFigures()
@@ -98,6 +105,8 @@ class FleetNarratorGate:
         await self._wait(job_id, place.guild_id, kind, on_queued)
         slot = Slot(asyncio.current_task(), kind is TextKind.PREWRITE)
         self._slots.add(slot)
+        if slot.preemptible and (self._watcher is None or self._watcher.done()):
+            self._watcher = asyncio.create_task(self._watch(), name="fleet-narrator-prewrites")
         try:
             yield slot
         finally:
@@ -146,6 +155,18 @@ class FleetNarratorGate:
         victim.taken_back = True
         self.figures.preempted += 1
         victim.task.cancel("preempted by a real turn")
+
+    async def _watch(self) -> None:
+        """While a prewrite of ours runs: take it back when live text waits anywhere in
+        the fleet for a slot (with OLLAMA_PARALLEL=1 its one slot is the prewrite's)."""
+        while any(slot.preemptible for slot in self._slots):
+            await self._clock.sleep(SLOT_POLL_SECONDS)
+            try:
+                total = max(1, self._capacity())
+                if await self._line.live_text_held_back(total, self._clock.now()):
+                    self._preempt()
+            except Exception as err:  # asked again; the prewrite only runs on meanwhile
+                log.warning("the fleet's narrator line could not be asked: %s", err)
 
     # Asking the fleet
 

@@ -360,6 +360,10 @@ class PostgresCoordination:
         async with self._pool.connection() as conn:
             await fleet_narrator_line.renew(conn, self._owner, job_ids, now + self._lease)
 
+    async def live_text_held_back(self, total: int, now: float) -> bool:
+        async with self._pool.connection() as conn:
+            return await fleet_narrator_line.live_text_held_back(conn, total, now)
+
     async def leave_narrator_line(self, job_id: str) -> None:
         async with self._pool.connection() as conn:
             await fleet_narrator_line.leave(conn, self._owner, job_id)

@@ -111,3 +111,21 @@ async def leave(conn: Any, owner: str, job_id: str) -> None:
     await conn.execute(
         "DELETE FROM fleet_narrator_queue WHERE job_id = %s AND owner = %s", (job_id, owner)
     )
+
+
+async def live_text_held_back(conn: Any, total: int, now: float) -> bool:
+    """Whether a request other than a prewrite waits while the fleet's slots are all busy."""
+    cur = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM fleet_narrator_queue"
+        "   WHERE kind != %(prewrite)s AND expires_at >= %(now)s)"
+        " AND (SELECT count(*) FROM fleet_slots"
+        "   WHERE pool = %(pool)s AND expires_at >= %(now)s) >= %(total)s AS held",
+        {
+            "prewrite": int(TextKind.PREWRITE),
+            "now": now,
+            "pool": SlotPool.TEXT.value,
+            "total": total,
+        },
+    )
+    row = await cur.fetchone()
+    return bool(row and row["held"])
