@@ -1,10 +1,9 @@
 """Slots shared by every process on one store: how many pictures (per guild and in all)
 and how many narrator requests run at once across the fleet.
 
-For the narrator, a process's own queue decides its order; a job it grants then takes a
-fleet slot (`SlotKeeper.take`), waiting while the fleet is at its caps. The GPU's jobs
-(pictures, and text on a GPU shared with them) get theirs from the fleet's line, which
-decides their order too (`pictures.fleet_queue`). A slot is a lease renewed while held,
+Every job gets its slot from a fleet's line, which decides the order too: the GPU's jobs
+(pictures, and text on a GPU shared with them) from `pictures.fleet_queue`, narrator
+requests from `core.fleet_narration`. A slot is a lease renewed while held,
 so the slots of a process that died stop counting when their time runs out.
 """
 
