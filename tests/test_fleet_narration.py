@@ -2,8 +2,9 @@
 PostgresCoordination (and FleetNarratorGate) on the fake clock: story text waiting at one
 process goes before a prewrite waiting at the other, memories before image prompts, the
 guilds take turns whichever process holds their requests, the fleet never runs more
-requests than its capacity, positions count both processes' requests, and a dead
-process's requests stop holding the line once their time ran out."""
+requests than its capacity, positions count both processes' requests, a prewrite is
+taken back for live text waiting at either process (unless a player joined it), and a
+dead process's requests stop holding the line once their time ran out."""
 
 from __future__ import annotations
 
