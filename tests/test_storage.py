@@ -15,9 +15,11 @@ from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
     GuildDefaults,
+    ImageState,
     Language,
     MessageKind,
     MessageRef,
+    Place,
     Platform,
     Rating,
     SegmentDraft,
@@ -343,3 +345,23 @@ async def test_a_card_and_a_lorebook_survive_a_reopen(make_store: StoreFactory) 
         await store.save_lore(session.id, entries[1:], 3.0)  # a new lorebook replaces it
         assert await store.lore(session.id) == entries[1:]
         assert await store.story_card(session.id) == card
+
+
+async def test_a_picture_report_reads_its_story_and_picture_state_in_one_query(
+    store: AnyStore,
+) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.EN, "f", "", StorySettings(), 1.0)
+    segment = await store.add_segment(session.id, 0, "", 1.0)
+    segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b"), "s"), 2.0)
+    await store.set_image_state(segment.id, ImageState.DRAWING)
+
+    target = await store.picture_target(session.id, segment.id)
+    assert target is not None
+    story, state = target
+    assert (story.id, story.language, state) == (session.id, Language.EN, ImageState.DRAWING)
+    # A forged pair (segment of another story) and a superseded part report nothing.
+    elsewhere = Place(ChannelKey(Platform.DISCORD, "3003"), "g2", True)
+    other = await store.create_session(elsewhere, ALICE, Language.RU, "f", "", StorySettings(), 3.0)
+    assert await store.picture_target(other.id, segment.id) is None
+    await store.replace_segment(segment, 4.0)
+    assert await store.picture_target(session.id, segment.id) is None

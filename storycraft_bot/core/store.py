@@ -241,3 +241,12 @@ class StoryStore(SafetyStore, Protocol):
     async def set_portrait(self, session_id: int, name: str, portrait: str) -> bool:
         """The character's portrait file, unless one is stored; True when set."""
         ...
+
+    # Picture reports (issue 12)
+
+    async def picture_target(
+        self, session_id: int, segment_id: int
+    ) -> tuple[Session, ImageState] | None:
+        """The story and its segment's picture state, None when either is gone or the
+        segment was superseded: what each queue-position/progress report needs, in one read."""
+        ...
