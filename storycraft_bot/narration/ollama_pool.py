@@ -151,11 +151,11 @@ async def open_pool(
 def stream_session(parallel: int, timeouts: httpx.Timeout) -> aiohttp.ClientSession:
     """The client of one server's streamed replies: aiohttp itself, without httpx between
     (a third less CPU per streamed line than httpx over aiohttp), its pool sized like the
-    others. Waiting for a pooled connection never happens, so only the socket is timed."""
+    others. Waiting for a pooled connection never happens, so only connecting is timed:
+    the gateway's watchdog times every token (FIRST_TOKEN_TIMEOUT, TOKEN_TIMEOUT), and a
+    read timeout of aiohttp's own would be re-armed on every chunk for nothing."""
     size = parallel + SPARE_CONNECTIONS
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=size, limit_per_host=size),
-        timeout=aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
-        ),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=None),
     )
