@@ -22,6 +22,7 @@ import aiohttp
 import httpx
 import ollama
 import pydantic
+from pydantic_core import from_json
 
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.errors import (
@@ -354,7 +355,10 @@ class _StreamedReply:
             if not line.strip() or self.done:
                 continue
             count += 1
-            part = json.loads(line)
+            try:
+                part = from_json(line)  # a fifth of json.loads' CPU a line
+            except ValueError:
+                part = None
             if not isinstance(part, dict):
                 raise NarratorUnavailable(f"garbled stream from Ollama: {line[:80]!r}")
             if error := part.get("error"):
