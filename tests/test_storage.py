@@ -15,6 +15,8 @@ from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
     GuildDefaults,
+    ImagePrompt,
+    ImageSource,
     ImageState,
     Language,
     MessageKind,
@@ -365,3 +367,24 @@ async def test_a_picture_report_reads_its_story_and_picture_state_in_one_query(
     assert await store.picture_target(other.id, segment.id) is None
     await store.replace_segment(segment, 4.0)
     assert await store.picture_target(session.id, segment.id) is None
+
+
+async def test_queueing_a_picture_stores_a_fresh_prompt_with_the_state(store: AnyStore) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.EN, "f", "", StorySettings(), 1.0)
+    first = await store.add_segment(session.id, 0, "", 1.0)
+    second = await store.add_segment(session.id, 1, "", 1.0)
+    prompt = ImagePrompt("a lighthouse", "blurry", ImageSource.MODEL)
+
+    await store.queue_picture(first.id, prompt)
+    await store.set_image_prompt(second.id, "a harbour", "", ImageSource.RULE)
+    await store.queue_picture(second.id, None)  # its prompt was stored before: kept
+
+    stored = [await store.get_segment(s.id) for s in (first, second)]
+    assert [
+        (s.image_prompt, s.image_negative, s.image_prompt_source, s.image_state)
+        for s in stored
+        if s
+    ] == [
+        ("a lighthouse", "blurry", ImageSource.MODEL, ImageState.QUEUED),
+        ("a harbour", "", ImageSource.RULE, ImageState.QUEUED),
+    ]

@@ -20,6 +20,7 @@ from storycraft_bot.core.models import (
     DecidedBy,
     Draft,
     GuildDefaults,
+    ImagePrompt,
     ImageSource,
     ImageState,
     Language,
@@ -249,4 +250,8 @@ class StoryStore(SafetyStore, Protocol):
     ) -> tuple[Session, ImageState] | None:
         """The story and its segment's picture state, None when either is gone or the
         segment was superseded: what each queue-position/progress report needs, in one read."""
+        ...
+
+    async def queue_picture(self, segment_id: int, prompt: ImagePrompt | None) -> None:
+        """Mark the segment's picture queued, storing its newly written prompt with it."""
         ...
