@@ -32,6 +32,7 @@ from adapters.web import WebAdapter, WebConfig
 from config import shipped_workflows
 from config.log_setup import configure_logging
 from config.settings import Settings, load_settings
+from storycraft_bot import event_loop
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
 from storycraft_bot.core.errors import (
@@ -614,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mode == "copy-db":
         return copy_db(args.source, args.target)
     try:
-        return asyncio.run(run(settings, console=args.mode == "console"))
+        return event_loop.run(run(settings, console=args.mode == "console"))
     except StoryCraftError as err:
         print(f"storycraft: {err}", file=sys.stderr)
         return 1

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from bench.peers import TAG, Latency, serve
+from storycraft_bot import event_loop
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
@@ -307,7 +308,7 @@ def _bot(scenario: Scenario) -> None:
     peers.start()
     try:
         urls = ours.recv()
-        bot = asyncio.run(run_scenario(scenario, urls))
+        bot = event_loop.run(run_scenario(scenario, urls))  # on the loop bot.py runs
         ours.send("figures")
         report(scenario, bot, ours.recv())
     finally:

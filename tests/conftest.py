@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
 import ollama
 import pytest
@@ -23,7 +24,7 @@ from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer, stream_session
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
@@ -134,8 +135,9 @@ GatewayFactory = Callable[..., Awaitable[OllamaGateway]]
 
 @pytest.fixture
 async def make_gateway(fake_ollama: FakeOllama) -> AsyncIterator[GatewayFactory]:
-    """Builds gateways on the real ollama client and httpx, pointed at the fake."""
-    opened: list[tuple[ollama.AsyncClient, httpx.AsyncClient]] = []
+    """Builds gateways on the real ollama client, httpx and aiohttp (the story stream's
+    own client, as open_pool gives it), pointed at the fake."""
+    opened: list[tuple[ollama.AsyncClient, httpx.AsyncClient, aiohttp.ClientSession]] = []
 
     async def build(
         url: str | None = None, clock: Clock | None = None, **changes: object
@@ -144,14 +146,16 @@ async def make_gateway(fake_ollama: FakeOllama) -> AsyncIterator[GatewayFactory]
         timeout = httpx.Timeout(2.0)
         client = ollama.AsyncClient(host=base, timeout=timeout)
         http = httpx.AsyncClient(base_url=base, timeout=timeout)
-        opened.append((client, http))
-        pool = OllamaPool([OllamaServer(client, http, base)], clock)
+        stream = stream_session(1, timeout)
+        opened.append((client, http, stream))
+        pool = OllamaPool([OllamaServer(client, http, base, stream=stream)], clock)
         return OllamaGateway(pool, gateway_config(**changes), random.Random(7), clock=clock)
 
     yield build
-    for client, http in opened:
+    for client, http, stream in opened:
         await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
         await http.aclose()
+        await stream.close()
 
 
 @pytest.fixture

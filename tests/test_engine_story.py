@@ -337,6 +337,7 @@ async def test_a_segment_cut_off_by_a_restart_is_written_again(
     before = make_engine(store)
     session = await before.start(PRIVATE, ALICE)
     await view.wait_for(ev.SegmentStarted)
+    await fake_ollama.wait_until(lambda: fake_ollama.requests)  # the slow reply is its
     await before.shutdown()  # the process dies mid-segment
 
     after = make_engine(store)

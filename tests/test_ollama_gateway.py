@@ -8,8 +8,14 @@ import socket
 
 import pytest
 
-from storycraft_bot.core.errors import ModelNotInstalled, NarratorTimeout, NarratorUnavailable
+from storycraft_bot.core.errors import (
+    ModelNotInstalled,
+    NarratorError,
+    NarratorTimeout,
+    NarratorUnavailable,
+)
 from storycraft_bot.narration.ollama_gateway import OllamaGateway
+from storycraft_bot.narration.ollama_pool import ServerDown
 from tests.conftest import GatewayFactory
 from tests.fake_ollama import CHARS_PER_TOKEN, FakeOllama, Reply
 from tests.fakes import FakeClock
@@ -155,6 +161,11 @@ class Seen:
         async with asyncio.timeout(5), self._changed:
             await self._changed.wait_for(lambda: len(self.texts) >= count)
 
+    async def wait_for_text(self, text: str) -> None:
+        """Until `text` is shown (lines that arrive together are shown once)."""
+        async with asyncio.timeout(5), self._changed:
+            await self._changed.wait_for(lambda: text in self.texts)
+
 
 async def test_a_slow_first_token_times_out(
     make_gateway: GatewayFactory, fake_ollama: FakeOllama
@@ -203,7 +214,7 @@ async def test_a_stall_between_tokens_times_out(
     fake_ollama.then(Reply(content="x" * 64, chunk_size=8, pace=pace))
     seen = Seen()
     reply = asyncio.create_task(gateway.chat(HELLO, on_content=seen))
-    await seen.wait_for(2)
+    await seen.wait_for_text("x" * 16)
     await clock.advance(29)
     assert not reply.done()
     await clock.advance(2)
@@ -302,3 +313,32 @@ async def test_unload_sends_keep_alive_zero(
     assert fake_ollama.requests[-1]["_path"] == "/api/generate"
     assert "llama3.1:8b" not in fake_ollama.loaded
     assert json.dumps(fake_ollama.requests[-1]["prompt"]) == '""'
+
+
+async def test_a_streamed_reply_maps_http_errors_like_a_whole_one(
+    gateway: OllamaGateway, fake_ollama: FakeOllama
+) -> None:
+    """The story stream has its own client (aiohttp): the same errors, the same classes."""
+    fake_ollama.then(Reply(status=503, error="queue full"), Reply(content="fine"))
+    assert (await gateway.chat(HELLO, on_content=Seen())).content == "fine"
+
+    fake_ollama.then(Reply(status=400, error="invalid format"))
+    with pytest.raises(NarratorError, match=r"refused the request \(400\): invalid format"):
+        await gateway.chat(HELLO, on_content=Seen())
+    assert len(fake_ollama.requests) == 3  # the 400 was not retried
+
+    fake_ollama.then(Reply(status=404, error="model 'llama3.1:8b' not found"), Reply(content="b"))
+    assert (await gateway.chat(HELLO, on_content=Seen())).model == "qwen2.5:3b"
+
+
+async def test_a_streamed_reply_to_an_unreachable_server_is_unavailable(
+    make_gateway: GatewayFactory,
+) -> None:
+    with socket.socket() as probe:  # a port that nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gateway = await make_gateway(url=f"http://127.0.0.1:{port}", retries=0)
+
+    with pytest.raises(ServerDown, match=f"cannot talk to Ollama at http://127.0.0.1:{port}"):
+        await gateway.chat(HELLO, on_content=Seen())
+    assert not gateway.pool.healthy()  # skipped until it is tried again

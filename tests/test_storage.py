@@ -15,9 +15,13 @@ from storycraft_bot.core.models import (
     Actor,
     ChannelKey,
     GuildDefaults,
+    ImagePrompt,
+    ImageSource,
+    ImageState,
     Language,
     MessageKind,
     MessageRef,
+    Place,
     Platform,
     Rating,
     SegmentDraft,
@@ -343,3 +347,44 @@ async def test_a_card_and_a_lorebook_survive_a_reopen(make_store: StoreFactory) 
         await store.save_lore(session.id, entries[1:], 3.0)  # a new lorebook replaces it
         assert await store.lore(session.id) == entries[1:]
         assert await store.story_card(session.id) == card
+
+
+async def test_a_picture_report_reads_its_story_and_picture_state_in_one_query(
+    store: AnyStore,
+) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.EN, "f", "", StorySettings(), 1.0)
+    segment = await store.add_segment(session.id, 0, "", 1.0)
+    segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b"), "s"), 2.0)
+    await store.set_image_state(segment.id, ImageState.DRAWING)
+
+    target = await store.picture_target(session.id, segment.id)
+    assert target is not None
+    story, state = target
+    assert (story.id, story.language, state) == (session.id, Language.EN, ImageState.DRAWING)
+    # A forged pair (segment of another story) and a superseded part report nothing.
+    elsewhere = Place(ChannelKey(Platform.DISCORD, "3003"), "g2", True)
+    other = await store.create_session(elsewhere, ALICE, Language.RU, "f", "", StorySettings(), 3.0)
+    assert await store.picture_target(other.id, segment.id) is None
+    await store.replace_segment(segment, 4.0)
+    assert await store.picture_target(session.id, segment.id) is None
+
+
+async def test_queueing_a_picture_stores_a_fresh_prompt_with_the_state(store: AnyStore) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.EN, "f", "", StorySettings(), 1.0)
+    first = await store.add_segment(session.id, 0, "", 1.0)
+    second = await store.add_segment(session.id, 1, "", 1.0)
+    prompt = ImagePrompt("a lighthouse", "blurry", ImageSource.MODEL)
+
+    await store.queue_picture(first.id, prompt)
+    await store.set_image_prompt(second.id, "a harbour", "", ImageSource.RULE)
+    await store.queue_picture(second.id, None)  # its prompt was stored before: kept
+
+    stored = [await store.get_segment(s.id) for s in (first, second)]
+    assert [
+        (s.image_prompt, s.image_negative, s.image_prompt_source, s.image_state)
+        for s in stored
+        if s
+    ] == [
+        ("a lighthouse", "blurry", ImageSource.MODEL, ImageState.QUEUED),
+        ("a harbour", "", ImageSource.RULE, ImageState.QUEUED),
+    ]

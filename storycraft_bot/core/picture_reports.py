@@ -15,7 +15,6 @@ from storycraft_bot.core.models import (
     Picture,
     PictureFailure,
     PictureJob,
-    SegmentState,
     Session,
     SessionState,
     SubmittedPrompt,
@@ -108,11 +107,11 @@ class PictureReports:
         state: ImageState | None,
         make: Callable[[Session], ev.StoryEvent],
     ) -> None:
-        session = await self._store.get_session(job.session_id)
-        segment = await self._store.get_segment(job.segment_id)
-        if session is None or segment is None or segment.state is SegmentState.SUPERSEDED:
+        target = await self._store.picture_target(job.session_id, job.segment_id)
+        if target is None:  # the story or the segment is gone, or the part was superseded
             return
-        if state is not None and segment.image_state is not state:
+        session, stored = target
+        if state is not None and stored is not state:
             # Queue positions and progress come many times a picture: write a change only.
             await self._store.set_image_state(job.segment_id, state)
         await self._announce(make(session))

@@ -20,6 +20,7 @@ from storycraft_bot.core.models import (
     DecidedBy,
     Draft,
     GuildDefaults,
+    ImagePrompt,
     ImageSource,
     ImageState,
     Language,
@@ -240,4 +241,17 @@ class StoryStore(SafetyStore, Protocol):
 
     async def set_portrait(self, session_id: int, name: str, portrait: str) -> bool:
         """The character's portrait file, unless one is stored; True when set."""
+        ...
+
+    # Picture reports (issue 12)
+
+    async def picture_target(
+        self, session_id: int, segment_id: int
+    ) -> tuple[Session, ImageState] | None:
+        """The story and its segment's picture state, None when either is gone or the
+        segment was superseded: what each queue-position/progress report needs, in one read."""
+        ...
+
+    async def queue_picture(self, segment_id: int, prompt: ImagePrompt | None) -> None:
+        """Mark the segment's picture queued, storing its newly written prompt with it."""
         ...

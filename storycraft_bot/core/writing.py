@@ -314,6 +314,7 @@ class Writer:
     ) -> bool:
         style = self._config.styles.for_story(session.genre, session.settings)
         memory = await self._store.memory(session.id)
+        fresh: ImagePrompt | None = None  # written now: stored with the queued state
         if reuse_prompt and segment.image_prompt and segment.image_prompt_source is not None:
             prompt = ImagePrompt(
                 segment.image_prompt, segment.image_negative, segment.image_prompt_source
@@ -324,11 +325,8 @@ class Writer:
                 self._gpu.text_turn(session.place, session.id, f"prompt-{segment.id}"),
             ):
                 written = await self._prompts.image_prompt(session.genre, segment, memory, style)
-            prompt = apply_style(written, style)
-            await self._store.set_image_prompt(
-                segment.id, prompt.positive, prompt.negative, prompt.source
-            )
-        await self._store.set_image_state(segment.id, ImageState.QUEUED)
+            prompt = fresh = apply_style(written, style)
+        await self._store.queue_picture(segment.id, fresh)
         if backlog and not await self._counts(segment.id):
             return False  # retried or undone while its prompt was written: no picture
         # The rating's negative is added here, not stored: a changed rating applies to redraws.

@@ -13,13 +13,16 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 import ollama
 import pydantic
+from pydantic_core import from_json
 
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.errors import (
@@ -271,7 +274,13 @@ class OllamaGateway:
             return await self._stream(server, {**request, "stream": True}, on_content, progress)
         except NarratorError:
             raise
-        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as err:
+        except (
+            ConnectionError,
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            aiohttp.ClientConnectorError,
+            aiohttp.ConnectionTimeoutError,
+        ) as err:
             # httpx-aiohttp reports a refused connection as ConnectTimeout
             raise ServerDown(f"cannot talk to Ollama at {server.name}: {_describe(err)}") from err
         except Exception as err:
@@ -289,10 +298,8 @@ class OllamaGateway:
         the CPU, and a busy bot gets many lines a read, so `on_content` runs once per read,
         not once per token."""
         reply = _StreamedReply(str(request["model"]))
-        async with server.http.stream("POST", "/api/chat", json=request) as response:
-            if response.status_code >= 400:
-                raise ollama.ResponseError((await response.aread()).decode(), response.status_code)
-            async for chunk in response.aiter_bytes():
+        async with _chunks(server, request) as chunks:
+            async for chunk in chunks:
                 lines = reply.feed(chunk)
                 if not lines:
                     continue
@@ -303,6 +310,23 @@ class OllamaGateway:
                 if reply.done:
                     return reply.result()
         raise NarratorUnavailable("the reply ended before Ollama said it was done")
+
+
+@asynccontextmanager
+async def _chunks(
+    server: OllamaServer, request: Mapping[str, Any]
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    """The bytes of /api/chat's reply as they arrive; an HTTP error as ResponseError."""
+    if server.stream is None:  # a server built by hand (some benches): httpx
+        async with server.http.stream("POST", "/api/chat", json=request) as response:
+            if response.status_code >= 400:
+                raise ollama.ResponseError((await response.aread()).decode(), response.status_code)
+            yield response.aiter_bytes()
+        return
+    async with server.stream.post(server.chat_url, json=request) as reply:
+        if reply.status >= 400:
+            raise ollama.ResponseError(await reply.text(), reply.status)
+        yield reply.content.iter_any()
 
 
 class _StreamedReply:
@@ -331,7 +355,10 @@ class _StreamedReply:
             if not line.strip() or self.done:
                 continue
             count += 1
-            part = json.loads(line)
+            try:
+                part = from_json(line)  # a fifth of json.loads' CPU a line
+            except ValueError:
+                part = None
             if not isinstance(part, dict):
                 raise NarratorUnavailable(f"garbled stream from Ollama: {line[:80]!r}")
             if error := part.get("error"):
@@ -371,7 +398,7 @@ def _map_error(err: BaseException, model: str) -> NarratorError:
         if status == -1 or status >= 500 or status in _RETRYABLE_STATUS:
             return NarratorUnavailable(f"Ollama answered {status}: {err.error}")
         return NarratorError(f"Ollama refused the request ({status}): {err.error}")
-    if isinstance(err, ConnectionError | httpx.TransportError):
+    if isinstance(err, ConnectionError | httpx.TransportError | aiohttp.ClientError):
         return NarratorUnavailable(f"cannot talk to Ollama: {_describe(err)}")
     if isinstance(err, json.JSONDecodeError | pydantic.ValidationError):
         return NarratorUnavailable(f"garbled stream from Ollama: {_describe(err)}")

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from storycraft_bot.core.lore import LoreEntry, StoryCard
-from storycraft_bot.storage.sql_store import SqlStore
+from storycraft_bot.storage.picture_queries import PictureQueries
 
 
 def _entry(raw: dict[str, Any]) -> LoreEntry:
@@ -22,7 +22,7 @@ def _entry(raw: dict[str, Any]) -> LoreEntry:
     )
 
 
-class SourceQueries(SqlStore):
+class SourceQueries(PictureQueries):
     """save_card/story_card and save_lore/lore of the StoryStore port."""
 
     async def save_card(self, session_id: int, card: StoryCard, now: float) -> None:

@@ -51,8 +51,7 @@ class _SqliteTx:
         return cur.lastrowid
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._db.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        return await _first(self._db, sql, params)
 
 
 class Store(SourceQueries):
@@ -166,12 +165,18 @@ class Store(SourceQueries):
                 raise asyncio.CancelledError
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self.db.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        return await _first(self.db, sql, params)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self.db.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        # One hand-off to aiosqlite's thread, not three (execute, fetch, close).
+        return list(await self.db.execute_fetchall(sql, tuple(params)))
+
+
+async def _first(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Row | None:
+    """The first row in one hand-off to aiosqlite's thread (our reads by id or key match
+    at most one row, or take the first of an ORDER BY ... LIMIT)."""
+    rows = await db.execute_fetchall(sql, tuple(params))
+    return next(iter(rows), None)
 
 
 async def _finish(statement: Awaitable[Any]) -> bool:
