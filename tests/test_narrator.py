@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -87,14 +88,30 @@ async def test_narration_is_reported_as_it_streams(
         {"narration": narration, "choices": ["Идти", "Ждать", "Бежать"], "scene": "square"},
         ensure_ascii=False,
     )
-    fake_ollama.then(Reply(content=content, chunk_size=10))
+    pace = asyncio.Semaphore(0)
+    fake_ollama.then(Reply(content=content, chunk_size=10, pace=pace))
+    seen: list[str] = []
+    grew = asyncio.Event()
 
-    seen, draft = await collect(OllamaNarrator(gateway), request())
+    async def on_text(text: str) -> None:
+        seen.append(text)
+        grew.set()
+
+    writing = asyncio.create_task(OllamaNarrator(gateway).write_segment(request(), on_text))
+    pace.release()  # '{"narratio': nothing to show yet
+    for shown in range(1, 5):  # then each chunk of the narration is shown before the next
+        grew.clear()
+        pace.release()
+        await asyncio.wait_for(grew.wait(), 5)
+        assert len(seen) == shown
+    for _ in range(len(content)):  # the rest, however it arrives
+        pace.release()
+    draft = await writing
 
     assert len(seen) > 3
     assert all(narration.startswith(s) for s in seen)
     assert seen[-1] == narration
-    assert draft.choices == ("Идти", "Ждать", "Бежать")  # type: ignore[attr-defined]
+    assert draft.choices == ("Идти", "Ждать", "Бежать")
     sent = fake_ollama.chat_requests("segment")[0]
     assert sent["format"]["properties"]["choices"]["minItems"] == 3
     assert sent["format"]["required"] == ["narration", "choices", "scene", "new_scene"]
