@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from storycraft_bot.core.clock import Clock
 from storycraft_bot.core.fleet_slots import SLOT_POLL_SECONDS, FleetSlots, LineTurns, SlotKeeper
+from storycraft_bot.core.line_upkeep import LineUpkeep
 from storycraft_bot.core.models import Place
 from storycraft_bot.core.narrator_queue import Slot, WaitFigures
 from storycraft_bot.core.ports import OnQueued, TextKind
@@ -82,11 +83,16 @@ class FleetNarratorGate:
         self._keeper = SlotKeeper(line, clock)
         self._in_line: dict[str, _Waiter] = {}
         self._slots: set[Slot] = set()
-        self._kick: asyncio.Future[None] | None = None
-        self._asker: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self._renewer: asyncio.Task[None] | None = None
-        self._leaving: set[asyncio.Task[None]] = set()
+        self._upkeep = LineUpkeep(
+            clock,
+            line.lease_seconds,
+            waiting=self._in_line.keys,
+            ask=self._ask,
+            renew=line.renew_narrator_line,
+            leave=line.leave_narrator_line,
+            name="fleet's narrator line",
+        )
         self.figures = WaitFigures()
 
     @property
@@ -112,7 +118,7 @@ class FleetNarratorGate:
         finally:
             self._slots.discard(slot)
             self._keeper.give_back(job_id)
-            self._ask_soon()
+            self._upkeep.ask_soon()
 
     async def _wait(
         self, job_id: str, guild: str, kind: TextKind, on_queued: OnQueued | None
@@ -122,7 +128,7 @@ class FleetNarratorGate:
         try:
             await self._line.enter_narrator_line(job_id, guild, kind, started)
             self._in_line[job_id] = waiter
-            self._ask_soon()
+            self._upkeep.ask_soon()
             await asyncio.wait({waiter.granted, waiter.told}, return_when=asyncio.FIRST_COMPLETED)
             waited = not waiter.granted.done()
             if waited:
@@ -135,10 +141,10 @@ class FleetNarratorGate:
             self._in_line.pop(job_id, None)
             if waiter.granted.done() and not waiter.granted.cancelled():
                 self._keeper.give_back(job_id)  # granted, but its task was cancelled
-                self._ask_soon()
+                self._upkeep.ask_soon()
             else:
                 waiter.granted.cancel()
-                self._leave(job_id)  # its row may have gone in
+                self._upkeep.leave(job_id)  # its row may have gone in
             raise
         if waited:
             seconds = self._clock.now() - started
@@ -170,31 +176,18 @@ class FleetNarratorGate:
 
     # Asking the fleet
 
-    def _ask_soon(self) -> None:
-        if not self._in_line:
-            return  # the other processes ask for theirs
-        if self._asker is None or self._asker.done():
-            self._asker = asyncio.create_task(self._ask(), name="fleet-narrator-line")
-        elif self._kick is not None and not self._kick.done():
-            self._kick.set_result(None)
-        if self._renewer is None or self._renewer.done():
-            self._renewer = asyncio.create_task(self._renew(), name="fleet-narrator-renew")
-
     async def _ask(self) -> None:
-        while self._in_line:
-            self._kick = asyncio.get_running_loop().create_future()
-            await self._keeper.returned()  # slots given back count as free
-            total = max(1, self._capacity())
-            try:
-                now = self._clock.now()
-                turns = await self._line.take_narrator_turns(total, max(1, total - 1), now)
-                self._settle(turns)
-                if any(not w.told.done() for w in self._in_line.values()):
-                    self._tell(await self._line.narrator_positions(self._clock.now()))
-            except Exception as err:  # asked again; nothing was granted
-                log.warning("the fleet's narrator line could not be asked: %s", err)
-            if self._in_line:
-                await self._nap(self._kick)
+        """One look at the line: this process's turns, and positions for the untold."""
+        await self._keeper.returned()  # slots given back count as free
+        total = max(1, self._capacity())
+        try:
+            now = self._clock.now()
+            turns = await self._line.take_narrator_turns(total, max(1, total - 1), now)
+            self._settle(turns)
+            if any(not w.told.done() for w in self._in_line.values()):
+                self._tell(await self._line.narrator_positions(self._clock.now()))
+        except Exception as err:  # asked again; nothing was granted
+            log.warning("the fleet's narrator line could not be asked: %s", err)
 
     def _settle(self, turns: LineTurns) -> None:
         for job_id in turns.granted:
@@ -216,7 +209,7 @@ class FleetNarratorGate:
                 # Its row ran out (this process was cut off from the database): it
                 # stands in line again, at the back.
                 log.warning("narrator request %s lost its place in line", job_id)
-                self._background(self._reenter(job_id, waiter))
+                self._upkeep.run(self._reenter(job_id, waiter))
 
     def _tell(self, positions: dict[str, int]) -> None:
         for job_id, waiter in self._in_line.items():
@@ -225,40 +218,9 @@ class FleetNarratorGate:
                 waiter.ahead = ahead
                 waiter.told.set_result(None)
 
-    async def _nap(self, kick: asyncio.Future[None]) -> None:
-        nap = asyncio.ensure_future(self._clock.sleep(SLOT_POLL_SECONDS))
-        try:
-            await asyncio.wait({nap, kick}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            nap.cancel()
-
-    def _leave(self, job_id: str) -> None:
-        self._background(self._left(job_id))
-
-    def _background(self, work: Coroutine[object, object, None]) -> None:
-        task = asyncio.create_task(work)
-        self._leaving.add(task)
-        task.add_done_callback(self._leaving.discard)
-
     async def _reenter(self, job_id: str, waiter: _Waiter) -> None:
         try:
             now = self._clock.now()
             await self._line.enter_narrator_line(job_id, waiter.guild, waiter.kind, now)
         except Exception as err:  # tried again at the next answer
             log.warning("%s could not stand in the fleet's narrator line: %s", job_id, err)
-
-    async def _left(self, job_id: str) -> None:
-        try:
-            await self._line.leave_narrator_line(job_id)
-        except Exception as err:  # its row runs out by itself
-            log.warning("%s could not leave the fleet's narrator line: %s", job_id, err)
-
-    async def _renew(self) -> None:
-        while self._in_line:
-            await self._clock.sleep(self._line.lease_seconds / 3)
-            try:
-                await self._line.renew_narrator_line(sorted(self._in_line), self._clock.now())
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # tried again; a row lost only lets others first
-                log.warning("the fleet's narrator line could not be renewed: %s", err)

@@ -21,12 +21,12 @@ from typing import Protocol
 
 from storycraft_bot.core.clock import Clock, Throttle
 from storycraft_bot.core.fleet_slots import (
-    SLOT_POLL_SECONDS,
     FleetSlots,
     LineKind,
     LineTurns,
     SlotKeeper,
 )
+from storycraft_bot.core.line_upkeep import LineUpkeep
 from storycraft_bot.pictures.gpu_queue import (
     Dequeued,
     DequeueReason,
@@ -93,10 +93,15 @@ class FleetGpuQueue:
         self._listeners = 0
         self._positions: dict[str, int] = {}
         self._moved: asyncio.Future[None] | None = None  # settles when positions change
-        self._kick: asyncio.Future[None] | None = None  # cuts the asker's nap short
-        self._asker: asyncio.Task[None] | None = None
-        self._renewer: asyncio.Task[None] | None = None
-        self._leaving: set[asyncio.Task[None]] = set()
+        self._upkeep = LineUpkeep(
+            clock,
+            line.lease_seconds,
+            waiting=self._in_line.keys,
+            ask=self._ask,
+            renew=line.renew_line,
+            leave=line.leave_line,
+            name="fleet's line",
+        )
 
     def join(self, kind: JobKind, guild: str, session_id: int, job_id: str) -> Ticket:
         """Take a place; a session's waiting picture here is replaced by a newer one (the
@@ -125,7 +130,7 @@ class FleetGpuQueue:
                 raise
             if ticket.state is TicketState.WAITING:
                 self._in_line[ticket.job_id] = ticket
-                self._ask_soon()
+                self._upkeep.ask_soon()
             else:  # replaced (or ended) while it entered
                 self._leave(ticket)
         if on_position is not None:
@@ -151,7 +156,7 @@ class FleetGpuQueue:
         """The ticket's work ended (or its waiter gave up): free its place or its slot."""
         if ticket.state is TicketState.RUNNING:
             self._keeper.give_back(ticket.job_id)
-            self._ask_soon()  # its slot may be another job's of ours
+            self._upkeep.ask_soon()  # its slot may be another job's of ours
         elif ticket.state is TicketState.WAITING:
             self._leave(ticket)
             ticket.granted.cancel()
@@ -179,32 +184,18 @@ class FleetGpuQueue:
 
     # Asking the fleet
 
-    def _ask_soon(self) -> None:
-        if not self._in_line:
-            return  # the other processes ask for theirs
-        if self._asker is None or self._asker.done():
-            self._asker = asyncio.create_task(self._ask(), name="fleet-line")
-        elif self._kick is not None and not self._kick.done():
-            self._kick.set_result(None)
-        if self._renewer is None or self._renewer.done():
-            self._renewer = asyncio.create_task(self._renew_line(), name="fleet-line-renew")
-
     async def _ask(self) -> None:
-        """While jobs of ours wait: ask the line for their turns, and their positions."""
+        """One look at the line: turns for the jobs of ours that wait, and positions."""
         per_guild, total = self._caps
-        while self._in_line:
-            self._kick = asyncio.get_running_loop().create_future()
-            asked = dict(self._in_line)
-            await self._keeper.returned()  # slots given back count as free
-            try:
-                turns = await self._line.take_turns(per_guild, total, self._clock.now())
-                self._settle(asked, turns)
-                if self._listeners and self._reports.ready():
-                    self._publish(await self._line.line_positions(self._clock.now()))
-            except Exception as err:  # asked again; nothing was granted
-                log.warning("the fleet's line could not be asked: %s", err)
-            if self._in_line:
-                await self._nap(self._kick)
+        asked = dict(self._in_line)
+        await self._keeper.returned()  # slots given back count as free
+        try:
+            turns = await self._line.take_turns(per_guild, total, self._clock.now())
+            self._settle(asked, turns)
+            if self._listeners and self._reports.ready():
+                self._publish(await self._line.line_positions(self._clock.now()))
+        except Exception as err:  # asked again; nothing was granted
+            log.warning("the fleet's line could not be asked: %s", err)
 
     def _settle(self, asked: dict[str, Ticket], turns: LineTurns) -> None:
         for job_id in turns.granted:
@@ -238,14 +229,6 @@ class FleetGpuQueue:
             if self._moved is not None and not self._moved.done():
                 self._moved.set_result(None)
 
-    async def _nap(self, kick: asyncio.Future[None]) -> None:
-        """A quarter second, or less when a job joined or ended here."""
-        nap = asyncio.ensure_future(self._clock.sleep(SLOT_POLL_SECONDS))
-        try:
-            await asyncio.wait({nap, kick}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            nap.cancel()
-
     # Leaving and staying in line
 
     def _forget(self, ticket: Ticket) -> None:
@@ -259,25 +242,7 @@ class FleetGpuQueue:
     def _leave(self, ticket: Ticket) -> None:
         """Out of the books and out of the fleet's line (in the background)."""
         self._forget(ticket)
-        task = asyncio.create_task(self._left(ticket.job_id))
-        self._leaving.add(task)
-        task.add_done_callback(self._leaving.discard)
-
-    async def _left(self, job_id: str) -> None:
-        try:
-            await self._line.leave_line(job_id)
-        except Exception as err:  # its row runs out by itself
-            log.warning("%s could not leave the fleet's line: %s", job_id, err)
-
-    async def _renew_line(self) -> None:
-        while self._in_line:
-            await self._clock.sleep(self._line.lease_seconds / 3)
-            try:
-                await self._line.renew_line(sorted(self._in_line), self._clock.now())
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # tried again; a row lost only lets others first
-                log.warning("the fleet's line could not be renewed: %s", err)
+        self._upkeep.leave(ticket.job_id)
 
 
 def _dequeue(ticket: Ticket, why: DequeueReason) -> None:
