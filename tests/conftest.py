@@ -31,6 +31,7 @@ from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
 from storycraft_bot.pictures.gpu_queue import GpuQueue
 from storycraft_bot.pictures.illustrator import ComfyIllustrator
 from storycraft_bot.pictures.workflow import Workflow, load_workflow
+from storycraft_bot.storage.fleet import PostgresCoordination
 from storycraft_bot.storage.postgres import PostgresStore
 from storycraft_bot.storage.sqlite import Store
 from tests.fake_comfyui import FakeComfyUI
@@ -406,3 +407,27 @@ async def make_core(
         await core.engine.shutdown()
         if isinstance(core.illustrator, ComfyIllustrator):
             await core.illustrator.close()
+
+
+#: Two processes' coordination on one database, for the fleet's lines and claims.
+FleetPair = tuple[PostgresCoordination, PostgresCoordination]
+FLEET_LEASE = 30.0
+
+
+@pytest.fixture
+async def fleet_db(postgres_server: PostgresServer) -> AsyncIterator[tuple[str, PostgresStore]]:
+    """A fresh, migrated PostgreSQL database: its URL and a store on it."""
+    url = postgres_server.fresh_url()
+    async with PostgresStore(url, pool_size=4) as store:
+        yield url, store
+
+
+@pytest.fixture
+async def pair(fleet_db: tuple[str, PostgresStore]) -> AsyncIterator[FleetPair]:
+    """Two processes ("first", "second") coordinating on `fleet_db`."""
+    url, _ = fleet_db
+    async with (
+        PostgresCoordination(url, "first", lease_seconds=FLEET_LEASE, lock_connections=3) as one,
+        PostgresCoordination(url, "second", lease_seconds=FLEET_LEASE, lock_connections=3) as two,
+    ):
+        yield one, two

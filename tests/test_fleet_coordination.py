@@ -7,43 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import psycopg
-import pytest
 
 from storycraft_bot.core.coordination import LocalCoordination
 from storycraft_bot.core.fleet_slots import SlotPool
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Platform, StorySettings
 from storycraft_bot.storage.fleet import PostgresCoordination
 from storycraft_bot.storage.postgres import PostgresStore
-from tests.conftest import GROUP
-from tests.postgres_server import PostgresServer
+from tests.conftest import FLEET_LEASE as LEASE
+from tests.conftest import GROUP, FleetPair
 
 ALICE = Actor("u1", "Alice")
-LEASE = 30.0
 NOW = 1_800_000_000.0
 CHANNELS = itertools.count(1)
-
-
-@pytest.fixture
-async def database(postgres_server: PostgresServer) -> AsyncIterator[tuple[str, PostgresStore]]:
-    url = postgres_server.fresh_url()
-    async with PostgresStore(url, pool_size=4) as store:
-        yield url, store
-
-
-@pytest.fixture
-async def pair(
-    database: tuple[str, PostgresStore],
-) -> AsyncIterator[tuple[PostgresCoordination, PostgresCoordination]]:
-    url, _ = database
-    async with (
-        PostgresCoordination(url, "first", lease_seconds=LEASE, lock_connections=3) as first,
-        PostgresCoordination(url, "second", lease_seconds=LEASE, lock_connections=3) as second,
-    ):
-        yield first, second
 
 
 async def someone_waits_on_an_advisory_lock(url: str) -> bool:
@@ -61,10 +39,10 @@ async def someone_waits_on_an_advisory_lock(url: str) -> bool:
 
 
 async def test_a_place_lock_held_by_one_process_makes_the_other_wait(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    url, _ = database
+    url, _ = fleet_db
     first, second = pair
     key = ChannelKey(Platform.TELEGRAM, "-100")
     entered = asyncio.Event()
@@ -101,10 +79,10 @@ async def open_segment(store: PostgresStore, closes_at: float | None) -> int:
 
 
 async def test_due_votes_are_claimed_by_one_process_each(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    _, store = database
+    _, store = fleet_db
     first, second = pair
     due = {await open_segment(store, NOW - 1) for _ in range(3)}
     await open_segment(store, NOW + 60)  # still open for a minute
@@ -121,10 +99,10 @@ async def test_due_votes_are_claimed_by_one_process_each(
 
 
 async def test_a_writers_lease_keeps_others_out_until_it_runs_out(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    _, store = database
+    _, store = fleet_db
     first, second = pair
     session = await store.create_session(
         GROUP, ALICE, Language.EN, "fantasy", "", StorySettings(), NOW
@@ -147,10 +125,10 @@ async def test_a_writers_lease_keeps_others_out_until_it_runs_out(
 
 
 async def test_a_segment_whose_writer_died_before_taking_its_lease_is_stalled(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    _, store = database
+    _, store = fleet_db
     first, _ = pair
     session = await store.create_session(
         GROUP, ALICE, Language.EN, "fantasy", "", StorySettings(), NOW
@@ -176,7 +154,7 @@ async def test_one_process_alone_holds_every_lease_and_claims_nothing() -> None:
 
 
 async def test_fleet_slots_keep_the_caps_for_every_process_together(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     picture = SlotPool.PICTURE
@@ -195,10 +173,10 @@ async def test_fleet_slots_keep_the_caps_for_every_process_together(
 
 
 async def test_a_due_automatic_try_is_claimed_by_one_process(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    _, store = database
+    _, store = fleet_db
     first, second = pair
     session = await store.create_session(
         GROUP, ALICE, Language.EN, "fantasy", "", StorySettings(), NOW
@@ -215,9 +193,9 @@ async def test_a_due_automatic_try_is_claimed_by_one_process(
 
 
 async def test_more_busy_places_than_lock_connections_queue_instead_of_failing(
-    database: tuple[str, PostgresStore],
+    fleet_db: tuple[str, PostgresStore],
 ) -> None:
-    url, _ = database
+    url, _ = fleet_db
     release = asyncio.Event()
     entered: list[str] = []
 

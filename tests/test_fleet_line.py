@@ -10,7 +10,7 @@ time ran out."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -18,28 +18,12 @@ from storycraft_bot.core.fleet_slots import SLOT_POLL_SECONDS, LineKind
 from storycraft_bot.pictures.fleet_queue import FleetGpuQueue
 from storycraft_bot.pictures.gpu_queue import Dequeued, DequeueReason, JobKind, Ticket
 from storycraft_bot.storage.fleet import PostgresCoordination
-from storycraft_bot.storage.postgres import PostgresStore
+from tests.conftest import FLEET_LEASE as LEASE
+from tests.conftest import FleetPair
 from tests.fakes import FakeClock
-from tests.postgres_server import PostgresServer
 
-LEASE = 30.0
 NOW = 1_800_000_000.0
 TEXT, PICTURE, BACKLOG = LineKind.TEXT, LineKind.PICTURE, LineKind.BACKLOG
-
-
-@pytest.fixture
-def url(postgres_server: PostgresServer) -> str:
-    return postgres_server.fresh_url()
-
-
-@pytest.fixture
-async def pair(url: str) -> AsyncIterator[tuple[PostgresCoordination, PostgresCoordination]]:
-    async with (
-        PostgresStore(url, pool_size=2),  # migrates the database
-        PostgresCoordination(url, "first", lease_seconds=LEASE, lock_connections=3) as first,
-        PostgresCoordination(url, "second", lease_seconds=LEASE, lock_connections=3) as second,
-    ):
-        yield first, second
 
 
 async def granted(process: PostgresCoordination, total: int = 1, now: float = NOW) -> list[str]:
@@ -47,7 +31,7 @@ async def granted(process: PostgresCoordination, total: int = 1, now: float = NO
 
 
 async def test_the_guild_served_least_recently_goes_first_across_processes(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_line("a1", "g1", 1, PICTURE, NOW)
@@ -67,7 +51,7 @@ async def test_the_guild_served_least_recently_goes_first_across_processes(
 
 
 async def test_the_line_weighs_every_waiting_picture_not_only_those_a_process_asks_for(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await second.enter_line("b0", "g3", 10, PICTURE, NOW)
@@ -87,7 +71,7 @@ async def test_the_line_weighs_every_waiting_picture_not_only_those_a_process_as
 
 
 async def test_one_process_is_granted_its_jobs_while_they_come_first(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_line("a1", "g1", 1, PICTURE, NOW)
@@ -100,7 +84,7 @@ async def test_one_process_is_granted_its_jobs_while_they_come_first(
 
 
 async def test_positions_replay_the_round_robin_over_both_processes(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     for n in range(3):  # three stories of one busy guild
@@ -114,7 +98,7 @@ async def test_positions_replay_the_round_robin_over_both_processes(
 
 
 async def test_live_pictures_go_before_the_backlog_of_either_process(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_line("drawing", "g0", 9, PICTURE, NOW)
@@ -131,7 +115,7 @@ async def test_live_pictures_go_before_the_backlog_of_either_process(
 
 
 async def test_a_text_turn_at_one_process_goes_before_the_pictures_of_every_process(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_line("picture", "g1", 1, PICTURE, NOW)
@@ -151,7 +135,7 @@ async def test_a_text_turn_at_one_process_goes_before_the_pictures_of_every_proc
 
 
 async def test_a_newer_picture_of_a_story_replaces_its_waiting_one_at_the_other_process(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_line("backlog", "g1", 7, BACKLOG, NOW)
@@ -166,7 +150,7 @@ async def test_a_newer_picture_of_a_story_replaces_its_waiting_one_at_the_other_
 
 
 async def test_a_dead_processs_jobs_stop_holding_the_line_when_their_time_runs_out(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await second.enter_line("dead", "g2", 1, PICTURE, NOW)
@@ -188,7 +172,7 @@ async def test_a_dead_processs_jobs_stop_holding_the_line_when_their_time_runs_o
 
 
 async def test_two_processes_queues_take_turns_in_the_fleets_order_and_report_it(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     clock = FakeClock(NOW)
@@ -227,7 +211,7 @@ async def test_two_processes_queues_take_turns_in_the_fleets_order_and_report_it
 
 
 async def test_a_text_turn_at_one_process_holds_back_the_pictures_of_the_other(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     clock = FakeClock(NOW)
@@ -261,7 +245,7 @@ async def test_a_text_turn_at_one_process_holds_back_the_pictures_of_the_other(
 
 
 async def test_a_picture_replaced_at_the_other_process_leaves_its_waiter(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     clock = FakeClock(NOW)

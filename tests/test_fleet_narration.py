@@ -9,7 +9,7 @@ dead process's requests stop holding the line once their time ran out."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -18,11 +18,10 @@ from storycraft_bot.core.fleet_slots import SLOT_POLL_SECONDS
 from storycraft_bot.core.models import ChannelKey, Place, Platform
 from storycraft_bot.core.ports import Promotable, TextKind
 from storycraft_bot.storage.fleet import PostgresCoordination
-from storycraft_bot.storage.postgres import PostgresStore
+from tests.conftest import FLEET_LEASE as LEASE
+from tests.conftest import FleetPair
 from tests.fakes import FakeClock
-from tests.postgres_server import PostgresServer
 
-LEASE = 30.0
 NOW = 1_800_000_000.0
 STORY, MEMORY, IMAGE_PROMPT, PREWRITE = (
     TextKind.STORY,
@@ -32,28 +31,13 @@ STORY, MEMORY, IMAGE_PROMPT, PREWRITE = (
 )
 
 
-@pytest.fixture
-def url(postgres_server: PostgresServer) -> str:
-    return postgres_server.fresh_url()
-
-
-@pytest.fixture
-async def pair(url: str) -> AsyncIterator[tuple[PostgresCoordination, PostgresCoordination]]:
-    async with (
-        PostgresStore(url, pool_size=2),  # migrates the database
-        PostgresCoordination(url, "first", lease_seconds=LEASE, lock_connections=3) as first,
-        PostgresCoordination(url, "second", lease_seconds=LEASE, lock_connections=3) as second,
-    ):
-        yield first, second
-
-
 async def granted(process: PostgresCoordination, total: int = 1, now: float = NOW) -> list[str]:
     turns = await process.take_narrator_turns(total, max(1, total - 1), now)
     return list(turns.granted)
 
 
 async def test_story_text_at_one_process_goes_before_a_prewrite_at_the_other(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_narrator_line("memory", "g1", MEMORY, NOW)
@@ -70,7 +54,7 @@ async def test_story_text_at_one_process_goes_before_a_prewrite_at_the_other(
 
 
 async def test_a_prewrite_leaves_one_of_the_fleets_slots_for_live_text(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_narrator_line("p1", "g1", PREWRITE, NOW)
@@ -88,7 +72,7 @@ async def test_a_prewrite_leaves_one_of_the_fleets_slots_for_live_text(
 
 
 async def test_guilds_take_turns_across_processes(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_narrator_line("a1", "g1", STORY, NOW)
@@ -108,7 +92,7 @@ async def test_guilds_take_turns_across_processes(
 
 
 async def test_the_fleets_capacity_holds_for_both_processes(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     for n in range(3):
@@ -126,7 +110,7 @@ async def test_the_fleets_capacity_holds_for_both_processes(
 
 
 async def test_positions_count_both_processes_in_the_fleets_order(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await first.enter_narrator_line("draft", "g1", PREWRITE, NOW)
@@ -146,7 +130,7 @@ async def test_positions_count_both_processes_in_the_fleets_order(
 
 
 async def test_a_dead_processs_requests_stop_holding_the_line_when_their_time_runs_out(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     await second.enter_narrator_line("dead", "g2", STORY, NOW)
@@ -172,7 +156,7 @@ def place(guild: str) -> Place:
 
 
 async def test_two_gates_serve_story_text_first_and_tell_the_fleets_count_ahead(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     clock = FakeClock(NOW)
@@ -217,7 +201,7 @@ async def test_two_gates_serve_story_text_first_and_tell_the_fleets_count_ahead(
 
 
 async def test_a_request_that_waits_takes_back_a_prewrite_running_at_its_process(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, _ = pair
     clock = FakeClock(NOW)
@@ -242,7 +226,7 @@ async def test_a_request_that_waits_takes_back_a_prewrite_running_at_its_process
 
 
 async def test_story_text_waiting_at_one_process_takes_back_a_prewrite_at_the_other(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     clock = FakeClock(NOW)
@@ -270,7 +254,7 @@ async def test_story_text_waiting_at_one_process_takes_back_a_prewrite_at_the_ot
 
 
 async def test_a_promoted_prewrite_is_not_taken_back_for_text_at_the_other_process(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     clock = FakeClock(NOW)
@@ -299,7 +283,7 @@ async def test_a_promoted_prewrite_is_not_taken_back_for_text_at_the_other_proce
 
 
 async def test_a_cancelled_waiter_leaves_the_fleets_line(
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    pair: FleetPair,
 ) -> None:
     first, second = pair
     clock = FakeClock(NOW)

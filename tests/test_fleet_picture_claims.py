@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import replace
-
-import pytest
 
 from storycraft_bot.core.coordination import LocalCoordination
 from storycraft_bot.core.models import (
@@ -22,34 +19,13 @@ from storycraft_bot.core.models import (
     SessionState,
     StorySettings,
 )
-from storycraft_bot.storage.fleet import PostgresCoordination
 from storycraft_bot.storage.postgres import PostgresStore
-from tests.conftest import GROUP
-from tests.postgres_server import PostgresServer
+from tests.conftest import FLEET_LEASE as LEASE
+from tests.conftest import GROUP, FleetPair
 
 ALICE = Actor("u1", "Alice")
-LEASE = 30.0
 NOW = 1_800_000_000.0
 CHANNELS = itertools.count(1)
-
-
-@pytest.fixture
-async def database(postgres_server: PostgresServer) -> AsyncIterator[tuple[str, PostgresStore]]:
-    url = postgres_server.fresh_url()
-    async with PostgresStore(url, pool_size=4) as store:
-        yield url, store
-
-
-@pytest.fixture
-async def pair(
-    database: tuple[str, PostgresStore],
-) -> AsyncIterator[tuple[PostgresCoordination, PostgresCoordination]]:
-    url, _ = database
-    async with (
-        PostgresCoordination(url, "first", lease_seconds=LEASE, lock_connections=3) as first,
-        PostgresCoordination(url, "second", lease_seconds=LEASE, lock_connections=3) as second,
-    ):
-        yield first, second
 
 
 async def picture_wanted(store: PostgresStore, state: ImageState = ImageState.QUEUED) -> int:
@@ -66,10 +42,10 @@ async def picture_wanted(store: PostgresStore, state: ImageState = ImageState.QU
 
 
 async def test_a_live_drawers_picture_is_left_to_it_and_a_dead_ones_taken_over_once(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    _, store = database
+    _, store = fleet_db
     first, second = pair
     segment = await picture_wanted(store)
     assert await first.hold_picture(segment, NOW, take=False)
@@ -94,10 +70,10 @@ async def test_a_live_drawers_picture_is_left_to_it_and_a_dead_ones_taken_over_o
 
 
 async def test_only_pictures_still_wanted_are_taken_over(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    _, store = database
+    _, store = fleet_db
     first, second = pair
     drawing = await picture_wanted(store, ImageState.DRAWING)
     prompting = await picture_wanted(store, ImageState.NONE)  # its prompt was being written
@@ -116,10 +92,10 @@ async def test_only_pictures_still_wanted_are_taken_over(
 
 
 async def test_a_claim_is_lost_when_the_part_is_retried_the_story_stopped_or_redrawn_elsewhere(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    _, store = database
+    _, store = fleet_db
     first, second = pair
     retried, stopped, redrawn, kept, ending = [await picture_wanted(store) for _ in range(5)]
     for segment in (retried, stopped, redrawn, kept, ending):
@@ -151,10 +127,10 @@ async def test_one_process_alone_draws_every_picture_and_takes_none_over() -> No
 
 
 async def test_one_process_drafts_an_open_part_until_it_is_decided(
-    database: tuple[str, PostgresStore],
-    pair: tuple[PostgresCoordination, PostgresCoordination],
+    fleet_db: tuple[str, PostgresStore],
+    pair: FleetPair,
 ) -> None:
-    _, store = database
+    _, store = fleet_db
     first, second = pair
     segment = await picture_wanted(store)  # an open part
 
