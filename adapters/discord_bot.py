@@ -25,6 +25,7 @@ from discord import app_commands
 from PIL import Image
 
 from storycraft_bot.core.clock import Clock, SystemClock
+from storycraft_bot.core.configuration import StoryChanges
 from storycraft_bot.core.engine import StoryEngine
 from storycraft_bot.core.errors import StoryActionError
 from storycraft_bot.core.models import (
@@ -508,20 +509,19 @@ class DiscordAdapter(Screen[Piece]):
             lines = await blocklist_options(
                 self._engine, place, actor, language, blocking or Blocking()
             )
-            if lines and (vote_window, pictures, workflow, rating) == (None, None, None, None):
-                return Reply("\n".join(lines), ReplyKind.INFO)
-            settings = await self._engine.configure(
-                place,
-                actor,
-                vote_window_seconds=float(vote_window) if vote_window else None,
-                pictures=pictures,
-                workflow=workflow,
-                rating=rating,
-                own_actions=own_actions,
-                participation=participation,
-                no_votes=no_votes,
-                illustrate=illustrate,
-            )
+            changes: StoryChanges = {
+                "vote_window_seconds": float(vote_window) if vote_window else None,
+                "pictures": pictures,
+                "workflow": workflow,
+                "rating": rating,
+                "own_actions": own_actions,
+                "participation": participation,
+                "no_votes": no_votes,
+                "illustrate": illustrate,
+            }
+            if lines and all(value is None for value in changes.values()):
+                return Reply("\n".join(lines), ReplyKind.INFO)  # only the blocklist
+            settings = await self._engine.configure(place, actor, **changes)
             lines.append(settings_text(language, settings))
             return Reply("\n".join(lines), ReplyKind.INFO)
 

@@ -157,3 +157,19 @@ async def test_a_restart_keeps_the_mature_rating_of_an_age_restricted_story(
     assert session is not None
     assert session.settings.rating is Rating.MATURE
     assert dc.errors == []
+
+
+async def test_a_blocked_word_and_another_setting_in_one_command_both_take(
+    make_bot: BotFactory, dc: FakeDiscord, store: Store
+) -> None:
+    await make_bot()
+    dc.slash(ALICE, STORIES, "start", premise="A quiet harbour")
+    await dc.wait_until(lambda: story(dc, 1))
+
+    both = dc.slash(MOD, STORIES, "settings", block="kraken", mode="anyone")
+    reply = await reply_to(dc, both)
+
+    assert reply.startswith("Blocked: kraken\n")
+    session = await store.live_session(CHANNEL)
+    assert session is not None
+    assert session.settings.participation.value == "anyone"  # not dropped beside the block
