@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import httpx
-import ollama
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import SystemClock
@@ -19,7 +18,7 @@ from storycraft_bot.core.ports import NullIllustrator
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.storage.sqlite import Store
 from tests.fake_ollama import FakeOllama
 
@@ -35,17 +34,18 @@ class _Counter:
             self.changed.set()
 
 
+TIMEOUTS = httpx.Timeout(5.0, read=60.0)
+
+
 async def run_stories(stories: int, segments_each: int) -> tuple[float, int]:
     server = FakeOllama()
     await server.start()
     try:
         with tempfile.TemporaryDirectory() as folder:
             async with (
-                httpx.AsyncClient(base_url=server.url) as http,
+                open_pool([server.url], SystemClock(), parallel=stories, timeouts=TIMEOUTS) as pool,
                 Store(Path(folder) / "bench.db") as store,
             ):
-                client = ollama.AsyncClient(host=server.url)
-                pool = OllamaPool([OllamaServer(client, http, server.url)])
                 gateway = OllamaGateway(pool, OllamaConfig(model="llama3.1:8b"))
                 view = _Counter()
                 engine = StoryEngine(
@@ -78,7 +78,6 @@ async def run_stories(stories: int, segments_each: int) -> tuple[float, int]:
                 await engine.wait_idle()
                 seconds = time.perf_counter() - started
                 await engine.shutdown()
-                await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
                 return seconds, done
     finally:
         await server.stop()

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import ollama
 
 from bench.eval_metrics import ModelTally, cast_keeping
 from storycraft_bot.core import events as ev
@@ -41,7 +40,7 @@ from storycraft_bot.core.ports import NullIllustrator, SegmentRequest
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.storage.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -172,11 +171,13 @@ async def evaluate_model(url: str, model: str, plan: EvalPlan) -> ModelTally:
     )
     with tempfile.TemporaryDirectory() as folder:
         async with (
-            httpx.AsyncClient(base_url=url, timeout=60) as http,
+            # A whole unstreamed reply of a CPU model may take minutes: no read timeout.
+            open_pool(
+                [url], SystemClock(), parallel=1, timeouts=httpx.Timeout(60.0, read=None)
+            ) as pool,
             Store(Path(folder) / "eval.db") as store,
         ):
-            client = ollama.AsyncClient(host=url, timeout=None)
-            gateway = OllamaGateway(OllamaPool([OllamaServer(client, http, url)]), config)
+            gateway = OllamaGateway(pool, config)
             narrator = RecordingNarrator(OllamaNarrator(gateway), tally)
             view = _Outcomes()
             engine = StoryEngine(
@@ -202,7 +203,6 @@ async def evaluate_model(url: str, model: str, plan: EvalPlan) -> ModelTally:
                 await engine.wait_idle()
             finally:
                 await engine.shutdown()
-                await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
     tally.cast = [cast_keeping(casts) for casts in narrator.casts.values()]
     return tally
 

@@ -17,7 +17,6 @@ import sys
 import time
 
 import httpx
-import ollama
 
 from bench.engine_run import _Counter
 from storycraft_bot.core.clock import SystemClock
@@ -28,7 +27,7 @@ from storycraft_bot.core.ports import NullIllustrator
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.storage.fleet import PostgresCoordination
 from storycraft_bot.storage.postgres import PostgresStore
 from tests.fake_ollama import FakeOllama
@@ -45,17 +44,15 @@ async def worker(url: str, name: str, coordinated: bool) -> dict[str, float]:
     fake = FakeOllama()
     ollama_url = await fake.start()
     async with (
-        httpx.AsyncClient(base_url=ollama_url) as http,
+        # As many parallel requests as stories: the fake Ollama is not what is measured.
+        open_pool(
+            [ollama_url], SystemClock(), parallel=STORIES, timeouts=httpx.Timeout(5.0, read=60.0)
+        ) as pool,
         PostgresStore(url, pool_size=10) as store,
         PostgresCoordination(url, name, lock_connections=10) as shared,
     ):
         coordination: Coordination = shared if coordinated else LocalCoordination()
-        client = ollama.AsyncClient(host=ollama_url)
-        gateway = OllamaGateway(
-            # As many parallel requests as stories: the fake Ollama is not what is measured.
-            OllamaPool([OllamaServer(client, http, ollama_url)], parallel=STORIES),
-            OllamaConfig(model="llama3.1:8b"),
-        )
+        gateway = OllamaGateway(pool, OllamaConfig(model="llama3.1:8b"))
         view = _Counter()
         engine = StoryEngine(
             store,
@@ -88,7 +85,6 @@ async def worker(url: str, name: str, coordinated: bool) -> dict[str, float]:
         await engine.wait_idle()
         ended = time.time()
         await engine.shutdown()
-        await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
     await fake.stop()
     return {"turns": turns, "started": started, "ended": ended}
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import ollama
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.clock import SystemClock
@@ -34,7 +33,7 @@ from storycraft_bot.core.prewriting import CHARS_PER_TOKEN, PrewriteFigures, Pre
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.gpu_queue import GpuQueue
@@ -134,12 +133,12 @@ async def run_story(group: bool, mode: PrewriteMode, seed: int) -> Run:
     try:
         with tempfile.TemporaryDirectory() as folder:
             async with (
-                httpx.AsyncClient(base_url=ollama_server.url) as http,
+                open_pool(
+                    [ollama_server.url], clock, parallel=4, timeouts=httpx.Timeout(5.0, read=60.0)
+                ) as pool,
                 httpx.AsyncClient() as comfy_http,
                 Store(Path(folder) / "bench.db") as store,
             ):
-                client = ollama.AsyncClient(host=ollama_server.url)
-                pool = OllamaPool([OllamaServer(client, http, ollama_server.url)])
                 gateway = OllamaGateway(pool, OllamaConfig(model="llama3.1:8b"))
                 illustrator = ComfyIllustrator(
                     ServerPool([ComfyClient(comfy.url, comfy_http, clock)], clock),
@@ -191,7 +190,6 @@ async def run_story(group: bool, mode: PrewriteMode, seed: int) -> Run:
                 result.figures = engine.prewriting.figures
                 await engine.shutdown()
                 await illustrator.close()
-                await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
     finally:
         await comfy.stop()
         await ollama_server.stop()

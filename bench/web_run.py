@@ -27,7 +27,6 @@ from typing import Any
 
 import aiohttp
 import httpx
-import ollama
 
 from adapters.screen import Screen
 from adapters.telegram_bot import TelegramAdapter, TelegramConfig
@@ -53,7 +52,7 @@ from storycraft_bot.core.screen_records import StoredScreens
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.storage.sqlite import Store
 from tests.fake_telegram import TOKEN
 
@@ -127,12 +126,14 @@ async def _engine(
     database: Path, ollama_url: str
 ) -> AsyncIterator[tuple[StoryEngine, Store, PlatformRouter]]:
     """The engine as bot.py builds it, on the fake Ollama and SQLite, before its adapters."""
-    async with httpx.AsyncClient(base_url=ollama_url) as http, Store(database) as store:
-        client = ollama.AsyncClient(host=ollama_url)
-        gateway = OllamaGateway(
-            OllamaPool([OllamaServer(client, http, ollama_url)]),
-            OllamaConfig(model="llama3.1:8b"),
-        )
+    clock = SystemClock()
+    # Pools as large as the most stories a scenario streams at once: not what is measured.
+    timeouts = httpx.Timeout(5.0, read=60.0)
+    async with (
+        open_pool([ollama_url], clock, parallel=256, timeouts=timeouts) as pool,
+        Store(database) as store,
+    ):
+        gateway = OllamaGateway(pool, OllamaConfig(model="llama3.1:8b"))
         router = PlatformRouter()
         engine = StoryEngine(
             store,
@@ -140,7 +141,7 @@ async def _engine(
             ModelPromptWriter(gateway, "qwen2.5:3b"),
             NullIllustrator(),
             router,
-            SystemClock(),
+            clock,
             EngineConfig(language=Language.EN, narration_interval=0.1),
             random.Random(1),
         )
@@ -148,7 +149,6 @@ async def _engine(
             yield engine, store, router
         finally:
             await engine.shutdown()
-            await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
 
 
 async def _stream(engine: StoryEngine, counter: _Finished, places: list[Place]) -> float:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import httpx
-import ollama
 import pytest
 
 from config import shipped_workflows
@@ -24,7 +23,7 @@ from storycraft_bot.core.routing import PlatformRouter
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer, stream_session
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.pictures.comfy_pool import ServerPool
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.gpu_memory import GpuMemory, SharedGpu
@@ -137,26 +136,23 @@ GatewayFactory = Callable[..., Awaitable[OllamaGateway]]
 @pytest.fixture
 async def make_gateway(fake_ollama: FakeOllama) -> AsyncIterator[GatewayFactory]:
     """Builds gateways on the real ollama client, httpx and aiohttp (the story stream's
-    own client, as open_pool gives it), pointed at the fake."""
-    opened: list[tuple[ollama.AsyncClient, httpx.AsyncClient, aiohttp.ClientSession]] = []
+    own client), as bot.py opens them (open_pool), pointed at the fake."""
+    async with AsyncExitStack() as pools:
 
-    async def build(
-        url: str | None = None, clock: Clock | None = None, **changes: object
-    ) -> OllamaGateway:
-        base = url or fake_ollama.url
-        timeout = httpx.Timeout(2.0)
-        client = ollama.AsyncClient(host=base, timeout=timeout)
-        http = httpx.AsyncClient(base_url=base, timeout=timeout)
-        stream = stream_session(1, timeout)
-        opened.append((client, http, stream))
-        pool = OllamaPool([OllamaServer(client, http, base, stream=stream)], clock)
-        return OllamaGateway(pool, gateway_config(**changes), random.Random(7), clock=clock)
+        async def build(
+            url: str | None = None, clock: Clock | None = None, **changes: object
+        ) -> OllamaGateway:
+            pool = await pools.enter_async_context(
+                open_pool(
+                    [url or fake_ollama.url],
+                    clock or SystemClock(),
+                    parallel=1,
+                    timeouts=httpx.Timeout(2.0),
+                )
+            )
+            return OllamaGateway(pool, gateway_config(**changes), random.Random(7), clock=clock)
 
-    yield build
-    for client, http, stream in opened:
-        await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
-        await http.aclose()
-        await stream.close()
+        yield build
 
 
 @pytest.fixture

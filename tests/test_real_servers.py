@@ -12,7 +12,6 @@ import random
 import uuid
 
 import httpx
-import ollama
 import pytest
 from PIL import Image
 
@@ -22,7 +21,7 @@ from storycraft_bot.core.models import Language, StoryMemory
 from storycraft_bot.core.ports import SegmentRequest
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.pictures.comfyui import ComfyClient
 from storycraft_bot.pictures.workflow import check_workflow, load_workflow
 
@@ -67,12 +66,9 @@ async def test_a_segment_from_a_real_ollama(request: pytest.FixtureRequest) -> N
     if not url:
         pytest.skip("give --ollama-url to run against a real Ollama")
     model = request.config.getoption("--ollama-model")
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        client = ollama.AsyncClient(host=url, timeout=httpx.Timeout(30, read=300))
-        gateway = OllamaGateway(
-            OllamaPool([OllamaServer(client, http, url)]),
-            OllamaConfig(model=model, token_timeout=600),
-        )
+    timeouts = httpx.Timeout(30, read=300)
+    async with open_pool([url], SystemClock(), parallel=1, timeouts=timeouts) as pool:
+        gateway = OllamaGateway(pool, OllamaConfig(model=model, token_timeout=600))
         narrator = OllamaNarrator(gateway)
         request_ = SegmentRequest(
             Language.RU, "фэнтези", "Потерянный ключ", 80, 3, StoryMemory(), (), ""
@@ -83,7 +79,6 @@ async def test_a_segment_from_a_real_ollama(request: pytest.FixtureRequest) -> N
             growth.append(text)
 
         draft = await narrator.write_segment(request_, on_text)
-        await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
     assert draft.narration
     assert 2 <= len(draft.choices) <= 4
     assert growth

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import httpx
-import ollama
 import pytest
 
 from bench.eval_run import BOT_OPTIONS
@@ -39,7 +38,7 @@ from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.memory_reply import CharacterReply
 from storycraft_bot.narration.narrator import OllamaNarrator
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import open_pool
 from storycraft_bot.narration.reply_parsing import ReplyBounds
 from storycraft_bot.storage.sqlite import Store
 from tests.tiny_ollama import MODEL_NAME, running
@@ -83,14 +82,16 @@ async def test_a_story_on_the_tiny_model_survives_its_replies(
     with tempfile.TemporaryDirectory() as folder:
         async with (
             running(log_path=Path(folder) / "llama.log") as url,
-            httpx.AsyncClient(base_url=url, timeout=60) as http,
+            # A whole unstreamed reply of a CPU model may take minutes: no read timeout.
+            open_pool(
+                [url], SystemClock(), parallel=1, timeouts=httpx.Timeout(60.0, read=None)
+            ) as pool,
             Store(Path(folder) / "story.db") as store,
         ):
-            client = ollama.AsyncClient(host=url, timeout=None)
             config = OllamaConfig(
                 model=MODEL_NAME, options=BOT_OPTIONS, first_token_timeout=600, token_timeout=120
             )
-            gateway = OllamaGateway(OllamaPool([OllamaServer(client, http, url)]), config)
+            gateway = OllamaGateway(pool, config)
             assert MODEL_NAME in await gateway.installed_models()  # the bot's start-up check
             view = _Parts()
             engine = StoryEngine(
@@ -134,6 +135,5 @@ async def test_a_story_on_the_tiny_model_survives_its_replies(
             await engine.stop(place, player)
             await engine.wait_idle()
             await engine.shutdown()
-            await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
     tracebacks = [r for r in caplog.records if r.exc_info and r.name.startswith("storycraft")]
     assert not tracebacks, [r.getMessage() for r in tracebacks]

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
-import ollama
 import pytest
 
+from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.narration.ollama_gateway import OllamaConfig, OllamaGateway
-from storycraft_bot.narration.ollama_pool import OllamaPool, OllamaServer
+from storycraft_bot.narration.ollama_pool import open_pool
 from tests.tiny_ollama import MODEL_NAME, TinyOllama
 
 REPLY = json.dumps({"narration": "You wake.", "choices": ["Go", "Stay"], "scene": "a room"})
@@ -52,21 +53,20 @@ class _ScriptedLlama:
 
 @pytest.fixture
 async def gateway_on() -> AsyncIterator[Callable[[_ScriptedLlama], Any]]:
-    started: list[tuple[TinyOllama, httpx.AsyncClient, ollama.AsyncClient]] = []
+    servers: list[TinyOllama] = []
+    async with AsyncExitStack() as pools:
 
-    async def start(engine: _ScriptedLlama) -> OllamaGateway:
-        server = TinyOllama(engine)
-        url = await server.start()
-        http = httpx.AsyncClient(base_url=url)
-        client = ollama.AsyncClient(host=url)
-        started.append((server, http, client))
-        pool = OllamaPool([OllamaServer(client, http, url)])
-        return OllamaGateway(pool, OllamaConfig(model=MODEL_NAME, retries=0))
+        async def start(engine: _ScriptedLlama) -> OllamaGateway:
+            server = TinyOllama(engine)
+            servers.append(server)
+            url = await server.start()
+            pool = await pools.enter_async_context(
+                open_pool([url], SystemClock(), parallel=1, timeouts=httpx.Timeout(30.0))
+            )
+            return OllamaGateway(pool, OllamaConfig(model=MODEL_NAME, retries=0))
 
-    yield start
-    for server, http, client in started:
-        await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
-        await http.aclose()
+        yield start
+    for server in servers:
         await server.stop()
 
 
@@ -91,8 +91,14 @@ async def test_a_streamed_reply_arrives_in_pieces_with_its_schema_passed_on(
     )
     assert result.content == REPLY
     assert not result.truncated
-    assert len(seen) > 3
     assert seen[-1] == REPLY
+    assert all(REPLY.startswith(text) for text in seen)
+    # In pieces on the wire (the gateway shows the pieces that arrive together at once).
+    body = {"model": MODEL_NAME, "messages": [{"role": "user", "content": "Begin"}]}
+    url = gateway.pool.servers[0].chat_url
+    async with httpx.AsyncClient() as http, http.stream("POST", url, json=body) as response:
+        lines = [line async for line in response.aiter_lines() if line]
+    assert len(lines) > 3
     sent = engine.requests[0]
     assert sent["json_schema"] == schema
     assert sent["max_tokens"] == 321

@@ -317,12 +317,6 @@ async def _chunks(
     server: OllamaServer, request: Mapping[str, Any]
 ) -> AsyncIterator[AsyncIterator[bytes]]:
     """The bytes of /api/chat's reply as they arrive; an HTTP error as ResponseError."""
-    if server.stream is None:  # a server built by hand (some benches): httpx
-        async with server.http.stream("POST", "/api/chat", json=request) as response:
-            if response.status_code >= 400:
-                raise ollama.ResponseError((await response.aread()).decode(), response.status_code)
-            yield response.aiter_bytes()
-        return
     async with server.stream.post(server.chat_url, json=request) as reply:
         if reply.status >= 400:
             raise ollama.ResponseError(await reply.text(), reply.status)

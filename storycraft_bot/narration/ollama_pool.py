@@ -33,13 +33,11 @@ class OllamaServer:
 
     client: ollama.AsyncClient
     http: httpx.AsyncClient  # for /api/version, which the official client does not wrap
+    stream: aiohttp.ClientSession  # the story stream's own client (see open_pool)
     name: str = "ollama"
     busy: int = 0
     down_until: float = 0.0
     failures: int = 0
-    #: The story stream's own client (see open_pool); a server built without one streams
-    #: on `http`.
-    stream: aiohttp.ClientSession | None = None
 
     @property
     def chat_url(self) -> str:
@@ -144,7 +142,7 @@ async def open_pool(
             )
             stack.push_async_callback(client.close)
             stream = await stack.enter_async_context(stream_session(parallel, timeouts))
-            servers.append(OllamaServer(client, http, url, stream=stream))
+            servers.append(OllamaServer(client, http, stream, url))
         yield OllamaPool(servers, clock, parallel=parallel, recheck_seconds=recheck_seconds)
 
 
