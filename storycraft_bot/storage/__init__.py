@@ -1,1 +1,1 @@
-"""Storage: the store behind the core's StoryStore port (SQLite)."""
+"""Storage: the store behind the core's StoryStore port (SQLite; PostgreSQL for a fleet)."""
