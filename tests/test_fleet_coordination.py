@@ -12,7 +12,6 @@ from dataclasses import replace
 import psycopg
 
 from storycraft_bot.core.coordination import LocalCoordination
-from storycraft_bot.core.fleet_slots import SlotPool
 from storycraft_bot.core.models import Actor, ChannelKey, Language, Platform, StorySettings
 from storycraft_bot.storage.fleet import PostgresCoordination
 from storycraft_bot.storage.postgres import PostgresStore
@@ -151,25 +150,6 @@ async def test_one_process_alone_holds_every_lease_and_claims_nothing() -> None:
     assert await local.claim_stalled_segments(NOW) == []
     async with local.place_lock(ChannelKey(Platform.CONSOLE, "1")):
         pass
-
-
-async def test_fleet_slots_keep_the_caps_for_every_process_together(
-    pair: FleetPair,
-) -> None:
-    first, second = pair
-    picture = SlotPool.PICTURE
-
-    assert await first.take_slot(picture, "a1", "guild-a", 1, 2, NOW)
-    assert not await second.take_slot(picture, "a2", "guild-a", 1, 2, NOW)  # a at its cap
-    assert await second.take_slot(picture, "b1", "guild-b", 1, 2, NOW)
-    assert not await first.take_slot(picture, "c1", "guild-c", 1, 2, NOW)  # at the total
-    assert await first.take_slot(SlotPool.TEXT, "t1", "", 1, 1, NOW)  # another pool's caps
-    await first.give_slot_back("a1")
-    assert await second.take_slot(picture, "a2", "guild-a", 1, 2, NOW)
-    # The second process dies: its slots stop counting once their lease ran out...
-    assert not await first.take_slot(picture, "c1", "guild-c", 1, 2, NOW + LEASE - 1)
-    await first.renew_slots(["a2", "b1"], NOW + LEASE - 1)  # ...renewing others' does nothing
-    assert await first.take_slot(picture, "c1", "guild-c", 1, 2, NOW + LEASE + 1)
 
 
 async def test_a_due_automatic_try_is_claimed_by_one_process(

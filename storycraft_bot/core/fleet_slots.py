@@ -37,12 +37,6 @@ class FleetSlots(Protocol):
     @property
     def lease_seconds(self) -> float: ...
 
-    async def take_slot(
-        self, pool: SlotPool, job_id: str, guild: str, per_guild: int, total: int, now: float
-    ) -> bool:
-        """A slot for the job if its guild and the pool are under their caps."""
-        ...
-
     async def renew_slots(self, job_ids: list[str], now: float) -> None: ...
 
     async def give_slot_back(self, job_id: str) -> None: ...
@@ -58,22 +52,8 @@ class SlotKeeper:
         self._returns: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
 
-    async def take(
-        self, pool: SlotPool, job_id: str, guild: str, per_guild: int, total: int
-    ) -> None:
-        """Wait until the fleet has a slot for the job, and hold it."""
-        told = False
-        while not await self._slots.take_slot(
-            pool, job_id, guild, per_guild, total, self._clock.now()
-        ):
-            if not told:
-                told = True
-                log.info("%s %s waits: the fleet is at its caps", pool.value, job_id)
-            await self._clock.sleep(SLOT_POLL_SECONDS)
-        self.adopt(job_id)
-
     def adopt(self, job_id: str) -> None:
-        """Hold (and renew) a slot the job already took (the fleet's line takes them)."""
+        """Hold (and renew) a slot the fleet's line gave the job."""
         self._held.add(job_id)
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew(), name="fleet-slots")

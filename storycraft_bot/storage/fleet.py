@@ -25,7 +25,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from storycraft_bot.core.fleet_slots import LineKind, LineTurns, SlotPool
+from storycraft_bot.core.fleet_slots import LineKind, LineTurns
 from storycraft_bot.core.models import ChannelKey
 from storycraft_bot.core.ports import TextKind
 from storycraft_bot.core.supervision import ChannelLocks
@@ -264,33 +264,6 @@ class PostgresCoordination:
             )
 
     # Fleet slots (core.fleet_slots.FleetSlots)
-
-    async def take_slot(
-        self, pool: SlotPool, job_id: str, guild: str, per_guild: int, total: int, now: float
-    ) -> bool:
-        async with self._pool.connection() as conn, conn.transaction():
-            # Takers queue here one at a time, so two never both see the last free slot.
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SLOTS_LOCK,))
-            cur = await conn.execute(
-                "SELECT count(*) FILTER (WHERE guild = %s) AS guild, count(*) AS total"
-                " FROM fleet_slots WHERE pool = %s AND expires_at >= %s AND job_id != %s",
-                (guild, pool.value, now, job_id),
-            )
-            used = await cur.fetchone()
-            assert used is not None
-            if used["guild"] >= per_guild or used["total"] >= total:
-                return False
-            await conn.execute(
-                "INSERT INTO fleet_slots (job_id, pool, guild, owner, expires_at)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (job_id) DO UPDATE"
-                " SET owner = excluded.owner, expires_at = excluded.expires_at",
-                (job_id, pool.value, guild, self._owner, now + self._lease),
-            )
-            # Slots whose process died long ago go.
-            await conn.execute(
-                "DELETE FROM fleet_slots WHERE expires_at < %s", (now - self._lease,)
-            )
-            return True
 
     async def renew_slots(self, job_ids: list[str], now: float) -> None:
         async with self._pool.connection() as conn:
