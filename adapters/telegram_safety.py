@@ -40,12 +40,14 @@ class Notes:
 
     async def post(self, to: Message, note: str) -> None:
         """Reply to `to` with `note`, deleted after a while."""
+        # Timed from before sending: shown at most that long, however late the answer.
+        due_at = self._clock.now() + self._seconds
         try:
             sent = await to.reply_text(note)
         except TelegramError as err:
             log.warning("Telegram: note in %s failed: %s", to.chat_id, err)
             return
-        due = PendingDeletion(str(sent.chat_id), sent.message_id, self._clock.now() + self._seconds)
+        due = PendingDeletion(str(sent.chat_id), sent.message_id, due_at)
         if self._records is not None:
             try:
                 await self._records.keep(due)
