@@ -56,6 +56,13 @@ class Fault(enum.Enum):
     FAILED = enum.auto()  # this call failed: log it and go on
 
 
+class Access(enum.Enum):
+    """A channel that refused us: its story still being paused, or paused."""
+
+    PAUSING = enum.auto()
+    PAUSED = enum.auto()
+
+
 @dataclass(eq=False)
 class Shown:
     """One segment on screen: its card and the messages that show it."""
@@ -220,7 +227,8 @@ class Screen(abc.ABC, Generic[P]):
         self._background = Background()
         self._closed = False  # stopped: events still coming (a shutdown's) are not shown
         self._holds: dict[ChannelKey, float] = {}  # rate-limited channels: until when
-        self._refused: set[ChannelKey] = set()  # no access: no calls until a new part starts
+        # No access: no calls until the story, once paused, starts a new part.
+        self._refused: dict[ChannelKey, Access] = {}
         self._retired: OrderedDict[tuple[ChannelKey, int], None] = OrderedDict()
         self._metrics: Metrics = NullMetrics()
 
@@ -352,7 +360,7 @@ class Screen(abc.ABC, Generic[P]):
         """No access: stop calling the platform in `key` and pause the story, once."""
         if key in self._refused:
             return
-        self._refused.add(key)
+        self._refused[key] = Access.PAUSING
         for shown in self._shown.in_channel(key):
             if shown.pacer is not None:
                 shown.pacer.cancel()
@@ -361,7 +369,14 @@ class Screen(abc.ABC, Generic[P]):
         )
         self.lost_access(key)
         # Scheduled, not awaited: the engine may hold the channel's lock right now.
-        self._background.run(self._engine.pause(Place(key, "", True)), f"pause {key}")
+        self._background.run(self._pause(key), f"pause {key}")
+
+    async def _pause(self, key: ChannelKey) -> None:
+        try:
+            await self._engine.pause(Place(key, "", True))
+        finally:
+            if key in self._refused:
+                self._refused[key] = Access.PAUSED
 
     async def _post_later(self, key: ChannelKey, message: str) -> None:
         await self._clock.sleep(max(0.0, self._holds.get(key, 0.0) - self._clock.now()))
@@ -407,11 +422,13 @@ class Screen(abc.ABC, Generic[P]):
         return Shown.restored(started.card, started.key, stored)
 
     async def _regained(self, key: ChannelKey) -> None:
-        """A new part starts where we had no access: the story was resumed, so access is
-        back; bring the parts whose edits were skipped up to date."""
-        if key not in self._refused:
+        """A new part starts where we had no access: once the story was paused, that is a
+        retry or undo (so access is back); bring the parts whose edits were skipped up to
+        date. A part whose writing began before the pause is no such sign: the pause
+        cancels it, and its placeholder would only be refused again."""
+        if self._refused.get(key) is not Access.PAUSED:
             return
-        self._refused.discard(key)
+        del self._refused[key]
         for shown in self._shown.in_channel(key):
             await self._pace(shown, urgent=False)
 
