@@ -59,6 +59,8 @@ class Scenario:
         return rng.uniform(0.5, 1.5) if self.busy else rng.uniform(8.0, 15.0)
 
 
+EDIT_INTERVAL = 1.0  # Settings.edit_interval_seconds' default, which bot.py passes on
+
 SCENARIOS = (
     Scenario(10, busy=True, seconds=20),
     Scenario(200, busy=True, seconds=30),
@@ -160,7 +162,13 @@ async def run_scenario(scenario: Scenario, urls: dict[str, list[str]]) -> dict[s
             clients = [ComfyClient(url, comfy_http, clock) for url in urls["comfyui"]]
             illustrator = TimedIllustrator(
                 ServerPool(clients, clock),
-                GpuQueue(per_guild=1, total=JOBS_PER_SERVER * len(clients), clock=clock),
+                # Positions published at most once an edit interval, as bot.py builds it.
+                GpuQueue(
+                    per_guild=1,
+                    total=JOBS_PER_SERVER * len(clients),
+                    clock=clock,
+                    report_interval=EDIT_INTERVAL,
+                ),
                 sd15_workflow(steps=latency.picture_steps),
                 Path(folder) / "pictures",
                 clock,

@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from functools import partial
 from multiprocessing.synchronize import Event
 
 import aiohttp
@@ -55,8 +56,19 @@ def _serve(port: int, ready: Event) -> None:
         + b"\n"
     )
 
+    whole = json.dumps(
+        {
+            "model": "m",
+            "created_at": "2025-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": "word " * LINES},
+            "done": True,
+            "done_reason": "stop",
+        }
+    ).encode()
+
     async def chat(request: web.Request) -> web.StreamResponse:
-        await request.read()
+        if (await request.json()).get("stream") is False:  # an image prompt, a memory
+            return web.Response(body=whole, content_type="application/json")
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         for _ in range(LINES):
@@ -81,9 +93,11 @@ def _serve(port: int, ready: Event) -> None:
 Reader = Callable[[], Awaitable[int]]
 
 
-async def _measure(
-    streams: int, make: Callable[[str], tuple[Reader, Callable[[], Awaitable[None]]]], url: str
-) -> float:
+Maker = Callable[[str], tuple[Reader, Callable[[], Awaitable[None]]]]
+
+
+async def _measure(streams: int, make: Maker, url: str) -> float:
+    """µs of CPU per line read (a reader returns its lines; a whole reply counts as 1)."""
     read, close = make(url)
     await asyncio.gather(*(read() for _ in range(min(streams, 20))))  # warm the pool
     started = time.process_time()
@@ -93,7 +107,7 @@ async def _measure(
     return cpu / lines * 1e6
 
 
-def official(transport: bool) -> Callable[[str], tuple[Reader, Callable[[], Awaitable[None]]]]:
+def official(transport: bool) -> Maker:
     def make(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
         limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
         extra = {"transport": AiohttpTransport(limits=limits)} if transport else {}
@@ -113,6 +127,22 @@ def official(transport: bool) -> Callable[[str], tuple[Reader, Callable[[], Awai
     return make
 
 
+def official_whole(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
+    """An image prompt's one JSON reply through the official client, on the transport the
+    pool gave it before (httpx-aiohttp)."""
+    limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
+    client = ollama.AsyncClient(host=url, timeout=60, transport=AiohttpTransport(limits=limits))
+
+    async def read() -> int:
+        await client.chat(model="m", messages=MESSAGES, stream=False)
+        return 1
+
+    async def close() -> None:
+        await client.close()  # type: ignore[no-untyped-call]  # ollama leaves it untyped
+
+    return read, close
+
+
 def bare(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=600))
 
@@ -127,8 +157,9 @@ def bare(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
     return read, session.close
 
 
-def gateway(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
-    """The bot's own reader: the gateway with its watchdog, on the pool bot.py opens."""
+def gateway(url: str, *, streamed: bool = True) -> tuple[Reader, Callable[[], Awaitable[None]]]:
+    """The bot's own reader: the gateway with its watchdog, on the pool bot.py opens;
+    `streamed=False`: a reply nobody watches (image prompts, memories), read whole."""
     clock = SystemClock()
     stack = AsyncExitStack()
     opened: list[OllamaGateway] = []
@@ -146,6 +177,9 @@ def gateway(url: str) -> tuple[Reader, Callable[[], Awaitable[None]]]:
         async def on_content(text: str) -> None:
             pass
 
+        if not streamed:
+            await opened[0].chat(MESSAGES)
+            return 1
         await opened[0].chat(MESSAGES, on_content=on_content)
         return LINES + 1
 
@@ -172,6 +206,12 @@ def bench_transport(streams: int = 200) -> None:
         ):
             figures[name] = min(asyncio.run(_measure(streams, make, url)) for _ in range(2))
             print(f"transport: {name}: {figures[name]:.0f} µs CPU per line at {streams} streams")
+        for name, make in (
+            ("ollama client, httpx-aiohttp transport", official_whole),
+            ("the bot's gateway (aiohttp, as the stream)", partial(gateway, streamed=False)),
+        ):
+            cost = min(asyncio.run(_measure(streams, make, url)) for _ in range(2))
+            print(f"transport: a whole reply (image prompt), {name}: {cost:.0f} µs CPU a request")
     finally:
         server.terminate()
         server.join()

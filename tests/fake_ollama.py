@@ -35,6 +35,7 @@ class Reply:
     garbage_line: bool = False  # send a line that is not JSON
     error_line: str = ""  # after the first chunk, an {"error": ...} line ends the stream
     together: bool = False  # every line in one write, as a busy client reads them
+    whole_body: bytes | None = None  # a non-streamed reply's body as is (a proxy's page...)
     chunk_size: int = 16
     # Each chunk waits for one release: the test decides how slowly tokens come.
     pace: asyncio.Semaphore | None = None
@@ -145,6 +146,8 @@ class FakeOllama:
         if reply.first_token_delay:
             await asyncio.sleep(reply.first_token_delay)
         if body.get("stream", True) is False:
+            if reply.whole_body is not None:
+                return web.Response(body=reply.whole_body, content_type="application/json")
             final = _final(model, field_name, done_reason=done_reason)
             final[field_name] = _piece(field_name, content)
             return web.json_response(final)

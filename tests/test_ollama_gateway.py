@@ -284,6 +284,27 @@ async def test_a_garbled_line_in_the_stream_is_an_outage_not_a_crash(
         await gateway.chat(HELLO, on_content=Seen())
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"<html>502 Bad Gateway</html>", "garbled"),
+        (b'{"model": "llama3.1:8b", "message": {"role": "assistant"}, "done": true}', "garbled"),
+        (b'{"model": "llama3.1:8b", "message": {"content": "a"}, "done": false}', "ended"),
+    ],
+)
+async def test_a_whole_reply_that_is_not_ollamas_is_an_outage_not_a_crash(
+    make_gateway: GatewayFactory, fake_ollama: FakeOllama, body: bytes, reason: str
+) -> None:
+    """An image prompt's or a memory's one JSON reply, read without the official client."""
+    gateway = await make_gateway(retries=1)
+    fake_ollama.then(Reply(whole_body=body), Reply(content="fine"))
+    assert (await gateway.chat(HELLO)).content == "fine"  # retried, as an outage is
+
+    fake_ollama.then(Reply(whole_body=body), Reply(whole_body=body))
+    with pytest.raises(NarratorUnavailable, match=reason):
+        await gateway.chat(HELLO)
+
+
 async def test_an_unreachable_server_is_unavailable(make_gateway: GatewayFactory) -> None:
     with socket.socket() as probe:  # a port that nobody listens on
         probe.bind(("127.0.0.1", 0))

@@ -265,12 +265,10 @@ class OllamaGateway:
             "keep_alive": self._config.keep_alive,
         }
         try:
-            if on_content is None:  # nobody watches it being written: one JSON reply
-                whole: ollama.ChatResponse = await server.client.chat(**request, stream=False)
-                content = whole.message.content or ""
-                return ChatResult(content, whole.model or model, whole.done_reason or "")
             if request["format"] is None:
                 del request["format"]
+            if on_content is None:  # nobody watches it being written: one JSON reply
+                return await _whole(server, {**request, "stream": False})
             return await self._stream(server, {**request, "stream": True}, on_content, progress)
         except NarratorError:
             raise
@@ -310,6 +308,21 @@ class OllamaGateway:
                 if reply.done:
                     return reply.result()
         raise NarratorUnavailable("the reply ended before Ollama said it was done")
+
+
+async def _whole(server: OllamaServer, request: Mapping[str, Any]) -> ChatResult:
+    """/api/chat's one JSON reply, read as the stream is (see `_stream`): the official
+    client's httpx request and pydantic model cost several times the CPU of the rest of
+    an image prompt's or a memory's request (bench/transport.py)."""
+    async with server.stream.post(server.chat_url, json=request) as answer:
+        body = await answer.read()
+        if answer.status >= 400:
+            raise ollama.ResponseError(body.decode(errors="replace"), answer.status)
+    reply = _StreamedReply(str(request["model"]))
+    reply.feed(body + b"\n")
+    if not reply.done:
+        raise NarratorUnavailable("the reply ended before Ollama said it was done")
+    return reply.result()
 
 
 @asynccontextmanager
