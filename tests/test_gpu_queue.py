@@ -114,6 +114,36 @@ async def test_waiters_hear_their_position_until_their_turn() -> None:
     assert ids(queue.running) == ["c"]
 
 
+async def test_a_waiter_far_back_hears_a_tenth_of_a_move_and_near_the_front_each() -> None:
+    """Hundreds of waiting pictures must not each be reported whenever the queue moves by
+    one: far back, a move of a tenth is news; from NEAR on, every move is."""
+    queue = GpuQueue(per_guild=1, total=1)
+    running = queue.join(P, "G0", 0, "p0")
+    for n in range(1, 41):
+        queue.join(P, f"G{n}", n, f"p{n}")
+    last = queue.join(P, "G41", 41, "p41")  # 40 ahead of it
+    told: list[int] = []
+
+    async def on_position(ahead: int) -> None:
+        told.append(ahead)
+
+    async def settle() -> None:
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+    waiter = asyncio.create_task(queue.wait(last, on_position))
+    await settle()
+    queue.done(running)
+    while not waiter.done():
+        await settle()
+        queue.done(queue.running[0])
+    await waiter
+
+    assert told[:4] == [40, 36, 32, 28]  # the first, then a tenth of the way each
+    assert told[-11:] == [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]  # near the front: each move
+    assert len(told) < 41
+
+
 async def test_the_turn_block_frees_its_place_even_when_cancelled() -> None:
     queue = GpuQueue(per_guild=1, total=1)
     holder = queue.join(P, "A", 1, "holder")

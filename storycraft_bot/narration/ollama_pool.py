@@ -16,6 +16,7 @@ import aiohttp
 import httpx
 import ollama
 from httpx_aiohttp import AiohttpTransport
+from pydantic_core import to_json
 
 from storycraft_bot.core.clock import Clock, SystemClock
 from storycraft_bot.core.errors import NarratorUnavailable
@@ -156,4 +157,7 @@ def stream_session(parallel: int, timeouts: httpx.Timeout) -> aiohttp.ClientSess
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=size, limit_per_host=size),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=None),
+        # A request carries the story so far: pydantic-core's encoder, a fraction of
+        # json.dumps' CPU for it, straight to the bytes sent.
+        json_serialize_bytes=to_json,
     )

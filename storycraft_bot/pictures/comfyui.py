@@ -109,6 +109,9 @@ class ComfyClient:
         # Prompts ComfyUI holds for every client (running + pending), as last heard.
         self.queue_remaining = 0
         self.queue_heard_at = float("-inf")
+        # Our own prompts it holds: a count heard before one of them was sent (and not yet
+        # heard again) must not leave it out.
+        self._ours: set[str] = set()
         # The one /queue request under way that every waiting picture shares.
         self._queue_asked: asyncio.Task[tuple[list[str], list[str]]] | None = None
 
@@ -210,7 +213,7 @@ class ComfyClient:
         Callers at the same moment share one request: hundreds of waiting pictures
         would otherwise each ask at once."""
         if self._clock.now() - self.queue_heard_at <= max_age:
-            return self.queue_remaining
+            return max(self.queue_remaining, len(self._ours))
         if self._queue_asked is None or self._queue_asked.done():
             self._queue_asked = asyncio.ensure_future(self.queue_ids())
             # Its failure reaches whoever awaits it; none left is no "never retrieved".
@@ -219,7 +222,7 @@ class ComfyClient:
             )
         # Shielded: one caller cancelled (its picture dropped) must not fail the others.
         await asyncio.shield(self._queue_asked)
-        return self.queue_remaining
+        return max(self.queue_remaining, len(self._ours))
 
     def _heard_queue(self, remaining: int) -> None:
         self.queue_remaining = remaining
@@ -319,10 +322,24 @@ class ComfyClient:
         """
         await self.check_version()  # a server that was down at start is checked now
         began = self._clock.now()
+        self._ours.add(prompt_id)
+        try:
+            return await self._draw(graph, prompt_id, on_progress, on_started, attach, began)
+        finally:
+            self._ours.discard(prompt_id)
+
+    async def _draw(
+        self,
+        graph: Mapping[str, Any],
+        prompt_id: str,
+        on_progress: OnProgress,
+        on_started: OnStarted,
+        submitted: bool,
+        began: float,
+    ) -> Rendered:
         # ComfyUI sends a prompt's frames to the client that submitted it: the prompt's own
         # id as client id lets a restarted process hear them again.
         client_id = prompt_id
-        submitted = attach
         dropped = 0
         while True:
             try:

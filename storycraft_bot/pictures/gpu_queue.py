@@ -8,7 +8,8 @@ recovered after a restart wait in a backlog behind every live picture, in arriva
 
 Cost: joining, leaving and granting are O(log guilds) (a heap of guilds in service order,
 ordered dicts for the lines), whatever the number of waiting jobs. Positions are the one
-O(n) walk, done at most once per `report_interval` for all waiters together.
+O(n) walk, done at most once per `report_interval` for all waiters together, and a
+waiter far back is told only when its position moved by a tenth (`worth_telling`).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class GpuQueue:
                     ahead = self._positions.get(ticket)
                     if ahead is None:
                         self._publish_soon()  # it joined after the last snapshot
-                    elif ahead != reported:
+                    elif worth_telling(reported, ahead):
                         reported = ahead
                         await on_position(ahead)
                         continue  # the report awaited: look again before sleeping
@@ -371,12 +372,27 @@ class GpuQueue:
             self._publisher = None
         self._snapshot()
         for ticket, (nudge, reported) in list(self._nudges.items()):
-            if self._positions.get(ticket) != reported and not nudge.done():
+            ahead = self._positions.get(ticket)
+            if ahead is not None and worth_telling(reported, ahead) and not nudge.done():
                 nudge.set_result(None)
 
     def _snapshot(self) -> None:
         self._positions = {t: n for n, t in enumerate(self._service_order())}
         self._positions_version = self._version
+
+
+NEAR = 10  # positions this close to the GPU are told at every change
+
+
+def worth_telling(told: int | None, ahead: int) -> bool:
+    """Whether a waiter's new position is news: every change near the front, a tenth of
+    the way further back (hundreds of waiting pictures would otherwise each be reported,
+    stored and shown again whenever the queue moves by one)."""
+    if told is None:
+        return True
+    if ahead <= NEAR or told <= NEAR:
+        return ahead != told
+    return abs(ahead - told) * 10 >= told
 
 
 def _settle(nudge: asyncio.Future[None]) -> Callable[[asyncio.Future[None]], None]:

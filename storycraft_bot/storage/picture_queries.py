@@ -23,14 +23,13 @@ class PictureQueries(SqlStore):
         return (_session(row), ImageState(row["picture_state"])) if row else None
 
     async def queue_picture(self, segment_id: int, prompt: ImagePrompt | None) -> None:
-        async with self._tx() as tx:
-            if prompt is None:
-                await tx.run(
-                    "UPDATE segments SET image_state = 'queued' WHERE id = ?", (segment_id,)
-                )
-                return
-            await tx.run(
-                "UPDATE segments SET image_prompt = ?, image_negative = ?,"
-                " image_prompt_source = ?, image_state = 'queued' WHERE id = ?",
-                (prompt.positive, prompt.negative, prompt.source.value, segment_id),
+        if prompt is None:
+            await self._run(
+                "UPDATE segments SET image_state = 'queued' WHERE id = ?", (segment_id,)
             )
+            return
+        await self._run(
+            "UPDATE segments SET image_prompt = ?, image_negative = ?,"
+            " image_prompt_source = ?, image_state = 'queued' WHERE id = ?",
+            (prompt.positive, prompt.negative, prompt.source.value, segment_id),
+        )

@@ -199,6 +199,13 @@ class PostgresStore(SourceQueries):
             yield _PgTx(conn)
         _keep_cancellation()
 
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(_dialect(sql), params)
+            changed = cur.rowcount
+        _keep_cancellation()
+        return changed
+
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         async with self.pool.connection() as conn:
             cur = await conn.execute(_dialect(sql), params)

@@ -84,6 +84,11 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
     def _tx(self) -> AbstractAsyncContextManager[Tx]:
         raise NotImplementedError
 
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write statement, atomic on its own (no transaction around it, so one trip
+        to the database where BEGIN and COMMIT took three); the rows changed."""
+        raise NotImplementedError
+
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         raise NotImplementedError
 
@@ -247,19 +252,18 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
 
     async def finish_segment(self, segment_id: int, draft: SegmentDraft, now: float) -> Segment:
         """Store the narrator's text and open the choices."""
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET state = 'open', narration = ?, choices = ?, scene = ?,"
-                " model = ?, updated_at = ? WHERE id = ? AND state = 'generating'",
-                (
-                    draft.narration,
-                    json.dumps(list(draft.choices), ensure_ascii=False),
-                    draft.scene,
-                    draft.model,
-                    now,
-                    segment_id,
-                ),
-            )
+        await self._run(
+            "UPDATE segments SET state = 'open', narration = ?, choices = ?, scene = ?,"
+            " model = ?, updated_at = ? WHERE id = ? AND state = 'generating'",
+            (
+                draft.narration,
+                json.dumps(list(draft.choices), ensure_ascii=False),
+                draft.scene,
+                draft.model,
+                now,
+                segment_id,
+            ),
+        )
         return await self._segment_or_fail(segment_id)
 
     async def fail_segment(self, segment_id: int, now: float) -> None:
@@ -424,10 +428,9 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
             await tx.run(self._MERGE_UPLOAD, (platform.value, ref, segment_id))
 
     async def set_image_state(self, segment_id: int, state: ImageState) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET image_state = ? WHERE id = ?", (state.value, segment_id)
-            )
+        await self._run(
+            "UPDATE segments SET image_state = ? WHERE id = ?", (state.value, segment_id)
+        )
 
     # Votes
 
