@@ -3,6 +3,7 @@ votes. Tests taking `store` or `make_store` run once per backend (tests/conftest
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -74,6 +75,8 @@ async def test_a_new_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
             assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
         async with store.db.execute("PRAGMA foreign_keys") as cur:
             assert (await cur.fetchone())[0] == 1  # type: ignore[index]
+        async with store.db.execute("PRAGMA synchronous") as cur:
+            assert (await cur.fetchone())[0] == 1  # type: ignore[index]  # NORMAL: WAL's own
 
 
 async def test_reopening_applies_nothing_twice(make_store: StoreFactory) -> None:
@@ -187,6 +190,38 @@ async def test_deciding_is_atomic_and_only_once(store: AnyStore) -> None:
     assert following.prompt_choice == "b"
     assert await store.decide(segment, 0, DecidedBy.PRESS, 4.0) is None
     assert len(await store.live_segments(session.id)) == 2
+
+
+@pytest.mark.parametrize("steps", range(6))
+async def test_writers_cancelled_at_any_step_leave_whole_writes_and_no_open_transaction(
+    store: AnyStore, steps: int
+) -> None:
+    """A lone write and a transaction, each cancelled after `steps` loop turns: each lands
+    whole or not at all, and the writes after them still work (nothing is left open)."""
+    from storycraft_bot.core.models import DecidedBy
+
+    session = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
+    segment = await store.add_segment(session.id, 0, "", 1.0)
+    segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b"), "s"), 2.0)
+    lone = asyncio.ensure_future(store.set_image_state(segment.id, ImageState.QUEUED))
+    deciding = asyncio.ensure_future(store.decide(segment, 1, DecidedBy.PRESS, 3.0))
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    lone.cancel()
+    deciding.cancel()
+    await asyncio.gather(lone, deciding, return_exceptions=True)
+
+    parts = await store.live_segments(session.id)
+    assert len(parts) in (1, 2)  # decided with its next part, or not at all
+    assert (parts[0].chosen_index is None) == (len(parts) == 1)
+    await store.set_image_state(segment.id, ImageState.DRAWING)  # the next writes work
+    again = await store.add_segment(session.id, 5, "", 4.0)
+    stored = await store.get_segment(segment.id)
+    assert stored is not None
+    assert stored.image_state is ImageState.DRAWING
+    assert again.index == 5
+    if isinstance(store, Store):
+        assert not store.db.in_transaction
 
 
 async def test_platform_messages_and_text_survive_a_reopen(make_store: StoreFactory) -> None:
