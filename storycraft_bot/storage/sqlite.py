@@ -155,8 +155,9 @@ class Store(SourceQueries):
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_SqliteTx]:
         """One write transaction. A cancelled caller never leaves it half open: the
-        statements run in aiosqlite's thread regardless, so BEGIN/COMMIT/ROLLBACK are
-        awaited to the end and the cancellation is raised afterwards."""
+        statements run in aiosqlite's thread regardless, so BEGIN and ROLLBACK are awaited
+        to the end, COMMIT is queued before the lock is let go (see `_queued`) and awaited
+        after, and the cancellation is raised afterwards."""
         async with self._write_lock:
             db = self.db
             if await _finish(db.execute("BEGIN IMMEDIATE")):
@@ -202,10 +203,12 @@ async def _queued(statement: Awaitable[T]) -> asyncio.Future[T]:
     for it: bench/load_run.py)."""
     sent = asyncio.ensure_future(statement)
     # Its first step puts the statement in aiosqlite's queue; the loop runs ready steps in
-    # order, so it runs before this coroutine goes on (and, cancelled here, it still runs).
-    if await _finish(asyncio.sleep(0)):
+    # order, so it runs before this coroutine goes on, even to raise a cancellation.
+    try:
+        await asyncio.sleep(0)
+    except asyncio.CancelledError:
         sent.add_done_callback(_retrieve)  # sent all the same; nobody awaits it now
-        raise asyncio.CancelledError
+        raise
     return sent
 
 
