@@ -21,6 +21,12 @@ class FaceQueries:
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError
 
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        raise NotImplementedError
+
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
     async def character_faces(self, session_id: int) -> dict[str, CharacterFace]:
         rows = await self._all(
             "SELECT name, seed, portrait FROM character_faces WHERE session_id = ?",
@@ -35,16 +41,17 @@ class FaceQueries:
         self, session_id: int, face: CharacterFace, now: float
     ) -> CharacterFace:
         """Keeps a face already stored under that name (its seed never changes)."""
-        async with self._tx() as tx:
-            await tx.run(
-                "INSERT INTO character_faces (session_id, name, seed, portrait, updated_at)"
-                " VALUES (?,?,?,?,?) ON CONFLICT (session_id, name) DO NOTHING",
-                (session_id, face.name, face.seed, face.portrait, now),
-            )
-            row = await tx.one(
-                "SELECT seed, portrait FROM character_faces WHERE session_id = ? AND name = ?",
-                (session_id, face.name),
-            )
+        # No transaction needed: the insert keeps a stored face, the read after it sees
+        # whichever face is stored (ours or an earlier one).
+        await self._run(
+            "INSERT INTO character_faces (session_id, name, seed, portrait, updated_at)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (session_id, name) DO NOTHING",
+            (session_id, face.name, face.seed, face.portrait, now),
+        )
+        row = await self._one(
+            "SELECT seed, portrait FROM character_faces WHERE session_id = ? AND name = ?",
+            (session_id, face.name),
+        )
         if row is None:  # the story was deleted meanwhile
             return face
         return CharacterFace(face.name, int(row["seed"]), str(row["portrait"]))

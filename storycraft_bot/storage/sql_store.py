@@ -480,47 +480,45 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
 
     async def save_memory(self, session_id: int, memory: StoryMemory, now: float) -> None:
         characters = json.dumps([asdict(c) for c in memory.characters], ensure_ascii=False)
-        async with self._tx() as tx:
-            await tx.run(
-                "INSERT INTO story_memory (session_id, summary, summary_upto, characters,"
-                " updated_at) VALUES (?,?,?,?,?) ON CONFLICT (session_id) DO UPDATE SET"
-                " summary = excluded.summary, summary_upto = excluded.summary_upto,"
-                " characters = excluded.characters, updated_at = excluded.updated_at",
-                (session_id, memory.summary, memory.summary_upto, characters, now),
-            )
+        await self._run(
+            "INSERT INTO story_memory (session_id, summary, summary_upto, characters,"
+            " updated_at) VALUES (?,?,?,?,?) ON CONFLICT (session_id) DO UPDATE SET"
+            " summary = excluded.summary, summary_upto = excluded.summary_upto,"
+            " characters = excluded.characters, updated_at = excluded.updated_at",
+            (session_id, memory.summary, memory.summary_upto, characters, now),
+        )
 
     # Prewritten drafts
 
     async def save_draft(self, draft: Draft, now: float) -> None:
         prompt = draft.prompt
-        async with self._tx() as tx:
-            await tx.run(
-                "INSERT INTO drafts (segment_id, choice_index, session_id, basis,"
-                " narration, choices, scene, model, image_prompt, image_negative,"
-                " image_source, created_at, new_scene) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (segment_id, choice_index) DO UPDATE SET"
-                " session_id = excluded.session_id, basis = excluded.basis,"
-                " narration = excluded.narration, choices = excluded.choices,"
-                " scene = excluded.scene, model = excluded.model,"
-                " image_prompt = excluded.image_prompt, image_negative = excluded.image_negative,"
-                " image_source = excluded.image_source, created_at = excluded.created_at,"
-                " new_scene = excluded.new_scene",
-                (
-                    draft.segment_id,
-                    draft.choice_index,
-                    draft.session_id,
-                    draft.basis,
-                    draft.text.narration,
-                    json.dumps(draft.text.choices, ensure_ascii=False),
-                    draft.text.scene,
-                    draft.text.model,
-                    prompt.positive if prompt else "",
-                    prompt.negative if prompt else "",
-                    prompt.source.value if prompt else None,
-                    now,
-                    draft.text.new_scene,
-                ),
-            )
+        await self._run(
+            "INSERT INTO drafts (segment_id, choice_index, session_id, basis,"
+            " narration, choices, scene, model, image_prompt, image_negative,"
+            " image_source, created_at, new_scene) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (segment_id, choice_index) DO UPDATE SET"
+            " session_id = excluded.session_id, basis = excluded.basis,"
+            " narration = excluded.narration, choices = excluded.choices,"
+            " scene = excluded.scene, model = excluded.model,"
+            " image_prompt = excluded.image_prompt, image_negative = excluded.image_negative,"
+            " image_source = excluded.image_source, created_at = excluded.created_at,"
+            " new_scene = excluded.new_scene",
+            (
+                draft.segment_id,
+                draft.choice_index,
+                draft.session_id,
+                draft.basis,
+                draft.text.narration,
+                json.dumps(draft.text.choices, ensure_ascii=False),
+                draft.text.scene,
+                draft.text.model,
+                prompt.positive if prompt else "",
+                prompt.negative if prompt else "",
+                prompt.source.value if prompt else None,
+                now,
+                draft.text.new_scene,
+            ),
+        )
 
     async def drafts(self, segment_id: int) -> list[Draft]:
         rows = await self._all(
