@@ -15,6 +15,12 @@ def ids(tickets: tuple[Ticket, ...] | list[Ticket]) -> list[str]:
     return [t.job_id for t in tickets]
 
 
+async def settle() -> None:
+    """Let every waiter run what is ready."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
 async def test_one_picture_per_guild_and_a_global_limit() -> None:
     queue = GpuQueue(per_guild=1, total=2)
     a1 = queue.join(P, "A", 1, "a1")
@@ -99,10 +105,6 @@ async def test_waiters_hear_their_position_until_their_turn() -> None:
     async def on_position(ahead: int) -> None:
         positions.append(ahead)
 
-    async def settle() -> None:
-        for _ in range(10):
-            await asyncio.sleep(0)
-
     waiter = asyncio.create_task(queue.wait(late, on_position))
     await settle()
     queue.done(first)
@@ -126,10 +128,6 @@ async def test_a_waiter_far_back_hears_a_tenth_of_a_move_and_near_the_front_each
 
     async def on_position(ahead: int) -> None:
         told.append(ahead)
-
-    async def settle() -> None:
-        for _ in range(10):
-            await asyncio.sleep(0)
 
     waiter = asyncio.create_task(queue.wait(last, on_position))
     await settle()
