@@ -235,7 +235,9 @@ class Writer:
                     image_negative=prompt.negative,
                     image_prompt_source=prompt.source,
                 )
-            await self.illustrate(session, finished, reuse_prompt=prompt is not None)
+            await self.illustrate(
+                session, finished, reuse_prompt=prompt is not None, memory=request.memory
+            )
         else:
             await self._store.set_image_state(finished.id, ImageState.OFF)
         if self._prewriter is not None:
@@ -294,15 +296,17 @@ class Writer:
         *,
         reuse_prompt: bool = False,
         backlog: bool = False,
+        memory: StoryMemory | None = None,
     ) -> None:
         """Write the segment's image prompt (or reuse the stored one) and queue the picture
-        in the story's style, with the seed and portrait of the character it shows. Only
+        in the story's style, with the seed and portrait of the character it shows
+        (`memory`: the one the part was written with, else the stored one). Only
         under the picture's claim: a backlog picture another live process draws is left
         to it; a new one (or a redraw) decided here takes the claim over."""
         if not await self._pictures.hold(session.id, segment.id, take=not backlog):
             return
         try:
-            queued = await self._illustrate(session, segment, reuse_prompt, backlog)
+            queued = await self._illustrate(session, segment, reuse_prompt, backlog, memory)
         except BaseException:
             await self._pictures.release(segment.id)
             raise
@@ -310,10 +314,16 @@ class Writer:
             await self._pictures.release(segment.id)
 
     async def _illustrate(
-        self, session: Session, segment: Segment, reuse_prompt: bool, backlog: bool
+        self,
+        session: Session,
+        segment: Segment,
+        reuse_prompt: bool,
+        backlog: bool,
+        memory: StoryMemory | None,
     ) -> bool:
         style = self._config.styles.for_story(session.genre, session.settings)
-        memory = await self._store.memory(session.id)
+        if memory is None:
+            memory = await self._store.memory(session.id)
         fresh: ImagePrompt | None = None  # written now: stored with the queued state
         if reuse_prompt and segment.image_prompt and segment.image_prompt_source is not None:
             prompt = ImagePrompt(
