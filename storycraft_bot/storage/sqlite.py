@@ -204,7 +204,10 @@ class Store(SourceQueries):
             except BaseException:
                 for statement in sent:
                     statement.add_done_callback(_retrieve)
-                with contextlib.suppress(sqlite3.Error):  # none open if BEGIN failed
+                # None is open if BEGIN failed, which only another process writing the
+                # file can make it do: no set-up has one (several processes share
+                # PostgreSQL), and the bot refuses to start a second on the same file.
+                with contextlib.suppress(sqlite3.Error):
                     await _finish(db.execute("ROLLBACK"))
                 raise
             commit = await _queued(db.execute("COMMIT"))
@@ -257,7 +260,7 @@ async def _queued(statement: Awaitable[T]) -> asyncio.Future[T]:
 
 def _retrieve(sent: asyncio.Future[Any]) -> None:
     if not sent.cancelled() and sent.exception() is not None:
-        log.warning("a write sent before its caller was cancelled failed: %s", sent.exception())
+        log.warning("a write its caller no longer waited for failed: %s", sent.exception())
 
 
 async def _finish(statement: Awaitable[Any]) -> bool:
