@@ -34,6 +34,7 @@ from storycraft_bot.pictures.gpu_queue import (
     OnPosition,
     Ticket,
     TicketState,
+    worth_telling,
 )
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class FleetGpuQueue:
 
     async def wait(self, ticket: Ticket, on_position: OnPosition | None = None) -> None:
         """Until the fleet grants the ticket's turn; reports the fleet's count ahead when
-        it changes. Raises Dequeued when the ticket is replaced or cancelled first."""
+        it is news (`worth_telling`, as the process's own queue does). Raises Dequeued
+        when the ticket is replaced or cancelled first."""
         if not ticket.granted.done():
             kind = _KINDS[ticket.kind]
             try:
@@ -139,7 +141,7 @@ class FleetGpuQueue:
             reported: int | None = None
             while not ticket.granted.done():
                 ahead = self._positions.get(ticket.job_id)
-                if on_position is not None and ahead is not None and ahead != reported:
+                if on_position is not None and ahead is not None and worth_telling(reported, ahead):
                     reported = ahead
                     await on_position(ahead)
                     continue  # the report awaited: look again before sleeping

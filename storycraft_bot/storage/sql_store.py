@@ -310,11 +310,7 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
         (somebody else decided first).
         """
         async with self._tx() as tx:
-            changed = await tx.run(
-                "UPDATE segments SET state = 'decided', chosen_index = ?, decided_by = ?,"
-                " updated_at = ? WHERE id = ? AND state = 'open'",
-                (choice_index, decided_by.value, now, segment.id),
-            )
+            changed = await tx.run(CLOSE_PART, (choice_index, decided_by.value, now, segment.id))
             if changed != 1:
                 return None
             segment_id = await _insert_segment(
@@ -537,6 +533,13 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
             return 0
         async with self._tx() as tx:
             return await tx.run(f"DELETE FROM drafts WHERE {where}", params)
+
+
+#: A press's decision closes the open part (params: choice, decided by, now, segment id).
+CLOSE_PART = (
+    "UPDATE segments SET state = 'decided', chosen_index = ?, decided_by = ?,"
+    " updated_at = ? WHERE id = ? AND state = 'open'"
+)
 
 
 async def _insert_segment(

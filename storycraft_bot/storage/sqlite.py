@@ -28,6 +28,7 @@ from storycraft_bot.storage.schema import (
 )
 from storycraft_bot.storage.source_queries import SourceQueries
 from storycraft_bot.storage.sql_protocols import Row
+from storycraft_bot.storage.sql_store import CLOSE_PART
 
 __all__ = ["Store", "discover_migrations", "shipped_migrations"]
 
@@ -184,11 +185,7 @@ class Store(SourceQueries):
         db = self.db
         statements: tuple[tuple[str, tuple[Any, ...]], ...] = (
             ("BEGIN IMMEDIATE", ()),
-            (
-                "UPDATE segments SET state = 'decided', chosen_index = ?, decided_by = ?,"
-                " updated_at = ? WHERE id = ? AND state = 'open'",
-                (choice_index, decided_by.value, now, segment.id),
-            ),
+            (CLOSE_PART, (choice_index, decided_by.value, now, segment.id)),
             (
                 "INSERT INTO segments (session_id, idx, state, prompt_choice, created_at,"
                 " updated_at) SELECT ?, ?, 'generating', ?, ?, ? WHERE changes() = 1",
