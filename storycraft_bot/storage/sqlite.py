@@ -171,7 +171,7 @@ class Store(SourceQueries):
             except BaseException:
                 await _finish(db.execute("ROLLBACK"))
                 raise
-            commit = await _queued(db.execute("COMMIT"))
+            (commit,) = await _queued(db.execute("COMMIT"))
         if await _finish(commit):
             raise asyncio.CancelledError
 
@@ -193,10 +193,9 @@ class Store(SourceQueries):
             ),
         )
         async with self._write_lock:
-            sent = [asyncio.ensure_future(db.execute(sql, params)) for sql, params in statements]
+            sent: list[asyncio.Future[aiosqlite.Cursor]] = []
             try:
-                # Their first steps queue them, in order, before this goes on (see _queued).
-                await asyncio.sleep(0)
+                sent = await _queued(*(db.execute(sql, params) for sql, params in statements))
                 _, closed, opened = await asyncio.gather(*sent)
             except BaseException:
                 for statement in sent:
@@ -207,7 +206,7 @@ class Store(SourceQueries):
                 with contextlib.suppress(sqlite3.Error):
                     await _finish(db.execute("ROLLBACK"))
                 raise
-            commit = await _queued(db.execute("COMMIT"))
+            (commit,) = await _queued(db.execute("COMMIT"))
         if await _finish(commit):
             raise asyncio.CancelledError
         if closed.rowcount != 1:
@@ -220,7 +219,7 @@ class Store(SourceQueries):
         # another transaction is open would become part of it. A cancelled caller leaves
         # the statement to finish (in aiosqlite's thread) before the next one is sent.
         async with self._write_lock:
-            sent = await _queued(self.db.execute(sql, tuple(params)))
+            (sent,) = await _queued(self.db.execute(sql, tuple(params)))
         return (await sent).rowcount
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
@@ -238,19 +237,20 @@ async def _first(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> R
     return next(iter(rows), None)
 
 
-async def _queued(statement: Awaitable[T]) -> asyncio.Future[T]:
-    """Send `statement` to aiosqlite's queue now; its result comes later. The write lock
-    need not be held until then: aiosqlite runs its queue in order, so a COMMIT or a lone
-    write sent under the lock is done before the next transaction's BEGIN (the lock was
-    held across every round trip, and at 500 busy channels every write waited in line
-    for it: bench/load_run.py)."""
-    sent = asyncio.ensure_future(statement)
-    # Its first step puts the statement in aiosqlite's queue; the loop runs ready steps in
-    # order, so it runs before this coroutine goes on, even to raise a cancellation.
+async def _queued(*statements: Awaitable[T]) -> list[asyncio.Future[T]]:
+    """Send `statements` to aiosqlite's queue now, in order; their results come later.
+    The write lock need not be held until then: aiosqlite runs its queue in order, so a
+    COMMIT or a lone write sent under the lock is done before the next transaction's
+    BEGIN (the lock was held across every round trip, and at 500 busy channels every
+    write waited in line for it: bench/load_run.py)."""
+    sent: list[asyncio.Future[T]] = [asyncio.ensure_future(s) for s in statements]
+    # Their first steps put them in aiosqlite's queue; the loop runs ready steps in order,
+    # so they run before this coroutine goes on, even to raise a cancellation.
     try:
         await asyncio.sleep(0)
     except asyncio.CancelledError:
-        sent.add_done_callback(_retrieve)  # sent all the same; nobody awaits it now
+        for statement in sent:
+            statement.add_done_callback(_retrieve)  # sent all the same; nobody awaits them
         raise
     return sent
 
