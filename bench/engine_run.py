@@ -23,7 +23,9 @@ from storycraft_bot.storage.sqlite import Store
 from tests.fake_ollama import FakeOllama
 
 
-class _Counter:
+class Counter:
+    """The StoryView that notes each story's newest finished segment."""
+
     def __init__(self) -> None:
         self.finished: dict[int, int] = {}
         self.changed = asyncio.Event()
@@ -37,6 +39,25 @@ class _Counter:
 TIMEOUTS = httpx.Timeout(5.0, read=60.0)
 
 
+async def play(engine: StoryEngine, view: Counter, places: list[Place], turns: int) -> int:
+    """Start a story in each place, then press the first choice in every story, `turns`
+    times over, each time once all of them have finished a segment; the segments seen."""
+    player = Actor("p", "P")
+    sessions = [await engine.start(place, player) for place in places]
+    seen = 0
+    for _ in range(turns):
+        while len(view.finished) < len(places):
+            view.changed.clear()
+            await view.changed.wait()
+        current = dict(view.finished)
+        view.finished.clear()
+        seen += len(current)
+        for place, session in zip(places, sessions, strict=True):
+            await engine.press(place, player, current[session.id], 0)
+    await engine.wait_idle()
+    return seen
+
+
 async def run_stories(stories: int, segments_each: int) -> tuple[float, int]:
     server = FakeOllama()
     await server.start()
@@ -47,7 +68,7 @@ async def run_stories(stories: int, segments_each: int) -> tuple[float, int]:
                 Store(Path(folder) / "bench.db") as store,
             ):
                 gateway = OllamaGateway(pool, OllamaConfig(model="llama3.1:8b"))
-                view = _Counter()
+                view = Counter()
                 engine = StoryEngine(
                     store,
                     OllamaNarrator(gateway),
@@ -62,20 +83,8 @@ async def run_stories(stories: int, segments_each: int) -> tuple[float, int]:
                     Place(ChannelKey(Platform.CONSOLE, str(n)), str(n), False)
                     for n in range(stories)
                 ]
-                player = Actor("p", "P")
                 started = time.perf_counter()
-                sessions = [await engine.start(place, player) for place in places]
-                done = 0
-                for _ in range(segments_each):
-                    while len(view.finished) < stories:
-                        view.changed.clear()
-                        await view.changed.wait()
-                    current = dict(view.finished)
-                    view.finished.clear()
-                    done += len(current)
-                    for place, session in zip(places, sessions, strict=True):
-                        await engine.press(place, player, current[session.id], 0)
-                await engine.wait_idle()
+                done = await play(engine, view, places, segments_each)
                 seconds = time.perf_counter() - started
                 await engine.shutdown()
                 return seconds, done

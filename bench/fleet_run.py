@@ -18,11 +18,11 @@ import time
 
 import httpx
 
-from bench.engine_run import _Counter
+from bench.engine_run import Counter, play
 from storycraft_bot.core.clock import SystemClock
 from storycraft_bot.core.coordination import Coordination, LocalCoordination
 from storycraft_bot.core.engine import EngineConfig, StoryEngine
-from storycraft_bot.core.models import Actor, ChannelKey, Language, Place, Platform
+from storycraft_bot.core.models import ChannelKey, Language, Place, Platform
 from storycraft_bot.core.ports import NullIllustrator
 from storycraft_bot.narration.image_prompts import ModelPromptWriter
 from storycraft_bot.narration.narrator import OllamaNarrator
@@ -53,7 +53,7 @@ async def worker(url: str, name: str, coordinated: bool) -> dict[str, float]:
     ):
         coordination: Coordination = shared if coordinated else LocalCoordination()
         gateway = OllamaGateway(pool, OllamaConfig(model="llama3.1:8b"))
-        view = _Counter()
+        view = Counter()
         engine = StoryEngine(
             store,
             OllamaNarrator(gateway),
@@ -69,20 +69,8 @@ async def worker(url: str, name: str, coordinated: bool) -> dict[str, float]:
         places = [
             Place(ChannelKey(Platform.CONSOLE, f"{name}-{n}"), name, False) for n in range(STORIES)
         ]
-        player = Actor("p", "P")
         started = time.time()
-        sessions = [await engine.start(place, player) for place in places]
-        turns = 0
-        for _ in range(TURNS):
-            while len(view.finished) < STORIES:
-                view.changed.clear()
-                await view.changed.wait()
-            current = dict(view.finished)
-            view.finished.clear()
-            turns += len(current)
-            for place, session in zip(places, sessions, strict=True):
-                await engine.press(place, player, current[session.id], 0)
-        await engine.wait_idle()
+        turns = await play(engine, view, places, TURNS)
         ended = time.time()
         await engine.shutdown()
     await fake.stop()
