@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from storycraft_bot.core.errors import SchemaTooNewError, StorageError, StoryActionError
@@ -26,6 +27,7 @@ from storycraft_bot.core.models import (
     Platform,
     Rating,
     SegmentDraft,
+    SegmentState,
     StorySettings,
 )
 from storycraft_bot.core.screen_records import StoredScreens
@@ -190,6 +192,49 @@ async def test_deciding_is_atomic_and_only_once(store: AnyStore) -> None:
     assert following.prompt_choice == "b"
     assert await store.decide(segment, 0, DecidedBy.PRESS, 4.0) is None
     assert len(await store.live_segments(session.id)) == 2
+
+
+async def test_a_decision_whose_next_part_cannot_be_stored_leaves_the_part_open(
+    store: AnyStore,
+) -> None:
+    """The close and the next part land together or not at all: a next part the database
+    refuses (a trigger here; a full disk in life) takes the close back with it."""
+    from storycraft_bot.core.models import DecidedBy
+
+    session = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
+    segment = await store.add_segment(session.id, 0, "", 1.0)
+    segment = await store.finish_segment(segment.id, SegmentDraft("n", ("a", "b"), "s"), 2.0)
+    if isinstance(store, Store):
+        await execute(
+            store,
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON segments WHEN NEW.prompt_choice = 'b'"
+            " BEGIN SELECT RAISE(ABORT, 'no room'); END",
+        )
+    else:
+        await execute(
+            store,
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.prompt_choice = 'b' THEN RAISE EXCEPTION 'no room'; END IF;"
+            " RETURN NEW; END $$",
+        )
+        await execute(
+            store,
+            "CREATE TRIGGER refuse BEFORE INSERT ON segments"
+            " FOR EACH ROW EXECUTE FUNCTION refuse()",
+        )
+    with pytest.raises((sqlite3.Error, psycopg.Error), match="no room"):
+        await store.decide(segment, 1, DecidedBy.PRESS, 3.0)
+
+    stored = await store.get_segment(segment.id)
+    assert stored is not None
+    assert stored.state is SegmentState.OPEN
+    assert stored.chosen_index is None
+    assert len(await store.live_segments(session.id)) == 1
+    following = await store.decide(segment, 0, DecidedBy.PRESS, 4.0)  # the other choice
+    assert following is not None
+    assert following.prompt_choice == "a"
+    if isinstance(store, Store):
+        assert not store.db.in_transaction
 
 
 @pytest.mark.parametrize("steps", range(6))

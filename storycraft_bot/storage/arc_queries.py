@@ -4,42 +4,33 @@ a story that reached its ending, and a group vote's window moved or extended."""
 from __future__ import annotations
 
 import json
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
 
 from storycraft_bot.core.errors import StorageError
 from storycraft_bot.core.models import Segment
-
-if TYPE_CHECKING:
-    from storycraft_bot.storage.sql_protocols import Tx
+from storycraft_bot.storage.sql_protocols import SqlBackend
 
 
-class ArcQueries:
+class ArcQueries(SqlBackend):
     """StoryStore methods for endings and vote windows, over the backend's transactions."""
-
-    def _tx(self) -> AbstractAsyncContextManager[Tx]:
-        raise NotImplementedError
 
     async def get_segment(self, segment_id: int) -> Segment | None:
         raise NotImplementedError
 
     async def end_session(self, session_id: int, now: float) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE sessions SET state = 'stopped', ended_at = ?, updated_at = ?"
-                " WHERE id = ? AND state != 'stopped'",
-                (now, now, session_id),
-            )
+        await self._run(
+            "UPDATE sessions SET state = 'stopped', ended_at = ?, updated_at = ?"
+            " WHERE id = ? AND state != 'stopped'",
+            (now, now, session_id),
+        )
 
     async def move_vote_deadline(
         self, segment_id: int, closes_at: float | None, extensions: int
     ) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET vote_closes_at = ?, vote_extensions = ?"
-                " WHERE id = ? AND state = 'open'",
-                (closes_at, extensions, segment_id),
-            )
+        await self._run(
+            "UPDATE segments SET vote_closes_at = ?, vote_extensions = ?"
+            " WHERE id = ? AND state = 'open'",
+            (closes_at, extensions, segment_id),
+        )
 
     async def replace_choices(self, segment_id: int, choices: tuple[str, ...]) -> Segment:
         """New choices for an open part; its votes (for the old ones) are dropped."""

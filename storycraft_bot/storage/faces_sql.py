@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
-
 from storycraft_bot.core.models import CharacterFace
-
-if TYPE_CHECKING:
-    from storycraft_bot.storage.sql_protocols import Row, Tx
+from storycraft_bot.storage.sql_protocols import SqlBackend
 
 
-class FaceQueries:
+class FaceQueries(SqlBackend):
     """The character-face part of the StoryStore, over SqlStore's transactions."""
-
-    def _tx(self) -> AbstractAsyncContextManager[Tx]:
-        raise NotImplementedError
-
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        raise NotImplementedError
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        raise NotImplementedError
-
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
 
     async def character_faces(self, session_id: int) -> dict[str, CharacterFace]:
         rows = await self._all(
@@ -58,10 +40,9 @@ class FaceQueries:
 
     async def set_portrait(self, session_id: int, name: str, portrait: str) -> bool:
         """The character's portrait, unless one is stored already; True when set."""
-        async with self._tx() as tx:
-            changed = await tx.run(
-                "UPDATE character_faces SET portrait = ?"
-                " WHERE session_id = ? AND name = ? AND portrait = ''",
-                (portrait, session_id, name),
-            )
+        changed = await self._run(
+            "UPDATE character_faces SET portrait = ?"
+            " WHERE session_id = ? AND name = ? AND portrait = ''",
+            (portrait, session_id, name),
+        )
         return changed > 0

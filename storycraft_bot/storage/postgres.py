@@ -206,6 +206,9 @@ class PostgresStore(SourceQueries):
         _keep_cancellation()
         return changed
 
+    async def _run_returning(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return await self._one(sql, params)  # autocommit: a write reads like a read
+
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         async with self.pool.connection() as conn:
             cur = await conn.execute(_dialect(sql), params)

@@ -3,10 +3,6 @@ cooldowns per user, redo counts per part, refusals of typed text."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
-
 from storycraft_bot.core.models import Platform
 from storycraft_bot.core.safety_store import (
     BlockedPattern,
@@ -15,9 +11,7 @@ from storycraft_bot.core.safety_store import (
     RedoKind,
     RefusalReason,
 )
-
-if TYPE_CHECKING:
-    from storycraft_bot.storage.sql_protocols import Row, Tx
+from storycraft_bot.storage.sql_protocols import SqlBackend
 
 #: Safety's tables, in the order copy-db fills them (after sql_store's).
 SAFETY_TABLES = (
@@ -29,17 +23,8 @@ SAFETY_TABLES = (
 )
 
 
-class SafetyQueries:
+class SafetyQueries(SqlBackend):
     """The SafetyStore methods over the backend's transactions and reads (see SqlStore)."""
-
-    def _tx(self) -> AbstractAsyncContextManager[Tx]:
-        raise NotImplementedError
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        raise NotImplementedError
-
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        raise NotImplementedError
 
     async def blocked_patterns(self, platform: Platform, guild_id: str) -> list[BlockedPattern]:
         rows = await self._all(
@@ -52,20 +37,18 @@ class SafetyQueries:
     async def add_blocked_pattern(
         self, platform: Platform, guild_id: str, pattern: BlockedPattern
     ) -> bool:
-        async with self._tx() as tx:
-            added = await tx.run(
-                "INSERT INTO blocked_patterns (platform, guild_id, pattern, added_by, added_at)"
-                " VALUES (?,?,?,?,?) ON CONFLICT (platform, guild_id, pattern) DO NOTHING",
-                (platform.value, guild_id, pattern.pattern, pattern.added_by, pattern.added_at),
-            )
+        added = await self._run(
+            "INSERT INTO blocked_patterns (platform, guild_id, pattern, added_by, added_at)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (platform, guild_id, pattern) DO NOTHING",
+            (platform.value, guild_id, pattern.pattern, pattern.added_by, pattern.added_at),
+        )
         return added > 0
 
     async def remove_blocked_pattern(self, platform: Platform, guild_id: str, pattern: str) -> bool:
-        async with self._tx() as tx:
-            removed = await tx.run(
-                "DELETE FROM blocked_patterns WHERE platform = ? AND guild_id = ? AND pattern = ?",
-                (platform.value, guild_id, pattern),
-            )
+        removed = await self._run(
+            "DELETE FROM blocked_patterns WHERE platform = ? AND guild_id = ? AND pattern = ?",
+            (platform.value, guild_id, pattern),
+        )
         return removed > 0
 
     async def take_cooldown(
@@ -106,33 +89,30 @@ class SafetyQueries:
         return int(row["n"]) if row else 0
 
     async def take_redo(self, session_id: int, index: int, kind: RedoKind, cap: int) -> bool:
-        async with self._tx() as tx:
-            counted = await tx.run(
-                "INSERT INTO part_redos (session_id, idx, action, count) VALUES (?,?,?,1)"
-                " ON CONFLICT (session_id, idx, action) DO UPDATE"
-                " SET count = part_redos.count + 1 WHERE part_redos.count < ?",
-                (session_id, index, kind.value, cap),
-            )
+        counted = await self._run(
+            "INSERT INTO part_redos (session_id, idx, action, count) VALUES (?,?,?,1)"
+            " ON CONFLICT (session_id, idx, action) DO UPDATE"
+            " SET count = part_redos.count + 1 WHERE part_redos.count < ?",
+            (session_id, index, kind.value, cap),
+        )
         return counted > 0
 
     async def note_refusal(
         self, platform: Platform, guild_id: str, user_id: str, reason: RefusalReason, now: float
     ) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "INSERT INTO moderation_refusals (platform, guild_id, user_id, reason, at)"
-                " VALUES (?,?,?,?,?)",
-                (platform.value, guild_id, user_id, reason.value, now),
-            )
+        await self._run(
+            "INSERT INTO moderation_refusals (platform, guild_id, user_id, reason, at)"
+            " VALUES (?,?,?,?,?)",
+            (platform.value, guild_id, user_id, reason.value, now),
+        )
 
     async def keep_deletion(self, platform: Platform, deletion: PendingDeletion) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "INSERT INTO pending_deletions (platform, chat_id, message_id, due_at)"
-                " VALUES (?,?,?,?) ON CONFLICT (platform, chat_id, message_id) DO UPDATE"
-                " SET due_at = excluded.due_at",
-                (platform.value, deletion.chat_id, deletion.message_id, deletion.due_at),
-            )
+        await self._run(
+            "INSERT INTO pending_deletions (platform, chat_id, message_id, due_at)"
+            " VALUES (?,?,?,?) ON CONFLICT (platform, chat_id, message_id) DO UPDATE"
+            " SET due_at = excluded.due_at",
+            (platform.value, deletion.chat_id, deletion.message_id, deletion.due_at),
+        )
 
     async def pending_deletions(self, platform: Platform) -> list[PendingDeletion]:
         rows = await self._all(
@@ -143,9 +123,7 @@ class SafetyQueries:
         return [PendingDeletion(r["chat_id"], int(r["message_id"]), r["due_at"]) for r in rows]
 
     async def drop_deletion(self, platform: Platform, chat_id: str, message_id: int) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "DELETE FROM pending_deletions WHERE platform = ? AND chat_id = ?"
-                " AND message_id = ?",
-                (platform.value, chat_id, message_id),
-            )
+        await self._run(
+            "DELETE FROM pending_deletions WHERE platform = ? AND chat_id = ? AND message_id = ?",
+            (platform.value, chat_id, message_id),
+        )

@@ -26,13 +26,12 @@ class SourceQueries(PictureQueries):
     """save_card/story_card and save_lore/lore of the StoryStore port."""
 
     async def save_card(self, session_id: int, card: StoryCard, now: float) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "INSERT INTO story_sources (session_id, card, updated_at) VALUES (?,?,?)"
-                " ON CONFLICT (session_id) DO UPDATE SET card = excluded.card,"
-                " updated_at = excluded.updated_at",
-                (session_id, json.dumps(asdict(card), ensure_ascii=False), now),
-            )
+        await self._run(
+            "INSERT INTO story_sources (session_id, card, updated_at) VALUES (?,?,?)"
+            " ON CONFLICT (session_id) DO UPDATE SET card = excluded.card,"
+            " updated_at = excluded.updated_at",
+            (session_id, json.dumps(asdict(card), ensure_ascii=False), now),
+        )
 
     async def story_card(self, session_id: int) -> StoryCard | None:
         row = await self._one("SELECT card FROM story_sources WHERE session_id = ?", (session_id,))
@@ -42,13 +41,12 @@ class SourceQueries(PictureQueries):
 
     async def save_lore(self, session_id: int, entries: Sequence[LoreEntry], now: float) -> None:
         lore = json.dumps([asdict(e) for e in entries], ensure_ascii=False)
-        async with self._tx() as tx:
-            await tx.run(
-                "INSERT INTO story_sources (session_id, lore, updated_at) VALUES (?,?,?)"
-                " ON CONFLICT (session_id) DO UPDATE SET lore = excluded.lore,"
-                " updated_at = excluded.updated_at",
-                (session_id, lore, now),
-            )
+        await self._run(
+            "INSERT INTO story_sources (session_id, lore, updated_at) VALUES (?,?,?)"
+            " ON CONFLICT (session_id) DO UPDATE SET lore = excluded.lore,"
+            " updated_at = excluded.updated_at",
+            (session_id, lore, now),
+        )
 
     async def lore(self, session_id: int) -> tuple[LoreEntry, ...]:
         row = await self._one("SELECT lore FROM story_sources WHERE session_id = ?", (session_id,))

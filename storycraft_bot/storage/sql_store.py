@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict
 from typing import Any, ClassVar
 
@@ -80,20 +79,6 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
     _MERGE_UPLOAD: ClassVar[str]
     # The error a violated unique index raises.
     _UNIQUE_VIOLATION: ClassVar[type[Exception]]
-
-    def _tx(self) -> AbstractAsyncContextManager[Tx]:
-        raise NotImplementedError
-
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One write statement, atomic on its own (no transaction around it, so one trip
-        to the database where BEGIN and COMMIT took three); the rows changed."""
-        raise NotImplementedError
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        raise NotImplementedError
-
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        raise NotImplementedError
 
     async def table_rows(self, table: str) -> AsyncIterator[dict[str, Any]]:
         """Every row of one of TABLES, as column → value (for copy-db)."""
@@ -180,18 +165,16 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
         return _session(row) if row else None
 
     async def set_session_state(self, session_id: int, state: SessionState, now: float) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE sessions SET state = ?, updated_at = ? WHERE id = ?",
-                (state.value, now, session_id),
-            )
+        await self._run(
+            "UPDATE sessions SET state = ?, updated_at = ? WHERE id = ?",
+            (state.value, now, session_id),
+        )
 
     async def update_settings(self, session_id: int, settings: StorySettings, now: float) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE sessions SET settings = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(asdict(settings)), now, session_id),
-            )
+        await self._run(
+            "UPDATE sessions SET settings = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(asdict(settings)), now, session_id),
+        )
 
     async def guild_defaults(self, platform: Platform, guild_id: str) -> GuildDefaults:
         row = await self._one(
@@ -205,13 +188,12 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
     async def save_guild_defaults(
         self, platform: Platform, guild_id: str, defaults: GuildDefaults, now: float
     ) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "INSERT INTO guild_defaults (platform, guild_id, settings, updated_at)"
-                " VALUES (?,?,?,?) ON CONFLICT (platform, guild_id) DO UPDATE SET"
-                " settings = excluded.settings, updated_at = excluded.updated_at",
-                (platform.value, guild_id, json.dumps(asdict(defaults)), now),
-            )
+        await self._run(
+            "INSERT INTO guild_defaults (platform, guild_id, settings, updated_at)"
+            " VALUES (?,?,?,?) ON CONFLICT (platform, guild_id) DO UPDATE SET"
+            " settings = excluded.settings, updated_at = excluded.updated_at",
+            (platform.value, guild_id, json.dumps(asdict(defaults)), now),
+        )
 
     # Segments
 
@@ -220,8 +202,7 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
     ) -> Segment:
         """A new segment in state GENERATING."""
         async with self._tx() as tx:
-            segment_id = await _insert_segment(tx, session_id, index, prompt_choice, now)
-        return await self._segment_or_fail(segment_id)
+            return await _insert_segment(tx, session_id, index, prompt_choice, now)
 
     async def get_segment(self, segment_id: int) -> Segment | None:
         row = await self._one("SELECT * FROM segments WHERE id = ?", (segment_id,))
@@ -251,10 +232,11 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
         return [_segment(r) for r in rows]
 
     async def finish_segment(self, segment_id: int, draft: SegmentDraft, now: float) -> Segment:
-        """Store the narrator's text and open the choices."""
-        await self._run(
+        """Store the narrator's text and open the choices; the part as it now is (a part
+        superseded meanwhile is returned unchanged)."""
+        row = await self._run_returning(
             "UPDATE segments SET state = 'open', narration = ?, choices = ?, scene = ?,"
-            " model = ?, updated_at = ? WHERE id = ? AND state = 'generating'",
+            " model = ?, updated_at = ? WHERE id = ? AND state = 'generating' RETURNING *",
             (
                 draft.narration,
                 json.dumps(list(draft.choices), ensure_ascii=False),
@@ -264,15 +246,14 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
                 segment_id,
             ),
         )
-        return await self._segment_or_fail(segment_id)
+        return _segment(row) if row else await self._segment_or_fail(segment_id)
 
     async def fail_segment(self, segment_id: int, now: float) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET state = 'failed', updated_at = ? WHERE id = ?"
-                " AND state = 'generating'",
-                (now, segment_id),
-            )
+        await self._run(
+            "UPDATE segments SET state = 'failed', updated_at = ? WHERE id = ?"
+            " AND state = 'generating'",
+            (now, segment_id),
+        )
 
     async def replace_segment(self, old: Segment, now: float) -> Segment:
         """Retry: supersede `old` and start a new segment at the same place."""
@@ -281,10 +262,7 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
                 "UPDATE segments SET state = 'superseded', updated_at = ? WHERE id = ?",
                 (now, old.id),
             )
-            segment_id = await _insert_segment(
-                tx, old.session_id, old.index, old.prompt_choice, now
-            )
-        return await self._segment_or_fail(segment_id)
+            return await _insert_segment(tx, old.session_id, old.index, old.prompt_choice, now)
 
     async def step_back(self, current: Segment, previous: Segment, now: float) -> Segment:
         """Undo: supersede `current`, reopen `previous` with its votes cleared."""
@@ -313,10 +291,9 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
             changed = await tx.run(CLOSE_PART, (choice_index, decided_by.value, now, segment.id))
             if changed != 1:
                 return None
-            segment_id = await _insert_segment(
+            return await _insert_segment(
                 tx, segment.session_id, segment.index + 1, segment.choices[choice_index], now
             )
-        return await self._segment_or_fail(segment_id)
 
     async def add_own_action(self, segment: Segment, author: Actor, action: str) -> Segment | None:
         """Put a typed action on the open part's ballot; None when the part is no longer
@@ -327,18 +304,16 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
         return await self._segment_or_fail(segment.id)
 
     async def set_vote_deadline(self, segment_id: int, closes_at: float) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET vote_closes_at = ? WHERE id = ? AND vote_closes_at IS NULL",
-                (closes_at, segment_id),
-            )
+        await self._run(
+            "UPDATE segments SET vote_closes_at = ? WHERE id = ? AND vote_closes_at IS NULL",
+            (closes_at, segment_id),
+        )
 
     async def set_auto_retry(self, segment_id: int, tries: int, due: float | None) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET auto_retries = ?, auto_retry_at = ? WHERE id = ?",
-                (tries, due, segment_id),
-            )
+        await self._run(
+            "UPDATE segments SET auto_retries = ?, auto_retry_at = ? WHERE id = ?",
+            (tries, due, segment_id),
+        )
 
     async def set_messages(self, segment_id: int, refs: Iterable[MessageRef]) -> None:
         """Remember the platform messages that show a segment, in order."""
@@ -370,42 +345,39 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
     async def set_image_prompt(
         self, segment_id: int, positive: str, negative: str, source: ImageSource
     ) -> None:
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET image_prompt = ?, image_negative = ?,"
-                " image_prompt_source = ? WHERE id = ?",
-                (positive, negative, source.value, segment_id),
-            )
+        await self._run(
+            "UPDATE segments SET image_prompt = ?, image_negative = ?,"
+            " image_prompt_source = ? WHERE id = ?",
+            (positive, negative, source.value, segment_id),
+        )
 
     async def save_picture(self, segment_id: int, picture: Picture) -> None:
         """A finished picture: file, seed, server, prompt id, time taken."""
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET image_state = 'ready', image_file = ?, image_seed = ?,"
-                " image_server = ?, image_prompt_id = ?, image_seconds = ?,"
-                " submitted_server = '', submitted_prompt_id = '', submitted_seed = NULL"
-                " WHERE id = ?",
-                (
-                    picture.path,
-                    picture.seed,
-                    picture.server,
-                    picture.prompt_id,
-                    picture.seconds,
-                    segment_id,
-                ),
-            )
+        await self._run(
+            "UPDATE segments SET image_state = 'ready', image_file = ?, image_seed = ?,"
+            " image_server = ?, image_prompt_id = ?, image_seconds = ?,"
+            " submitted_server = '', submitted_prompt_id = '', submitted_seed = NULL"
+            " WHERE id = ?",
+            (
+                picture.path,
+                picture.seed,
+                picture.server,
+                picture.prompt_id,
+                picture.seconds,
+                segment_id,
+            ),
+        )
 
     async def set_submitted(self, segment_id: int, prompt: SubmittedPrompt | None) -> None:
         """The ComfyUI prompt the segment's picture waits for (None: none any more)."""
         server, prompt_id, seed = (
             (prompt.server, prompt.prompt_id, prompt.seed) if prompt else ("", "", None)
         )
-        async with self._tx() as tx:
-            await tx.run(
-                "UPDATE segments SET submitted_server = ?, submitted_prompt_id = ?,"
-                " submitted_seed = ? WHERE id = ?",
-                (server, prompt_id, seed, segment_id),
-            )
+        await self._run(
+            "UPDATE segments SET submitted_server = ?, submitted_prompt_id = ?,"
+            " submitted_seed = ? WHERE id = ?",
+            (server, prompt_id, seed, segment_id),
+        )
 
     async def orphaned_prompts(self) -> list[tuple[int, SubmittedPrompt]]:
         """Submitted prompts of superseded parts, stopped stories, settled pictures."""
@@ -420,8 +392,7 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
 
     async def set_image_upload(self, segment_id: int, platform: Platform, ref: str) -> None:
         """Remember a platform's reference to an uploaded picture (to send it again)."""
-        async with self._tx() as tx:
-            await tx.run(self._MERGE_UPLOAD, (platform.value, ref, segment_id))
+        await self._run(self._MERGE_UPLOAD, (platform.value, ref, segment_id))
 
     async def set_image_state(self, segment_id: int, state: ImageState) -> None:
         await self._run(
@@ -531,9 +502,14 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
         # stored just after the delete).
         if await self._one(f"SELECT 1 FROM drafts WHERE {where} LIMIT 1", params) is None:
             return 0
-        async with self._tx() as tx:
-            return await tx.run(f"DELETE FROM drafts WHERE {where}", params)
+        return await self._run(f"DELETE FROM drafts WHERE {where}", params)
 
+
+#: A new part, being written (params: session id, index, chosen, now, now); the row back.
+INSERT_SEGMENT = (
+    "INSERT INTO segments (session_id, idx, state, prompt_choice, created_at, updated_at)"
+    " VALUES (?, ?, 'generating', ?, ?, ?) RETURNING *"
+)
 
 #: A press's decision closes the open part (params: choice, decided by, now, segment id).
 CLOSE_PART = (
@@ -544,12 +520,10 @@ CLOSE_PART = (
 
 async def _insert_segment(
     tx: Tx, session_id: int, index: int, prompt_choice: str, now: float
-) -> int:
-    return await tx.insert(
-        "INSERT INTO segments (session_id, idx, state, prompt_choice, created_at, updated_at)"
-        " VALUES (?, ?, 'generating', ?, ?, ?)",
-        (session_id, index, prompt_choice, now, now),
-    )
+) -> Segment:
+    row = await tx.one(INSERT_SEGMENT, (session_id, index, prompt_choice, now, now))
+    assert row is not None  # an INSERT ... VALUES inserts its row or raises
+    return _segment(row)
 
 
 def _with_rating(values: dict[str, Any]) -> dict[str, Any]:

@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import aiosqlite
 
@@ -28,7 +29,7 @@ from storycraft_bot.storage.schema import (
 )
 from storycraft_bot.storage.source_queries import SourceQueries
 from storycraft_bot.storage.sql_protocols import Row
-from storycraft_bot.storage.sql_store import CLOSE_PART
+from storycraft_bot.storage.sql_store import CLOSE_PART, INSERT_SEGMENT, _segment
 
 __all__ = ["Store", "discover_migrations", "shipped_migrations"]
 
@@ -58,6 +59,15 @@ class _SqliteTx:
         return await _first(self._db, sql, params)
 
 
+class _Connection(aiosqlite.Connection):
+    """aiosqlite's connection with what it keeps private: a function run in its thread
+    on the sqlite3 connection, so a short transaction is one trip."""
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        run: Callable[..., Awaitable[Any]] = self._execute  # untyped in aiosqlite
+        return cast(T, await run(fn, self._conn))
+
+
 class Store(SourceQueries):
     """All reads and writes of StoryCraft's database, in one SQLite file."""
 
@@ -69,7 +79,7 @@ class Store(SourceQueries):
     def __init__(self, path: Path, migrations: Path | None = None) -> None:
         self._path = path
         self._migrations = migrations or shipped_migrations()
-        self._db: aiosqlite.Connection | None = None
+        self._db: _Connection | None = None
         self._write_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -93,7 +103,8 @@ class Store(SourceQueries):
                 f"cannot create the folder of database {self._path}: {err.strerror or err}"
             ) from err
         try:
-            db = await aiosqlite.connect(self._path, isolation_level=None)
+            db = _Connection(partial(_connect, self._path), iter_chunk_size=64)
+            await db  # starts its thread, connects
         except sqlite3.Error as err:
             raise StorageError(f"cannot open database {self._path}: {err}") from err
         db.row_factory = aiosqlite.Row
@@ -123,7 +134,7 @@ class Store(SourceQueries):
             await db.close()
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def db(self) -> _Connection:
         if self._db is None:
             raise StorageError("the database is not open")
         return self._db
@@ -178,41 +189,31 @@ class Store(SourceQueries):
     async def decide(
         self, segment: Segment, choice_index: int, decided_by: DecidedBy, now: float
     ) -> Segment | None:
-        """SqlStore.decide in one round trip to aiosqlite's thread, not three: every press
-        decides, and at 500 busy channels the decisions waited in line for the write
-        lock. The next part is inserted only when the update closed this one: `changes()`
-        counts that update, as no other write comes between while the lock is held."""
-        db = self.db
-        statements: tuple[tuple[str, tuple[Any, ...]], ...] = (
-            ("BEGIN IMMEDIATE", ()),
-            (CLOSE_PART, (choice_index, decided_by.value, now, segment.id)),
-            (
-                "INSERT INTO segments (session_id, idx, state, prompt_choice, created_at,"
-                " updated_at) SELECT ?, ?, 'generating', ?, ?, ? WHERE changes() = 1",
-                (segment.session_id, segment.index + 1, segment.choices[choice_index], now, now),
-            ),
-        )
-        async with self._write_lock:
-            sent: list[asyncio.Future[aiosqlite.Cursor]] = []
+        """SqlStore.decide as one function in aiosqlite's thread: one trip, and the write
+        lock held only to send it. Every press decides; at 500 busy channels decisions
+        that held the lock for a trip each queued behind one another (bench/load_run.py).
+        The function runs whole, even for a caller cancelled meanwhile."""
+        closing = (choice_index, decided_by.value, now, segment.id)
+        opening = (segment.session_id, segment.index + 1, segment.choices[choice_index], now, now)
+
+        def decide(conn: sqlite3.Connection) -> Row | None:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                sent = await _queued(*(db.execute(sql, params) for sql, params in statements))
-                _, closed, opened = await asyncio.gather(*sent)
+                if conn.execute(CLOSE_PART, closing).rowcount != 1:
+                    conn.execute("ROLLBACK")
+                    return None  # somebody decided first
+                row: Row | None = conn.execute(INSERT_SEGMENT, opening).fetchone()
+                conn.execute("COMMIT")
             except BaseException:
-                for statement in sent:
-                    statement.add_done_callback(_retrieve)
-                # None is open if BEGIN failed, which only another process writing the
-                # file can make it do: no set-up has one (several processes share
-                # PostgreSQL), and the bot refuses to start a second on the same file.
-                with contextlib.suppress(sqlite3.Error):
-                    await _finish(db.execute("ROLLBACK"))
+                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back itself
+                    conn.execute("ROLLBACK")
                 raise
-            (commit,) = await _queued(db.execute("COMMIT"))
-        if await _finish(commit):
-            raise asyncio.CancelledError
-        if closed.rowcount != 1:
-            return None  # somebody decided first
-        assert opened.lastrowid is not None
-        return await self._segment_or_fail(opened.lastrowid)
+            return row
+
+        async with self._write_lock:
+            (sent,) = await _queued(self.db.call(decide))
+        row = await _finished(sent)
+        return _segment(row) if row else None
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
         # Under the write lock all the same: on the one connection, a statement sent while
@@ -222,12 +223,22 @@ class Store(SourceQueries):
             (sent,) = await _queued(self.db.execute(sql, tuple(params)))
         return (await sent).rowcount
 
+    async def _run_returning(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        async with self._write_lock:  # as in `_run`
+            (sent,) = await _queued(self.db.execute_fetchall(sql, tuple(params)))
+        return next(iter(await sent), None)
+
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         return await _first(self.db, sql, params)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         # One hand-off to aiosqlite's thread, not three (execute, fetch, close).
         return list(await self.db.execute_fetchall(sql, tuple(params)))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Autocommit: every transaction is one we BEGIN (as aiosqlite.connect would open it).
+    return sqlite3.connect(path, isolation_level=None)
 
 
 async def _first(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Row | None:
@@ -258,6 +269,13 @@ async def _queued(*statements: Awaitable[T]) -> list[asyncio.Future[T]]:
 def _retrieve(sent: asyncio.Future[Any]) -> None:
     if not sent.cancelled() and sent.exception() is not None:
         log.warning("a write its caller no longer waited for failed: %s", sent.exception())
+
+
+async def _finished(sent: asyncio.Future[T]) -> T:
+    """`sent`'s result, awaited to its end even if cancelled (then raised after it)."""
+    if await _finish(sent):
+        raise asyncio.CancelledError
+    return sent.result()
 
 
 async def _finish(statement: Awaitable[Any]) -> bool:
