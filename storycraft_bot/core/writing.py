@@ -6,9 +6,10 @@ superseded while it was being written is dropped quietly.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from storycraft_bot.core import events as ev
 from storycraft_bot.core.announcer import Announcer
@@ -26,7 +27,7 @@ from storycraft_bot.core.errors import (
 )
 from storycraft_bot.core.faces import picture_looks
 from storycraft_bot.core.leases import SegmentLeases
-from storycraft_bot.core.lore import chosen_lore
+from storycraft_bot.core.lore import LoreEntry, StoryCard, chosen_lore
 from storycraft_bot.core.models import (
     Draft,
     ImagePrompt,
@@ -56,6 +57,16 @@ from storycraft_bot.core.styles import apply_style, wants_picture
 from storycraft_bot.core.texts import Msg
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """What a request is written from besides the parts: memory, lorebook, card."""
+
+    memory: StoryMemory
+    lore: tuple[LoreEntry, ...]
+    hero: StoryCard | None
+
 
 _REASONS: dict[type[NarratorError], Msg] = {
     ModelNotInstalled: Msg.MODEL_NOT_INSTALLED,
@@ -198,9 +209,11 @@ class Writer:
             await self._fail(session, segment, Msg.INTERNAL_ERROR)
             return
         draft = shaped(draft, request.arc, session, segment.index)
-        finished = await self._store.finish_segment(segment.id, draft, self._clock.now())
-        if self._prewriter is not None:
-            await self._prewriter.settle(session.id)
+        written = self._store.finish_segment(segment.id, draft, self._clock.now())
+        if self._prewriter is None:
+            finished = await written
+        else:  # at once: nothing drafted for this part is needed any more
+            finished, _ = await asyncio.gather(written, self._prewriter.settle(session.id))
         if finished.state is not SegmentState.OPEN:
             return  # superseded by retry, undo or stop while it was being written
         log.info(
@@ -359,6 +372,7 @@ class Writer:
             # A recovered picture waits for the prompt submitted before the restart.
             segment.submitted if backlog else None,
             looks,
+            language=session.language,
         )
         await self._illustrator.enqueue(job, self._picture_reports)
         return True
@@ -385,11 +399,19 @@ class Writer:
         )
 
     async def _segment_request(self, session: Session, segment: Segment) -> SegmentRequest:
-        earlier = [
-            s for s in await self._store.live_segments(session.id) if s.index < segment.index
-        ]
-        return await self.request_for(
-            session, earlier, segment.prompt_choice, f"memory-{segment.id}", TextKind.MEMORY
+        # Every read at once: under load each trip waits its turn at the database, and
+        # these stand between the press and the narrator.
+        segments, sources = await asyncio.gather(
+            self._store.live_segments(session.id), self._read_sources(session.id)
+        )
+        earlier = [s for s in segments if s.index < segment.index]
+        return await self._request(
+            session,
+            earlier,
+            segment.prompt_choice,
+            f"memory-{segment.id}",
+            TextKind.MEMORY,
+            sources,
         )
 
     async def request_for(
@@ -402,13 +424,35 @@ class Writer:
     ) -> SegmentRequest:
         """The request of the turn after `earlier` for `chosen`: the real turn's, and the
         very same for a draft written in advance (its memory refresh at `memory_kind`)."""
-        memory = await self._refresh_memory(session, list(earlier), job_id, memory_kind)
+        sources = await self._read_sources(session.id)
+        return await self._request(session, earlier, chosen, job_id, memory_kind, sources)
+
+    async def _read_sources(self, session_id: int) -> _Sources:
+        memory, lore, hero = await asyncio.gather(
+            self._store.memory(session_id),
+            self._store.lore(session_id),
+            self._store.story_card(session_id),
+        )
+        return _Sources(memory, lore, hero)
+
+    async def _request(
+        self,
+        session: Session,
+        earlier: Sequence[Segment],
+        chosen: str,
+        job_id: str,
+        memory_kind: TextKind,
+        sources: _Sources,
+    ) -> SegmentRequest:
+        memory = await self._refresh_memory(
+            session, sources.memory, list(earlier), job_id, memory_kind
+        )
         # Everything the summary does not cover yet goes verbatim, at least the last few.
         unsummarised = [s for s in earlier if s.index > memory.summary_upto]
         keep = max(self._config.recent_segments, len(unsummarised))
         length = session.settings.length
         recent = earlier[-keep:]
-        entries = await self._store.lore(session.id)
+        entries = sources.lore
         scanned = [*(s.narration for s in recent), chosen, session.premise]
         return SegmentRequest(
             language=session.language,
@@ -421,15 +465,19 @@ class Writer:
             chosen=chosen,
             rating=session.settings.rating,
             arc=arc_after(length, earlier),
-            hero=await self._store.story_card(session.id),
+            hero=sources.hero,
             lore=chosen_lore(entries, scanned) if entries else (),
         )
 
     async def _refresh_memory(
-        self, session: Session, earlier: list[Segment], job_id: str, kind: TextKind
+        self,
+        session: Session,
+        memory: StoryMemory,
+        earlier: list[Segment],
+        job_id: str,
+        kind: TextKind,
     ) -> StoryMemory:
-        """Fold old segments into the summary every `memory_every` segments."""
-        memory = await self._store.memory(session.id)
+        """Fold old segments into the stored `memory` every `memory_every` segments."""
         cutoff = len(earlier) - self._config.recent_segments
         due = [s for s in earlier[: max(cutoff, 0)] if s.index > memory.summary_upto]
         if len(due) < self._config.memory_every:
