@@ -16,6 +16,7 @@ from storycraft_bot.core.models import (
     ChannelKey,
     ImagePrompt,
     ImageSource,
+    Language,
     Picture,
     PictureFailure,
     PictureJob,
@@ -113,7 +114,7 @@ async def run_pictures(pictures: int) -> tuple[list[float], list[float]]:
                 for n in range(pictures):
                     place = Place(ChannelKey(Platform.DISCORD, str(n)), f"g{n}", True)
                     prompt = ImagePrompt(f"scene {n}", "blurry", ImageSource.RULE)
-                    job = PictureJob(n, n, place, prompt, "sd15", False)
+                    job = PictureJob(n, n, place, prompt, "sd15", False, language=Language.EN)
                     await illustrator.enqueue(job, ready)
                 while ready.count < pictures:
                     ready.done.clear()

@@ -8,6 +8,7 @@ import asyncio
 from storycraft_bot.core.models import (
     ImagePrompt,
     ImageSource,
+    Language,
     Picture,
     PictureFailure,
     PictureJob,
@@ -53,7 +54,7 @@ class Reports:
 
 def job(segment_id: int, *, backlog: bool = False) -> PictureJob:
     prompt = ImagePrompt(f"part {segment_id}", "blurry", ImageSource.RULE)
-    return PictureJob(7, segment_id, PRIVATE, prompt, "sd15", backlog)
+    return PictureJob(7, segment_id, PRIVATE, prompt, "sd15", backlog, language=Language.EN)
 
 
 async def test_a_redraw_of_the_newest_part_keeps_the_backlog(

@@ -15,6 +15,7 @@ from storycraft_bot.core.models import (
     ChannelKey,
     ImagePrompt,
     ImageSource,
+    Language,
     Picture,
     PictureFailure,
     PictureJob,
@@ -63,7 +64,7 @@ class Reports:
 def job(session_id: int, segment_id: int) -> PictureJob:
     place = Place(ChannelKey(Platform.DISCORD, str(session_id)), f"g{session_id}", True)
     prompt = ImagePrompt(f"part {segment_id}", "blurry", ImageSource.RULE)
-    return PictureJob(session_id, segment_id, place, prompt, "sd15", False)
+    return PictureJob(session_id, segment_id, place, prompt, "sd15", False, language=Language.EN)
 
 
 async def until(check: Callable[[], bool]) -> None:

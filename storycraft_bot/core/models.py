@@ -399,6 +399,8 @@ class PictureJob:
     submitted: SubmittedPrompt | None = None
     #: What keeps the picture like the story's others: style, seed, reference portrait.
     looks: PictureLooks = field(default_factory=lambda: PictureLooks())
+    #: The story's, for its reports (a queue position is told without a read).
+    language: Language = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,10 +39,12 @@ class PictureReports:
         await self._store.set_submitted(job.segment_id, prompt)
 
     async def picture_queued(self, job: PictureJob, ahead: int) -> None:
-        await self._report(
-            job,
-            ImageState.QUEUED,
-            lambda s: ev.PictureQueued(job.place.key, s.id, s.language, job.segment_id, ahead),
+        # Told without a read: a waiting picture's record is the queue itself (a part
+        # retried, undone or stopped has its picture taken out before the story goes on,
+        # and a read could land after that), and positions come in bursts of hundreds
+        # that made every turn wait behind them at the database (bench/load_run.py).
+        await self._announce(
+            ev.PictureQueued(job.place.key, job.session_id, job.language, job.segment_id, ahead)
         )
 
     async def picture_progress(self, job: PictureJob, percent: int) -> None:
