@@ -420,7 +420,7 @@ async def run(settings: Settings, *, console: bool) -> int:
             print("storycraft: no platform could be started (see the log above)", file=sys.stderr)
             return 1
         await engine.resume(running)
-        event_loop.settle_heap()
+        event_loop.settle()
         log.info(
             "StoryCraft is running on %s; stop with Ctrl-C", ", ".join(p.value for p in running)
         )

@@ -187,7 +187,7 @@ async def run_scenario(scenario: Scenario, urls: dict[str, list[str]]) -> dict[s
                 random.Random(1),
                 narration=narration,
             )
-            event_loop.settle_heap()  # as bot.py does once started
+            event_loop.settle()  # as bot.py does once started
             rng = random.Random(scenario.channels)
             cpu = time.process_time()
             until = time.monotonic() + scenario.seconds

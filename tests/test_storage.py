@@ -429,6 +429,34 @@ async def test_a_card_and_a_lorebook_survive_a_reopen(make_store: StoreFactory) 
         assert await store.story_card(session.id) == card
 
 
+async def test_reads_sent_together_are_each_answered_on_their_own(tmp_path: Path) -> None:
+    """SQLite's reads of one loop step share a trip to its thread: each still gets its own
+    rows, a failing one fails alone, a caller that gave up takes nobody with it, and
+    after closing a read says the database is not open."""
+    store = Store(tmp_path / "reads.db")
+    await store.open()
+    first = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
+    other = Place(ChannelKey(Platform.DISCORD, "other"), "g2", True)
+    second = await store.create_session(other, ALICE, Language.EN, "g", "", StorySettings(), 1.0)
+    given_up = asyncio.ensure_future(store.get_session(first.id))
+    await asyncio.sleep(0)  # asked for, not yet sent
+    given_up.cancel()
+    found = await asyncio.gather(
+        store.get_session(first.id),
+        store._one("SELECT * FROM no_such_table"),
+        store.get_session(second.id),
+        store.get_session(10_000),
+        return_exceptions=True,
+    )
+    assert given_up.cancelled()
+    assert [getattr(s, "genre", None) for s in (found[0], found[2])] == ["f", "g"]
+    assert isinstance(found[1], sqlite3.OperationalError)
+    assert found[3] is None
+    await store.close()
+    with pytest.raises(StorageError, match="not open"):
+        await store.get_session(first.id)
+
+
 async def test_a_picture_report_reads_its_story_and_picture_state_in_one_query(
     store: AnyStore,
 ) -> None:

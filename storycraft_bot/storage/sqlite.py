@@ -11,12 +11,11 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
@@ -30,6 +29,7 @@ from storycraft_bot.storage.schema import (
 from storycraft_bot.storage.source_queries import SourceQueries
 from storycraft_bot.storage.sql_protocols import Row
 from storycraft_bot.storage.sql_store import CLOSE_PART, INSERT_SEGMENT, _segment
+from storycraft_bot.storage.sqlite_link import Link, Reads, link
 
 __all__ = ["Store", "discover_migrations", "shipped_migrations"]
 
@@ -59,15 +59,6 @@ class _SqliteTx:
         return await _first(self._db, sql, params)
 
 
-class _Connection(aiosqlite.Connection):
-    """aiosqlite's connection with what it keeps private: a function run in its thread
-    on the sqlite3 connection, so a short transaction is one trip."""
-
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        run: Callable[..., Awaitable[Any]] = self._execute  # untyped in aiosqlite
-        return cast(T, await run(fn, self._conn))
-
-
 class Store(SourceQueries):
     """All reads and writes of StoryCraft's database, in one SQLite file."""
 
@@ -79,7 +70,8 @@ class Store(SourceQueries):
     def __init__(self, path: Path, migrations: Path | None = None) -> None:
         self._path = path
         self._migrations = migrations or shipped_migrations()
-        self._db: _Connection | None = None
+        self._db: Link | None = None
+        self._reads: Reads | None = None
         self._write_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -103,12 +95,12 @@ class Store(SourceQueries):
                 f"cannot create the folder of database {self._path}: {err.strerror or err}"
             ) from err
         try:
-            db = _Connection(partial(_connect, self._path), iter_chunk_size=64)
+            db = link(self._path)
             await db  # starts its thread, connects
         except sqlite3.Error as err:
             raise StorageError(f"cannot open database {self._path}: {err}") from err
         db.row_factory = aiosqlite.Row
-        self._db = db
+        self._db, self._reads = db, Reads(db)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             # WAL's recommended level: a commit is no longer synced to disk (a checkpoint
@@ -130,11 +122,11 @@ class Store(SourceQueries):
     async def close(self) -> None:
         """Close the connection (safe to call twice)."""
         if self._db is not None:
-            db, self._db = self._db, None
+            db, self._db, self._reads = self._db, None, None
             await db.close()
 
     @property
-    def db(self) -> _Connection:
+    def db(self) -> Link:
         if self._db is None:
             raise StorageError("the database is not open")
         return self._db
@@ -229,16 +221,12 @@ class Store(SourceQueries):
         return next(iter(await sent), None)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return await _first(self.db, sql, params)
+        return next(iter(await self._all(sql, params)), None)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        # One hand-off to aiosqlite's thread, not three (execute, fetch, close).
-        return list(await self.db.execute_fetchall(sql, tuple(params)))
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # Autocommit: every transaction is one we BEGIN (as aiosqlite.connect would open it).
-    return sqlite3.connect(path, isolation_level=None)
+        if self._reads is None:
+            raise StorageError("the database is not open")
+        return await self._reads.all(sql, params)
 
 
 async def _first(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Row | None:
