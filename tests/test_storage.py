@@ -496,3 +496,19 @@ async def test_queueing_a_picture_stores_a_fresh_prompt_with_the_state(store: An
         ("a lighthouse", "blurry", ImageSource.MODEL, ImageState.QUEUED),
         ("a harbour", "", ImageSource.RULE, ImageState.QUEUED),
     ]
+
+
+async def test_a_dropped_picture_clears_only_a_waiting_state(store: AnyStore) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.EN, "f", "", StorySettings(), 1.0)
+    parts = [await store.add_segment(session.id, i, "", 1.0) for i in range(4)]
+    states = (ImageState.QUEUED, ImageState.DRAWING, ImageState.READY, ImageState.OFF)
+    for part, state in zip(parts, states, strict=True):
+        await store.set_image_state(part.id, state)
+        await store.drop_waiting_picture(part.id)
+    stored = [await store.get_segment(part.id) for part in parts]
+    assert [s.image_state for s in stored if s] == [
+        ImageState.NONE,
+        ImageState.NONE,
+        ImageState.READY,  # drawn meanwhile: kept
+        ImageState.OFF,
+    ]

@@ -94,22 +94,12 @@ class PictureReports:
         )
 
     async def picture_dropped(self, job: PictureJob) -> None:
-        # One read in the common case (a waiting picture replaced by the story's next
-        # part's); a superseded part's picture is looked up piece by piece.
-        target = await self._store.picture_target(job.session_id, job.segment_id)
-        if target is not None:
-            session: Session | None
-            session, state = target
-        else:
-            segment = await self._store.get_segment(job.segment_id)
-            state = segment.image_state if segment is not None else ImageState.NONE
-            session = await self._store.get_session(job.session_id)
-        if state in (ImageState.QUEUED, ImageState.DRAWING):
-            await self._store.set_image_state(job.segment_id, ImageState.NONE)
-        if session is not None:
-            await self._announce(
-                ev.PictureDropped(job.place.key, session.id, session.language, job.segment_id)
-            )
+        # One write, no read: a waiting picture is replaced by the next part's at every
+        # turn, and the story's language travels with the job.
+        await self._store.drop_waiting_picture(job.segment_id)
+        await self._announce(
+            ev.PictureDropped(job.place.key, job.session_id, job.language, job.segment_id)
+        )
 
     async def _report(
         self,

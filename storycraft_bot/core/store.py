@@ -145,6 +145,11 @@ class StoryStore(SafetyStore, Protocol):
 
     async def set_image_state(self, segment_id: int, state: ImageState) -> None: ...
 
+    async def drop_waiting_picture(self, segment_id: int) -> None:
+        """The segment's picture is no longer waited for: no picture, unless it is ready,
+        failed or turned off meanwhile."""
+        ...
+
     async def set_submitted(self, segment_id: int, prompt: SubmittedPrompt | None) -> None:
         """The ComfyUI prompt the segment's picture waits for (None: none any more)."""
         ...

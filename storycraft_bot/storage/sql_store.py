@@ -399,6 +399,13 @@ class SqlStore(SafetyQueries, ArcQueries, FaceQueries):
             "UPDATE segments SET image_state = ? WHERE id = ?", (state.value, segment_id)
         )
 
+    async def drop_waiting_picture(self, segment_id: int) -> None:
+        await self._run(
+            "UPDATE segments SET image_state = 'none' WHERE id = ?"
+            " AND image_state IN ('queued', 'drawing')",
+            (segment_id,),
+        )
+
     # Votes
 
     async def cast_vote(
