@@ -434,7 +434,13 @@ async def test_reads_sent_together_are_each_answered_on_their_own(tmp_path: Path
     rows, a failing one fails alone, a caller that gave up takes nobody with it, and
     after closing a read says the database is not open."""
     store = Store(tmp_path / "reads.db")
-    await store.open()
+    async with store:
+        await _reads_together(store)
+    with pytest.raises(StorageError, match="not open"):
+        await store.get_session(1)
+
+
+async def _reads_together(store: Store) -> None:
     first = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
     other = Place(ChannelKey(Platform.DISCORD, "other"), "g2", True)
     second = await store.create_session(other, ALICE, Language.EN, "g", "", StorySettings(), 1.0)
@@ -452,9 +458,40 @@ async def test_reads_sent_together_are_each_answered_on_their_own(tmp_path: Path
     assert [getattr(s, "genre", None) for s in (found[0], found[2])] == ["f", "g"]
     assert isinstance(found[1], sqlite3.OperationalError)
     assert found[3] is None
-    await store.close()
-    with pytest.raises(StorageError, match="not open"):
-        await store.get_session(first.id)
+
+
+async def test_a_lone_write_never_lands_inside_a_transaction_held_open(
+    tmp_path: Path,
+) -> None:
+    """Lone writes travel in shared trips; a trip waits for a transaction that spans
+    several trips, so a write asked for meanwhile is not rolled back with it."""
+    async with Store(tmp_path / "tx.db") as store:
+        await _write_after_an_abandoned_transaction(store)
+
+
+async def _write_after_an_abandoned_transaction(store: Store) -> None:
+    session = await store.create_session(GROUP, ALICE, Language.RU, "f", "", StorySettings(), 1.0)
+    part = await store.add_segment(session.id, 0, "", 1.0)
+
+    lone: list[asyncio.Future[None]] = []
+
+    async def abandon_a_transaction() -> None:
+        async with store._tx() as tx:
+            await tx.run("UPDATE sessions SET genre = 'changed' WHERE id = ?", (session.id,))
+            lone.append(asyncio.ensure_future(store.set_image_state(part.id, ImageState.DRAWING)))
+            for _ in range(10):
+                await asyncio.sleep(0)
+            assert not lone[0].done()  # it waits for the transaction
+            raise LookupError("abandoned")
+
+    with pytest.raises(LookupError, match="abandoned"):
+        await abandon_a_transaction()
+    await lone[0]
+    stored, story = await store.get_segment(part.id), await store.get_session(session.id)
+    assert stored is not None
+    assert story is not None
+    assert stored.image_state is ImageState.DRAWING  # landed after the rollback
+    assert story.genre == "f"  # the transaction's own change rolled back
 
 
 async def test_a_picture_report_reads_its_story_and_picture_state_in_one_query(

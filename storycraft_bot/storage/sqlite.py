@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -29,7 +30,7 @@ from storycraft_bot.storage.schema import (
 from storycraft_bot.storage.source_queries import SourceQueries
 from storycraft_bot.storage.sql_protocols import Row
 from storycraft_bot.storage.sql_store import CLOSE_PART, INSERT_SEGMENT, _segment
-from storycraft_bot.storage.sqlite_link import Link, Reads, link
+from storycraft_bot.storage.sqlite_link import Link, Trips, Work, changed, link, queued, rows
 
 __all__ = ["Store", "discover_migrations", "shipped_migrations"]
 
@@ -71,7 +72,7 @@ class Store(SourceQueries):
         self._path = path
         self._migrations = migrations or shipped_migrations()
         self._db: Link | None = None
-        self._reads: Reads | None = None
+        self._trips: Trips | None = None
         self._write_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -100,7 +101,7 @@ class Store(SourceQueries):
         except sqlite3.Error as err:
             raise StorageError(f"cannot open database {self._path}: {err}") from err
         db.row_factory = aiosqlite.Row
-        self._db, self._reads = db, Reads(db)
+        self._db, self._trips = db, Trips(db, self._write_lock)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             # WAL's recommended level: a commit is no longer synced to disk (a checkpoint
@@ -122,7 +123,7 @@ class Store(SourceQueries):
     async def close(self) -> None:
         """Close the connection (safe to call twice)."""
         if self._db is not None:
-            db, self._db, self._reads = self._db, None, None
+            db, self._db, self._trips = self._db, None, None
             await db.close()
 
     @property
@@ -162,8 +163,8 @@ class Store(SourceQueries):
     async def _tx(self) -> AsyncIterator[_SqliteTx]:
         """One write transaction. A cancelled caller never leaves it half open: the
         statements run in aiosqlite's thread regardless, so BEGIN and ROLLBACK are awaited
-        to the end, COMMIT is queued before the lock is let go (see `_queued`) and awaited
-        after, and the cancellation is raised afterwards."""
+        to the end, COMMIT is queued before the lock is let go (see `sqlite_link.queued`)
+        and awaited after, and the cancellation is raised afterwards."""
         async with self._write_lock:
             db = self.db
             if await _finish(db.execute("BEGIN IMMEDIATE")):
@@ -174,7 +175,7 @@ class Store(SourceQueries):
             except BaseException:
                 await _finish(db.execute("ROLLBACK"))
                 raise
-            (commit,) = await _queued(db.execute("COMMIT"))
+            (commit,) = await queued(db.execute("COMMIT"))
         if await _finish(commit):
             raise asyncio.CancelledError
 
@@ -202,31 +203,28 @@ class Store(SourceQueries):
                 raise
             return row
 
-        async with self._write_lock:
-            (sent,) = await _queued(self.db.call(decide))
-        row = await _finished(sent)
+        # Awaited to its end even by a caller cancelled meanwhile, then the cancellation.
+        row = await _finished(asyncio.ensure_future(self._trip(decide)))
         return _segment(row) if row else None
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        # Under the write lock all the same: on the one connection, a statement sent while
-        # another transaction is open would become part of it. A cancelled caller leaves
-        # the statement to finish (in aiosqlite's thread) before the next one is sent.
-        async with self._write_lock:
-            (sent,) = await _queued(self.db.execute(sql, tuple(params)))
-        return (await sent).rowcount
+        return await self._trip(partial(changed, sql, tuple(params)))
 
     async def _run_returning(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._write_lock:  # as in `_run`
-            (sent,) = await _queued(self.db.execute_fetchall(sql, tuple(params)))
-        return next(iter(await sent), None)
+        return next(iter(await self._trip(partial(rows, sql, tuple(params)))), None)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         return next(iter(await self._all(sql, params)), None)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        if self._reads is None:
+        return await self._trip(partial(rows, sql, tuple(params)))
+
+    async def _trip(self, work: Work[T]) -> T:
+        # Reads and lone writes travel with whatever else this step of the loop asked
+        # for (sqlite_link.Trips); a statement whose caller is cancelled still lands.
+        if self._trips is None:
             raise StorageError("the database is not open")
-        return await self._reads.all(sql, params)
+        return await self._trips.run(work)
 
 
 async def _first(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Row | None:
@@ -234,29 +232,6 @@ async def _first(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> R
     at most one row, or take the first of an ORDER BY ... LIMIT)."""
     rows = await db.execute_fetchall(sql, tuple(params))
     return next(iter(rows), None)
-
-
-async def _queued(*statements: Awaitable[T]) -> list[asyncio.Future[T]]:
-    """Send `statements` to aiosqlite's queue now, in order; their results come later.
-    The write lock need not be held until then: aiosqlite runs its queue in order, so a
-    COMMIT or a lone write sent under the lock is done before the next transaction's
-    BEGIN (the lock was held across every round trip, and at 500 busy channels every
-    write waited in line for it: bench/load_run.py)."""
-    sent: list[asyncio.Future[T]] = [asyncio.ensure_future(s) for s in statements]
-    # Their first steps put them in aiosqlite's queue; the loop runs ready steps in order,
-    # so they run before this coroutine goes on, even to raise a cancellation.
-    try:
-        await asyncio.sleep(0)
-    except asyncio.CancelledError:
-        for statement in sent:
-            statement.add_done_callback(_retrieve)  # sent all the same; nobody awaits them
-        raise
-    return sent
-
-
-def _retrieve(sent: asyncio.Future[Any]) -> None:
-    if not sent.cancelled() and sent.exception() is not None:
-        log.warning("a write its caller no longer waited for failed: %s", sent.exception())
 
 
 async def _finished(sent: asyncio.Future[T]) -> T:
