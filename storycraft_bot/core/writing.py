@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class _Sources:
+class RequestSources:
     """What a request is written from besides the parts: memory, lorebook, card."""
 
     memory: StoryMemory
@@ -405,7 +405,7 @@ class Writer:
             self._store.live_segments(session.id), self._read_sources(session.id)
         )
         earlier = [s for s in segments if s.index < segment.index]
-        return await self._request(
+        return await self.request_for(
             session,
             earlier,
             segment.prompt_choice,
@@ -414,6 +414,14 @@ class Writer:
             sources,
         )
 
+    async def _read_sources(self, session_id: int) -> RequestSources:
+        memory, lore, hero = await asyncio.gather(
+            self._store.memory(session_id),
+            self._store.lore(session_id),
+            self._store.story_card(session_id),
+        )
+        return RequestSources(memory, lore, hero)
+
     async def request_for(
         self,
         session: Session,
@@ -421,29 +429,13 @@ class Writer:
         chosen: str,
         job_id: str,
         memory_kind: TextKind,
+        sources: RequestSources | None = None,
     ) -> SegmentRequest:
         """The request of the turn after `earlier` for `chosen`: the real turn's, and the
-        very same for a draft written in advance (its memory refresh at `memory_kind`)."""
-        sources = await self._read_sources(session.id)
-        return await self._request(session, earlier, chosen, job_id, memory_kind, sources)
-
-    async def _read_sources(self, session_id: int) -> _Sources:
-        memory, lore, hero = await asyncio.gather(
-            self._store.memory(session_id),
-            self._store.lore(session_id),
-            self._store.story_card(session_id),
-        )
-        return _Sources(memory, lore, hero)
-
-    async def _request(
-        self,
-        session: Session,
-        earlier: Sequence[Segment],
-        chosen: str,
-        job_id: str,
-        memory_kind: TextKind,
-        sources: _Sources,
-    ) -> SegmentRequest:
+        very same for a draft written in advance (its memory refresh at `memory_kind`);
+        `sources` when they were read already."""
+        if sources is None:
+            sources = await self._read_sources(session.id)
         memory = await self._refresh_memory(
             session, sources.memory, list(earlier), job_id, memory_kind
         )
