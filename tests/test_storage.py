@@ -549,3 +549,13 @@ async def test_a_dropped_picture_clears_only_a_waiting_state(store: AnyStore) ->
         ImageState.READY,  # drawn meanwhile: kept
         ImageState.OFF,
     ]
+
+
+async def test_an_sqlite_without_returning_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(StorageError, match=r"SQLite 3\.35\.0 or newer is needed.*has 3\.31\.1"):
+        await Store(tmp_path / "old.db").open()
+    assert not (tmp_path / "old.db").exists()

@@ -35,6 +35,7 @@ from storycraft_bot.storage.sqlite_link import Link, Trips, Work, changed, link,
 __all__ = ["Store", "discover_migrations", "shipped_migrations"]
 
 log = logging.getLogger(__name__)
+_NEEDED = (3, 35, 0)  # RETURNING
 T = TypeVar("T")
 
 
@@ -89,6 +90,12 @@ class Store(SourceQueries):
 
     async def open(self) -> None:
         """Open the file, turn on WAL and foreign keys, apply pending migrations."""
+        if sqlite3.sqlite_version_info < _NEEDED:
+            raise StorageError(
+                f"SQLite {'.'.join(map(str, _NEEDED))} or newer is needed (RETURNING);"
+                f" this Python has {sqlite3.sqlite_version}: use a newer Python build,"
+                " or PostgreSQL (DATABASE_URL)"
+            )
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
