@@ -819,6 +819,8 @@ async def test_a_restart_at_each_point_leaves_one_message_per_part(
 
     if point == "before the first edit":
         await dc.wait_until(dc.story_messages)
+        # The paced reply is this bot's: its request reached the narrator, no word came.
+        await fake_ollama.wait_until(lambda: fake_ollama.chat_requests("segment"))
     elif point == "mid-stream":
         pace.release()  # the first words show, the next ones wait for the engine's pace
         await dc.wait_until(

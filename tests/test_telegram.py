@@ -1058,6 +1058,8 @@ async def test_a_restart_at_each_point_leaves_one_message_per_part(
 
     if point == "before the first edit":
         await tg.wait_until(lambda: tg.bot_messages(chat_id))
+        # The paced reply is this bot's: its request reached the narrator, no word came.
+        await fake_ollama.wait_until(lambda: fake_ollama.chat_requests("segment"))
     elif point == "mid-stream":
         pace.release()  # the first words show, the next ones wait for the engine's pace
         await tg.wait_until(
