@@ -1,8 +1,10 @@
 """SQLite storage (aiosqlite): sessions, segments, votes, story memory.
 
-One long-lived connection in autocommit mode; every write runs in its own short
-transaction under one lock, so a change is committed before the engine shows it. The
-queries themselves are shared with PostgreSQL (storage.sql_store).
+One long-lived connection in autocommit mode. A lone write commits on its own, a longer
+write runs in a short transaction under one lock, so a change is committed before the
+engine shows it; reads, lone writes and decisions asked for in one step of the loop
+travel to aiosqlite's thread together (storage.sqlite_link). The queries themselves are
+shared with PostgreSQL (storage.sql_store).
 """
 
 from __future__ import annotations

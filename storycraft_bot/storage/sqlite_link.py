@@ -30,7 +30,7 @@ class Link(aiosqlite.Connection):
     """aiosqlite's connection with what it keeps private: a function run in its thread on
     the sqlite3 connection. Open it with `await link(path)`."""
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def call(self, fn: Work[T]) -> T:
         run: Callable[..., Awaitable[Any]] = self._execute  # untyped in aiosqlite
         return cast(T, await run(fn, self._conn))
 
