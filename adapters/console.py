@@ -63,6 +63,12 @@ _CARD_HINT = {
     Language.EN: "/story card PATH starts from a character card (JSON or PNG).",
 }
 _CARD_WORDS = ("/story card ", "/card ")
+_NO_STORY_YET = {
+    Language.RU: "Истории пока нет: напишите завязку (или нажмите Enter — сюрприз), чтобы"
+    " начать. /story card ПУТЬ — начать с карточки персонажа.",
+    Language.EN: "There is no story yet: type a premise (or press Enter for a surprise) to"
+    " start one. /story card PATH starts from a character card.",
+}
 
 
 class ConsoleView:
@@ -294,6 +300,9 @@ async def run_console(
             if premise is None:
                 return
             card = _path_after(premise, _CARD_WORDS)
+            if card is None and premise.lstrip().startswith("/"):
+                say(_NO_STORY_YET[view.language])  # a command, not a premise
+                continue
             if card is None:
                 refusal = await answer(_begin(engine, premise), view.language, "console")
                 if refusal is None:

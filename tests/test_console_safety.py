@@ -151,3 +151,12 @@ async def test_premises_meet_the_length_the_blocked_words_and_the_start_cooldown
     assert "\n— 1 —\nPart 2." in second  # the fake model numbers its replies
     sessions = [r async for r in store.table_rows("sessions")]
     assert [s["premise"] for s in sessions] == [INJECTION, "A wyvern tale"]
+
+
+async def test_a_command_typed_before_any_story_is_answered_not_taken_as_a_premise(
+    gateway: OllamaGateway, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    screen = await play(gateway, store, clock, tmp_path, "/status", "A wyvern tale", "/stop")
+    assert "There is no story yet: type a premise (or press Enter for a surprise)" in screen
+    sessions = [r async for r in store.table_rows("sessions")]
+    assert [s["premise"] for s in sessions] == ["A wyvern tale"]
